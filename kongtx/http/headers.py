@@ -1,0 +1,139 @@
+"""An ordered, case-insensitive multi-map of HTTP header fields.
+
+Names keep the case they arrived with; lookups ignore case. Values are ``str``
+decoded as latin-1, so bytes round-trip exactly.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+
+class Headers:
+    """Ordered HTTP header fields with case-insensitive lookup.
+
+    :param fields: initial ``(name, value)`` pairs (``str`` or latin-1 ``bytes``).
+    """
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Iterable[tuple[str | bytes, str | bytes]] = ()) -> None:
+        self._fields: list[tuple[str, str, str]] = []
+        for name, value in fields:
+            self.add(name, value)
+
+    @classmethod
+    def from_raw(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
+        """Build from parser output (latin-1 bytes pairs), without per-field checks."""
+        headers = cls.__new__(cls)
+        fields = []
+        for name, value in raw:
+            n = name.decode("latin-1")
+            fields.append((n.lower(), n, value.decode("latin-1")))
+        headers._fields = fields
+        return headers
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Return the first value of ``name``, or ``default``."""
+        key = name.lower()
+        for lname, _, value in self._fields:
+            if lname == key:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Return every value of ``name``, in order."""
+        key = name.lower()
+        return [value for lname, _, value in self._fields if lname == key]
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        key = name.lower()
+        return any(lname == key for lname, _, _ in self._fields)
+
+    def count(self, name: str) -> int:
+        """Return how many fields are named ``name``."""
+        key = name.lower()
+        return sum(1 for lname, _, _ in self._fields if lname == key)
+
+    def add(self, name: str | bytes, value: str | bytes) -> None:
+        """Append a field, keeping any existing ones."""
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        self._fields.append((name.lower(), name, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every field named ``name`` with one field, kept at the first one's place."""
+        key = name.lower()
+        fields = self._fields
+        for index, (lname, _, _) in enumerate(fields):
+            if lname == key:
+                fields[index] = (key, name, value)
+                if len(fields) > index + 1:
+                    self._fields = fields[: index + 1] + [
+                        f for f in fields[index + 1 :] if f[0] != key
+                    ]
+                return
+        fields.append((key, name, value))
+
+    def remove(self, name: str) -> bool:
+        """Remove every field named ``name``; return whether any was there."""
+        key = name.lower()
+        before = len(self._fields)
+        self._fields = [f for f in self._fields if f[0] != key]
+        return len(self._fields) != before
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        """Yield ``(name, value)`` pairs with the names' original case."""
+        for _, name, value in self._fields:
+            yield name, value
+
+    def lower_items(self) -> Iterator[tuple[str, str]]:
+        """Yield ``(lower-case name, value)`` pairs."""
+        for lname, _, value in self._fields:
+            yield lname, value
+
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """Return the fields as latin-1 ``bytes`` pairs, for the wire."""
+        return [(n.encode("latin-1"), v.encode("latin-1")) for _, n, v in self._fields]
+
+    def to_wire(self) -> bytes:
+        """Serialize as ``Name: value\\r\\n`` lines (no final blank line)."""
+        return "".join(f"{n}: {v}\r\n" for _, n, v in self._fields).encode("latin-1")
+
+    def copy(self) -> Headers:
+        """Return an independent copy."""
+        headers = Headers.__new__(Headers)
+        headers._fields = list(self._fields)
+        return headers
+
+    def to_dict(self) -> dict[str, str | list[str]]:
+        """Lower-case names to a value, or a list for repeated fields (Kong's serializer shape)."""
+        out: dict[str, str | list[str]] = {}
+        for lname, _, value in self._fields:
+            if lname in out:
+                prev = out[lname]
+                if isinstance(prev, list):
+                    prev.append(value)
+                else:
+                    out[lname] = [prev, value]
+            else:
+                out[lname] = value
+        return out
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __iter__(self) -> Iterator[str]:
+        for _, name, _ in self._fields:
+            yield name
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return [(a, c) for a, _, c in self._fields] == [(a, c) for a, _, c in other._fields]
+
+    def __repr__(self) -> str:
+        return f"Headers({[(n, v) for _, n, v in self._fields]!r})"
