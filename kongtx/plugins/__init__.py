@@ -1,0 +1,1 @@
+"""Bundled plugins, one package each (``key-auth`` lives in ``key_auth/``); see :mod:`kongtx.plugins.base`."""

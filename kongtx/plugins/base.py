@@ -1,0 +1,176 @@
+"""The plugin API: the handler base class and the plugin registry.
+
+A plugin is a package (bundled ones live in ``kongtx/plugins/<name_with_underscores>/``)
+with a ``handler`` module defining ``Handler`` (a :class:`PluginHandler`
+subclass) and a ``schema`` module defining ``CONFIG`` (a schema ``Record`` for
+the plugin's ``config``) and optionally ``OPTIONS`` (keyword arguments for
+``registry.register_plugin_schema``: ``protocols``, ``no_consumer``...). A
+``daos`` module may define ``ENTITIES`` (credential entities) and
+``CREDENTIAL_INDEXES`` (``{table: key_field}`` indexed in the snapshot).
+
+Third-party plugins declare an entry point in the ``kongtx.plugins`` group
+whose value is the plugin package (``myplugin = my_pkg.my_plugin``); it is
+loaded exactly like a bundled one.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any, ClassVar
+
+from twisted.logger import Logger
+
+from kongtx.errors import ConfigError
+
+__all__ = ["PluginHandler", "LoadedPlugin", "PluginSet", "load_plugins", "bundled_plugins"]
+
+log = Logger()
+
+PHASES = ("rewrite", "access", "header_filter", "body_filter", "log")
+
+def bundled_plugins() -> tuple[str, ...]:
+    """The wire names of the plugins shipped in ``kongtx/plugins/``."""
+    import kongtx.plugins as package
+
+    return tuple(
+        sorted(
+            info.name.replace("_", "-")
+            for info in pkgutil.iter_modules(package.__path__)
+            if info.ispkg
+        )
+    )
+
+
+class PluginHandler:
+    """Base class of plugin handlers.
+
+    Subclasses set :attr:`name`, :attr:`priority` (Kong's numbers) and
+    :attr:`version`, and define any of the phase hooks ``rewrite``,
+    ``access``, ``header_filter``, ``log`` taking ``(ctx, conf)``, and
+    ``body_filter(ctx, conf, chunk, eof) -> bytes``. A hook may return
+    ``None`` or an awaitable; it ends the request by raising
+    :class:`kongtx.errors.ProxyExit`.
+    """
+
+    name: ClassVar[str] = ""
+    priority: ClassVar[int] = 0
+    version: ClassVar[str] = "1.0.0"
+
+    def configure(self, configs: list[dict[str, Any]]) -> None:
+        """Called with every enabled config of this plugin when a snapshot is built."""
+
+    def wants_response_body(self, conf: dict[str, Any]) -> bool:
+        """Whether ``body_filter`` needs the whole upstream body at once."""
+        return False
+
+    def has_hook(self, phase: str) -> bool:
+        """Whether this handler defines ``phase`` itself."""
+        return getattr(type(self), phase, None) is not None and phase in _defined_hooks(type(self))
+
+
+def _defined_hooks(cls: type) -> set[str]:
+    hooks = set()
+    for klass in cls.__mro__:
+        if klass is PluginHandler:
+            break
+        hooks.update(p for p in PHASES if p in vars(klass))
+    return hooks
+
+
+class LoadedPlugin:
+    """One loaded plugin: its handler, the phases it hooks, and its package."""
+
+    __slots__ = ("name", "handler", "priority", "phases", "module", "credential_indexes")
+
+    def __init__(self, handler: PluginHandler, module: ModuleType, credential_indexes: dict[str, str]) -> None:
+        self.name = handler.name
+        self.handler = handler
+        self.priority = handler.priority
+        self.phases = frozenset(_defined_hooks(type(handler)))
+        self.module = module
+        self.credential_indexes = credential_indexes
+
+
+class PluginSet:
+    """The plugins enabled on this node, in Kong's run order."""
+
+    def __init__(self, plugins: list[LoadedPlugin]) -> None:
+        # Kong: descending priority; equal priorities by name descending.
+        self.ordered = sorted(plugins, key=lambda p: (-p.priority, _desc(p.name)))
+        self.by_name = {p.name: p for p in self.ordered}
+        self.credential_indexes: dict[str, str] = {}
+        for plugin in self.ordered:
+            self.credential_indexes.update(plugin.credential_indexes)
+
+    def available(self) -> dict[str, dict[str, Any]]:
+        """``available_on_server`` for ``GET /``."""
+        return {p.name: {"version": p.handler.version, "priority": p.priority} for p in self.ordered}
+
+
+def _desc(name: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in name)
+
+
+def _import_plugin(name: str, package: str) -> LoadedPlugin:
+    handler_mod = importlib.import_module(f"{package}.handler")
+    schema_mod = importlib.import_module(f"{package}.schema")
+    try:
+        daos_mod: ModuleType | None = importlib.import_module(f"{package}.daos")
+    except ModuleNotFoundError as e:
+        if e.name != f"{package}.daos":
+            raise
+        daos_mod = None
+    from kongtx.schema import registry
+
+    indexes: dict[str, str] = {}
+    if daos_mod is not None:
+        for entity in getattr(daos_mod, "ENTITIES", ()):
+            if not registry.has(entity.name):
+                registry.register(entity)
+        indexes = dict(getattr(daos_mod, "CREDENTIAL_INDEXES", {}))
+    options = dict(getattr(schema_mod, "OPTIONS", {}))
+    registry.register_plugin_schema(name, schema_mod.CONFIG, **options)
+    handler = handler_mod.Handler()
+    if handler.name != name:
+        raise ConfigError(f"plugins: package {package} declares plugin '{handler.name}', expected '{name}'")
+    return LoadedPlugin(handler, importlib.import_module(package), indexes)
+
+
+def _third_party() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group="kongtx.plugins")}
+
+
+def load_plugins(names: list[str] | tuple[str, ...]) -> PluginSet:
+    """Load the plugins named by the ``plugins`` setting.
+
+    ``bundled`` stands for every bundled plugin; ``off`` (or an empty list)
+    loads none. Each plugin's schema (and credential entities) is registered in
+    the schema registry, and the registry's enabled set is updated.
+
+    :raises ConfigError: for a name that is neither bundled nor installed.
+    """
+    bundled = bundled_plugins()
+    wanted: list[str] = []
+    for name in names:
+        if name == "bundled":
+            wanted.extend(bundled)
+        elif name == "off":
+            continue
+        else:
+            wanted.append(name)
+    extra = _third_party()
+    loaded = []
+    for name in dict.fromkeys(wanted):
+        if name in bundled:
+            package = "kongtx.plugins." + name.replace("-", "_")
+        elif name in extra:
+            package = extra[name]
+        else:
+            raise ConfigError(f"plugins: plugin '{name}' is not installed")
+        loaded.append(_import_plugin(name, package))
+    from kongtx.schema import registry
+
+    registry.set_enabled_plugins([p.name for p in loaded])
+    return PluginSet(loaded)

@@ -1,0 +1,339 @@
+"""The gateway core: one request through Kong's phases, whatever the front-end.
+
+``Gateway.handle(request, writer)`` routes the request, runs the plugin
+pipeline, forwards to the upstream through the pooled client and streams the
+response back. It works on :class:`~kongtx.http.exchange.GatewayRequest` and
+a :class:`~kongtx.http.exchange.ResponseWriter` only.
+"""
+from __future__ import annotations
+
+import os
+from inspect import isawaitable
+from typing import Any, Callable
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kongtx import __version__
+from kongtx.errors import ProxyExit
+from kongtx.http.body import BufferedBody
+from kongtx.http.exchange import GatewayRequest, ResponseWriter
+from kongtx.http.headers import Headers
+from kongtx.proxy import forwarding, responses
+from kongtx.proxy.context import ProxyContext
+from kongtx.proxy.paths import upstream_path
+from kongtx.proxy.relay import send_response
+from kongtx.proxy.snapshot import Snapshot
+from kongtx.proxy.upstream import UpstreamFailure, UpstreamForwarder
+
+log = Logger()
+
+SERVER_TOKEN = f"kongtx/{__version__}"
+VIA_TOKEN = f"1.1 {SERVER_TOKEN}"
+
+
+class HeaderSettings:
+    """The ``headers`` and ``headers_upstream`` settings, parsed once."""
+
+    def __init__(self, headers: list[str], headers_upstream: list[str]) -> None:
+        tokens = {h.strip().lower() for h in headers if h.strip()}
+        off = "off" in tokens
+        self.server_tokens = not off and bool(tokens & {"server_tokens", "server", "via"})
+        self.via = not off and bool(tokens & {"server_tokens", "via"})
+        self.server = not off and bool(tokens & {"server_tokens", "server"})
+        latency = not off and "latency_tokens" in tokens
+        self.proxy_latency = latency or "x-kong-proxy-latency" in tokens
+        self.upstream_latency = latency or "x-kong-upstream-latency" in tokens
+        self.response_latency = latency or "x-kong-response-latency" in tokens
+        self.request_id = not off and "x-kong-request-id" in tokens
+        self.upstream_status = not off and "x-kong-upstream-status" in tokens
+        upstream = {h.strip().lower() for h in headers_upstream}
+        self.upstream_request_id = "x-kong-request-id" in upstream and "off" not in upstream
+
+
+def _new_request_id() -> str:
+    return os.urandom(16).hex()
+
+
+class Gateway:
+    """The proxy core shared by every front-end.
+
+    :param clock: the reactor (for time).
+    :param snapshot: returns the current :class:`Snapshot`.
+    :param forwarder: sends requests upstream (balancing, retries, TLS).
+    :param settings: a ``Config`` (``headers``, ``trusted_ips``, ``real_ip_header``, ...).
+    """
+
+    def __init__(self, clock: Any, snapshot: Callable[[], Snapshot], forwarder: UpstreamForwarder, settings: Any) -> None:
+        self.clock = clock
+        self._snapshot = snapshot
+        self.forwarder = forwarder
+        self.headers = HeaderSettings(
+            list(getattr(settings, "headers", ["server_tokens", "latency_tokens", "X-Kong-Request-Id"])),
+            list(getattr(settings, "headers_upstream", ["X-Kong-Request-Id"])),
+        )
+        self.trusted = forwarding.TrustedIPs(getattr(settings, "trusted_ips", None) or ())
+        self.real_ip_header = getattr(settings, "real_ip_header", "X-Real-IP") or "X-Real-IP"
+        self.real_ip_recursive = bool(getattr(settings, "real_ip_recursive", False))
+        self.error_default_type = getattr(settings, "error_default_type", "text/plain") or "text/plain"
+        self.requests_total = 0
+
+    # -- entry point -------------------------------------------------------------
+    def handle(self, request: GatewayRequest, writer: ResponseWriter) -> Deferred[None]:
+        """Serve one request; the Deferred fires after the log phase."""
+        self.requests_total += 1
+        ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id())
+        d = Deferred.fromCoroutine(self._serve(ctx, writer))
+        d.addErrback(self._crashed, ctx, writer)
+        return d
+
+    def _crashed(self, failure: Failure, ctx: ProxyContext, writer: ResponseWriter) -> None:
+        log.failure("unexpected error while proxying {method} {target}", failure,
+                    method=ctx.request.method, target=ctx.request.target)
+        if ctx.response_status == 0:
+            status, headers, body = responses.render_exit(ProxyExit(500), ctx.request.headers, ctx.request_id)
+            self._write_simple(ctx, writer, status, headers, body)
+        else:
+            writer.abort()
+
+    async def _serve(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
+        request = ctx.request
+        ctx.client_ip = forwarding.real_client_ip(
+            request.client_ip, request.headers, self.trusted, self.real_ip_header, self.real_ip_recursive
+        )
+        try:
+            await self._rewrite_and_access(ctx)
+        except ProxyExit as exc:
+            ctx.exited = True
+            await self._respond_exit(ctx, writer, exc)
+        except Exception:
+            log.failure("plugin error in {method} {target}", method=request.method, target=request.target)
+            ctx.exited = True
+            await self._respond_exit(ctx, writer, ProxyExit(500, "An unexpected error occurred"))
+        else:
+            await self._proxy(ctx, writer)
+        await self._log_phase(ctx)
+
+    # -- phases ------------------------------------------------------------------
+    async def _rewrite_and_access(self, ctx: ProxyContext) -> None:
+        snapshot = ctx.snapshot
+        request = ctx.request
+        scheme = request.scheme
+        for plugin, row in snapshot.global_plugins:
+            if "rewrite" in plugin.phases and scheme in row["protocols"]:
+                result = plugin.handler.rewrite(ctx, row["config"])  # type: ignore[attr-defined]
+                if result is not None and isawaitable(result):
+                    await result
+        match = snapshot.router.match(
+            request.method, request.headers.get("host"), request.path, request.headers,
+            scheme, request.sni, request.server_port,
+        )
+        if match is None:
+            ctx.plugins = [pr for pr in snapshot.global_plugins if scheme in pr[1]["protocols"]]
+            raise ProxyExit(404, "no Route matched with those values")
+        ctx.match = match
+        route = ctx.route = match.route
+        ctx.service = match.service
+        self._check_protocol(ctx, route)
+        if ctx.service is None:
+            ctx.plugins = [pr for pr in snapshot.global_plugins if scheme in pr[1]["protocols"]]
+            raise ProxyExit(503, "no Service found with those values")
+        await self._access(ctx)
+
+    def _check_protocol(self, ctx: ProxyContext, route: dict[str, Any]) -> None:
+        request = ctx.request
+        protocols = route.get("protocols") or ("http", "https")
+        if request.scheme != "http" or "http" in protocols or "https" not in protocols:
+            return
+        if request.client_ip in self.trusted and (request.headers.get("x-forwarded-proto") or "").lower() == "https":
+            return
+        code = route.get("https_redirect_status_code") or 426
+        if code == 426:
+            raise ProxyExit(426, "Please use HTTPS protocol",
+                            headers=[("Connection", "Upgrade"), ("Upgrade", "TLS/1.2, HTTP/1.1")])
+        host, _ = forwarding.split_host(request.headers.get("x-forwarded-host") if request.client_ip in self.trusted
+                                        else None)
+        host = host or forwarding.split_host(request.headers.get("host"))[0]
+        raise ProxyExit(code, None, body=b"", headers=[("Location", f"https://{host}{request.target}")])
+
+    async def _access(self, ctx: ProxyContext) -> None:
+        scheme = ctx.request.scheme
+        chain = ctx.snapshot.plugin_chain(ctx.route["id"] if ctx.route else None,
+                                          ctx.service["id"] if ctx.service else None)
+        collected = ctx.plugins
+        pending_exit: BaseException | None = None
+        for entry in chain:
+            row = entry.resolve(ctx.consumer["id"] if ctx.consumer else None)
+            if row is None or scheme not in row["protocols"]:
+                continue
+            plugin = entry.plugin
+            collected.append((plugin, row))
+            if pending_exit is not None or "access" not in plugin.phases:
+                continue
+            try:
+                result = plugin.handler.access(ctx, row["config"])  # type: ignore[attr-defined]
+                if result is not None and isawaitable(result):
+                    await result
+            except ProxyExit as exc:
+                pending_exit = exc
+            except Exception:
+                log.failure("plugin {name} failed in access", name=plugin.name)
+                pending_exit = ProxyExit(500, "An unexpected error occurred")
+        if pending_exit is not None:
+            raise pending_exit
+
+    async def _header_filter(self, ctx: ProxyContext) -> None:
+        for plugin, row in ctx.plugins:
+            if "header_filter" in plugin.phases:
+                try:
+                    result = plugin.handler.header_filter(ctx, row["config"])  # type: ignore[attr-defined]
+                    if result is not None and isawaitable(result):
+                        await result
+                except Exception:
+                    log.failure("plugin {name} failed in header_filter", name=plugin.name)
+
+    async def _log_phase(self, ctx: ProxyContext) -> None:
+        for plugin, row in ctx.plugins:
+            if "log" in plugin.phases:
+                try:
+                    result = plugin.handler.log(ctx, row["config"])  # type: ignore[attr-defined]
+                    if result is not None and isawaitable(result):
+                        await result
+                except Exception:
+                    log.failure("plugin {name} failed in log", name=plugin.name)
+
+    # -- answering ---------------------------------------------------------------
+    async def _respond_exit(self, ctx: ProxyContext, writer: ResponseWriter, exc: ProxyExit) -> None:
+        status, headers, body = responses.render_exit(exc, ctx.request.headers, ctx.request_id)
+        await self._respond_generated(ctx, writer, status, headers, body)
+
+    async def _respond_generated(self, ctx: ProxyContext, writer: ResponseWriter, status: int,
+                                 headers: Headers, body: bytes) -> None:
+        """A response produced by kongtx itself (exit, error): header_filter still runs."""
+        ctx.response_status = status
+        ctx.response_headers = headers
+        ctx.response_source = "kong"
+        await self._header_filter(ctx)
+        body = await self._filter_whole_body(ctx, body)
+        self._write_simple(ctx, writer, ctx.response_status, ctx.response_headers, body)
+
+    def _write_simple(self, ctx: ProxyContext, writer: ResponseWriter, status: int, headers: Headers,
+                      body: bytes) -> None:
+        ctx.response_status = status
+        settings = self.headers
+        if settings.server:
+            headers.set("Server", SERVER_TOKEN)
+        if settings.response_latency:
+            latency = ctx.elapsed_ms()
+            ctx.response_latency = latency
+            headers.set("X-Kong-Response-Latency", str(latency))
+        if settings.request_id:
+            headers.set("X-Kong-Request-Id", ctx.request_id)
+        if ctx.request.method == "HEAD":
+            headers.set("Content-Length", str(len(body)))
+            body = b""
+        elif "content-length" not in headers and status not in (204, 304) and not 100 <= status < 200:
+            headers.set("Content-Length", str(len(body)))
+        ctx.response_size = len(body)
+        writer.write_head(status, headers)
+        if body:
+            writer.write(body)
+        writer.finish()
+
+    async def _filter_whole_body(self, ctx: ProxyContext, body: bytes) -> bytes:
+        for plugin, row in ctx.plugins:
+            if "body_filter" in plugin.phases:
+                try:
+                    result = plugin.handler.body_filter(ctx, row["config"], body, True)  # type: ignore[attr-defined]
+                    if result is not None and isawaitable(result):
+                        result = await result
+                    if result is not None:
+                        body = result
+                except Exception:
+                    log.failure("plugin {name} failed in body_filter", name=plugin.name)
+        if ctx.response_headers is not None and "content-length" in ctx.response_headers:
+            ctx.response_headers.set("Content-Length", str(len(body)))
+        return body
+
+    # -- proxying ----------------------------------------------------------------
+    def _prepare_upstream(self, ctx: ProxyContext) -> tuple[Headers, str]:
+        request = ctx.request
+        route, service, match = ctx.route, ctx.service, ctx.match
+        assert route is not None and service is not None and match is not None
+        headers = request.headers
+        upgrade, te = forwarding.strip_hop_by_hop(headers, forwarding.HOP_BY_HOP)
+        if upgrade and request.method == "GET":
+            headers.set("Connection", "keep-alive, Upgrade")
+            headers.set("Upgrade", upgrade)
+        if te and "trailers" in te.lower():
+            headers.set("TE", "trailers")
+        path = ctx.upstream_path
+        if path is None:
+            path = upstream_path(service.get("path"), match, route.get("strip_path", True),
+                                 route.get("path_handling") or "v0")
+        query = ctx.upstream_query
+        target = path if query is None else f"{path}?{query}"
+        host, _ = forwarding.split_host(headers.get("host"))
+        forwarding.set_forwarded(
+            headers,
+            trusted=request.client_ip in self.trusted,
+            peer=request.client_ip,
+            client_ip=ctx.client_ip,
+            scheme=request.scheme,
+            host=host,
+            server_port=request.server_port,
+            path=request.path,
+            prefix=match.prefix if route.get("strip_path", True) else None,
+        )
+        via = headers.get("via")
+        headers.set("Via", f"{via}, {VIA_TOKEN}" if via else VIA_TOKEN)
+        if self.headers.upstream_request_id:
+            headers.set("X-Kong-Request-Id", ctx.request_id)
+        return headers, target
+
+    async def _proxy(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
+        headers, target = self._prepare_upstream(ctx)
+        ctx.upstream_started = self.clock.seconds()
+        ctx.proxy_latency = int((ctx.upstream_started - ctx.started_at) * 1000)
+        try:
+            response = await self.forwarder.forward(ctx, target, headers)
+        except UpstreamFailure as failure:
+            status, err_headers, body = responses.render_nginx_error(
+                failure.status, ctx.request.headers, ctx.request_id, self.error_default_type
+            )
+            if failure.message is not None:
+                status, err_headers, body = responses.render_exit(
+                    ProxyExit(failure.status, failure.message), ctx.request.headers, ctx.request_id
+                )
+            await self._respond_generated(ctx, writer, status, err_headers, body)
+            return
+        ctx.upstream_latency = int((self.clock.seconds() - ctx.upstream_started) * 1000)
+        ctx.upstream_status = str(response.status)
+        ctx.response_status = response.status
+        ctx.response_headers = response.headers
+        ctx.response_source = "upstream"
+        forwarding.strip_hop_by_hop(response.headers, forwarding.RESPONSE_HOP_BY_HOP
+                                    if response.status != 101 else frozenset(("keep-alive",)))
+        await self._header_filter(ctx)
+        self._add_response_headers(ctx, response.headers)
+        await send_response(self, ctx, writer, response)
+
+    def _add_response_headers(self, ctx: ProxyContext, headers: Headers) -> None:
+        settings = self.headers
+        if settings.via:
+            via = headers.get("via")
+            headers.set("Via", f"{via}, {VIA_TOKEN}" if via else VIA_TOKEN)
+        if settings.server and "server" not in headers:
+            headers.set("Server", SERVER_TOKEN)
+        if settings.upstream_latency:
+            headers.set("X-Kong-Upstream-Latency", str(ctx.upstream_latency))
+        if settings.proxy_latency:
+            headers.set("X-Kong-Proxy-Latency", str(ctx.proxy_latency))
+        if settings.upstream_status:
+            headers.set("X-Kong-Upstream-Status", ctx.upstream_status or "")
+        if settings.request_id:
+            headers.set("X-Kong-Request-Id", ctx.request_id)
+
+
+__all__ = ["Gateway", "HeaderSettings", "BufferedBody"]

@@ -1,0 +1,146 @@
+"""Building the upstream request: client IP, forwarded headers, Host, hop-by-hop (proxy.md §2)."""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Iterable
+
+from kongtx.http.headers import Headers
+
+#: Hop-by-hop headers never forwarded (RFC 7230 §6.1, plus nginx/Kong's extras).
+HOP_BY_HOP = frozenset(
+    ("connection", "keep-alive", "proxy-connection", "proxy", "te", "trailer", "transfer-encoding",
+     "upgrade", "content-length", "proxy-authenticate")
+)
+RESPONSE_HOP_BY_HOP = frozenset(
+    ("connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade")
+)
+
+IDEMPOTENT = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"))
+
+
+class TrustedIPs:
+    """The ``trusted_ips`` setting: whose X-Forwarded-* and real-IP headers are believed."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        nets = []
+        for entry in entries:
+            entry = entry.strip()
+            if not entry:
+                continue
+            if entry == "unix:":
+                continue
+            nets.append(ipaddress.ip_network(entry, strict=False))
+        self._nets = tuple(nets)
+        self._cache: dict[str, bool] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._nets)
+
+    def __contains__(self, ip: str) -> bool:
+        if not self._nets:
+            return False
+        known = self._cache.get(ip)
+        if known is not None:
+            return known
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            result = False
+        else:
+            result = any(address in net for net in self._nets)
+        if len(self._cache) < 10000:
+            self._cache[ip] = result
+        return result
+
+
+def real_client_ip(peer: str, headers: Headers, trusted: TrustedIPs, header: str, recursive: bool) -> str:
+    """nginx realip: take the client IP from ``header`` when the peer is trusted."""
+    if not trusted or peer not in trusted:
+        return peer
+    value = headers.get(header)
+    if not value:
+        return peer
+    addresses = [a.strip() for a in value.split(",") if a.strip()]
+    if not addresses:
+        return peer
+    if not recursive:
+        return addresses[-1]
+    for address in reversed(addresses):
+        if address not in trusted:
+            return address
+    return addresses[0]
+
+
+def strip_hop_by_hop(headers: Headers, names: frozenset[str]) -> tuple[str | None, str | None]:
+    """Remove hop-by-hop fields in place; return the client's (Upgrade, TE) values."""
+    connection = headers.get_all("connection")
+    upgrade = headers.get("upgrade")
+    te = headers.get("te")
+    for value in connection:
+        for token in value.split(","):
+            token = token.strip().lower()
+            if token and token not in ("close", "keep-alive", "upgrade"):
+                headers.remove(token)
+    for name in names:
+        if name in headers:
+            headers.remove(name)
+    return upgrade, te
+
+
+def host_header(service: dict[str, Any], hostname: str, port: int) -> str:
+    """Host sent upstream when ``preserve_host`` is off: host, plus port unless the default."""
+    protocol = service.get("protocol") or "http"
+    if (port == 80 and protocol in ("http", "grpc")) or (port == 443 and protocol in ("https", "grpcs")):
+        return hostname
+    return f"{hostname}:{port}"
+
+
+def split_host(host: str | None) -> tuple[str, int | None]:
+    """Split a Host header into host and port (IPv6 literals kept in brackets)."""
+    if not host:
+        return "", None
+    if host.startswith("["):
+        end = host.find("]")
+        name = host[: end + 1]
+        rest = host[end + 1 :]
+        if rest.startswith(":") and rest[1:].isdigit():
+            return name, int(rest[1:])
+        return name, None
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        return name, int(port)
+    return host, None
+
+
+def set_forwarded(
+    headers: Headers,
+    *,
+    trusted: bool,
+    peer: str,
+    client_ip: str,
+    scheme: str,
+    host: str,
+    server_port: int,
+    path: str,
+    prefix: str | None,
+) -> None:
+    """Set X-Forwarded-For/-Proto/-Host/-Port/-Path/-Prefix and X-Real-IP as Kong does (proxy.md §2.4)."""
+    xff = headers.get("x-forwarded-for")
+    headers.set("X-Forwarded-For", f"{xff}, {peer}" if xff else peer)
+    if trusted:
+        proto = headers.get("x-forwarded-proto") or scheme
+        fhost = headers.get("x-forwarded-host") or host
+        fport = headers.get("x-forwarded-port") or str(server_port)
+        fpath = headers.get("x-forwarded-path") or path
+        fprefix = headers.get("x-forwarded-prefix") or prefix
+    else:
+        proto, fhost, fport, fpath, fprefix = scheme, host, str(server_port), path, prefix
+    headers.set("X-Forwarded-Proto", proto)
+    headers.set("X-Forwarded-Host", fhost)
+    headers.set("X-Forwarded-Port", fport)
+    headers.set("X-Forwarded-Path", fpath)
+    if fprefix and fprefix != "/":
+        headers.set("X-Forwarded-Prefix", fprefix)
+    else:
+        headers.remove("x-forwarded-prefix")
+    headers.set("X-Real-IP", client_ip)

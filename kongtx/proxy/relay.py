@@ -1,0 +1,102 @@
+"""Streaming the upstream response to the client, through ``body_filter`` hooks when any."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kongtx.http.body import read_body
+from kongtx.http.client import UpstreamResponse
+from kongtx.http.exchange import ResponseWriter
+from kongtx.http.splice import splice
+from kongtx.proxy.context import ProxyContext
+
+if TYPE_CHECKING:
+    from kongtx.proxy.core import Gateway
+
+log = Logger()
+
+
+class _Relay:
+    """Body consumer writing straight to the client (the fast path)."""
+
+    __slots__ = ("writer", "ctx", "done", "filters")
+
+    def __init__(self, writer: ResponseWriter, ctx: ProxyContext, filters: list[tuple[Any, dict[str, Any]]]) -> None:
+        self.writer = writer
+        self.ctx = ctx
+        self.done: Deferred[None] = Deferred()
+        self.filters = filters
+
+    def write(self, data: bytes) -> None:
+        if self.filters:
+            data = self._filter(data, False)
+            if not data:
+                return
+        self.ctx.response_size += len(data)
+        self.writer.write(data)
+
+    def finish(self) -> None:
+        if self.filters:
+            tail = self._filter(b"", True)
+            if tail:
+                self.ctx.response_size += len(tail)
+                self.writer.write(tail)
+        self.writer.unregister_producer()
+        self.writer.finish()
+        if not self.done.called:
+            self.done.callback(None)
+
+    def fail(self, reason: Failure) -> None:
+        log.info("upstream response broke off: {reason}", reason=reason.getErrorMessage())
+        self.writer.unregister_producer()
+        self.writer.abort()
+        if not self.done.called:
+            self.done.callback(None)
+
+    def _filter(self, data: bytes, eof: bool) -> bytes:
+        ctx = self.ctx
+        for plugin, row in self.filters:
+            try:
+                result = plugin.handler.body_filter(ctx, row["config"], data, eof)
+                if result is not None:
+                    data = result
+            except Exception:
+                log.failure("plugin {name} failed in body_filter", name=plugin.name)
+        return data
+
+
+async def send_response(gateway: Gateway, ctx: ProxyContext, writer: ResponseWriter, response: UpstreamResponse) -> None:
+    """Write ``response`` (status and headers possibly changed by header_filter) to the client."""
+    headers = ctx.response_headers
+    assert headers is not None
+    status = ctx.response_status
+    if status == 101 and response.upgraded is not None:
+        writer.write_head(101, headers, response.reason)
+        await splice(writer.upgrade(), response.upgraded)
+        return
+    filters = [(p, row) for p, row in ctx.plugins if "body_filter" in p.phases]
+    if filters and any(p.handler.wants_response_body(row["config"]) for p, row in filters):
+        try:
+            data = await read_body(response.body)
+        except Exception:
+            writer.abort()
+            return
+        data = await gateway._filter_whole_body(ctx, data)
+        if ctx.request.method != "HEAD":
+            headers.set("Content-Length", str(len(data)))
+        writer.write_head(ctx.response_status, headers, response.reason)
+        if data and ctx.request.method != "HEAD":
+            writer.write(data)
+        ctx.response_size = len(data)
+        writer.finish()
+        return
+    writer.write_head(status, headers, response.reason)
+    body = response.body
+    relay = _Relay(writer, ctx, filters)
+    writer.register_producer(body)
+    writer.on_disconnect(body.stopProducing)
+    body.start(relay)
+    await relay.done

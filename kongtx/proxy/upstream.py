@@ -1,0 +1,171 @@
+"""Forwarding to the service: target selection, upstream TLS, timeouts and retries (proxy.md §3)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from twisted.logger import Logger
+
+from kongtx.http.body import BufferedBody
+from kongtx.http.client import (
+    UpstreamAddress,
+    UpstreamClosed,
+    UpstreamConnectError,
+    UpstreamPool,
+    UpstreamProtocolError,
+    UpstreamRequest,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
+from kongtx.http.headers import Headers
+from kongtx.proxy import forwarding
+from kongtx.proxy.balancer import NoHealthyTarget, hash_input
+from kongtx.proxy.context import ProxyContext
+from kongtx.proxy.dns import DNSError, is_ip
+
+log = Logger()
+
+
+class UpstreamFailure(Exception):
+    """Every try failed: the core answers ``status`` (502/503/504).
+
+    ``message`` set means a ``kong.response.error`` style answer (e.g. 503
+    ``failure to get a peer from the ring-balancer``); ``None`` means the
+    nginx-level error page for the status.
+    """
+
+    def __init__(self, status: int, message: str | None = None) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+
+
+class _HashView:
+    """What ``balancer.hash_input`` reads from a request."""
+
+    __slots__ = ("consumer_id", "credential_id", "client_ip", "headers", "cookies", "path", "query", "uri_captures")
+
+    def __init__(self, ctx: ProxyContext) -> None:
+        self.consumer_id = ctx.consumer["id"] if ctx.consumer else None
+        self.credential_id = ctx.credential.get("id") if ctx.credential else None
+        self.client_ip = ctx.client_ip
+        self.headers = ctx.request.headers
+        self.cookies = _cookies(ctx.request.headers.get_all("cookie"))
+        self.path = ctx.request.path
+        self.query = dict(ctx.query_args())
+        self.uri_captures = ctx.match.uri_captures if ctx.match else {}
+
+
+def _cookies(values: list[str]) -> dict[str, str]:
+    jar: dict[str, str] = {}
+    for value in values:
+        for part in value.split(";"):
+            name, sep, val = part.strip().partition("=")
+            if sep and name not in jar:
+                jar[name] = val
+    return jar
+
+
+class UpstreamForwarder:
+    """Sends a prepared request to the service's targets with Kong's retry rules.
+
+    :param pool: the keep-alive connection pool.
+    :param balancers: ``BalancerRegistry`` (``get(name)``) or ``None``.
+    :param dns: ``DNSCache`` for service hosts that are not upstream names.
+    :param tls_creator: ``(service_row, server_name, snapshot) -> IOpenSSLClientConnectionCreator``.
+    """
+
+    def __init__(self, pool: UpstreamPool, balancers: Any, dns: Any,
+                 tls_creator: Callable[[dict[str, Any], str, Any], Any] | None = None) -> None:
+        self.pool = pool
+        self.balancers = balancers
+        self.dns = dns
+        self.tls_creator = tls_creator
+        self._rr: dict[str, int] = {}
+
+    async def forward(self, ctx: ProxyContext, target: str, headers: Headers) -> UpstreamResponse:
+        """Forward with retries; return the upstream response or raise :class:`UpstreamFailure`."""
+        service = ctx.service
+        assert service is not None
+        request = ctx.request
+        body = request.body
+        replayable = body is None or isinstance(body, BufferedBody)
+        upstream = ctx.snapshot.upstreams_by_name.get(service["host"])
+        balancer = self.balancers.get(service["host"]) if (upstream is not None and self.balancers) else None
+        hash_value = hash_input(upstream, _HashView(ctx)) if balancer is not None else None
+        tries = (service.get("retries") or 0) + 1
+        connect_timeout = (service.get("connect_timeout") or 60000) / 1000.0
+        write_timeout = (service.get("write_timeout") or 60000) / 1000.0
+        read_timeout = (service.get("read_timeout") or 60000) / 1000.0
+        tls = service.get("protocol") in ("https", "grpcs", "tls")
+        preserve_host = ctx.route.get("preserve_host") if ctx.route else False
+        client_host = request.headers.get("host")
+        excluded: set[Any] = set()
+        last_status = 502
+        for attempt in range(tries):
+            if balancer is not None:
+                try:
+                    address = balancer.select(hash_value, excluded)
+                except NoHealthyTarget:
+                    if attempt == 0:
+                        raise UpstreamFailure(503, "failure to get a peer from the ring-balancer")
+                    break
+                ip, port, hostname = address.ip, address.port, address.hostname or address.ip
+                if upstream.get("host_header"):
+                    hostname = upstream["host_header"]
+            else:
+                address = None
+                ip, port = await self._resolve(service["host"], service["port"])
+                hostname = service["host"]
+            if preserve_host and client_host:
+                headers.set("Host", client_host)
+            else:
+                headers.set("Host", forwarding.host_header(service, hostname, port))
+            creator = self.tls_creator(service, hostname, ctx.snapshot) if (tls and self.tls_creator) else None
+            up_address = UpstreamAddress(ip, port, tls=tls, server_name=hostname if tls else None,
+                                         tls_creator=creator)
+            started = ctx.clock.seconds()
+            try_record: dict[str, Any] = {"ip": ip, "port": port, "balancer_start": int(started * 1000),
+                                          "balancer_latency": 0}
+            ctx.tries.append(try_record)
+            try:
+                response = await self.pool.request(
+                    UpstreamRequest(request.method, target, headers, body),
+                    up_address,
+                    connect_timeout=connect_timeout,
+                    write_timeout=write_timeout,
+                    read_timeout=read_timeout,
+                )
+            except (UpstreamConnectError, UpstreamTimeout, UpstreamClosed, UpstreamProtocolError) as err:
+                timeout = isinstance(err, UpstreamTimeout)
+                last_status = 504 if timeout else 502
+                try_record["state"] = "failed"
+                try_record["code"] = last_status
+                if balancer is not None and address is not None:
+                    balancer.report(address, tcp_failure=not timeout, timeout=timeout)
+                    excluded.add(address)
+                sent = getattr(err, "request_sent", True)
+                if isinstance(err, UpstreamProtocolError):
+                    break
+                if sent and (not replayable or request.method not in forwarding.IDEMPOTENT):
+                    break
+                continue
+            if balancer is not None and address is not None:
+                balancer.report(address, status=response.status)
+            return response
+        raise UpstreamFailure(last_status)
+
+    async def _resolve(self, host: str, port: int) -> tuple[str, int]:
+        if is_ip(host):
+            return host.strip("[]"), port
+        addresses = self.dns.cached(host, port) if self.dns is not None else None
+        if not addresses:
+            try:
+                addresses = await self.dns.resolve(host, port)
+            except DNSError:
+                raise UpstreamFailure(503, "name resolution failed")
+        if not addresses:
+            raise UpstreamFailure(503, "name resolution failed")
+        index = self._rr.get(host, 0)
+        self._rr[host] = index + 1
+        chosen = addresses[index % len(addresses)]
+        return chosen.ip, chosen.port or port

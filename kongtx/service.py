@@ -1,0 +1,185 @@
+"""Composition: one kongtx node as a Twisted ``MultiService``.
+
+``build_gateway(reactor, config)`` is the embedding API: it returns a
+:class:`GatewayNode` (a ``MultiService``) to add to any application. On start
+it opens the store, builds the first configuration snapshot, then opens the
+proxy and Admin API listeners; :attr:`GatewayNode.ready` fires when they are up.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.server import Site
+
+from kongtx import tls
+from kongtx.http.client import UpstreamPool
+from kongtx.plugins.base import PluginSet, load_plugins
+from kongtx.proxy.balancer_registry import BalancerRegistry
+from kongtx.proxy.core import Gateway
+from kongtx.proxy.dns import DNSCache
+from kongtx.proxy.resource import GatewayResource
+from kongtx.proxy.snapshot import Snapshot
+from kongtx.proxy.upstream import UpstreamForwarder
+from kongtx.proxy.upstream_tls import UpstreamTLS
+from kongtx.store.snapshot import SnapshotManager
+
+log = Logger()
+
+
+class GatewayNode(MultiService):
+    """One gateway node: store, snapshot, proxy and admin listeners.
+
+    :param reactor: the reactor to run on.
+    :param config: a loaded ``Config``.
+    :param dao: an already open DAO (embedding, tests); opened from ``config`` otherwise.
+    """
+
+    def __init__(self, reactor: Any, config: Any, dao: Any = None) -> None:
+        super().__init__()
+        self.reactor = reactor
+        self.config = config
+        self.dao = dao
+        self.node_id = str(uuid.uuid4())
+        self.plugins: PluginSet = load_plugins(list(config.plugins))
+        self.snapshots: SnapshotManager[Snapshot] | None = None
+        self.dns = DNSCache.system(reactor)
+        self.balancers = BalancerRegistry(reactor, self.dns, reactor)
+        self.pool = UpstreamPool(
+            reactor,
+            pool_size=config.upstream_keepalive_pool_size,
+            idle_timeout=float(config.upstream_keepalive_idle_timeout),
+            max_requests=config.upstream_keepalive_max_requests,
+        )
+        self.upstream_tls = UpstreamTLS()
+        self.forwarder = UpstreamForwarder(self.pool, self.balancers, self.dns, self.upstream_tls.creator)
+        self.gateway = Gateway(reactor, self._current_snapshot, self.forwarder, config)
+        self.ports: dict[str, list[IListeningPort]] = {"proxy": [], "proxy_ssl": [], "admin": []}
+        self.ready: Deferred[GatewayNode] = Deferred()
+        self._starting: Deferred[None] | None = None
+
+    # -- snapshot ----------------------------------------------------------------
+    def _current_snapshot(self) -> Snapshot:
+        assert self.snapshots is not None and self.snapshots.current is not None
+        return self.snapshots.current
+
+    def build_snapshot(self, rows: dict[str, list[dict[str, Any]]]) -> Snapshot:
+        """Build a :class:`Snapshot` from every row of the store."""
+        return Snapshot(rows, self.plugins)
+
+    def _swapped(self, snapshot: Snapshot) -> None:
+        self.balancers.sync(snapshot.rows.get("upstreams", []), snapshot.rows.get("targets", []))
+        self.upstream_tls.clear()
+
+    # -- lifecycle ---------------------------------------------------------------
+    def startService(self) -> None:
+        super().startService()
+        self._starting = Deferred.fromCoroutine(self._start())
+        self._starting.addCallbacks(lambda _: self.ready.callback(self), self._failed_start)
+
+    def _failed_start(self, failure: Failure) -> None:
+        log.failure("kongtx failed to start", failure)
+        self.ready.errback(failure)
+
+    async def _start(self) -> None:
+        from kongtx.store import open_store
+
+        if self.dao is None:
+            self.dao = await open_store(self.config, self.reactor)
+        self.snapshots = SnapshotManager(self.dao, self.build_snapshot, self.reactor)
+        self.snapshots.add_swap_listener(self._swapped)
+        snapshot = await self.snapshots.start()
+        self._swapped(snapshot)
+        await self._listen()
+
+    async def _listen(self) -> None:
+        from kongtx.admin.app import AdminAPI
+
+        config = self.config
+        cert, key = tls.ensure_default_certificate(config.prefix, config.ssl_cert, config.ssl_cert_key)
+        sni_factory = tls.SNIServerContextFactory(self._certificate_for, cert, key)
+        for listener in config.proxy_listen:
+            factory = self._proxy_factory("https" if listener.ssl else "http")
+            if listener.ssl:
+                endpoint = _ssl_endpoint(self.reactor, listener, sni_factory)
+                self.ports["proxy_ssl"].append(await endpoint.listen(factory))
+            else:
+                endpoint = serverFromString(self.reactor, listener.endpoint)
+                self.ports["proxy"].append(await endpoint.listen(factory))
+        admin = AdminAPI(
+            self.dao, config, node_id=self.node_id,
+            plugins_available=self.plugins.available(), health=self.balancers,
+        )
+        admin_site = Site(admin.resource())
+        admin_site.noisy = False
+        for listener in config.admin_listen:
+            if listener.ssl:
+                endpoint = _ssl_endpoint(self.reactor, listener, sni_factory)
+            else:
+                endpoint = serverFromString(self.reactor, listener.endpoint)
+            self.ports["admin"].append(await endpoint.listen(admin_site))
+
+    def _proxy_factory(self, scheme: str) -> Any:
+        config = self.config
+        if getattr(config, "proxy_frontend", "resource") == "native":
+            from kongtx.http.server import HTTPServerFactory
+
+            return HTTPServerFactory(
+                self.gateway.handle, self.reactor, scheme=scheme,
+                max_body_size=config.nginx_http_client_max_body_size or 0,
+            )
+        site = Site(GatewayResource(self.gateway, self.reactor))
+        site.noisy = False
+        site.displayTracebacks = False
+        return site
+
+    def _certificate_for(self, server_name: str) -> tuple[str, str] | None:
+        snapshots = self.snapshots
+        if snapshots is None or snapshots.current is None:
+            return None
+        row = tls.select_certificate(server_name, snapshots.current.certificates_by_sni)
+        return (row["cert"], row["key"]) if row is not None else None
+
+    def port_of(self, kind: str, index: int = 0) -> int:
+        """The port a listener got (listeners on port 0 in tests)."""
+        return self.ports[kind][index].getHost().port
+
+    def stopService(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        for ports in self.ports.values():
+            for port in ports:
+                await port.stopListening()
+            ports.clear()
+        if self.snapshots is not None:
+            self.snapshots.stop()
+        self.balancers.stop()
+        await self.pool.close()
+        if self.dao is not None:
+            await self.dao.close()
+        await super().stopService()
+
+
+def _ssl_endpoint(reactor: Any, listener: Any, factory: Any) -> Any:
+    return SSL4ServerEndpoint(reactor, listener.port, factory, interface=listener.host or "")
+
+
+def build_gateway(reactor: Any, config: Any, store: Any = None) -> GatewayNode:
+    """Build a kongtx node (the embedding API).
+
+    :param reactor: the reactor.
+    :param config: a ``Config`` from :func:`kongtx.config.load_config`.
+    :param store: an open DAO to use instead of opening ``config.database``.
+    :returns: a ``MultiService``; start it (or add it to an application).
+    """
+    return GatewayNode(reactor, config, store)
+
+
+__all__ = ["GatewayNode", "build_gateway"]
