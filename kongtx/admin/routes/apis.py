@@ -1,0 +1,297 @@
+"""Legacy Kong 0.9–0.14 ``/apis`` endpoints, mapped onto services and routes.
+
+Each API is stored as a service (id = API id) plus a route (see
+:mod:`kongtx.admin.routes.apis_model` for the layout), so the proxy routes
+it from the ordinary snapshot.  0.x conventions apply here only: flat error
+objects, ``total`` in lists, 404 when deleting a missing API, ``created_at``
+in milliseconds.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from kongtx.admin.crud import is_uuid
+from kongtx.admin.errors import AdminError, not_found
+from kongtx.admin.paging import escape_uri
+from kongtx.admin.request import AdminRequest, Response
+from kongtx.admin.router import Router
+from kongtx.admin.routes.apis_model import (
+    API_TAG,
+    LegacyInvalid,
+    coerce_form_api,
+    from_service_route,
+    generation,
+    route_id_for,
+    to_service_route,
+    validate_api,
+)
+from kongtx.errors import KongtxError, NotFound, SchemaViolation, UniqueViolation
+
+if TYPE_CHECKING:
+    from kongtx.admin.app import AdminAPI
+
+__all__ = ["flatten_fields", "install"]
+
+_ROUTE_TO_API = {"hosts": "hosts", "paths": "uris", "methods": "methods", "strip_path": "strip_uri"}
+_SERVICE_TO_API = {"host": "upstream_url", "port": "upstream_url", "path": "upstream_url",
+                   "protocol": "upstream_url", "url": "upstream_url", "retries": "retries",
+                   "connect_timeout": "upstream_connect_timeout",
+                   "write_timeout": "upstream_send_timeout", "read_timeout": "upstream_read_timeout"}
+
+
+def flatten_fields(fields: Any, prefix: str = "") -> dict[str, str]:
+    """Flatten a 3.x ``fields`` tree into 0.x ``{"a.b": "msg"}`` pairs."""
+    out: dict[str, str] = {}
+    if isinstance(fields, dict):
+        for key, value in fields.items():
+            name = "message" if key == "@entity" else f"{prefix}{key}"
+            if isinstance(value, (dict, list)) and key != "@entity":
+                out.update(flatten_fields(value, name + "."))
+            elif key == "@entity":
+                out["message"] = "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+            else:
+                out[name] = str(value)
+    elif isinstance(fields, list):
+        for i, value in enumerate(fields):
+            if value is not None:
+                out.update(flatten_fields(value, prefix) if isinstance(value, (dict, list))
+                           else {prefix.rstrip(".") or "message": str(value)})
+    return out
+
+
+def _legacy_error(err: KongtxError, mapping: dict[str, str], gen: str) -> AdminError:
+    if isinstance(err, UniqueViolation):
+        fields = err.fields if isinstance(err.fields, dict) else {}
+        out = {k: f"already exists with value '{v}'" for k, v in fields.items()}
+        return AdminError(409, out or {"message": err.message})
+    if isinstance(err, SchemaViolation):
+        flat = flatten_fields(err.fields)
+        out: dict[str, str] = {}
+        for key, msg in flat.items():
+            head = key.partition(".")[0]
+            name = mapping.get(head, head)
+            if gen == "09":
+                name = {"hosts": "request_host", "uris": "request_path",
+                        "strip_uri": "strip_request_path"}.get(name, name)
+            out[name] = msg
+        return AdminError(400, out or {"message": err.message})
+    if isinstance(err, NotFound):
+        return not_found()
+    return AdminError(err.http_status, err.to_body())
+
+
+def install(api: AdminAPI, router: Router) -> None:
+    """Register ``/apis`` and ``/apis/{api}/plugins`` endpoints."""
+    dao = api.dao
+
+    def now_ms() -> int | None:
+        # Without a clock the DAO's created_at (seconds) is reported * 1000.
+        return int(api.clock.seconds() * 1000) if api.clock is not None else None
+
+    def legacy_input(req: AdminRequest) -> dict[str, Any]:
+        body = req.body()
+        return coerce_form_api(body.data) if body.form else dict(body.data)
+
+    async def load(ident: str) -> dict[str, Any] | None:
+        if is_uuid(ident):
+            service = await dao.select("services", ident)
+        else:
+            service = await dao.select_by_key("services", ident)
+        if service is None or API_TAG not in (service.get("tags") or []):
+            return None
+        return service
+
+    async def represent(service: dict[str, Any]) -> dict[str, Any]:
+        route = await dao.select("routes", route_id_for(service["id"]))
+        return from_service_route(service, route)
+
+    async def store(data: dict[str, Any], api_id: str, created_ms: int | None, existing: bool) -> dict[str, Any]:
+        gen = generation(data)
+        try:
+            valid = validate_api(data, gen)
+        except LegacyInvalid as exc:
+            raise AdminError(exc.status, exc.body) from None
+        service_in, route_in = to_service_route(valid, gen, api_id, created_ms)
+        rid = route_id_for(api_id)
+        try:
+            service = await dao.upsert("services", api_id, service_in)
+        except KongtxError as err:
+            raise _legacy_error(err, _SERVICE_TO_API, gen) from None
+        try:
+            route = await dao.upsert("routes", rid, route_in)
+        except KongtxError as err:
+            if not existing:  # undo the half-created API
+                await dao.delete("services", api_id)
+            raise _legacy_error(err, _ROUTE_TO_API, gen) from None
+        return from_service_route(service, route)
+
+    async def all_apis() -> list[dict[str, Any]]:
+        services = api.registry.get("services")
+        rows = []
+        offset = None
+        while True:
+            page = await dao.page(services.name, size=1000, offset=offset, tags=[API_TAG], tags_cond="and")
+            rows.extend(page.rows)
+            offset = page.offset
+            if offset is None:
+                break
+        rows.sort(key=lambda r: r["id"])
+        return [await represent(r) for r in rows]
+
+    async def list_apis(req: AdminRequest, params: dict[str, str]) -> Response:
+        raw_size = req.arg("size") or "100"
+        try:
+            size = int(raw_size)
+        except ValueError:
+            raise AdminError(400, {"size": "size is not a number"}) from None
+        items = await all_apis()
+        for key, values in req.query.items():
+            if key in ("size", "offset"):
+                continue
+            wanted = values[0].decode("utf-8", "replace")
+            items = [a for a in items if str(a.get(key)).lower() == wanted.lower()
+                     or (isinstance(a.get(key), bool) and str(a[key]).lower() == wanted)]
+        start = 0
+        token = req.arg("offset")
+        if token:
+            try:
+                after = base64.b64decode(token, validate=True).decode()
+            except (binascii.Error, ValueError):
+                raise AdminError(400, {"message": "offset is not valid"}) from None
+            start = next((i for i, a in enumerate(items) if a["id"] > after), len(items))
+        page = items[start:start + size]
+        body: dict[str, Any] = {"data": page, "total": len(items)}
+        if start + size < len(items):
+            next_token = base64.b64encode(page[-1]["id"].encode()).decode()
+            host = req.request.getHeader("host") or "localhost:8001"
+            body["offset"] = next_token
+            body["next"] = f"http://{host}/apis/?offset={escape_uri(next_token)}&size={size}"
+        return Response(200, body)
+
+    async def create(req: AdminRequest, params: dict[str, str]) -> Response:
+        data = legacy_input(req)
+        api_id = data.pop("id", None) or str(uuid.uuid4())
+        data.pop("created_at", None)
+        if await dao.select("services", api_id) is not None:
+            raise AdminError(409, {"id": f"already exists with value '{api_id}'"})
+        return Response(201, await store(data, api_id, now_ms(), existing=False))
+
+    async def put(req: AdminRequest, params: dict[str, str]) -> Response:
+        data = legacy_input(req)
+        api_id = data.pop("id", None)
+        existing = await load(api_id) if isinstance(api_id, str) else None
+        if existing is None:
+            data.pop("created_at", None)
+            return Response(201, await store(data, api_id or str(uuid.uuid4()), now_ms(), existing=False))
+        created = data.pop("created_at", None) or from_service_route(existing, None)["created_at"]
+        return Response(200, await store(data, existing["id"], created, existing=True))
+
+    async def get_one(req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await load(params["apis"])
+        if service is None:
+            raise not_found()
+        return Response(200, await represent(service))
+
+    async def patch(req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await load(params["apis"])
+        if service is None:
+            raise not_found()
+        patch_data = legacy_input(req)
+        if not patch_data:
+            raise AdminError(400, {"message": "empty body"})
+        current = await represent(service)
+        merged = {k: v for k, v in current.items() if k not in ("id", "created_at")}
+        merged.update(patch_data)
+        merged = {k: v for k, v in merged.items() if v is not None}
+        return Response(200, await store(merged, service["id"], current["created_at"], existing=True))
+
+    async def delete(req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await load(params["apis"])
+        if service is None:
+            raise not_found()
+        await dao.delete("routes", route_id_for(service["id"]))
+        await dao.delete("services", service["id"])
+        return Response(204)
+
+    # -- /apis/{api}/plugins --------------------------------------------------
+
+    def plugin_view(row: dict[str, Any], api_id: str) -> dict[str, Any]:
+        consumer = row.get("consumer") or {}
+        out = {
+            "id": row["id"], "name": row["name"], "api_id": api_id,
+            "consumer_id": consumer.get("id"), "config": row.get("config"),
+            "enabled": row.get("enabled", True), "created_at": int(row.get("created_at") or 0) * 1000,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def plugin_input(req: AdminRequest, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+        plugins = api.registry.get("plugins")
+        body = req.body()
+        data = dict(body.data)
+        if body.form:
+            if existing is not None and "name" not in data:
+                data["name"] = existing["name"]  # config type inference needs the plugin name
+            data = plugins.coerce_form(data)
+        consumer_id = data.pop("consumer_id", None)
+        if consumer_id:
+            data["consumer"] = {"id": consumer_id}
+        data.pop("api_id", None)
+        return data
+
+    async def api_plugin(params: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        service = await load(params["apis"])
+        if service is None:
+            raise not_found()
+        row = await dao.select("plugins", params["plugins"]) if is_uuid(params["plugins"]) else None
+        if row is None or (row.get("route") or {}).get("id") != route_id_for(service["id"]):
+            raise not_found()
+        return service, row
+
+    async def plugins_list(req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await load(params["apis"])
+        if service is None:
+            raise not_found()
+        rows = [plugin_view(r, service["id"]) async for r in
+                api.crud.iterate(api.registry.get("plugins"), foreign=("route", route_id_for(service["id"])))]
+        return Response(200, {"data": rows, "total": len(rows)})
+
+    async def plugins_create(req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await load(params["apis"])
+        if service is None:
+            raise not_found()
+        data = plugin_input(req)
+        data["route"] = {"id": route_id_for(service["id"])}
+        try:
+            if "id" in data and isinstance(data["id"], str) and req.method == "PUT":
+                row = await dao.upsert("plugins", data.pop("id"), data)
+            else:
+                row = await dao.insert("plugins", data)
+        except KongtxError as err:
+            raise _legacy_error(err, {}, "10") from None
+        return Response(201, plugin_view(row, service["id"]))
+
+    async def plugin_get(req: AdminRequest, params: dict[str, str]) -> Response:
+        service, row = await api_plugin(params)
+        return Response(200, plugin_view(row, service["id"]))
+
+    async def plugin_patch(req: AdminRequest, params: dict[str, str]) -> Response:
+        service, row = await api_plugin(params)
+        try:
+            updated = await dao.update("plugins", row["id"], plugin_input(req, row))
+        except KongtxError as err:
+            raise _legacy_error(err, {}, "10") from None
+        return Response(200, plugin_view(updated, service["id"]))
+
+    async def plugin_delete(req: AdminRequest, params: dict[str, str]) -> Response:
+        _, row = await api_plugin(params)
+        await dao.delete("plugins", row["id"])
+        return Response(204)
+
+    router.add("/apis", {"GET": list_apis, "POST": create, "PUT": put})
+    router.add("/apis/:apis", {"GET": get_one, "PATCH": patch, "DELETE": delete})
+    router.add("/apis/:apis/plugins", {"GET": plugins_list, "POST": plugins_create, "PUT": plugins_create})
+    router.add("/apis/:apis/plugins/:plugins", {"GET": plugin_get, "PATCH": plugin_patch,
+                                                "DELETE": plugin_delete})
