@@ -7,6 +7,7 @@
 Paths are ``str`` holding latin-1 decoded bytes (like ``Headers`` values), so a
 ``%XX`` escape decodes to ``chr(0xXX)`` and re-escaping gives the same bytes back.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from kongtx.router import Match
 
-__all__ = ["normalize_path", "escape_path", "sanitize_postfix", "upstream_path"]
+__all__ = ["escape_path", "normalize_path", "sanitize_postfix", "upstream_path"]
 
 # Kong keeps these percent-encoded when normalizing (kong/tools/uri.lua).
 _RESERVED = frozenset("!*'();:@&=+$,/?%#[]")
@@ -74,8 +75,8 @@ def _escape_char(m: re.Match[str]) -> str:
     char = m.group(0)
     code = ord(char)
     if code < 256:
-        return "%%%02X" % code
-    return "".join("%%%02X" % b for b in char.encode("utf-8"))
+        return f"%{code:02X}"
+    return "".join(f"%{b:02X}" for b in char.encode("utf-8"))
 
 
 def escape_path(path: str) -> str:
