@@ -17,15 +17,23 @@ import bisect
 import hashlib
 import math
 import zlib
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Collection, Iterable, Mapping
+from typing import Any
 
 from twisted.logger import Logger
 
 from kongtx.proxy.dns import ResolvedAddress, is_ip
 
-__all__ = ["Address", "Balancer", "NoHealthyTarget", "UnknownAddress",
-           "hash_input", "hash_cookie_header", "parse_target"]
+__all__ = [
+    "Address",
+    "Balancer",
+    "NoHealthyTarget",
+    "UnknownAddress",
+    "hash_cookie_header",
+    "hash_input",
+    "parse_target",
+]
 
 _log = Logger()
 _EWMA_DECAY = 10.0  # seconds, Kong's latency algorithm
@@ -69,8 +77,20 @@ def parse_target(target: str, default_port: int = 8000) -> tuple[str, int]:
 class _Addr:
     """Mutable per-address state (health counters, connections, latency)."""
 
-    __slots__ = ("address", "weight", "dns_weight", "available", "successes", "tcp_failures",
-                 "timeouts", "http_failures", "active", "ewma", "ewma_at", "current")
+    __slots__ = (
+        "active",
+        "address",
+        "available",
+        "current",
+        "dns_weight",
+        "ewma",
+        "ewma_at",
+        "http_failures",
+        "successes",
+        "tcp_failures",
+        "timeouts",
+        "weight",
+    )
 
     def __init__(self, address: Address, weight: int) -> None:
         self.address = address
@@ -88,7 +108,7 @@ class _Addr:
 
 
 class _Target:
-    __slots__ = ("row", "target", "hostname", "port", "weight", "addrs", "dns")
+    __slots__ = ("addrs", "dns", "hostname", "port", "row", "target", "weight")
 
     def __init__(self, row: Mapping[str, Any], dns: str) -> None:
         self.row = row
@@ -142,6 +162,8 @@ class Balancer:
         self.healthy = False
         self.total_weight = 0
         self.unavailable_weight = 0
+        #: callables ``(address, healthy)`` told about every health transition
+        self.listeners: list[Callable[[Address, bool], None]] = []
         self.update(upstream_row, target_rows, addresses_by_target)
 
     # -- configuration ----------------------------------------------------
@@ -297,7 +319,7 @@ class Balancer:
         st = owners[i]
         if st.available and not (exclude and st.address in exclude):
             return st
-        seen: set[int] = set()
+        seen = {id(st)}
         for k in range(1, n):
             st = owners[(i + k) % n]
             if st.available and not (exclude and st.address in exclude):
@@ -408,6 +430,8 @@ class Balancer:
                       name=self.name, target=st.address.target, ip=st.address.ip,
                       port=st.address.port, state="healthy" if available else "unhealthy")
             self._update_status()
+            for listener in self.listeners:
+                listener(st.address, available)
 
     def set_health(self, target: str, address: str | None, healthy: bool) -> None:
         """Manual override (``PUT .../targets/{t}[/{address}]/healthy|unhealthy``).

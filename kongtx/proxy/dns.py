@@ -14,8 +14,9 @@ port and weight; only the lowest-priority-value group is used, as Kong does.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred
@@ -25,7 +26,7 @@ from twisted.names.hosts import searchFileForAll
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 
-__all__ = ["DNSCache", "DNSError", "ResolvedAddress", "system_resolver", "is_ip"]
+__all__ = ["DNSCache", "DNSError", "ResolvedAddress", "is_ip", "system_resolver"]
 
 _log = Logger()
 
@@ -97,7 +98,7 @@ _Rec = tuple[str, "int | None", "int | None", int]
 class _Entry:
     """Cached answer (or failure) for one name."""
 
-    __slots__ = ("records", "rtype", "expires", "error", "next_try", "_by_port")
+    __slots__ = ("_by_port", "error", "expires", "next_try", "records", "rtype")
 
     def __init__(
         self,
@@ -250,19 +251,19 @@ class DNSCache:
     def _background_refresh(self, host: str, entry: _Entry) -> None:
         if host in self._inflight or entry.next_try > self._clock.seconds():
             return
-        self._start(host)
+        self._start(host, [])
 
     def _refresh(self, host: str) -> Deferred[_Entry]:
         waiter: Deferred[_Entry] = Deferred()
         waiters = self._inflight.get(host)
         if waiters is None:
-            self._start(host)
-            waiters = self._inflight[host]
-        waiters.append(waiter)
+            self._start(host, [waiter])  # may complete synchronously
+        else:
+            waiters.append(waiter)
         return waiter
 
-    def _start(self, host: str) -> None:
-        self._inflight[host] = []
+    def _start(self, host: str, waiters: list[Deferred[_Entry]]) -> None:
+        self._inflight[host] = waiters
         task = Deferred.fromCoroutine(self._query(host))
         task.addBoth(self._finish, host)
 
@@ -310,7 +311,7 @@ class DNSCache:
 
     async def _lookup_host(self, host: str) -> tuple[tuple[_Rec, ...], str | None, float]:
         if self._hosts is not None:
-            found = [a for a in searchFileForAll(self._hosts, host) if is_ip(a)]
+            found = [a for a in searchFileForAll(self._hosts, host.encode("idna")) if is_ip(a)]
             if found:
                 return tuple((ip, None, None, 0) for ip in found), None, self._hosts_ttl
         return await self._lookup_name(host, self._order, 0)
@@ -430,10 +431,12 @@ class DNSCache:
         self.queries += 1
         try:
             return await getattr(self._resolver, method)(name)
-        except (error.DNSNameError, error.DomainError) as e:
-            # NXDOMAIN (DNSNameError) or "this resolver has no such name" (hosts resolver).
-            raise _NotFound("3 name error" if isinstance(e, error.DNSNameError)
-                            else "name not found") from e
+        except error.DNSNameError as e:
+            raise _NotFound("3 name error") from e
+        except (error.AuthoritativeDomainError, error.DomainError) as e:
+            if type(e) not in (error.AuthoritativeDomainError, error.DomainError):
+                raise  # DNSServerError, DNSQueryRefusedError, ...: a real error
+            raise _NotFound("name not found") from e  # e.g. the hosts resolver has no entry
         except NotImplementedError as e:
             raise _NotFound("record type not supported by resolver") from e
 
