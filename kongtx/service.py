@@ -21,7 +21,7 @@ from twisted.web.server import Site
 from kongtx import tls
 from kongtx.http.client import UpstreamPool
 from kongtx.plugins.base import PluginSet, load_plugins
-from kongtx.proxy.balancer_registry import BalancerRegistry
+from kongtx.proxy.healthcheck import BalancerRegistry
 from kongtx.proxy.core import Gateway
 from kongtx.proxy.dns import DNSCache
 from kongtx.proxy.resource import GatewayResource
@@ -50,7 +50,7 @@ class GatewayNode(MultiService):
         self.plugins: PluginSet = load_plugins(list(config.plugins))
         self.snapshots: SnapshotManager[Snapshot] | None = None
         self.dns = DNSCache.system(reactor)
-        self.balancers = BalancerRegistry(reactor, self.dns, reactor)
+        self.balancers = BalancerRegistry(reactor, self.dns, reactor, node_id=self.node_id)
         self.pool = UpstreamPool(
             reactor,
             pool_size=config.upstream_keepalive_pool_size,
@@ -74,7 +74,8 @@ class GatewayNode(MultiService):
         return Snapshot(rows, self.plugins)
 
     def _swapped(self, snapshot: Snapshot) -> None:
-        self.balancers.sync(snapshot.rows.get("upstreams", []), snapshot.rows.get("targets", []))
+        synced = self.balancers.sync(snapshot.rows.get("upstreams", []), snapshot.rows.get("targets", []))
+        synced.addErrback(lambda f: log.failure("balancer sync failed", f))
         self.upstream_tls.clear()
 
     # -- lifecycle ---------------------------------------------------------------

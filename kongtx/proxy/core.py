@@ -334,6 +334,9 @@ class Gateway:
             headers.set("X-Kong-Upstream-Status", ctx.upstream_status or "")
         if settings.request_id:
             headers.set("X-Kong-Request-Id", ctx.request_id)
+        cookie = ctx.shared.get("balancer_set_cookie")
+        if cookie is not None:
+            headers.add("Set-Cookie", cookie)
 
 
 __all__ = ["Gateway", "HeaderSettings", "BufferedBody"]

@@ -1,6 +1,7 @@
 """Forwarding to the service: target selection, upstream TLS, timeouts and retries (proxy.md §3)."""
 from __future__ import annotations
 
+import uuid
 from typing import Any, Callable
 
 from twisted.logger import Logger
@@ -18,7 +19,7 @@ from kongtx.http.client import (
 )
 from kongtx.http.headers import Headers
 from kongtx.proxy import forwarding
-from kongtx.proxy.balancer import NoHealthyTarget, hash_input
+from kongtx.proxy.balancer import NoHealthyTarget, hash_cookie_header, hash_input
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.dns import DNSError, is_ip
 
@@ -91,7 +92,13 @@ class UpstreamForwarder:
         replayable = body is None or isinstance(body, BufferedBody)
         upstream = ctx.snapshot.upstreams_by_name.get(service["host"])
         balancer = self.balancers.get(service["host"]) if (upstream is not None and self.balancers) else None
-        hash_value = hash_input(upstream, _HashView(ctx)) if balancer is not None else None
+        hash_value = None
+        if balancer is not None:
+            hash_value = hash_input(upstream, _HashView(ctx))
+            if hash_value is None and upstream.get("hash_on") == "cookie":
+                # Kong: no cookie yet -> make one up, hash on it and hand it to the client.
+                hash_value = str(uuid.uuid4())
+                ctx.shared["balancer_set_cookie"] = hash_cookie_header(upstream, hash_value)
         tries = (service.get("retries") or 0) + 1
         connect_timeout = (service.get("connect_timeout") or 60000) / 1000.0
         write_timeout = (service.get("write_timeout") or 60000) / 1000.0
@@ -109,6 +116,7 @@ class UpstreamForwarder:
                     if attempt == 0:
                         raise UpstreamFailure(503, "failure to get a peer from the ring-balancer")
                     break
+                balancer.acquire(address)
                 ip, port, hostname = address.ip, address.port, address.hostname or address.ip
                 if upstream.get("host_header"):
                     hostname = upstream["host_header"]
@@ -141,6 +149,7 @@ class UpstreamForwarder:
                 try_record["state"] = "failed"
                 try_record["code"] = last_status
                 if balancer is not None and address is not None:
+                    balancer.release(address)
                     balancer.report(address, tcp_failure=not timeout, timeout=timeout)
                     excluded.add(address)
                 sent = getattr(err, "request_sent", True)
@@ -150,6 +159,8 @@ class UpstreamForwarder:
                     break
                 continue
             if balancer is not None and address is not None:
+                # Connections are counted until the response head (least-connections, latency).
+                balancer.release(address, ctx.clock.seconds() - started)
                 balancer.report(address, status=response.status)
             return response
         raise UpstreamFailure(last_status)

@@ -50,7 +50,11 @@ def install(api: AdminAPI, router: Router) -> None:
             tgt = await target(up, params)
             if api.health is None:
                 raise not_found()
-            api.health.set_health(up, tgt, params["address"] if with_address else None, healthy)
+            address = params["address"] if with_address else None
+            try:
+                api.health.set_health(up, tgt, address, healthy)
+            except UnknownAddress:
+                return Response(404, {"message": f"no such address: {address}"})
             return Response(204)
         return handler
 

@@ -1,0 +1,80 @@
+"""twistd integration: ``twistd -n kongtx [options]``.
+
+This is the only kongtx module that imports the global reactor, and only
+inside :func:`makeService`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from twisted.application.service import IService
+from twisted.python import usage
+
+from kongtx.config import load_config
+from kongtx.errors import ConfigError
+
+__all__ = ["Options", "makeService"]
+
+# command-line option -> configuration property
+_OVERRIDES = {
+    "proxy-listen": "proxy_listen",
+    "admin-listen": "admin_listen",
+    "database": "database",
+    "prefix": "prefix",
+}
+
+
+class Options(usage.Options):
+    """Command-line options of ``twistd kongtx``.
+
+    Options override ``KONGTX_*`` variables, which override the file.
+    After :meth:`postOptions`, ``self["config_object"]`` is the loaded
+    :class:`kongtx.config.Config`.
+    """
+
+    synopsis = "[-c kongtx.conf] [--proxy-listen ...] [--admin-listen ...]"
+    longdesc = (
+        "Run the kongtx API gateway. Settings come from the configuration file "
+        "(kong.conf syntax), KONGTX_<PROPERTY> environment variables and these options."
+    )
+    optParameters: ClassVar[list[list[str | None]]] = [
+        ["config", "c", None, "Configuration file (kong.conf syntax)."],
+        ["proxy-listen", None, None, "Proxy listeners, e.g. '0.0.0.0:8000, 0.0.0.0:8443 ssl'."],
+        ["admin-listen", None, None, "Admin API listeners, e.g. '127.0.0.1:8001' or 'off'."],
+        ["database", None, None, "Datastore: sqlite, postgres or off."],
+        ["prefix", None, None, "Working directory (database file, generated certificates)."],
+    ]
+    compData = usage.Completions(
+        optActions={
+            "config": usage.CompleteFiles("*.conf"),
+            "database": usage.CompleteList(["sqlite", "postgres", "off"]),
+            "prefix": usage.CompleteDirs(),
+        }
+    )
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self._env = env
+
+    def postOptions(self) -> None:
+        """Load the configuration; a bad setting becomes a usage error."""
+        overrides = {prop: self[opt] for opt, prop in _OVERRIDES.items() if self[opt] is not None}
+        env = os.environ if self._env is None else self._env
+        try:
+            self["config_object"] = load_config(self["config"], env, overrides)
+        except ConfigError as exc:
+            raise usage.UsageError(str(exc)) from None
+
+
+def makeService(options: Options | dict[str, Any]) -> IService:
+    """Build the gateway service tree with the global reactor.
+
+    :param options: parsed :class:`Options`.
+    """
+    from twisted.internet import reactor
+
+    from kongtx.service import build_gateway
+
+    return build_gateway(reactor, options["config_object"])

@@ -1,0 +1,221 @@
+"""The proxy end to end: Admin API configuration, real sockets, a real upstream, both front-ends."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.internet.defer import Deferred
+
+from tests.integration.harness import FRONTENDS, start_gateway
+from tests.support.upstream import start_upstream
+
+
+@pytest.fixture(params=FRONTENDS)
+def frontend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest_twisted.async_yield_fixture
+async def env(tmp_path, frontend):
+    upstream = await start_upstream(reactor)
+    gw = await start_gateway(tmp_path, frontend=frontend)
+    yield gw, upstream
+    await gw.stop()
+    await upstream.stop()
+
+
+async def _service(gw, upstream, **fields):
+    reply = await gw.admin("POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}", **fields})
+    assert reply.status == 201, reply
+    return reply.json
+
+
+@pytest_twisted.ensureDeferred
+async def test_routes_by_host_and_strips_path(env):
+    """A route matched by host and path reaches the upstream with the prefix stripped."""
+    gw, upstream = env
+    await _service(gw, upstream)
+    reply = await gw.admin("POST", "/services/echo/routes", {"hosts": ["api.test"], "paths": ["/api"]})
+    assert reply.status == 201, reply
+    reply = await gw.proxy("GET", "/api/users?x=1", headers={"Host": "api.test"})
+    assert reply.status == 200, reply
+    echoed = reply.json
+    assert echoed["path"] == "/users"
+    assert echoed["query"] == "x=1"
+    assert echoed["headers"]["x-forwarded-host"] == "api.test"
+    assert echoed["headers"]["x-forwarded-prefix"] == "/api"
+    assert echoed["headers"]["x-forwarded-path"] == "/api/users"
+    assert echoed["headers"]["x-forwarded-proto"] == "http"
+    assert echoed["headers"]["x-real-ip"] == "127.0.0.1"
+    assert "kongtx" in echoed["headers"]["via"]
+    assert reply.header("via").endswith(f"kongtx/{__import__('kongtx').__version__}")
+    assert reply.header("x-kong-upstream-latency") is not None
+    assert reply.header("x-kong-proxy-latency") is not None
+    assert len(reply.header("x-kong-request-id")) == 32
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_route_is_kong_404(env):
+    """An unmatched request gets Kong's 404 JSON body and reaches nothing."""
+    gw, upstream = env
+    reply = await gw.proxy("GET", "/nothing", headers={"Accept": "application/json"})
+    assert reply.status == 404
+    assert reply.json["message"] == "no Route matched with those values"
+    assert reply.header("x-kong-response-latency") is not None
+    assert upstream.requests == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_error_body_follows_accept(env):
+    """Kong negotiates error bodies: text/plain and text/html on request."""
+    gw, _ = env
+    reply = await gw.proxy("GET", "/nothing", headers={"Accept": "text/plain"})
+    assert reply.body.startswith(b"no Route matched with those values\nrequest_id: ")
+    reply = await gw.proxy("GET", "/nothing", headers={"Accept": "text/html"})
+    assert b"<h1>Error</h1>" in reply.body
+
+
+@pytest_twisted.ensureDeferred
+async def test_refused_upstream_is_502(env):
+    """A service whose port refuses connections answers 502 after its retries."""
+    gw, _ = env
+    await gw.admin("POST", "/services", {"name": "dead", "url": "http://127.0.0.1:1", "retries": 1})
+    await gw.admin("POST", "/services/dead/routes", {"paths": ["/dead"]})
+    reply = await gw.proxy("GET", "/dead", headers={"Accept": "application/json"})
+    assert reply.status == 502
+    assert reply.json["message"] == "An invalid response was received from the upstream server"
+
+
+@pytest_twisted.ensureDeferred
+async def test_slow_upstream_is_504(env):
+    """read_timeout elapses on a slow upstream: 504."""
+    gw, upstream = env
+    await _service(gw, upstream, read_timeout=200, retries=0)
+    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    reply = await gw.proxy("GET", "/delay/3", headers={"Accept": "application/json"})
+    assert reply.status == 504
+    assert reply.json["message"] == "The upstream server is timing out"
+
+
+@pytest_twisted.ensureDeferred
+async def test_route_without_service_is_503(env):
+    """A route with no service answers Kong's 503."""
+    gw, _ = env
+    reply = await gw.admin("POST", "/routes", {"paths": ["/orphan"]})
+    assert reply.status == 201, reply
+    reply = await gw.proxy("GET", "/orphan", headers={"Accept": "application/json"})
+    assert reply.status == 503
+    assert reply.json["message"] == "no Service found with those values"
+
+
+@pytest_twisted.ensureDeferred
+async def test_https_only_route_over_http_is_426(env):
+    """A route limited to https answers 426 to plain http."""
+    gw, upstream = env
+    await _service(gw, upstream)
+    await gw.admin("POST", "/services/echo/routes", {"paths": ["/secure"], "protocols": ["https"]})
+    reply = await gw.proxy("GET", "/secure", headers={"Accept": "application/json"})
+    assert reply.status == 426
+    assert reply.json["message"] == "Please use HTTPS protocol"
+    raw = await _raw_exchange(gw.node.port_of("proxy"),
+                              b"GET /secure HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert b"\r\nUpgrade: TLS/1.2, HTTP/1.1\r\n" in raw
+
+
+@pytest_twisted.ensureDeferred
+async def test_https_redirect_status_code(env):
+    """https_redirect_status_code 301 redirects to https with the original URI."""
+    gw, upstream = env
+    await _service(gw, upstream)
+    await gw.admin("POST", "/services/echo/routes",
+                   {"paths": ["/secure"], "protocols": ["https"], "https_redirect_status_code": 301})
+    reply = await gw.request("GET", gw.proxy_url + "/secure/x?y=1", headers={"Host": "example.test"})
+    assert reply.status == 301
+    assert reply.header("location") == "https://example.test/secure/x?y=1"
+
+
+@pytest_twisted.ensureDeferred
+async def test_post_body_is_forwarded(env):
+    """A request body reaches the upstream intact, with its length."""
+    gw, upstream = env
+    await _service(gw, upstream)
+    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    payload = b"x" * 300_000
+    reply = await gw.proxy("POST", "/upload", data=payload)
+    assert reply.status == 200, reply
+    assert reply.json["received"] == len(payload)
+    assert upstream.requests[-1].headers.get("content-length") == str(len(payload))
+
+
+@pytest_twisted.ensureDeferred
+async def test_preserve_host(env):
+    """preserve_host sends the client's Host; otherwise the service host and port."""
+    gw, upstream = env
+    await _service(gw, upstream)
+    await gw.admin("POST", "/services/echo/routes", {"name": "keep", "paths": ["/keep"], "preserve_host": True})
+    await gw.admin("POST", "/services/echo/routes", {"name": "swap", "paths": ["/swap"]})
+    kept = await gw.proxy("GET", "/keep", headers={"Host": "client.test"})
+    assert kept.json["headers"]["host"] == "client.test"
+    swapped = await gw.proxy("GET", "/swap", headers={"Host": "client.test"})
+    assert swapped.json["headers"]["host"] == f"127.0.0.1:{upstream.port}"
+
+
+@pytest_twisted.ensureDeferred
+async def test_legacy_apis_seed_example(env):
+    """The 0.x seed example works verbatim: POST /apis then proxy with the Host header."""
+    gw, upstream = env
+    reply = await gw.admin(
+        "POST", "/apis/",
+        data={"name": "mockbin", "upstream_url": f"http://127.0.0.1:{upstream.port}/",
+              "request_host": "mockbin.com"},
+    )
+    assert reply.status == 201, reply
+    reply = await gw.proxy("GET", "/", headers={"Host": "mockbin.com"})
+    assert reply.status == 200, reply
+    assert reply.json["path"] == "/"
+    assert len(upstream.requests) == 1
+
+
+class _Raw(Protocol):
+    def __init__(self) -> None:
+        self.data = b""
+        self.closed: Deferred[bytes] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason) -> None:
+        self.closed.callback(self.data)
+
+
+async def _raw_exchange(port: int, payload: bytes) -> bytes:
+    proto = _Raw()
+    await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), proto)
+    proto.transport.write(payload)
+    reactor.callLater(3, proto.transport.loseConnection)
+    return await proto.closed
+
+
+HOSTILE = {
+    "cl_and_te": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "duplicate_cl": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+    "invalid_chunk": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    "huge_header": b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+@pytest_twisted.ensureDeferred
+async def test_hostile_requests_never_reach_upstream(env, case):
+    """Smuggling-shaped and oversized requests get a 4xx and are never forwarded."""
+    gw, upstream = env
+    await _service(gw, upstream)
+    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    answer = await _raw_exchange(gw.node.port_of("proxy"), HOSTILE[case])
+    status_line = answer.split(b"\r\n", 1)[0]
+    assert status_line.split(b" ")[1] in (b"400", b"413", b"431"), answer[:200]
+    assert upstream.requests == []
