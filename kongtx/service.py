@@ -104,7 +104,11 @@ class GatewayNode(MultiService):
 
         config = self.config
         cert, key = tls.ensure_default_certificate(config.prefix, config.ssl_cert, config.ssl_cert_key)
-        sni_factory = tls.SNIServerContextFactory(self._certificate_for, cert, key)
+        sni_factory = tls.SNIServerContextFactory(
+            self._certificate_for, cert, key,
+            protocols=tuple(config.ssl_protocols),
+            ciphers=tls.cipher_string(config.ssl_cipher_suite, config.ssl_ciphers),
+        )
         for listener in config.proxy_listen:
             factory = self._proxy_factory("https" if listener.ssl else "http")
             if listener.ssl:

@@ -1,0 +1,192 @@
+"""In-memory backend: DB-less mode and fast tests, same semantics as the SQL ones.
+
+Transactions are serialized by a lock and undone from an undo log on failure,
+so a failed multi-row write leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from twisted.internet.defer import DeferredLock
+
+from kongtx.store.backend import EXPIRE_AT, Row, tags_match
+from kongtx.store.events import ChangeEvent
+
+T = TypeVar("T")
+
+
+class _Table:
+    __slots__ = ("ids", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+        self.ids: list[str] = []  # sorted, for paging by id
+
+    def put(self, row: Row) -> None:
+        rid = row["id"]
+        if rid not in self.rows:
+            bisect.insort(self.ids, rid)
+        self.rows[rid] = row
+
+    def pop(self, rid: str) -> Row | None:
+        row = self.rows.pop(rid, None)
+        if row is not None:
+            i = bisect.bisect_left(self.ids, rid)
+            del self.ids[i]
+        return row
+
+
+class MemoryTx:
+    """A transaction over :class:`MemoryBackend` tables (see :class:`~kongtx.store.backend.Tx`)."""
+
+    def __init__(self, backend: MemoryBackend, now: float) -> None:
+        self._b = backend
+        self.now = now
+        self.events: list[ChangeEvent] = []
+        self.undo: list[tuple[str, str, Row | None]] = []
+
+    def _table(self, entity: Any) -> _Table:
+        return self._b.table(entity.name)
+
+    def _live(self, row: Row | None) -> Row | None:
+        if row is None:
+            return None
+        exp = row.get(EXPIRE_AT)
+        if exp is not None and exp <= self.now:
+            return None
+        return copy.deepcopy(row)
+
+    async def get(self, entity: Any, id: str) -> Row | None:
+        return self._live(self._table(entity).rows.get(id))
+
+    async def find(self, entity: Any, field: str, value: Any) -> Row | None:
+        for row in self._table(entity).rows.values():
+            if row.get(field) == value and self._live(row) is not None:
+                return copy.deepcopy(row)
+        return None
+
+    async def find_all(self, entity: Any, field: str, value: Any) -> list[Row]:
+        t = self._table(entity)
+        out = []
+        for rid in t.ids:
+            row = t.rows[rid]
+            if row.get(field) == value and self._live(row) is not None:
+                out.append(copy.deepcopy(row))
+        return out
+
+    async def insert(self, entity: Any, row: Row) -> None:
+        t = self._table(entity)
+        self.undo.append((entity.name, row["id"], t.rows.get(row["id"])))
+        t.put(copy.deepcopy(row))
+
+    async def update(self, entity: Any, row: Row) -> None:
+        await self.insert(entity, row)
+
+    async def delete(self, entity: Any, id: str) -> None:
+        t = self._table(entity)
+        old = t.pop(id)
+        if old is not None:
+            self.undo.append((entity.name, id, old))
+
+    async def page(
+        self,
+        entity: Any,
+        size: int,
+        after: str | None,
+        tags: list[str] | None,
+        tags_cond: str,
+        filters: dict[str, Any],
+    ) -> list[Row]:
+        t = self._table(entity)
+        start = bisect.bisect_right(t.ids, after) if after is not None else 0
+        out: list[Row] = []
+        for rid in t.ids[start:]:
+            row = t.rows[rid]
+            if tags and not tags_match(row.get("tags"), tags, tags_cond):
+                continue
+            if any(row.get(k) != v for k, v in filters.items()):
+                continue
+            live = self._live(row)
+            if live is None:
+                continue
+            out.append(live)
+            if len(out) >= size:
+                break
+        return out
+
+    async def all(self, entity: Any) -> list[Row]:
+        t = self._table(entity)
+        out = []
+        for rid in t.ids:
+            live = self._live(t.rows[rid])
+            if live is not None:
+                out.append(live)
+        return out
+
+    async def purge_expired(self, entity: Any) -> None:
+        t = self._table(entity)
+        dead = [
+            rid
+            for rid, row in t.rows.items()
+            if row.get(EXPIRE_AT) is not None and row[EXPIRE_AT] <= self.now
+        ]
+        for rid in dead:
+            await self.delete(entity, rid)
+
+    def rollback(self) -> None:
+        """Undo every write of this transaction, newest first."""
+        for name, rid, old in reversed(self.undo):
+            t = self._b.table(name)
+            t.pop(rid)
+            if old is not None:
+                t.put(old)
+        self.undo.clear()
+
+
+class MemoryBackend:
+    """Dict-of-tables storage with serialized, undoable transactions."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._tables: dict[str, _Table] = {}
+        self._lock = DeferredLock()
+        self.closed = False
+
+    def table(self, name: str) -> _Table:
+        """Return (creating) the table for entity ``name``."""
+        t = self._tables.get(name)
+        if t is None:
+            t = self._tables[name] = _Table()
+        return t
+
+    async def transaction(
+        self, fn: Callable[[MemoryTx], Awaitable[T]], now: float, write: bool = True
+    ) -> T:
+        """Run ``fn(tx)``; on any exception every write is undone."""
+        await self._lock.acquire()
+        tx = MemoryTx(self, now)
+        try:
+            try:
+                result = await fn(tx)
+            except BaseException:
+                tx.rollback()
+                raise
+            return result
+        finally:
+            self._lock.release()
+
+    async def ping(self) -> None:
+        """Always reachable."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+        self.closed = True
+
+    def reset(self) -> None:
+        """Drop every row (``migrations reset`` / declarative reload)."""
+        self._tables.clear()

@@ -1,0 +1,262 @@
+"""A small self-healing pool of txpostgres connections with hard timeouts.
+
+Why not ``txpostgres.ConnectionPool``: it never reconnects and cannot bound a
+call's duration. Here every step (waiting for a slot, connecting, each
+statement) is bounded by ``timeout`` seconds; a connection that fails or times
+out is closed and replaced lazily on next use, so the pool recovers by itself
+when the server is back. Failures surface as :class:`DatabaseUnavailable`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+from twisted.internet import error as net_error
+from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.internet.task import Cooperator
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from txpostgres import txpostgres
+
+from kongtx.errors import DatabaseUnavailable
+
+_log = Logger()
+
+# Errors meaning "the server/connection is gone", as opposed to a bad statement.
+_UNAVAILABLE = (
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    net_error.ConnectionLost,
+    net_error.ConnectionDone,
+    net_error.ConnectError,
+)
+
+
+def connect_kwargs(settings: Any) -> dict[str, Any]:
+    """Build psycopg2 connect keyword arguments from ``pg_*`` settings."""
+    timeout_ms = int(getattr(settings, "pg_timeout", 5000) or 5000)
+    kwargs: dict[str, Any] = {
+        "host": getattr(settings, "pg_host", "127.0.0.1"),
+        "port": int(getattr(settings, "pg_port", 5432)),
+        "user": getattr(settings, "pg_user", "kong"),
+        "dbname": getattr(settings, "pg_database", "kong"),
+        "connect_timeout": max(1, math.ceil(timeout_ms / 1000)),
+        "sslmode": "require" if getattr(settings, "pg_ssl", False) else "disable",
+        "application_name": "kongtx",
+    }
+    password = getattr(settings, "pg_password", None)
+    if password:
+        kwargs["password"] = password
+    return kwargs
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True if ``exc`` means the database (or the connection to it) is gone."""
+    if isinstance(exc, psycopg2.errors.QueryCanceled):
+        return True
+    return isinstance(exc, _UNAVAILABLE)
+
+
+class PgConnection(txpostgres.Connection):
+    """A txpostgres connection that reports its loss to a callback."""
+
+    on_lost: Callable[[PgConnection], None] | None = None
+
+    def connectionLost(self, reason: Failure) -> None:
+        super().connectionLost(reason)
+        if self.on_lost is not None:
+            cb, self.on_lost = self.on_lost, None
+            cb(self)
+
+    @property
+    def alive(self) -> bool:
+        """True while the underlying psycopg2 connection is open."""
+        raw = self._connection
+        return raw is not None and not raw.closed
+
+
+class PgPool:
+    """Up to ``size`` connections; :meth:`run` lends one to an async function.
+
+    :param reactor: provides ``callLater``, ``addReader``/``addWriter``.
+    :param kwargs: psycopg2 connect keywords (see :func:`connect_kwargs`).
+    :param timeout: seconds bounding each step (slot wait, connect, statement).
+    :param on_state: called with True when the pool works again after a
+        failure, with False when it first fails.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        kwargs: dict[str, Any],
+        *,
+        size: int = 4,
+        timeout: float = 5.0,
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.kwargs = kwargs
+        self.timeout = timeout
+        self.where = f"{kwargs.get('host')}:{kwargs.get('port')}"
+        self._sem = DeferredSemaphore(size)
+        self._idle: list[PgConnection] = []
+        self._all: set[PgConnection] = set()
+        self._cooperator = Cooperator(scheduler=lambda f: reactor.callLater(0, f))
+        self._on_state = on_state
+        self.healthy = True
+        self._closed = False
+
+    # -- plumbing -----------------------------------------------------------
+    def unavailable(self, detail: str) -> DatabaseUnavailable:
+        """Build the error raised when the server cannot be used."""
+        return DatabaseUnavailable(
+            f"database unavailable: could not connect to PostgreSQL at {self.where} ({detail})"
+        )
+
+    def timed(self, d: Deferred[Any], what: str, conn: PgConnection | None = None) -> Deferred[Any]:
+        """Return a Deferred mirroring ``d`` that fails after ``timeout`` seconds.
+
+        On timeout ``conn`` is closed (its state is unknown), which also makes
+        ``d`` fail eventually; that late failure is swallowed.
+        """
+        out: Deferred[Any] = Deferred()
+
+        def expire() -> None:
+            if not out.called:
+                # fail first: closing the connection fires ``d`` synchronously
+                out.errback(self.unavailable(f"{what} timed out after {self.timeout:g}s"))
+                if conn is not None:
+                    self._kill(conn)
+
+        call = self.reactor.callLater(self.timeout, expire)
+
+        def done(result: Any) -> None:
+            if call.active():
+                call.cancel()
+            if not out.called:
+                if isinstance(result, Failure):
+                    out.errback(result)
+                else:
+                    out.callback(result)
+
+        d.addBoth(done)
+        return out
+
+    def new_connection(self) -> PgConnection:
+        """Create an unconnected :class:`PgConnection` bound to our reactor."""
+        return PgConnection(reactor=self.reactor, cooperator=self._cooperator)
+
+    async def connect(self, conn: PgConnection | None = None) -> PgConnection:
+        """Open a new connection (bounded by ``timeout``)."""
+        conn = conn or self.new_connection()
+        try:
+            d = conn.connect(**self.kwargs)
+        except Exception as exc:  # a synchronous psycopg2 failure
+            raise self.unavailable(_first_line(exc)) from exc
+        try:
+            await self.timed(d, "connect", conn)
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            self._kill(conn)
+            raise self.unavailable(_first_line(exc)) from exc
+        return conn
+
+    def _kill(self, conn: PgConnection) -> None:
+        self._all.discard(conn)
+        if conn in self._idle:
+            self._idle.remove(conn)
+        conn.on_lost = None
+        close_quietly(conn)
+
+    def _set_health(self, ok: bool) -> None:
+        if ok != self.healthy:
+            self.healthy = ok
+            if self._on_state is not None:
+                self._on_state(ok)
+
+    # -- public -------------------------------------------------------------
+    async def run(self, fn: Callable[[PgConnection], Any]) -> Any:
+        """Run ``await fn(conn)`` on a pooled connection.
+
+        Connection-level failures close the connection and raise
+        :class:`DatabaseUnavailable`; other errors pass through (the
+        connection goes back to the pool).
+        """
+        if self._closed:
+            raise self.unavailable("store closed")
+        await self.timed(self._sem.acquire(), "waiting for a connection")
+        try:
+            conn = await self._checkout()
+            try:
+                result = await fn(conn)
+            except DatabaseUnavailable:
+                self._kill(conn)
+                self._set_health(False)
+                raise
+            except Exception as exc:
+                if is_unavailable(exc) or not conn.alive:
+                    self._kill(conn)
+                    self._set_health(False)
+                    raise self.unavailable(_first_line(exc)) from exc
+                self._idle.append(conn)
+                raise
+            self._idle.append(conn)
+            self._set_health(True)
+            return result
+        finally:
+            self._sem.release()
+
+    async def _checkout(self) -> PgConnection:
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.alive:
+                return conn
+            self._kill(conn)
+        try:
+            conn = await self.connect()
+        except DatabaseUnavailable:
+            self._set_health(False)
+            raise
+        self._all.add(conn)
+        return conn
+
+    async def execute(
+        self, conn: PgConnection, sql: str, params: Any = None
+    ) -> list[tuple[Any, ...]]:
+        """Execute one statement on ``conn`` (bounded) and return its rows (or [])."""
+        try:
+            cursor = conn.cursor()
+            d = cursor.execute(sql, params)
+        except psycopg2.Error as exc:
+            raise self.unavailable(_first_line(exc)) if is_unavailable(exc) else exc
+        cur = await self.timed(d, "query", conn)
+        if cur.description is None:
+            return []
+        rows: list[tuple[Any, ...]] = cur.fetchall()
+        return rows
+
+    def close(self) -> None:
+        """Close every connection; later calls fail with DatabaseUnavailable."""
+        self._closed = True
+        for conn in list(self._all) + list(self._idle):
+            self._kill(conn)
+        self._idle.clear()
+
+
+def close_quietly(conn: PgConnection) -> None:
+    """Close ``conn``; a connection that is already broken may refuse, which is fine."""
+    try:
+        if conn._connection is not None:
+            conn.close()
+    except psycopg2.Error as exc:
+        _log.debug("closing a broken connection: {exc}", exc=exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0]

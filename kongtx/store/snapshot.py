@@ -1,0 +1,160 @@
+"""SnapshotManager: the proxy's immutable view of the configuration, rebuilt on change.
+
+The manager reads every entity with ``dao.load_all()`` and hands the rows to
+``build`` (supplied by the proxy package). Change events trigger rebuilds,
+coalesced: at most one rebuild runs, and any number of events arriving
+meanwhile cause exactly one more. The new snapshot replaces ``current`` in one
+assignment, so a reader sees either the old or the new one, never a mix. A
+failed rebuild keeps the last good snapshot and is retried later.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from kongtx.store.events import ChangeEvent
+
+S = TypeVar("S")
+SwapListener = Callable[[Any], object]
+
+_log = Logger()
+
+
+class SnapshotManager(Generic[S]):
+    """Keep ``current`` = ``build(await dao.load_all())``, up to date with change events.
+
+    :param dao: a DAO (``load_all``, ``add_change_listener``).
+    :param build: ``build(rows_by_entity) -> snapshot`` (may return a Deferred or coroutine).
+    :param clock: used to retry a failed rebuild after ``retry_delay`` seconds
+        (doubling up to ``max_retry_delay``).
+    """
+
+    def __init__(
+        self,
+        dao: Any,
+        build: Callable[[dict[str, list[dict[str, Any]]]], Any],
+        clock: IReactorTime,
+        *,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 30.0,
+    ) -> None:
+        self._dao = dao
+        self._build = build
+        self._clock = clock
+        self.current: S | None = None
+        self.version = 0
+        self._swap_listeners: list[SwapListener] = []
+        self._running: Deferred[None] | None = None
+        self._pending = False
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._next_delay = retry_delay
+        self._retry_call: IDelayedCall | None = None
+        self._started = False
+        self._stopped = False
+
+    async def start(self) -> S:
+        """Build the first snapshot and start following change events.
+
+        :raises: whatever ``load_all``/``build`` raise (no snapshot yet to fall back to).
+        """
+        self._dao.add_change_listener(self._on_change)
+        self._started = True
+        await self._build_once()
+        assert self.current is not None
+        return self.current
+
+    def stop(self) -> None:
+        """Stop following changes (a rebuild in flight completes, no new one starts)."""
+        self._stopped = True
+        self._cancel_retry()
+        remove = getattr(self._dao, "remove_change_listener", None)
+        if remove is not None:
+            remove(self._on_change)
+
+    def add_swap_listener(self, cb: SwapListener) -> None:
+        """Call ``cb(new_snapshot)`` after each swap."""
+        self._swap_listeners.append(cb)
+
+    def request_rebuild(self) -> Deferred[None]:
+        """Ask for a rebuild; returns a Deferred fired when the rebuild covering it ends."""
+        if self._stopped:
+            return Deferred.fromCoroutine(_noop())
+        if self._running is not None:
+            self._pending = True
+            return self._chain(self._running)
+        self._cancel_retry()
+        d = Deferred.fromCoroutine(self._loop())
+        if not d.called:  # a synchronous backend may finish the whole loop right here
+            self._running = d
+        return self._chain(d)
+
+    @property
+    def busy(self) -> bool:
+        """True while a rebuild is in flight."""
+        return self._running is not None
+
+    def _on_change(self, event: ChangeEvent) -> None:
+        self.request_rebuild()
+
+    @staticmethod
+    def _chain(d: Deferred[None]) -> Deferred[None]:
+        out: Deferred[None] = Deferred()
+        d.addBoth(lambda r: (out.callback(None), r)[1])
+        return out
+
+    async def _loop(self) -> None:
+        try:
+            while True:
+                self._pending = False
+                try:
+                    await self._build_once()
+                except Exception:  # noqa: BLE001 - keep serving the last good snapshot
+                    _log.failure("snapshot rebuild failed; keeping the previous snapshot")
+                    self._schedule_retry()
+                    return
+                self._next_delay = self._retry_delay
+                if not self._pending or self._stopped:
+                    return
+        finally:
+            self._running = None
+
+    async def _build_once(self) -> None:
+        rows = await self._dao.load_all()
+        snapshot = self._build(rows)
+        if inspect.isawaitable(snapshot):
+            snapshot = await ensureDeferred(snapshot)
+        self.current = snapshot
+        self.version += 1
+        for cb in tuple(self._swap_listeners):
+            try:
+                cb(snapshot)
+            except Exception:  # noqa: BLE001 - a bad listener must not block the swap
+                _log.failure("snapshot swap listener {cb!r} failed", cb=cb)
+
+    def _schedule_retry(self) -> None:
+        if self._stopped or self._retry_call is not None:
+            return
+        delay = self._next_delay
+        self._next_delay = min(self._next_delay * 2, self._max_retry_delay)
+
+        def retry() -> None:
+            self._retry_call = None
+            self.request_rebuild()
+
+        self._retry_call = self._clock.callLater(delay, retry)
+
+    def _cancel_retry(self) -> None:
+        if self._retry_call is not None and self._retry_call.active():
+            self._retry_call.cancel()
+        self._retry_call = None
+
+
+async def _noop() -> None:
+    return None
