@@ -24,7 +24,7 @@ from kongtx.plugins.base import PluginSet, load_plugins
 from kongtx.proxy.healthcheck import BalancerRegistry
 from kongtx.proxy.core import Gateway
 from kongtx.proxy.dns import DNSCache
-from kongtx.proxy.resource import GatewayResource
+from kongtx.proxy.resource import GatewayResource, GatewaySite
 from kongtx.proxy.snapshot import Snapshot
 from kongtx.proxy.upstream import UpstreamForwarder
 from kongtx.proxy.upstream_tls import UpstreamTLS
@@ -139,10 +139,7 @@ class GatewayNode(MultiService):
                 self.gateway.handle, self.reactor, scheme=scheme,
                 max_body_size=config.nginx_http_client_max_body_size or 0,
             )
-        site = Site(GatewayResource(self.gateway, self.reactor))
-        site.noisy = False
-        site.displayTracebacks = False
-        return site
+        return GatewaySite(GatewayResource(self.gateway, self.reactor), reactor=self.reactor)
 
     def _certificate_for(self, server_name: str) -> tuple[str, str] | None:
         snapshots = self.snapshots
