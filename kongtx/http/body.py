@@ -7,7 +7,8 @@ the ``IPushProducer`` methods of the body.
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+import tempfile
+from typing import IO, Any, Callable, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
@@ -159,6 +160,98 @@ class BufferedBody:
 
     def stopProducing(self) -> None:
         pass
+
+
+@implementer(IPushProducer)
+class FileBody:
+    """A request body read from twisted.web's content file, chunk by chunk, with back-pressure."""
+
+    def __init__(self, content: IO[bytes], length: int, clock: Any) -> None:
+        self.length = length
+        self._content = content
+        self._clock = clock
+        self._consumer: BodyConsumer | None = None
+        self._paused = False
+        self._done = False
+        self._scheduled = False
+
+    def start(self, consumer: BodyConsumer) -> None:
+        """Send the file from its beginning (a body may be sent again on a retry)."""
+        self._consumer = consumer
+        self._done = self._paused = False
+        self._content.seek(0)
+        self._pump()
+
+    def _pump(self) -> None:
+        self._scheduled = False
+        consumer = self._consumer
+        while consumer is not None and not self._paused and not self._done:
+            chunk = self._content.read(FILE_CHUNK)
+            if not chunk:
+                self._done = True
+                consumer.finish()
+                return
+            consumer.write(chunk)
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        if not self._scheduled and not self._done and self._consumer is not None:
+            self._scheduled = True
+            self._clock.callLater(0, self._pump)
+
+    def stopProducing(self) -> None:
+        self._done = True
+
+
+FILE_CHUNK = 65536
+
+
+class _Spooler:
+    """Collects a body in memory, moving to a temporary file past ``memory_limit``."""
+
+    def __init__(self, memory_limit: int, clock: Any) -> None:
+        self.memory_limit = memory_limit
+        self.clock = clock
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.file: IO[bytes] | None = None
+        self.done: Deferred[BufferedBody | FileBody] = Deferred()
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.file is not None:
+            self.file.write(data)
+            return
+        self.chunks.append(data)
+        if self.size > self.memory_limit:
+            self.file = tempfile.TemporaryFile()
+            for chunk in self.chunks:
+                self.file.write(chunk)
+            self.chunks = []
+
+    def finish(self) -> None:
+        if self.file is None:
+            self.done.callback(BufferedBody(b"".join(self.chunks)))
+        else:
+            self.file.flush()
+            self.done.callback(FileBody(self.file, self.size, self.clock))
+
+    def fail(self, reason: Failure) -> None:
+        if self.file is not None:
+            self.file.close()
+        self.done.errback(reason)
+
+
+def spool_body(body: StreamBody, clock: Any, memory_limit: int = 1 << 20) -> Deferred[BufferedBody | FileBody]:
+    """Read a whole body before proxying (``request_buffering``), as nginx does:
+    in memory up to ``memory_limit`` bytes, in a temporary file beyond. The
+    result can be sent more than once (retries)."""
+    spooler = _Spooler(memory_limit, clock)
+    body.start(spooler)
+    return spooler.done
 
 
 class _Collector:

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 
 from kongtx import __version__
 from kongtx.errors import ProxyExit
-from kongtx.http.body import BufferedBody
+from kongtx.http.body import BufferedBody, StreamBody, spool_body
 from kongtx.http.exchange import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
 from kongtx.proxy import forwarding, responses
@@ -294,6 +294,19 @@ class Gateway:
 
     async def _proxy(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
         headers, target = self._prepare_upstream(ctx)
+        body = ctx.request.body
+        if isinstance(body, StreamBody) and ctx.route.get("request_buffering", True):  # type: ignore[union-attr]
+            # nginx's proxy_request_buffering: read the whole body first (spooled to
+            # disk past 1 MiB), so the upstream never waits on a slow client and
+            # the request can be retried on another target.
+            try:
+                ctx.request.body = await spool_body(body, self.clock)
+            except Exception:
+                ctx.exited = True
+                status, err_headers, data = responses.render_nginx_error(
+                    400, ctx.request.headers, ctx.request_id, self.error_default_type)
+                await self._respond_generated(ctx, writer, status, err_headers, data)
+                return
         ctx.upstream_started = self.clock.seconds()
         ctx.proxy_latency = int((ctx.upstream_started - ctx.started_at) * 1000)
         try:

@@ -7,9 +7,10 @@ the client socket as the producer's consumer.
 """
 from __future__ import annotations
 
-from typing import IO, Any, Callable
+from typing import Any, Callable
 
 from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
@@ -17,57 +18,12 @@ from twisted.web.http import HTTPChannel
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import implementer
 
-from kongtx.http.body import BodyConsumer
+from kongtx.http.body import FileBody
 from kongtx.http.exchange import GatewayRequest, RawChannel
 from kongtx.http.headers import Headers
 from kongtx.proxy.core import Gateway
 
 log = Logger()
-
-CHUNK = 65536
-
-
-@implementer(IPushProducer)
-class FileBody:
-    """A request body read from twisted.web's content file, chunk by chunk, with back-pressure."""
-
-    def __init__(self, content: IO[bytes], length: int, clock: Any) -> None:
-        self.length = length
-        self._content = content
-        self._clock = clock
-        self._consumer: BodyConsumer | None = None
-        self._paused = False
-        self._done = False
-        self._scheduled = False
-
-    def start(self, consumer: BodyConsumer) -> None:
-        self._consumer = consumer
-        self._content.seek(0)
-        self._pump()
-
-    def _pump(self) -> None:
-        self._scheduled = False
-        consumer = self._consumer
-        while consumer is not None and not self._paused and not self._done:
-            chunk = self._content.read(CHUNK)
-            if not chunk:
-                self._done = True
-                consumer.finish()
-                return
-            consumer.write(chunk)
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-        if not self._scheduled and not self._done and self._consumer is not None:
-            self._scheduled = True
-            self._clock.callLater(0, self._pump)
-
-    def stopProducing(self) -> None:
-        self._done = True
-
 
 class _ResourceWriter:
     """A ``ResponseWriter`` over a twisted.web ``Request``."""
@@ -86,6 +42,13 @@ class _ResourceWriter:
 
     def write_head(self, status: int, headers: Headers, reason: str | None = None) -> None:
         request = self.request
+        if status == 101:
+            # twisted.web would frame a 101 like a body-carrying response: write it raw.
+            self.request.channel.transport.write(
+                b"HTTP/1.1 101 %s\r\n%s\r\n"
+                % ((reason or "Switching Protocols").encode("latin-1"), headers.to_wire())
+            )
+            return
         request.setResponseCode(status, reason.encode("latin-1") if reason else None)
         response_headers = request.responseHeaders
         response_headers.removeHeader(b"server")
@@ -102,10 +65,12 @@ class _ResourceWriter:
             self.request.finish()
 
     def abort(self) -> None:
+        """Close after what was already written: the client sees a truncated response."""
         if not self.gone:
+            self.gone = True
             transport = self.request.channel.transport
             if transport is not None:
-                transport.abortConnection()
+                transport.loseConnection()
 
     def register_producer(self, producer: IPushProducer) -> None:
         if not self.gone:
@@ -124,7 +89,73 @@ class _ResourceWriter:
             self._callbacks.append(callback)
 
     def upgrade(self) -> RawChannel:
-        raise NotImplementedError("connection upgrades need the native front-end")
+        """Take the connection away from twisted.web (the 101 head is already written)."""
+        channel = self.request.channel
+        channel.setTimeout(None)
+        transport = channel.transport
+        raw = _HijackedChannel(transport)
+        # twisted.web registered itself as the socket's producer and paused reading
+        # while the request was in flight: take both back.
+        transport.unregisterProducer()
+        # Whatever the transport (TCP, or TLS through TLSMemoryBIOProtocol), bytes are
+        # delivered to the protocol object it points at: point it at ours.
+        if hasattr(transport, "wrappedProtocol"):
+            transport.wrappedProtocol = raw
+        else:
+            transport.protocol = raw
+        transport.resumeProducing()
+        self.gone = True
+        return raw
+
+
+class _HijackedChannel(Protocol):
+    """A raw byte channel over a transport taken from twisted.web after a 101."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self._on_data: Callable[[bytes], None] | None = None
+        self._on_close: Callable[[], None] | None = None
+        self._pending: list[bytes] = []
+        self._closed = False
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._on_data is None:
+            self._pending.append(data)
+        else:
+            self._on_data(data)
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self._closed = True
+        if self._on_close is not None:
+            self._on_close()
+
+    def write(self, data: bytes) -> None:
+        if not self._closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if not self._closed:
+            self.transport.loseConnection()
+
+    def set_receiver(self, on_data: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
+        self._on_data, self._on_close = on_data, on_close
+        pending, self._pending = self._pending, []
+        for data in pending:
+            on_data(data)
+        if self._closed:
+            on_close()
+
+    def pauseProducing(self) -> None:
+        self.transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        self.close()
+
+    def register_producer(self, producer: IPushProducer) -> None:
+        self.transport.registerProducer(producer, True)
 
 
 class GatewayResource(Resource):

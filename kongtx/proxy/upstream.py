@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from twisted.logger import Logger
 
-from kongtx.http.body import BufferedBody
+from kongtx.http.body import BufferedBody, FileBody
 from kongtx.http.client import (
     UpstreamAddress,
     UpstreamClosed,
@@ -89,7 +89,7 @@ class UpstreamForwarder:
         assert service is not None
         request = ctx.request
         body = request.body
-        replayable = body is None or isinstance(body, BufferedBody)
+        replayable = body is None or isinstance(body, (BufferedBody, FileBody))
         upstream = ctx.snapshot.upstreams_by_name.get(service["host"])
         balancer = self.balancers.get(service["host"]) if (upstream is not None and self.balancers) else None
         hash_value = None

@@ -22,7 +22,7 @@ def frontend(request: pytest.FixtureRequest) -> str:
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
     upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend)
+    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off")
     yield gw, upstream
     await gw.stop()
     await upstream.stop()

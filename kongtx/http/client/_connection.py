@@ -1,0 +1,519 @@
+"""One HTTP/1.1 connection to an upstream: send a request, parse the response.
+
+The response is parsed by ``httptools.HttpResponseParser`` (llhttp). Parser
+callbacks only record state; the request Deferred fires and the connection
+goes back to the pool after ``feed_data`` returns, so user code never runs
+inside the parser (except body bytes delivered to an attached consumer).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from httptools import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserUpgrade,
+    HttpResponseParser,
+)
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from kongtx.http.body import BufferedBody, StreamBody
+from kongtx.http.client._streams import UpstreamChannel, _BodyWriter
+from kongtx.http.client._types import (
+    UpstreamClosed,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamResponse,
+    UpstreamTimeout,
+    serialize_head,
+)
+from kongtx.http.headers import Headers
+
+if TYPE_CHECKING:
+    from kongtx.http.client._pool import UpstreamPool, _Exchange
+
+CONNECTING, IDLE, ACTIVE, UPGRADED, CLOSED = range(5)
+
+#: Buffered bodies up to this size go out in the same write as the head.
+_COALESCE_LIMIT = 65536
+
+
+class _SkipBody(Exception):
+    """Raised from ``on_headers_complete`` to end a HEAD response at its headers."""
+
+
+def _ended_body() -> StreamBody:
+    body = StreamBody(0)
+    body.end()
+    return body
+
+
+@implementer(IHandshakeListener)
+class UpstreamConnection(Protocol):
+    """A pooled keep-alive connection; one exchange at a time (no pipelining)."""
+
+    def __init__(self, pool: UpstreamPool, key: tuple[Any, ...], tls: bool) -> None:
+        self._pool = pool
+        self._reactor = pool.reactor
+        self.key = key
+        self._tls = tls
+        self._parser = HttpResponseParser(self)
+        self.state = CONNECTING
+        #: Requests sent on this connection so far.
+        self.requests = 0
+        self.connector: Any = None
+        self._closed_waiters: list[Any] = []
+        self._ex: _Exchange | None = None
+        #: One lazily re-armed timer serves the idle and read timeouts.
+        self._timer: Any = None
+        self._idle_since = 0.0
+        self._reading = False
+        self._write_call: Any = None
+        self._writer: _BodyWriter | None = None
+        self._channel: UpstreamChannel | None = None
+        self._last_read = 0.0
+        self._read_timeout = 0.0
+        self._paused = False
+        self._request_done = False
+        self._head = False
+        # response state
+        self._raw: list[tuple[bytes, bytes]] = []
+        self._length: bytes | None = None
+        self._te: bytes | None = None
+        self._reason = b""
+        self._interim = False
+        self._response: UpstreamResponse | None = None
+        self._body: StreamBody | None = None
+        self._message_done = False
+        self._keep_alive = False
+        self._until_close = False
+        # bound once, handed to every response body
+        self._pause_cb = self._pause_reading
+        self._resume_cb = self._resume_reading
+        self._stop_cb = self._stop_body
+
+    # connection set-up ------------------------------------------------------
+    def connectionMade(self) -> None:
+        if not self._tls and self.connector is not None:
+            self.connector.ready(self)
+
+    def handshakeCompleted(self) -> None:
+        if self.connector is not None:
+            self.connector.ready(self)
+
+    # sending ----------------------------------------------------------------
+    def send(self, ex: _Exchange) -> None:
+        """Start an exchange on this (connected, idle) connection."""
+        self.state = ACTIVE
+        self._ex = ex
+        ex.owner = self
+        self.requests += 1
+        ex.reused = self.requests > 1
+        request = ex.request
+        head, chunked = serialize_head(request, ex.address.host_header)
+        self._head = request.method == "HEAD"
+        self._read_timeout = ex.read_timeout
+        self._reading = False
+        transport = self.transport
+        body = request.body
+        if body is None or (type(body) is BufferedBody and body.length <= _COALESCE_LIMIT):
+            transport.write(head + body.data if body is not None else head)
+            ex.request_sent = True
+            self._request_written()
+            return
+        self._request_done = False
+        writer = self._writer = _BodyWriter(self, body, chunked)
+        transport.registerProducer(writer, True)
+        transport.write(head)
+        ex.request_sent = True
+        body.start(writer)
+
+    def _request_written(self) -> None:
+        self._request_done = True
+        if not self._reading and self.state is ACTIVE:
+            self._start_reading(self._reactor.seconds())
+
+    def _start_reading(self, now: float) -> None:
+        # From here until the end of the exchange, a silence of read_timeout fails it.
+        self._reading = True
+        self._last_read = now
+        self._arm(now, now + self._read_timeout)
+
+    def _arm(self, now: float, deadline: float) -> None:
+        """Make sure the timer fires no later than ``deadline`` (usually it already does)."""
+        call = self._timer
+        if call is None:
+            self._timer = self._reactor.callLater(deadline - now, self._on_timer)
+        elif call.getTime() > deadline:
+            call.reset(deadline - now)
+
+    def idle(self, now: float) -> None:
+        """The connection went back to the pool at ``now``."""
+        self._idle_since = now
+        self._arm(now, now + self._pool.idle_timeout)
+
+    def _on_timer(self) -> None:
+        # Fires at the earliest deadline it was armed for; deadlines move
+        # later without touching it, so re-check and re-arm for what is left.
+        self._timer = None
+        state = self.state
+        now = self._reactor.seconds()
+        if state is IDLE:
+            left = self._idle_since + self._pool.idle_timeout - now
+            if left <= 0:
+                self._pool._idle_expired(self)
+                return
+        elif (state is ACTIVE or state is UPGRADED) and self._reading:
+            if self._paused:
+                left = self._read_timeout
+            else:
+                left = self._last_read + self._read_timeout - now
+                if left <= 0:
+                    if state is UPGRADED:
+                        self.state = CLOSED
+                        self.transport.abortConnection()
+                    else:
+                        self._fail(UpstreamTimeout("read"))
+                    return
+        else:
+            return
+        self._timer = self._reactor.callLater(left, self._on_timer)
+
+    def _request_failed(self, exc: BaseException) -> None:
+        if self.state is ACTIVE:
+            self._fail(exc)
+
+    def _write_blocked(self) -> None:
+        ex = self._ex
+        if self._write_call is None and ex is not None:
+            self._write_call = self._reactor.callLater(ex.write_timeout, self._write_expired)
+
+    def _write_unblocked(self) -> None:
+        call = self._write_call
+        if call is not None:
+            self._write_call = None
+            call.cancel()
+
+    def _write_expired(self) -> None:
+        self._write_call = None
+        if self.state is ACTIVE:
+            self._fail(UpstreamTimeout("write"))
+
+    # response body flow control -----------------------------------------------
+    def _pause_reading(self) -> None:
+        if not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
+
+    def _resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            self._last_read = self._reactor.seconds()
+            self.transport.resumeProducing()
+
+    def _stop_body(self) -> None:
+        # The consumer gave up on the body: drop the connection, quietly.
+        self._body = None
+        if self.state is ACTIVE:
+            self._abort()
+
+    # httptools callbacks --------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self._message_done:
+            # Bytes after the response we asked for: the connection cannot be trusted.
+            self._keep_alive = False
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._raw.append((name, value))
+        # Note the framing fields on the way (cheaper than a lookup afterwards).
+        size = len(name)
+        if size == 14:
+            if name.lower() == b"content-length":
+                self._length = value
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            self._te = value
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        status = parser.get_status_code()
+        raw = self._raw
+        reason = self._reason.decode("latin-1")
+        self._reason = b""
+        length_value = self._length
+        te = self._te
+        self._length = self._te = None
+        if status < 200 and status != 101:
+            self._interim = True
+            raw.clear()
+            return
+        headers = Headers.from_raw(raw)
+        raw.clear()
+        version = parser.get_http_version()
+        if status == 101:
+            self._channel = UpstreamChannel(self)
+            self._response = UpstreamResponse(
+                status, reason, headers, version, _ended_body(), self._channel
+            )
+            return
+        self._keep_alive = parser.should_keep_alive()
+        self._until_close = False
+        if self._head or status == 204 or status == 304:
+            body = self._body = StreamBody(0)
+            self._response = UpstreamResponse(status, reason, headers, version, body)
+            if self._head:
+                # llhttp cannot be told the request was HEAD: stop it here.
+                self._message_done = True
+                raise _SkipBody()
+            return
+        if length_value is None:
+            length = None
+            self._until_close = te is None or not te.rstrip().lower().endswith(b"chunked")
+        else:
+            length = int(length_value)
+        body = self._body = StreamBody(length, self._pause_cb, self._resume_cb, self._stop_cb)
+        self._response = UpstreamResponse(status, reason, headers, version, body)
+
+    def on_body(self, data: bytes) -> None:
+        body = self._body
+        if body is not None and self.state is ACTIVE:
+            body.feed(data)
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+        elif self._channel is None:
+            self._message_done = True
+
+    # receiving ----------------------------------------------------------------
+    def dataReceived(self, data: bytes) -> None:
+        state = self.state
+        if state is not ACTIVE:
+            if state is UPGRADED:
+                self._last_read = self._reactor.seconds()
+                self._channel._data(data)  # type: ignore[union-attr]
+            elif state is not CLOSED:
+                # Bytes nobody asked for (idle, or before the handshake): not HTTP we can trust.
+                self._abort()
+            return
+        ex = self._ex
+        ex.received = True  # type: ignore[union-attr]
+        now = self._last_read = self._reactor.seconds()
+        try:
+            self._parser.feed_data(data)
+        except HttpParserUpgrade as exc:
+            self._upgrade(data[exc.args[0]:])
+            return
+        except HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _SkipBody):
+                self._parser = HttpResponseParser(self)
+            else:
+                self._protocol_error(exc.__context__ or exc)
+                return
+        except HttpParserError as exc:
+            self._protocol_error(exc)
+            return
+        response = self._response
+        if response is not None:
+            self._response = None
+            if not self._reading and self.state is ACTIVE:
+                self._start_reading(now)
+            deferred = ex.deferred  # type: ignore[union-attr]
+            if not deferred.called:
+                deferred.callback(response)
+            if self._ex is not ex:
+                return
+        if self._message_done and self.state is ACTIVE:
+            self._finish_exchange()
+
+    def _protocol_error(self, exc: BaseException) -> None:
+        if self.state is ACTIVE:
+            self._fail(UpstreamProtocolError(f"invalid response from upstream: {exc}"))
+
+    def _upgrade(self, rest: bytes) -> None:
+        ex = self._ex
+        response = self._response
+        channel = self._channel
+        if response is None or channel is None:
+            # An Upgrade header on a non-101 response: llhttp stops at it.
+            self._protocol_error(HttpParserError("unexpected protocol upgrade"))
+            return
+        self._ex = None
+        self._response = None
+        self._body = None
+        ex.owner = None  # type: ignore[union-attr]
+        self._release_writer()
+        self._cancel_write_timer()
+        self.state = UPGRADED
+        if rest:
+            channel._buffer.append(rest)
+        if not self._reading:
+            self._start_reading(self._reactor.seconds())
+        if not ex.deferred.called:  # type: ignore[union-attr]
+            ex.deferred.callback(response)  # type: ignore[union-attr]
+
+    def _finish_exchange(self) -> None:
+        body = self._body
+        ex = self._ex
+        self._ex = None
+        self._body = None
+        self._message_done = False
+        if ex is not None:
+            ex.owner = None
+        self._reading = False
+        self._cancel_write_timer()
+        self._release_writer()
+        if self._paused:
+            self._paused = False
+            self.transport.resumeProducing()
+        if (
+            self._keep_alive
+            and self._request_done
+            and self.requests < self._pool.max_requests
+        ):
+            self.state = IDLE
+            self._pool._release(self)
+        else:
+            self.state = CLOSED
+            self.transport.loseConnection()
+        if body is not None:
+            body.end()
+
+    # failure and teardown -------------------------------------------------------
+    def _release_writer(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            self._writer = None
+            writer.active = False
+            self.transport.unregisterProducer()
+
+    def _cancel_write_timer(self) -> None:
+        call = self._write_call
+        if call is not None:
+            self._write_call = None
+            call.cancel()
+
+    def _cancel_timers(self) -> None:
+        call = self._timer
+        if call is not None:
+            self._timer = None
+            call.cancel()
+        call = self._write_call
+        if call is not None:
+            self._write_call = None
+            call.cancel()
+
+    def _abort(self) -> None:
+        """Drop the connection without reporting anything."""
+        self.state = CLOSED
+        self._ex = None
+        self._message_done = False
+        self._cancel_timers()
+        if self._writer is not None:
+            self._writer.active = False
+            self._writer = None
+        self.transport.abortConnection()
+
+    def _fail(self, exc: BaseException) -> None:
+        """Abort the connection and report ``exc`` to whoever waits on the exchange."""
+        ex = self._ex
+        body = self._body
+        self._body = None
+        self._abort()
+        if ex is None:
+            return
+        ex.owner = None
+        if isinstance(exc, UpstreamError):
+            exc.request_sent = ex.request_sent
+            exc.received = ex.received
+        deferred = ex.deferred
+        if not deferred.called:
+            deferred.errback(exc)
+        elif body is not None:
+            body.error(Failure(exc))
+
+    def cancel_exchange(self, ex: _Exchange) -> None:
+        """The request Deferred was cancelled: abort the connection."""
+        if self._ex is ex and self.state is ACTIVE:
+            body = self._body
+            self._body = None
+            self._abort()
+            if body is not None:
+                body.error(Failure(UpstreamClosed("request cancelled")))
+
+    def shutdown(self) -> None:
+        """Abort the connection, failing a request in flight (the pool is closing)."""
+        state = self.state
+        if state is ACTIVE:
+            self._fail(UpstreamClosed("upstream connection pool closed"))
+        elif state is UPGRADED:
+            self.transport.abortConnection()  # connectionLost tells the channel
+        else:
+            self.state = CLOSED
+            self.transport.abortConnection()
+
+    def close_idle(self) -> None:
+        """Close an idle connection (idle timeout, pool full, pool closing)."""
+        self.state = CLOSED
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        state = self.state
+        self.state = CLOSED
+        self._cancel_timers()
+        self._pool._lost(self, state)
+        if state is ACTIVE:
+            self._lost_active(reason)
+        elif state is UPGRADED:
+            self._channel._lost()  # type: ignore[union-attr]
+        elif state is CONNECTING and self.connector is not None:
+            self.connector.handshake_failed(reason)
+
+    def _lost_active(self, reason: Failure) -> None:
+        ex = self._ex
+        body = self._body
+        self._ex = None
+        self._body = None
+        if self._writer is not None:
+            self._writer.active = False
+            self._writer = None
+        if ex is None:
+            return
+        ex.owner = None
+        if not ex.deferred.called:
+            if ex.reused and not ex.received and not ex.retried and _replayable(ex.request.body):
+                # A kept-alive connection the upstream had closed: nothing reached
+                # the upstream application, so send again on a fresh connection.
+                ex.retried = True
+                self._pool._connect(ex)
+                return
+            ex.deferred.errback(
+                UpstreamClosed(
+                    "upstream prematurely closed connection while reading response header",
+                    request_sent=ex.request_sent,
+                    received=ex.received,
+                )
+            )
+        elif body is not None:
+            if self._until_close and reason.check(ConnectionDone):
+                body.end()
+            else:
+                body.error(
+                    Failure(
+                        UpstreamClosed(
+                            "upstream prematurely closed connection while reading response body",
+                            request_sent=True,
+                            received=True,
+                        )
+                    )
+                )
+
+
+def _replayable(body: object) -> bool:
+    return body is None or type(body) is BufferedBody

@@ -1,0 +1,28 @@
+"""The native HTTP/1.1 server front-end (httptools/llhttp parsing on a bare Twisted protocol).
+
+``HTTPServerFactory(handler, reactor, ...)`` turns each client request into a
+:class:`~kongtx.http.exchange.GatewayRequest` and a
+:class:`~kongtx.http.exchange.ResponseWriter` and calls ``handler(request, writer)``.
+"""
+
+from __future__ import annotations
+
+from kongtx.http.server._factory import HTTPServerFactory
+from kongtx.http.server._protocol import (
+    DRAIN_LIMIT,
+    WAIT_BUFFER,
+    HTTPServerProtocol,
+    RequestRejected,
+)
+from kongtx.http.server._writer import Exchange, RawChannel, RequestBody
+
+__all__ = [
+    "DRAIN_LIMIT",
+    "WAIT_BUFFER",
+    "Exchange",
+    "HTTPServerFactory",
+    "HTTPServerProtocol",
+    "RawChannel",
+    "RequestBody",
+    "RequestRejected",
+]

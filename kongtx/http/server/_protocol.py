@@ -1,0 +1,531 @@
+"""The native HTTP/1.1 server protocol: httptools (llhttp, strict) parsing, keep-alive, pipelining."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
+from twisted.internet.error import ConnectionLost
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from kongtx.http.exchange import GatewayRequest
+from kongtx.http.headers import Headers
+from kongtx.http.server import _wire
+from kongtx.http.server._head import Reject, check_head
+from kongtx.http.server._writer import (
+    PAUSE_BODY,
+    PAUSE_ERROR,
+    PAUSE_PIPELINE,
+    PAUSE_UPGRADE,
+    PAUSE_WAIT,
+    Exchange,
+    RawChannel,
+    RequestBody,
+)
+
+if TYPE_CHECKING:
+    from kongtx.http.server._factory import HTTPServerFactory
+
+log = Logger()
+
+Handler = Callable[[GatewayRequest, Exchange], object]
+
+_CONNECTION_LOST = Failure(ConnectionLost())
+
+# Timer kinds.
+_HEADER, _BODY, _KEEPALIVE = 1, 2, 3
+
+#: Request bytes buffered before the core reads the body; past this, reading pauses.
+WAIT_BUFFER = 65536
+#: Unread request body (Content-Length) drained after an early response, instead of closing.
+DRAIN_LIMIT = 65536
+#: Slack over ``max_header_size`` for the raw count of an unfinished header section
+#: (it may include the tail of the previous message's read).
+_READ_SLACK = 65536
+
+_METHODS: dict[bytes, str] = {}
+
+
+class RequestRejected(Exception):
+    """The request stream broke (bad framing, too large, timeout); given to the body's consumer."""
+
+
+class HTTPServerProtocol(Protocol):
+    """One client connection. Built by :class:`HTTPServerFactory`."""
+
+    __slots__ = (
+        "_active",
+        "_channel",
+        "_client_ip",
+        "_client_port",
+        "_clock",
+        "_deadline",
+        "_dispatching",
+        "_factory",
+        "_handler",
+        "_header_size",
+        "_in_feed",
+        "_in_message",
+        "_parser",
+        "_pause_mask",
+        "_pending_error",
+        "_queue",
+        "_raw",
+        "_raw_count",
+        "_raw_headers",
+        "_server_port",
+        "_sni",
+        "_timer",
+        "_timer_kind",
+        "_tls_done",
+        "_tls_version",
+        "_upgrade_buf",
+        "_url",
+        "closing",
+        "current",
+        "date_line",
+        "lost",
+        "server_line",
+    )
+
+    def __init__(self, factory: HTTPServerFactory) -> None:
+        self._factory = factory
+        self._handler = factory.handler
+        self._clock = factory.reactor
+        self.date_line = factory.date_cache.line
+        self.server_line = factory.server_line
+        self._parser: HttpRequestParser | None = None
+        self._client_ip = ""
+        self._client_port = 0
+        self._server_port = 0
+        self._tls_done = factory.scheme != "https"
+        self._sni: str | None = None
+        self._tls_version: str | None = None
+        self._url = b""
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._header_size = 0
+        self._raw_count = 0
+        self._in_message = False
+        self.current: Exchange | None = None  # the request being parsed (after its head)
+        self._active: Exchange | None = None  # the request being answered
+        self._queue: deque[Exchange] = deque()
+        self._raw: list[bytes] = []
+        self._in_feed = False
+        self._dispatching = False
+        self.closing = False
+        self.lost = False
+        self._pause_mask = 0
+        self._timer: IDelayedCall | None = None
+        self._deadline = 0.0
+        self._timer_kind = 0
+        self._pending_error: tuple[int, str] | None = None
+        self._upgrade_buf: list[bytes] | None = None
+        self._channel: RawChannel | None = None
+
+    # -- Twisted -------------------------------------------------------------
+    def connectionMade(self) -> None:
+        transport = self.transport
+        peer = transport.getPeer()  # type: ignore[union-attr]
+        host = transport.getHost()  # type: ignore[union-attr]
+        self._client_ip = getattr(peer, "host", "")
+        self._client_port = getattr(peer, "port", 0)
+        self._server_port = getattr(host, "port", 0)
+        self._parser = HttpRequestParser(self)
+        self._arm(_HEADER, self._factory.header_timeout)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._channel is not None:
+            self._channel.data_received(data)
+            return
+        if self._parser is None or self.closing:
+            if self._upgrade_buf is not None:
+                self._upgrade_buf.append(data)
+            return
+        if (
+            self._queue
+            or self._raw
+            or (self._active is not None and self.current is None and not self._in_message)
+        ):
+            # A response is in progress and this is the next request: keep it unparsed.
+            self._raw.append(data)
+            self.pause_reading(PAUSE_PIPELINE)
+            return
+        self._feed(data)
+
+    def connectionLost(self, reason: Failure = _CONNECTION_LOST) -> None:
+        self.lost = True
+        self.closing = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if self._channel is not None:
+            self._channel.connection_lost()
+            return
+        active = self._active
+        if active is not None and not active.done:
+            active.fire_disconnect()
+        for exchange in (self.current, *self._queue):
+            if exchange is not None and exchange.body is not None and not exchange.discard:
+                exchange.body.error(reason)
+        self._queue.clear()
+        self.current = None
+
+    # -- parser callbacks (httptools) ----------------------------------------------
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        self._url = b""
+        self._raw_headers = []
+        self._header_size = 0
+        self._raw_count = 0
+        if self._timer_kind != _HEADER:
+            self._arm(_HEADER, self._factory.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        url = self._url + url if self._url else url
+        if len(url) > self._factory.max_header_size:
+            raise Reject(414, _wire.URI_TOO_LONG)
+        self._url = url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.current is not None:
+            return  # a chunked trailer: ignored, as nginx does
+        raw = self._raw_headers
+        raw.append((name, value))
+        self._header_size += len(name) + len(value) + 4
+        factory = self._factory
+        if len(raw) > factory.max_headers or self._header_size > factory.max_header_size:
+            raise Reject(400, _wire.HEADER_TOO_LARGE)
+
+    def on_headers_complete(self) -> None:
+        factory = self._factory
+        parser = self._parser
+        assert parser is not None
+        raw = self._raw_headers
+        if len(self._url) + self._header_size > factory.max_header_size:
+            raise Reject(400, _wire.HEADER_TOO_LARGE)
+        version = parser.get_http_version()
+        method_b = parser.get_method()
+        method = _METHODS.get(method_b)
+        if method is None:
+            method = _METHODS.setdefault(method_b, method_b.decode("latin-1"))
+        upgrade = parser.should_upgrade()
+        length, chunked, expect = check_head(raw, version, upgrade, method, factory.max_body_size)
+        has_body = chunked or bool(length)
+
+        exchange = Exchange(self, parser.should_keep_alive(), expect, upgrade)
+        body = RequestBody(length, exchange) if has_body else None
+        exchange.body = body
+        if not self._tls_done:
+            self._read_tls()
+        request = GatewayRequest(
+            method,
+            self._url.decode("latin-1"),
+            version,
+            Headers.from_raw(raw),
+            factory.scheme,
+            self._client_ip,
+            self._client_port,
+            self._server_port,
+            self._sni,
+            body,
+            self._tls_version,
+            exchange.keep_alive,
+        )
+        exchange.request = request
+        self.current = exchange
+        if body is not None:
+            self._arm(_BODY, factory.body_timeout)
+        else:
+            self._timer_kind = 0
+        if factory.on_request_start is not None:
+            factory.on_request_start(request)
+        # The handler is called once this read has been parsed (see _next), so that a
+        # request whose body is already known to be broken never reaches it.
+        queue = self._queue
+        if queue or self._active is not None:
+            self.pause_reading(PAUSE_PIPELINE)
+        queue.append(exchange)
+
+    def on_body(self, data: bytes) -> None:
+        exchange = self.current
+        if exchange is None or exchange.discard:
+            return
+        body = exchange.body
+        assert body is not None
+        factory = self._factory
+        if factory.max_body_size and body.received + len(data) > factory.max_body_size:
+            raise Reject(413, _wire.PAYLOAD_TOO_LARGE)
+        body.feed(data)
+        if body.on_start is not None and body.buffered_size > WAIT_BUFFER:
+            self.pause_reading(PAUSE_WAIT)
+        if self._timer_kind == _BODY:
+            self._deadline = self._clock.seconds() + factory.body_timeout
+
+    def on_message_complete(self) -> None:
+        exchange = self.current
+        self.current = None
+        self._in_message = False
+        if exchange is None:
+            return
+        exchange.message_complete = True
+        self._timer_kind = 0
+        if exchange.body is not None:
+            self.resume_reading(PAUSE_BODY | PAUSE_WAIT)
+            if not exchange.discard:
+                exchange.body.end()
+        if exchange.done and self._active is None and not self._queue:
+            self._arm(_KEEPALIVE, self._factory.keepalive_timeout)
+
+    # -- parsing ---------------------------------------------------------------------
+    def _feed(self, data: bytes) -> None:
+        parser = self._parser
+        assert parser is not None
+        self._in_feed = True
+        try:
+            parser.feed_data(data)
+        except HttpParserUpgrade as exc:
+            self._parser = None
+            offset = exc.args[0]
+            self._upgrade_buf = [data[offset:]] if offset < len(data) else []
+            self.pause_reading(PAUSE_UPGRADE)
+        except HttpParserCallbackError as exc:
+            reject = exc.__context__
+            if isinstance(reject, Reject):
+                self._parse_failed(reject.status, reject.message)
+            else:
+                log.failure("server parser callback failed", Failure(reject or exc))
+                self._parse_failed(400, _wire.BAD_REQUEST)
+        except HttpParserError:
+            self._parse_failed(400, _wire.BAD_REQUEST)
+        else:
+            if self._in_message and self.current is None:
+                # An unfinished header section: bound what llhttp may accumulate.
+                self._raw_count += len(data)
+                if self._raw_count > self._factory.max_header_size + _READ_SLACK:
+                    self._parse_failed(400, _wire.HEADER_TOO_LARGE)
+        finally:
+            self._in_feed = False
+        self._next()
+
+    def _parse_failed(self, status: int, message: str) -> None:
+        self._parser = None
+        self._raw.clear()
+        self.pause_reading(PAUSE_ERROR)
+        exchange = self.current
+        self.current = None
+        if exchange is not None:
+            # The head was fine, the body broke (bad chunk, too large).
+            self._fail_exchange(exchange, status, message)
+            return
+        self._pending_error = (status, message)
+        if self._active is None and not self._queue:
+            self._send_pending_error()
+
+    def _fail_exchange(self, exchange: Exchange, status: int, message: str) -> None:
+        """The request ``exchange`` broke while its body was arriving: answer ``status`` or drop."""
+        body = exchange.body
+        if exchange.started:
+            if exchange.done:
+                self._close()
+                return
+            head_written = exchange.head_written
+            exchange.fire_disconnect()
+            if body is not None and not exchange.discard:
+                body.error(Failure(RequestRejected(status, message)))
+            if head_written:
+                self.abort()
+            else:
+                self._write_error(status, message)
+            return
+        # Never handed to the core: answer after the requests before it.
+        try:
+            self._queue.remove(exchange)
+        except ValueError:
+            pass
+        if body is not None:
+            body.error(Failure(RequestRejected(status, message)))
+        self._pending_error = (status, message)
+        if self._active is None and not self._queue:
+            self._send_pending_error()
+
+    def _send_pending_error(self) -> None:
+        assert self._pending_error is not None
+        status, message = self._pending_error
+        self._pending_error = None
+        self._write_error(status, message)
+
+    def _write_error(self, status: int, message: str) -> None:
+        if self.lost:
+            return
+        self.transport.write(  # type: ignore[union-attr]
+            _wire.error_response(status, message, self.date_line(), self.server_line)
+        )
+        self._close()
+
+    def _read_tls(self) -> None:
+        self._tls_done = True
+        try:
+            handle = self.transport.getHandle()  # type: ignore[union-attr]
+            name = handle.get_servername()
+            self._sni = name.decode("ascii", "replace") if name else None
+            self._tls_version = handle.get_protocol_version_name()
+        except Exception:  # noqa: BLE001 - not a pyOpenSSL transport
+            log.failure("cannot read TLS details of the connection")
+
+    # -- dispatch ----------------------------------------------------------------------
+    def _start(self, exchange: Exchange) -> None:
+        self._active = exchange
+        exchange.started = True
+        try:
+            result = self._handler(exchange.request, exchange)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - any handler bug becomes a 500
+            self._handler_failed(Failure(), exchange)
+            return
+        if result is not None:
+            result.addErrback(self._handler_failed, exchange)  # type: ignore[attr-defined]
+
+    def _handler_failed(self, failure: Failure, exchange: Exchange) -> None:
+        log.failure("request handler failed", failure)
+        if exchange.done:
+            return
+        head_written = exchange.head_written
+        exchange.fire_disconnect()
+        if head_written:
+            self.abort()
+        else:
+            self._write_error(500, _wire.UNEXPECTED)
+
+    def response_finished(self, exchange: Exchange) -> None:
+        """Called by the exchange's ``finish()``: go on with the next request, or close."""
+        if self._active is exchange:
+            self._active = None
+        close = not exchange.keep_alive or self.closing
+        body = exchange.body
+        if body is not None and not exchange.message_complete:
+            # The core is done with this request: whoever still reads its body stops here.
+            body.error(Failure(RequestRejected(0, "response finished before the request body")))
+        if not close and body is not None and not exchange.message_complete:
+            if (
+                body.length is not None
+                and body.length - body.received <= DRAIN_LIMIT
+                and not (exchange.expect_continue and not exchange.continue_sent)
+            ):
+                exchange.discard = True  # drain the rest and keep the connection
+                self.resume_reading(PAUSE_BODY | PAUSE_WAIT)
+            else:
+                close = True
+        if close:
+            self._close()
+            return
+        self._next()
+
+    def _next(self) -> None:
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while not self.closing and self._active is None:
+                if self._queue:
+                    self._start(self._queue.popleft())
+                    continue
+                if self._pending_error is not None:
+                    self._send_pending_error()
+                    return
+                self.resume_reading(PAUSE_PIPELINE)
+                if self._raw and not self._in_feed and self._parser is not None:
+                    data = b"".join(self._raw)
+                    self._raw.clear()
+                    self._feed(data)
+                    continue
+                if self.current is None and not self._in_message and self._parser is not None:
+                    self._arm(_KEEPALIVE, self._factory.keepalive_timeout)
+                return
+        finally:
+            self._dispatching = False
+
+    def switch_to_raw(self, exchange: Exchange) -> RawChannel:
+        """Hand the connection over to a :class:`RawChannel` after a 101 response."""
+        self._active = None
+        self._timer_kind = 0
+        buffered = self._upgrade_buf or []
+        self._upgrade_buf = None
+        channel = RawChannel(self.transport, buffered, closed=self.lost)
+        self._channel = channel
+        # The transport stays paused until the channel has a receiver.
+        if not self._pause_mask and not self.lost:
+            self.transport.pauseProducing()  # type: ignore[union-attr]
+        self._pause_mask = 0
+        return channel
+
+    # -- flow control and closing ---------------------------------------------------------
+    def pause_reading(self, reason: int) -> None:
+        """Stop reading from the client for ``reason`` (a ``PAUSE_*`` bit)."""
+        mask = self._pause_mask
+        if not mask & reason:
+            self._pause_mask = mask | reason
+            if not mask and not self.closing:
+                self.transport.pauseProducing()  # type: ignore[union-attr]
+
+    def resume_reading(self, reasons: int) -> None:
+        """Clear ``reasons``; read again when no reason is left."""
+        mask = self._pause_mask
+        if mask & reasons:
+            mask &= ~reasons
+            self._pause_mask = mask
+            if not mask and not self.closing and self._channel is None:
+                self.transport.resumeProducing()  # type: ignore[union-attr]
+
+    def _close(self) -> None:
+        if not self.closing:
+            self.closing = True
+            self._timer_kind = 0
+            self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def abort(self) -> None:
+        """Drop the connection at once (RST)."""
+        if not self.lost:
+            self.closing = True
+            self._timer_kind = 0
+            self.transport.abortConnection()  # type: ignore[union-attr]
+
+    # -- timers: one DelayedCall per connection, moved lazily -----------------------------
+    def _arm(self, kind: int, timeout: float) -> None:
+        self._timer_kind = kind
+        deadline = self._deadline = self._clock.seconds() + timeout
+        timer = self._timer
+        if timer is None:
+            self._timer = self._clock.callLater(timeout, self._on_timer)
+        elif timer.getTime() > deadline:
+            timer.reset(timeout)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        kind = self._timer_kind
+        if not kind or self.lost:
+            return
+        now = self._clock.seconds()
+        if now < self._deadline or (
+            # Not the client's fault: we stopped reading (slow consumer, pipelining).
+            self._pause_mask & (PAUSE_BODY | PAUSE_PIPELINE | PAUSE_WAIT)
+        ):
+            wait = self._deadline - now
+            if wait <= 0:
+                wait = self._factory.body_timeout if kind == _BODY else self._factory.header_timeout
+                self._deadline = now + wait
+            self._timer = self._clock.callLater(wait, self._on_timer)
+            return
+        self._timer_kind = 0
+        if kind == _BODY and self.current is not None:
+            exchange = self.current
+            self.current = None
+            self._parser = None
+            self.pause_reading(PAUSE_ERROR)
+            self._fail_exchange(exchange, 408, _wire.REQUEST_TIMEOUT)
+        else:
+            # Header or keep-alive timeout: nginx closes without a response.
+            self._close()

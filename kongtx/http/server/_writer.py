@@ -1,0 +1,383 @@
+"""Per-request state of the native server: the ResponseWriter, the request body, the raw channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from kongtx.http.body import BodyConsumer, StreamBody
+from kongtx.http.exchange import GatewayRequest
+from kongtx.http.headers import Headers
+from kongtx.http.server._wire import CHUNKED_END, CONTINUE, CRLF, status_line
+
+if TYPE_CHECKING:
+    from kongtx.http.server._protocol import HTTPServerProtocol
+
+log = Logger()
+
+# Response body framing modes.
+NO_BODY = 0  # HEAD, 1xx, 204, 304: body bytes are dropped
+LENGTH = 1  # Content-Length given by the core
+CHUNKED = 2  # chunked transfer coding (added by us, or asked for by the core)
+UNTIL_CLOSE = 3  # HTTP/1.0 without Content-Length: the close ends the body
+
+
+class RequestBody(StreamBody):
+    """A request body that tells the connection when the core starts reading it."""
+
+    __slots__ = ("on_start",)
+
+    def __init__(self, length: int | None, exchange: Exchange) -> None:
+        super().__init__(length, exchange.pause_body, exchange.resume_body, exchange.stop_body)
+        self.on_start: Callable[[], None] | None = exchange.body_started
+
+    def start(self, consumer: BodyConsumer) -> None:
+        """Attach the consumer; the first call also sends ``100 Continue`` if the client waits for it."""
+        callback = self.on_start
+        if callback is not None:
+            self.on_start = None
+            callback()
+        super().start(consumer)
+
+
+class Exchange:
+    """One request on a connection and the :class:`~kongtx.http.exchange.ResponseWriter` answering it."""
+
+    __slots__ = (
+        "_callbacks",
+        "_gone",
+        "_mode",
+        "_out_left",
+        "_producer",
+        "_proto",
+        "body",
+        "continue_sent",
+        "discard",
+        "done",
+        "expect_continue",
+        "head_written",
+        "is_upgrade",
+        "keep_alive",
+        "message_complete",
+        "request",
+        "started",
+        "status",
+    )
+
+    def __init__(
+        self,
+        proto: HTTPServerProtocol,
+        keep_alive: bool,
+        expect_continue: bool,
+        is_upgrade: bool,
+    ) -> None:
+        self._proto = proto
+        self.request: GatewayRequest | None = None
+        self.body: RequestBody | None = None
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+        self.continue_sent = False
+        self.is_upgrade = is_upgrade
+        self.started = False  # the handler was called
+        self.head_written = False
+        self.done = False  # finished, aborted, taken over or client gone
+        self.message_complete = False  # the whole request (incl. body) was parsed
+        self.discard = False  # drop further request body bytes
+        self.status = 0
+        self._mode = NO_BODY
+        self._out_left = -1
+        self._callbacks: list[Callable[[], None]] | None = None
+        self._producer: IPushProducer | None = None
+        self._gone = False
+
+    # -- ResponseWriter ------------------------------------------------------
+    def write_head(self, status: int, headers: Headers, reason: str | None = None) -> None:
+        """Send the status line and headers in one write, adding framing, ``Date`` and ``Connection``."""
+        if self.done:
+            return
+        if self.head_written:
+            self._misuse("write_head called twice")
+            return
+        proto = self._proto
+        request = self.request
+        cl = te = None
+        conn_close = has_date = has_server = False
+        parts = [status_line(status, reason)]
+        append = parts.append
+        http10 = request.version == "1.0"  # type: ignore[union-attr]
+        for name, value in headers.items():
+            size = len(name)
+            if size == 14 and name.lower() == "content-length":
+                cl = value
+            elif size == 17 and name.lower() == "transfer-encoding":
+                if http10:
+                    continue  # no chunked coding for HTTP/1.0: the close ends the body
+                te = value
+            elif size == 10 and name.lower() == "connection":
+                conn_close = conn_close or "close" in value.lower()
+            elif size == 4 and name.lower() == "date":
+                has_date = True
+            elif size == 6 and name.lower() == "server":
+                has_server = True
+            append(f"{name}: {value}\r\n")
+        if not has_date:
+            append(proto.date_line())
+        if not has_server and proto.server_line:
+            append(proto.server_line)
+
+        if status < 200:
+            if status != 101:
+                # Interim response (103 Early Hints...): the final head follows.
+                append("\r\n")
+                proto.transport.write("".join(parts).encode("latin-1"))
+                return
+            mode = NO_BODY
+        elif status == 204 or status == 304 or request.method == "HEAD":  # type: ignore[union-attr]
+            mode = NO_BODY
+        elif te is not None:
+            mode = CHUNKED
+        elif cl is not None:
+            mode = LENGTH
+            try:
+                self._out_left = int(cl)
+            except ValueError:
+                self._misuse(f"invalid Content-Length {cl!r}")
+                return
+        elif not http10:
+            mode = CHUNKED
+            append("Transfer-Encoding: chunked\r\n")
+        else:
+            mode = UNTIL_CLOSE
+        self._mode = mode
+
+        keep = (
+            self.keep_alive
+            and not conn_close
+            and mode != UNTIL_CLOSE
+            and not proto.closing
+            and not (self.is_upgrade and status != 101)
+            and (self.message_complete or not self.expect_continue or self.continue_sent)
+        )
+        self.keep_alive = keep
+        if status != 101:
+            if not keep:
+                if not conn_close:
+                    append("Connection: close\r\n")
+            elif http10:
+                append("Connection: keep-alive\r\n")
+        append("\r\n")
+        try:
+            head = "".join(parts).encode("latin-1")
+        except UnicodeEncodeError:
+            self._misuse("response header not latin-1")
+            return
+        self.status = status
+        self.head_written = True
+        proto.transport.write(head)
+
+    def write(self, data: bytes) -> None:
+        """Send body bytes (chunk-encoded when the response is chunked)."""
+        if self.done or not data:
+            return
+        mode = self._mode
+        if mode == CHUNKED:
+            self._proto.transport.writeSequence((b"%x\r\n" % len(data), data, CRLF))
+        elif mode == LENGTH:
+            self._out_left -= len(data)
+            self._proto.transport.write(data)
+        elif mode == UNTIL_CLOSE:
+            self._proto.transport.write(data)
+        elif not self.head_written:
+            self._misuse("write before write_head")
+
+    def finish(self) -> None:
+        """End the response; the connection goes on with the next request or closes."""
+        if self.done:
+            return
+        if not self.head_written:
+            self._misuse("finish before write_head")
+            return
+        if self._mode == CHUNKED:
+            self._proto.transport.write(CHUNKED_END)
+        elif self._mode == LENGTH and self._out_left != 0:
+            # The client cannot find the end of this response: only a close helps.
+            log.warn(  # noqa: G010 - twisted.logger.Logger has no .warning
+                "response body length differs from Content-Length by {delta}", delta=-self._out_left
+            )
+            self.keep_alive = False
+        elif self._mode == UNTIL_CLOSE:
+            self.keep_alive = False
+        self.done = True
+        if self._producer is not None:
+            self.unregister_producer()
+        self._proto.response_finished(self)
+
+    def abort(self) -> None:
+        """Drop the client connection at once."""
+        if self.done:
+            return
+        self.done = True
+        self._proto.abort()
+
+    def register_producer(self, producer: IPushProducer) -> None:
+        """Let the client socket pause ``producer`` while its write buffer is full."""
+        if self.done:
+            return
+        self._producer = producer
+        self._proto.transport.registerProducer(producer, True)
+
+    def unregister_producer(self) -> None:
+        """Undo :meth:`register_producer`."""
+        if self._producer is not None:
+            self._producer = None
+            if not self._proto.lost:
+                self._proto.transport.unregisterProducer()
+
+    def on_disconnect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` if the client goes away (or the server gives up) before :meth:`finish`."""
+        if self.done:
+            if self._gone:
+                callback()
+            return
+        if self._callbacks is None:
+            self._callbacks = [callback]
+        else:
+            self._callbacks.append(callback)
+
+    def upgrade(self) -> RawChannel:
+        """After ``write_head(101, ...)``: return the client connection as a :class:`RawChannel`."""
+        if self.done or self.status != 101 or not self.is_upgrade:
+            raise RuntimeError("upgrade() needs an upgrade request answered with 101")
+        self.done = True
+        return self._proto.switch_to_raw(self)
+
+    # -- connection side -------------------------------------------------------
+    def fire_disconnect(self) -> None:
+        """Mark the exchange over and run the ``on_disconnect`` callbacks once."""
+        self.done = True
+        self._gone = True
+        callbacks, self._callbacks = self._callbacks, None
+        if callbacks:
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:  # noqa: BLE001 - a callback's bug must not break the connection
+                    log.failure("on_disconnect callback failed")
+        if self._producer is not None:
+            self.unregister_producer()
+
+    def pause_body(self) -> None:
+        if self._proto.current is self and not self.discard:
+            self._proto.pause_reading(PAUSE_BODY)
+
+    def resume_body(self) -> None:
+        self._proto.resume_reading(PAUSE_BODY)
+
+    def stop_body(self) -> None:
+        # The consumer gave up on the body: drop the rest of it.
+        self.discard = True
+        self._proto.resume_reading(PAUSE_BODY | PAUSE_WAIT)
+
+    def body_started(self) -> None:
+        proto = self._proto
+        proto.resume_reading(PAUSE_WAIT)
+        if (
+            self.expect_continue
+            and not self.continue_sent
+            and not self.head_written
+            and not self.message_complete
+            and not self.done
+        ):
+            self.continue_sent = True
+            proto.transport.write(CONTINUE)
+
+    def _misuse(self, what: str) -> None:
+        log.error("ResponseWriter misuse: {what}; dropping the connection", what=what)
+        self.done = True
+        self._proto.abort()
+
+
+# Reasons for which reading from the client is paused (a bit mask).
+PAUSE_BODY = 1  # the body consumer is slow
+PAUSE_WAIT = 2  # body bytes are piling up before the core started reading them
+PAUSE_PIPELINE = 4  # a response is in progress and the next request is already here
+PAUSE_UPGRADE = 8  # waiting for the core to accept or refuse an upgrade
+PAUSE_ERROR = 16  # the parser failed; an error response is waiting its turn
+
+
+@implementer(IPushProducer)
+class RawChannel:
+    """The client connection as raw bytes after ``101 Switching Protocols``."""
+
+    __slots__ = ("_buffer", "_closed", "_held", "_on_close", "_on_data", "_paused", "_transport")
+
+    def __init__(self, transport: object, buffered: list[bytes], closed: bool = False) -> None:
+        self._transport = transport
+        self._buffer = buffered
+        self._on_data: Callable[[bytes], None] | None = None
+        self._on_close: Callable[[], None] | None = None
+        self._closed = closed
+        self._paused = False  # paused by our user (splice back-pressure)
+        self._held = True  # paused by us until a receiver is set
+
+    def write(self, data: bytes) -> None:
+        """Send bytes to the client."""
+        if not self._closed:
+            self._transport.write(data)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Close the client connection once pending bytes are written."""
+        if not self._closed:
+            self._transport.loseConnection()  # type: ignore[attr-defined]
+
+    def set_receiver(self, on_data: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
+        """Deliver buffered and future bytes to ``on_data``, the close to ``on_close``."""
+        self._on_data = on_data
+        self._on_close = on_close
+        buffered, self._buffer = self._buffer, []
+        for data in buffered:
+            on_data(data)
+        if self._closed:
+            self._on_close = None
+            on_close()
+            return
+        self._held = False
+        if not self._paused:
+            self._transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def pauseProducing(self) -> None:
+        if not self._paused:
+            self._paused = True
+            if not self._held and not self._closed:
+                self._transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resumeProducing(self) -> None:
+        if self._paused:
+            self._paused = False
+            if not self._held and not self._closed:
+                self._transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def stopProducing(self) -> None:
+        self.close()
+
+    def register_producer(self, producer: IPushProducer) -> None:
+        """Let the client socket pause ``producer`` while its write buffer is full."""
+        if not self._closed:
+            self._transport.registerProducer(producer, True)  # type: ignore[attr-defined]
+
+    # -- from the protocol -----------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self._on_data is None:
+            self._buffer.append(data)
+        else:
+            self._on_data(data)
+
+    def connection_lost(self) -> None:
+        self._closed = True
+        callback, self._on_close = self._on_close, None
+        if callback is not None:
+            callback()

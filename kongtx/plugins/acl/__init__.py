@@ -1,0 +1,1 @@
+"""The ``acl`` plugin: allow or deny consumers by their ACL groups (Kong's acl)."""

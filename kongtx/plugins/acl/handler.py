@@ -1,0 +1,117 @@
+"""``acl`` (Kong's ``kong/plugins/acl/handler.lua``, priority 950).
+
+The groups checked are the authenticated consumer's ``acls`` rows, or the
+groups another plugin authenticated (``ctx.authenticated_groups``) when there
+is no consumer, when the consumer is the anonymous one (no credential), or
+always with ``always_use_authenticated_groups``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kongtx.errors import ProxyExit
+from kongtx.plugins import authn
+from kongtx.plugins.base import PluginHandler
+
+__all__ = ["AclConfig", "Handler", "authenticated_groups", "blocked", "prepare"]
+
+FORBIDDEN = "You cannot consume this service"
+
+
+@dataclass(frozen=True)
+class AclConfig:
+    """A plugin config digested once."""
+
+    deny: bool
+    groups: frozenset[str]
+    hide_groups_header: bool
+    always_use_authenticated_groups: bool
+
+
+def prepare(conf: dict[str, Any]) -> AclConfig:
+    """Digest an ``acl`` config (``deny`` wins the type when it is non-empty, as in Kong)."""
+    deny = conf.get("deny") or ()
+    return AclConfig(
+        deny=bool(deny),
+        groups=frozenset(deny if deny else conf.get("allow") or ()),
+        hide_groups_header=bool(conf.get("hide_groups_header", False)),
+        always_use_authenticated_groups=bool(conf.get("always_use_authenticated_groups", False)),
+    )
+
+
+def blocked(cfg: AclConfig, groups: tuple[str, ...]) -> bool:
+    """allow: blocked unless a group is listed; deny: blocked if any group is listed."""
+    in_group = not cfg.groups.isdisjoint(groups)
+    return in_group if cfg.deny else not in_group
+
+
+def authenticated_groups(ctx: Any) -> tuple[str, ...] | None:
+    """Groups set by an authenticating plugin (``ctx.shared`` first, as Kong's ``kong.ctx.shared``)."""
+    groups = ctx.shared.get("authenticated_groups")
+    if not isinstance(groups, (list, tuple)):
+        groups = getattr(ctx, "authenticated_groups", None)
+        if not isinstance(groups, (list, tuple)):
+            return None
+    return tuple(str(g) for g in groups)
+
+
+class Handler(PluginHandler):
+    """The ``acl`` plugin."""
+
+    name = "acl"
+    priority = 950
+    version = "3.9.0"
+
+    def __init__(self) -> None:
+        self._configs: dict[int, tuple[dict[str, Any], AclConfig]] = {}
+        self._groups_snapshot: Any = None
+        self._groups: dict[str, tuple[str, ...]] = {}
+
+    def configure(self, configs: list[dict[str, Any]]) -> None:
+        """Digest every enabled config once per snapshot."""
+        self._configs = {id(row["config"]): (row["config"], prepare(row["config"])) for row in configs}
+
+    def _config(self, conf: dict[str, Any]) -> AclConfig:
+        entry = self._configs.get(id(conf))
+        if entry is not None and entry[0] is conf:
+            return entry[1]
+        return prepare(conf)
+
+    def consumer_groups(self, snapshot: Any, consumer_id: str) -> tuple[str, ...]:
+        """A consumer's groups in storage order (cached for the current snapshot)."""
+        if snapshot is not self._groups_snapshot:
+            self._groups_snapshot = snapshot
+            self._groups = {}
+        groups = self._groups.get(consumer_id)
+        if groups is None:
+            rows = snapshot.consumer_credentials("acls", consumer_id)
+            groups = self._groups[consumer_id] = tuple(r["group"] for r in rows)
+        return groups
+
+    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+        """Let the request through, or answer 401/403."""
+        cfg = self._config(conf)
+        consumer = ctx.consumer
+        header = authn.AUTHENTICATED_GROUPS
+        if consumer is None:
+            groups = authenticated_groups(ctx)
+            if groups is None:
+                if ctx.credential is not None:
+                    raise ProxyExit(403, FORBIDDEN)
+                raise ProxyExit(401, "Unauthorized")
+        else:
+            groups = None
+            if ctx.credential is None or cfg.always_use_authenticated_groups:
+                groups = authenticated_groups(ctx)
+            if groups is None:
+                groups = self.consumer_groups(ctx.snapshot, consumer["id"])
+                header = authn.CONSUMER_GROUPS
+        if blocked(cfg, groups):
+            raise ProxyExit(403, FORBIDDEN)
+        headers = ctx.request.headers
+        if cfg.hide_groups_header or not groups:
+            # Never forward a client-supplied copy in place of the groups header.
+            headers.remove(header)
+        else:
+            headers.set(header, authn.header_value(", ".join(groups)))

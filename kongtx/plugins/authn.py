@@ -1,0 +1,125 @@
+"""Helpers shared by the authentication plugins (Kong's ``set_consumer`` and ``anonymous`` logic).
+
+An auth plugin that succeeds calls :func:`set_consumer`; one that fails calls
+:func:`fail`, which either answers (``anonymous`` unset: logical AND between
+auth plugins) or authenticates the ``anonymous`` consumer (logical OR). With
+``anonymous`` set, :func:`or_already_done` tells a plugin that an earlier one
+already authenticated the request, so it must do nothing.
+
+Header values: kongtx's :class:`~kongtx.http.headers.Headers` holds latin-1
+decoded ``str``; a consumer's username may be any Unicode text, which Kong
+sends as UTF-8 bytes. :func:`header_value` / :func:`wire_text` convert.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from kongtx.errors import ProxyExit
+
+__all__ = [
+    "ANONYMOUS",
+    "AUTHENTICATED_GROUPS",
+    "CONSUMER_CUSTOM_ID",
+    "CONSUMER_GROUPS",
+    "CONSUMER_ID",
+    "CONSUMER_USERNAME",
+    "CREDENTIAL_IDENTIFIER",
+    "fail",
+    "header_value",
+    "load_anonymous",
+    "or_already_done",
+    "set_anonymous",
+    "set_consumer",
+    "wire_text",
+]
+
+CONSUMER_ID = "X-Consumer-ID"
+CONSUMER_CUSTOM_ID = "X-Consumer-Custom-ID"
+CONSUMER_USERNAME = "X-Consumer-Username"
+CREDENTIAL_IDENTIFIER = "X-Credential-Identifier"
+ANONYMOUS = "X-Anonymous-Consumer"
+CONSUMER_GROUPS = "X-Consumer-Groups"
+AUTHENTICATED_GROUPS = "X-Authenticated-Groups"
+
+
+def header_value(text: str) -> str:
+    """``text`` as a header value whose bytes on the wire are its UTF-8 encoding."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8").decode("latin-1")
+
+
+def wire_text(value: str) -> str:
+    """A received header value (latin-1 ``str``) read as UTF-8 text when it is valid UTF-8."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def _put(headers: Any, name: str, value: Any) -> None:
+    if value is None or value == "":
+        headers.remove(name)
+    else:
+        headers.set(name, header_value(str(value)))
+
+
+def set_consumer(ctx: Any, consumer: dict[str, Any] | None, credential: dict[str, Any] | None,
+                 identifier: str | None = None) -> None:
+    """Record the caller and set Kong's consumer headers on the upstream request.
+
+    Client-supplied copies of these headers are overwritten or removed.
+
+    :param consumer: the consumer row (the anonymous consumer when ``credential`` is None).
+    :param credential: the credential row, or None for the anonymous consumer.
+    :param identifier: ``X-Credential-Identifier`` (key-auth: credential id,
+        basic-auth: username); ignored without a credential.
+    """
+    ctx.authenticate(consumer, credential)
+    headers = ctx.request.headers
+    if consumer is not None:
+        _put(headers, CONSUMER_ID, consumer.get("id"))
+        _put(headers, CONSUMER_CUSTOM_ID, consumer.get("custom_id"))
+        _put(headers, CONSUMER_USERNAME, consumer.get("username"))
+    else:
+        headers.remove(CONSUMER_ID)
+        headers.remove(CONSUMER_CUSTOM_ID)
+        headers.remove(CONSUMER_USERNAME)
+    if credential is not None:
+        _put(headers, CREDENTIAL_IDENTIFIER, identifier)
+        headers.remove(ANONYMOUS)
+    else:
+        headers.remove(CREDENTIAL_IDENTIFIER)
+        headers.set(ANONYMOUS, "true")
+
+
+def or_already_done(ctx: Any, conf: dict[str, Any]) -> bool:
+    """``anonymous`` set (logical OR) and an earlier auth plugin already set a credential."""
+    return bool(conf.get("anonymous")) and ctx.credential is not None
+
+
+def load_anonymous(ctx: Any, anonymous: str) -> dict[str, Any]:
+    """The consumer named by ``anonymous`` (id or username).
+
+    :raises ProxyExit: 500 ``anonymous consumer <x> is configured but doesn't exist``.
+    """
+    consumer = ctx.snapshot.find_consumer(anonymous)
+    if consumer is None:
+        raise ProxyExit(500, "anonymous consumer %s is configured but doesn't exist" % anonymous)
+    return consumer
+
+
+def set_anonymous(ctx: Any, anonymous: str) -> None:
+    """Authenticate the anonymous consumer (no credential, ``X-Anonymous-Consumer: true``)."""
+    set_consumer(ctx, load_anonymous(ctx, anonymous), None)
+
+
+def fail(ctx: Any, conf: dict[str, Any], error: ProxyExit) -> None:
+    """A failed authentication: anonymous consumer when configured, else raise ``error``."""
+    anonymous = conf.get("anonymous")
+    if anonymous:
+        set_anonymous(ctx, anonymous)
+        return
+    raise error

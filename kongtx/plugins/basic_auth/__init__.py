@@ -1,0 +1,1 @@
+"""The ``basic-auth`` plugin: HTTP Basic credentials with bcrypt-hashed passwords."""

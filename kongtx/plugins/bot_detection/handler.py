@@ -1,0 +1,93 @@
+"""``bot-detection`` handler: allow regexes, then deny regexes, then Kong's bot rules."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kongtx import KONG_COMPAT_VERSION
+from kongtx.errors import ProxyExit
+from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.bot_detection.rules import BOTS_RE
+from kongtx.schema.typedefs import pcre_to_python
+
+ALLOWED = 0
+DENIED = 1
+BOT = 2
+
+#: Verdicts remembered per config (Kong keeps an LRU of 10^4 User-Agents).
+CACHE_SIZE = 10000
+
+
+def _compile_all(patterns: list[str] | None) -> tuple[re.Pattern[str], ...]:
+    # Kept apart (not one alternation): a user pattern may carry its own inline flags.
+    return tuple(re.compile(pcre_to_python(p)) for p in patterns or ())
+
+
+class Detector:
+    """One config: its allow/deny regexes compiled and a cache of verdicts."""
+
+    __slots__ = ("conf", "allow", "deny", "_seen")
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.conf = conf
+        self.allow = _compile_all(conf.get("allow"))
+        self.deny = _compile_all(conf.get("deny"))
+        self._seen: dict[str, int] = {}
+
+    def examine(self, user_agent: str) -> int:
+        """``ALLOWED``, ``DENIED`` (a deny rule) or ``BOT`` (a built-in rule) for ``user_agent``."""
+        verdict = self._seen.get(user_agent)
+        if verdict is None:
+            verdict = self._examine(user_agent.strip())
+            if len(self._seen) >= CACHE_SIZE:
+                self._seen.clear()
+            self._seen[user_agent] = verdict
+        return verdict
+
+    def _examine(self, user_agent: str) -> int:
+        for rule in self.allow:
+            if rule.search(user_agent):
+                return ALLOWED
+        for rule in self.deny:
+            if rule.search(user_agent):
+                return DENIED
+        if BOTS_RE.search(user_agent):
+            return BOT
+        return ALLOWED
+
+
+class Handler(PluginHandler):
+    """Kong's ``bot-detection`` plugin."""
+
+    name = "bot-detection"
+    priority = 2500
+    version = KONG_COMPAT_VERSION
+
+    def __init__(self) -> None:
+        self._detectors: dict[int, Detector] = {}
+
+    def configure(self, configs: list[dict[str, Any]]) -> None:
+        """Compile every config of the new snapshot (and forget the old ones)."""
+        fresh: dict[int, Detector] = {}
+        for item in configs:
+            conf = item.get("config") if isinstance(item.get("config"), dict) else item
+            old = self._detectors.get(id(conf))
+            fresh[id(conf)] = old if old is not None and old.conf is conf else Detector(conf)
+        self._detectors = fresh
+
+    def detector(self, conf: dict[str, Any]) -> Detector:
+        """The compiled form of ``conf``."""
+        detector = self._detectors.get(id(conf))
+        if detector is None or detector.conf is not conf:
+            detector = Detector(conf)
+            self._detectors[id(conf)] = detector
+        return detector
+
+    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+        agents = ctx.request.headers.get_all("user-agent")
+        if not agents:
+            return
+        if len(agents) > 1:
+            raise ProxyExit(400, "Only one User-Agent header allowed")
+        if self.detector(conf).examine(agents[0]) != ALLOWED:
+            raise ProxyExit(403, "Forbidden")

@@ -1,0 +1,1 @@
+"""The ``cors`` plugin: answers CORS preflights and adds CORS headers to responses."""

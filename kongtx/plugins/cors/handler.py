@@ -1,0 +1,73 @@
+"""``cors`` handler: preflights answered in access, CORS headers added in header_filter."""
+from __future__ import annotations
+
+from typing import Any
+
+from kongtx import KONG_COMPAT_VERSION
+from kongtx.errors import ProxyExit
+from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.cors.policy import Policy
+
+#: ``ctx.shared`` flag: this request was a preflight; header_filter adds nothing.
+SKIP = "cors.skip_response_headers"
+
+
+class Handler(PluginHandler):
+    """Kong's ``cors`` plugin."""
+
+    name = "cors"
+    priority = 2000
+    version = KONG_COMPAT_VERSION
+
+    def __init__(self) -> None:
+        self._policies: dict[int, Policy] = {}
+
+    def configure(self, configs: list[dict[str, Any]]) -> None:
+        """Compile every config of the new snapshot (and forget the old ones)."""
+        fresh: dict[int, Policy] = {}
+        for item in configs:
+            conf = item.get("config") if isinstance(item.get("config"), dict) else item
+            fresh[id(conf)] = Policy(conf)
+        self._policies = fresh
+
+    def policy(self, conf: dict[str, Any]) -> Policy:
+        """The compiled form of ``conf``."""
+        policy = self._policies.get(id(conf))
+        if policy is None or policy.conf is not conf:
+            policy = Policy(conf)
+            self._policies[id(conf)] = policy
+        return policy
+
+    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+        request = ctx.request
+        if request.method != "OPTIONS":
+            return
+        headers = request.headers
+        origin = headers.get("origin")
+        if origin is None or headers.get("access-control-request-method") is None:
+            return
+        ctx.shared[SKIP] = True
+        policy = self.policy(conf)
+        if policy.preflight_continue:
+            return
+        raise ProxyExit(200, headers=policy.preflight_headers(origin, headers))
+
+    def header_filter(self, ctx: Any, conf: dict[str, Any]) -> None:
+        if ctx.shared.get(SKIP):
+            return
+        origin = ctx.request.headers.get("origin")
+        policy = self.policy(conf)
+        if origin is None and not policy.allow_origin_absent:
+            return
+        acao, vary, credentials = policy.response_headers(origin)
+        headers = ctx.response_headers
+        if acao is not None:
+            headers.set("Access-Control-Allow-Origin", acao)
+        else:
+            headers.remove("Access-Control-Allow-Origin")
+        if vary:
+            headers.add("Vary", "Origin")
+        if credentials:
+            headers.set("Access-Control-Allow-Credentials", "true")
+        if policy.expose is not None:
+            headers.set("Access-Control-Expose-Headers", policy.expose)

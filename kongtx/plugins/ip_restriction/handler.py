@@ -1,0 +1,73 @@
+"""``ip-restriction`` handler: deny list first, then the allow list (Kong 3.x semantics)."""
+from __future__ import annotations
+
+from typing import Any
+
+from kongtx import KONG_COMPAT_VERSION
+from kongtx.errors import ProxyExit
+from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.ip_restriction.matcher import IPMatcher, parse_client_ip
+
+UNIDENTIFIED = "Cannot identify the client IP address, unix domain sockets are not supported."
+
+
+class _Compiled:
+    """One config, ready for requests: matchers built, status fixed."""
+
+    __slots__ = ("conf", "deny", "allow", "status", "message")
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.conf = conf
+        self.deny = IPMatcher(conf.get("deny") or ())
+        self.allow = IPMatcher(conf.get("allow") or ())
+        status = conf.get("status")
+        self.status = int(status) if status is not None else 403
+        self.message: str | None = conf.get("message")
+
+
+def check(compiled: _Compiled, client_ip: str | None) -> ProxyExit | None:
+    """The exit refusing ``client_ip`` under ``compiled``, or ``None`` to let it through."""
+    address = parse_client_ip(client_ip)
+    if address is None:
+        return ProxyExit(403, UNIDENTIFIED)
+    blocked = bool(compiled.deny) and compiled.deny.matches(address)
+    if not blocked and compiled.allow:
+        blocked = not compiled.allow.matches(address)
+    if not blocked:
+        return None
+    message = compiled.message
+    if message is None:
+        message = f"IP address not allowed: {client_ip}"
+    return ProxyExit(compiled.status, message)
+
+
+class Handler(PluginHandler):
+    """Refuses clients whose (real) IP is denied or not allowed."""
+
+    name = "ip-restriction"
+    priority = 990
+    version = KONG_COMPAT_VERSION
+
+    def __init__(self) -> None:
+        self._compiled: dict[int, _Compiled] = {}
+
+    def configure(self, configs: list[dict[str, Any]]) -> None:
+        """Compile every config of the new snapshot (and forget the old ones)."""
+        fresh: dict[int, _Compiled] = {}
+        for item in configs:
+            conf = item.get("config") if isinstance(item.get("config"), dict) else item
+            fresh[id(conf)] = _Compiled(conf)
+        self._compiled = fresh
+
+    def compiled(self, conf: dict[str, Any]) -> _Compiled:
+        """The compiled form of ``conf`` (built on first use if configure did not see it)."""
+        entry = self._compiled.get(id(conf))
+        if entry is None or entry.conf is not conf:
+            entry = _Compiled(conf)
+            self._compiled[id(conf)] = entry
+        return entry
+
+    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+        refusal = check(self.compiled(conf), ctx.client_ip)
+        if refusal is not None:
+            raise refusal

@@ -1,0 +1,1 @@
+"""The ``request-size-limiting`` plugin: refuses request bodies over a size limit."""

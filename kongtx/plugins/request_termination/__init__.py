@@ -1,0 +1,1 @@
+"""The ``request-termination`` plugin: answers requests itself with a fixed response."""

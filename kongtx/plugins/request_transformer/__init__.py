@@ -1,0 +1,1 @@
+"""request-transformer: change the upstream request (method, URI, headers, query, body)."""

@@ -1,0 +1,265 @@
+"""request-transformer body rewriting: JSON, ``x-www-form-urlencoded`` and ``multipart/form-data``.
+
+Each ``transform_*`` takes the compiled body operations, the raw body and the
+template environment, and returns the new body, or ``None`` when Kong would
+leave the body untouched (nothing applied, or a body that does not parse).
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import quote, unquote_plus
+
+if TYPE_CHECKING:
+    from kongtx.plugins.request_transformer.plan import Ops
+
+__all__ = [
+    "JSON", "MULTI", "ENCODED", "body_kind", "append_value", "decode_args", "encode_args",
+    "transform_json", "transform_urlencoded", "transform_multipart",
+]
+
+JSON, MULTI, ENCODED = "json", "multi_part", "form_encoded"
+
+
+def body_kind(content_type: str | None) -> str | None:
+    """Kong's ``get_content_type``: a substring test on the lower-cased ``Content-Type``."""
+    if not content_type:
+        return None
+    lowered = content_type.lower()
+    if "application/json" in lowered:
+        return JSON
+    if "multipart/form-data" in lowered:
+        return MULTI
+    if "application/x-www-form-urlencoded" in lowered:
+        return ENCODED
+    return None
+
+
+def append_value(current: Any, value: Any) -> list[Any]:
+    """Kong's ``append_value``: a string becomes a pair, a list grows, anything else is replaced."""
+    if isinstance(current, str):
+        return [current, value]
+    if isinstance(current, list):
+        current.append(value)
+        return current
+    return [value]
+
+
+def _present(params: Mapping[str, Any], name: str) -> bool:
+    """Lua truthiness of ``params[name]``: present and not ``false`` (JSON ``null`` counts)."""
+    return name in params and params[name] is not False
+
+
+_MISSING: Any = object()
+
+
+def _rename(params: dict[str, Any], old: str, new: str) -> None:
+    """``params[new] = params[old]; params[old] = nil`` (a missing ``old`` clears ``new``)."""
+    value = params.get(old, _MISSING)
+    if value is _MISSING:
+        params.pop(new, None)
+    else:
+        params[new] = value
+    params.pop(old, None)
+
+
+# -- JSON ----------------------------------------------------------------------
+def transform_json(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes | None:
+    """Apply the body operations to a JSON object body."""
+    length = len(body)
+    params: Any
+    try:
+        params = json.loads(body) if body else None
+    except ValueError:
+        params = None
+    if params is None:
+        if length > 0:
+            return None
+        params = {}
+    if not isinstance(params, dict):
+        return None
+    changed = False
+    if length > 0:
+        for name in ops.remove:
+            params.pop(name, None)
+            changed = True
+        for old, new in ops.render_rename(env):
+            _rename(params, old, new)
+            changed = True
+        for name, value in ops.render("replace", env):
+            if _present(params, name):
+                params[name] = value
+                changed = True
+    for name, value in ops.render("add", env):
+        if not _present(params, name):
+            params[name] = value
+            changed = True
+    for name, value in ops.render("append", env):
+        params[name] = append_value(params.get(name), value)
+        changed = True
+    if not changed:
+        return None
+    return json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+# -- x-www-form-urlencoded -----------------------------------------------------------
+def decode_args(raw: str) -> dict[str, Any]:
+    """``ngx.decode_args``: repeated names become lists, a name without ``=`` is ``True``."""
+    out: dict[str, Any] = {}
+    for part in raw.split("&"):
+        if not part:
+            continue
+        name, eq, value = part.partition("=")
+        key = unquote_plus(name)
+        val: Any = unquote_plus(value) if eq else True
+        if key in out:
+            current = out[key]
+            out[key] = current + [val] if isinstance(current, list) else [current, val]
+        else:
+            out[key] = val
+    return out
+
+
+def encode_args(params: Mapping[str, Any]) -> str:
+    """``ngx.encode_args``: ``True`` is a bare name, ``False``/``None`` are dropped, lists repeat."""
+    parts: list[str] = []
+    for name, value in params.items():
+        key = quote(str(name), safe="")
+        for item in value if isinstance(value, list) else (value,):
+            if item is True:
+                parts.append(key)
+            elif item is not None and item is not False:
+                parts.append(f"{key}={quote(str(item), safe='')}")
+    return "&".join(parts)
+
+
+def transform_urlencoded(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes | None:
+    """Apply the body operations to a form-urlencoded body."""
+    length = len(body)
+    params = decode_args(body.decode("latin-1"))
+    changed = False
+    if length > 0:
+        for name in ops.remove:
+            params.pop(name, None)
+            changed = True
+        for old, new in ops.render_rename(env):
+            _rename(params, old, new)
+            changed = True
+        for name, value in ops.render("replace", env):
+            if _present(params, name):
+                params[name] = value
+                changed = True
+    for name, value in ops.render("add", env):
+        if params.get(name) is None:
+            params[name] = value
+            changed = True
+    for name, value in ops.render("append", env):
+        params[name] = append_value(params.get(name), value)
+        changed = True
+    if not changed:
+        return None
+    return encode_args(params).encode("latin-1", "replace")
+
+
+# -- multipart/form-data ----------------------------------------------------------------
+_BOUNDARY_RE = re.compile(r'boundary=(?:"([^"]+)"|([^\s;,]+))', re.IGNORECASE)
+_NAME_RE = re.compile(rb'(?i)^content-disposition:.*?\bname="([^"]*)"')
+
+
+class _Part:
+    __slots__ = ("headers", "name", "value")
+
+    def __init__(self, headers: list[bytes], name: str | None, value: bytes) -> None:
+        self.headers = headers
+        self.name = name
+        self.value = value
+
+
+def _parse_multipart(body: bytes, boundary: bytes) -> list[_Part]:
+    delimiter = b"--" + boundary
+    parts: list[_Part] = []
+    for segment in body.split(delimiter)[1:]:
+        if segment.startswith(b"--"):
+            break
+        if segment.startswith(b"\r\n"):
+            segment = segment[2:]
+        if segment.endswith(b"\r\n"):
+            segment = segment[:-2]
+        head, sep, value = segment.partition(b"\r\n\r\n")
+        if not sep:
+            head, value = b"", head
+        lines = [line for line in head.split(b"\r\n") if line]
+        name = None
+        for line in lines:
+            m = _NAME_RE.match(line)
+            if m is not None:
+                name = m.group(1).decode("utf-8", "replace")
+                break
+        parts.append(_Part(lines, name, value))
+    return parts
+
+
+def _serialize_multipart(parts: list[_Part], boundary: bytes) -> bytes:
+    out: list[bytes] = []
+    for part in parts:
+        out.append(b"--" + boundary + b"\r\n")
+        for line in part.headers:
+            out.append(line + b"\r\n")
+        out.append(b"\r\n" + part.value + b"\r\n")
+    out.append(b"--" + boundary + b"--\r\n")
+    return b"".join(out)
+
+
+def _find(parts: list[_Part], name: str) -> _Part | None:
+    for part in parts:
+        if part.name == name:
+            return part
+    return None
+
+
+def _set_simple(parts: list[_Part], name: str, value: str) -> None:
+    data = value.encode("utf-8")
+    part = _find(parts, name)
+    if part is not None:
+        part.value = data
+        return
+    header = b'Content-Disposition: form-data; name="' + name.encode("utf-8") + b'"'
+    parts.append(_Part([header], name, data))
+
+
+def transform_multipart(ops: Ops, body: bytes, env: Mapping[str, Any], content_type: str) -> bytes | None:
+    """Apply rename, remove, replace and add (Kong has no multipart append) to a multipart body."""
+    m = _BOUNDARY_RE.search(content_type)
+    if m is None:
+        return None
+    boundary = (m.group(1) or m.group(2)).encode("latin-1")
+    parts = _parse_multipart(body, boundary)
+    length = len(body)
+    changed = False
+    if length > 0:
+        for old, new in ops.render_rename(env):
+            part = _find(parts, old)
+            if part is not None:
+                value = part.value
+                _set_simple(parts, new, "")
+                target = _find(parts, new)
+                assert target is not None
+                target.value = value
+                parts[:] = [p for p in parts if p.name != old]
+                changed = True
+        for name in ops.remove:
+            parts[:] = [p for p in parts if p.name != name]
+            changed = True
+        for name, value in ops.render("replace", env):
+            if _find(parts, name) is not None:
+                parts[:] = [p for p in parts if p.name != name]
+                _set_simple(parts, name, value)
+                changed = True
+    for name, value in ops.render("add", env):
+        if _find(parts, name) is None:
+            _set_simple(parts, name, value)
+            changed = True
+    if not changed:
+        return None
+    return _serialize_multipart(parts, boundary)

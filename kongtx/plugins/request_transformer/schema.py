@@ -1,0 +1,85 @@
+"""request-transformer config (Kong's ``kong/plugins/request-transformer/schema.lua``)."""
+from __future__ import annotations
+
+import re
+
+from kongtx.schema import Array, Record, String
+from kongtx.schema import typedefs
+from kongtx.plugins.request_transformer.template import TemplateError, compile_template
+
+__all__ = ["CONFIG", "OPTIONS", "split_entry"]
+
+_ENTRY_RE = re.compile(r"^([^:]+):*(.*)$", re.DOTALL)
+_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_HEADER_VALUE_RE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
+
+
+def split_entry(entry: str) -> tuple[str | None, str]:
+    """Split ``name:value`` as Kong's ``^([^:]+):*(.-)$`` does (extra colons are skipped)."""
+    m = _ENTRY_RE.match(entry)
+    if m is None:
+        return None, ""
+    return m.group(1), m.group(2)
+
+
+def _check_for_value(entry: str) -> str | None:
+    name, value = split_entry(entry)
+    if name is None or value == "":
+        return "key '%s' has no value" % (name if name is not None else entry)
+    try:
+        compile_template(value)
+    except TemplateError as exc:
+        return "value '%s' is not in supported format, error:%s" % (value, exc)
+    return None
+
+
+def _validate_headers(entry: str, value_check: re.Pattern[str] | None = None) -> str | None:
+    name, value = split_entry(entry)
+    if name is None or not _HEADER_NAME_RE.match(name):
+        return "'%s' is not a valid header" % name
+    if value_check is not None and not value_check.match(value):
+        return "'%s' is not a valid header" % value
+    return None
+
+
+def _array(element: String) -> Array:
+    return Array(element, required=True, default=[])
+
+
+_strings = _array(String())
+_headers = _array(String(validators=[_validate_headers]))
+_colon_strings = _array(String(validators=[_check_for_value]))
+_colon_header_values = _array(
+    String(match=r"^[^:]+:.*$", validators=[lambda e: _validate_headers(e, _HEADER_VALUE_RE)])
+)
+_colon_headers = _array(
+    String(match=r"^[^:]+:.*$", validators=[lambda e: _validate_headers(e, _HEADER_NAME_RE)])
+)
+
+
+def _colon_record(with_uri: bool = False) -> Record:
+    fields = [
+        ("body", _colon_strings),
+        ("headers", _colon_header_values),
+        ("querystring", _colon_strings),
+    ]
+    if with_uri:
+        fields.append(("uri", String()))
+    return Record(fields, required=True)
+
+
+CONFIG = Record(
+    [
+        ("http_method", typedefs.http_method),
+        ("remove", Record([("body", _strings), ("headers", _headers), ("querystring", _strings)], required=True)),
+        ("rename", Record([("body", _colon_strings), ("headers", _colon_headers), ("querystring", _colon_strings)],
+                          required=True)),
+        ("replace", _colon_record(with_uri=True)),
+        ("add", _colon_record()),
+        ("append", _colon_record()),
+    ],
+    required=True,
+)
+
+# Kong's ``typedefs.protocols``: any protocol accepted, the HTTP ones by default.
+OPTIONS = {"protocols": list(typedefs.HTTP_PROTOCOLS)}

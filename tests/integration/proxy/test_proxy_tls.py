@@ -1,0 +1,164 @@
+"""TLS on the proxy (SNI certificates from the Admin API) and TLS to upstreams."""
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+from cryptography.x509.oid import NameOID
+from OpenSSL import SSL, crypto
+from twisted.internet import reactor, ssl
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import SSL4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+
+from kongtx.tls import make_certificate
+from tests.integration.harness import FRONTENDS, start_gateway
+from tests.support.upstream import start_upstream
+
+
+@pytest.fixture(params=FRONTENDS)
+def frontend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class _Grab(Protocol):
+    """Sends one request over TLS, keeps the answer and the peer certificate."""
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.data = b""
+        self.done: Deferred[None] = Deferred()
+        self.subject_cn: str | None = None
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.subject_cn is None:
+            cert = self.transport.getPeerCertificate()
+            if cert is not None:
+                names = cert.to_cryptography().subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+                self.subject_cn = names[0].value if names else None
+        self.data += data
+
+    def connectionLost(self, reason) -> None:
+        self.done.callback(None)
+
+
+class _SNIOptions(ssl.ClientContextFactory):
+    """Client context sending a chosen SNI and accepting any certificate (we inspect it)."""
+
+    def __init__(self, server_name: str) -> None:
+        self.server_name = server_name
+
+    def getContext(self) -> SSL.Context:
+        ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        ctx.set_verify(SSL.VERIFY_NONE, lambda *a: True)
+        name = self.server_name.encode()
+        ctx.set_info_callback(
+            lambda conn, where, ret: conn.set_tlsext_host_name(name) if where & SSL.SSL_CB_HANDSHAKE_START else None
+        )
+        return ctx
+
+
+async def _tls_get(port: int, server_name: str, path: str = "/") -> _Grab:
+    proto = _Grab(f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
+    endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, _SNIOptions(server_name))
+    await connectProtocol(endpoint, proto)
+    await proto.done
+    return proto
+
+
+@pytest_twisted.ensureDeferred
+async def test_sni_selects_certificates_from_the_admin_api(tmp_path, frontend):
+    """8443 serves the exact, then the wildcard certificate by SNI, else the default one; and proxies."""
+    upstream = await start_upstream(reactor)
+    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off")
+    try:
+        exact_cert, exact_key = make_certificate("exact.test")
+        wild_cert, wild_key = make_certificate("*.wild.test")
+        for cert, key, snis in ((exact_cert, exact_key, ["exact.test"]), (wild_cert, wild_key, ["*.wild.test"])):
+            reply = await gw.admin("POST", "/certificates",
+                                   {"cert": cert.decode(), "key": key.decode(), "snis": snis})
+            assert reply.status == 201, reply
+        await gw.admin("POST", "/services", {"name": "s", "url": f"http://127.0.0.1:{upstream.port}"})
+        await gw.admin("POST", "/services/s/routes", {"paths": ["/"], "protocols": ["https"]})
+        port = gw.proxy_ssl_port
+        exact = await _tls_get(port, "exact.test")
+        assert exact.subject_cn == "exact.test"
+        assert exact.data.startswith(b"HTTP/1.1 200")
+        assert b'"x-forwarded-proto": "https"' in exact.data or b'"x-forwarded-proto":"https"' in exact.data
+        wild = await _tls_get(port, "a.wild.test")
+        assert wild.subject_cn == "*.wild.test"
+        other = await _tls_get(port, "unknown.test")
+        assert other.subject_cn == "localhost"
+    finally:
+        await gw.stop()
+        await upstream.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_tls_1_1_is_refused(tmp_path):
+    """Only TLS 1.2 and 1.3 are offered on the proxy's TLS listener."""
+    gw = await start_gateway(tmp_path, plugins="off")
+    try:
+        class _Old(ssl.ClientContextFactory):
+            def getContext(self) -> SSL.Context:
+                ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+                ctx.set_min_proto_version(SSL.TLS1_1_VERSION)
+                ctx.set_max_proto_version(SSL.TLS1_1_VERSION)
+                ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
+                return ctx
+
+        proto = _Grab(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await connectProtocol(SSL4ClientEndpoint(reactor, "127.0.0.1", gw.proxy_ssl_port, _Old()), proto)
+        await proto.done
+        assert proto.data == b""
+    finally:
+        await gw.stop()
+
+
+def _server_options(cert: bytes, key: bytes, client_ca: bytes | None = None) -> ssl.CertificateOptions:
+    kwargs = {}
+    if client_ca is not None:
+        kwargs = {"verify": True, "caCerts": [ssl.Certificate.loadPEM(client_ca).original],
+                  "requireCertificate": True}
+    return ssl.CertificateOptions(
+        privateKey=crypto.load_privatekey(crypto.FILETYPE_PEM, key),
+        certificate=crypto.load_certificate(crypto.FILETYPE_PEM, cert),
+        **kwargs,
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_https_service_with_verification_and_client_certificate(tmp_path):
+    """An https service is verified against ca_certificates, and presents client_certificate."""
+    ca_cert, ca_key = make_certificate("Test CA", is_ca=True)
+    server_cert, server_key = make_certificate("localhost", sans=["localhost", "127.0.0.1"],
+                                               issuer=(ca_cert, ca_key))
+    client_cert, client_key = make_certificate("gateway-client", issuer=(ca_cert, ca_key))
+    upstream = await start_upstream(reactor, tls=_server_options(server_cert, server_key, client_ca=ca_cert))
+    gw = await start_gateway(tmp_path, plugins="off")
+    try:
+        ca = await gw.admin("POST", "/ca_certificates", {"cert": ca_cert.decode()})
+        assert ca.status == 201, ca
+        client = await gw.admin("POST", "/certificates", {"cert": client_cert.decode(), "key": client_key.decode()})
+        assert client.status == 201, client
+        reply = await gw.admin("POST", "/services", {
+            "name": "secure", "url": f"https://localhost:{upstream.port}", "tls_verify": True,
+            "ca_certificates": [ca.json["id"]], "client_certificate": {"id": client.json["id"]},
+        })
+        assert reply.status == 201, reply
+        await gw.admin("POST", "/services/secure/routes", {"paths": ["/secure"]})
+        await gw.admin("POST", "/services", {
+            "name": "unverifiable", "url": f"https://localhost:{upstream.port}", "tls_verify": True,
+            "client_certificate": {"id": client.json["id"]}, "retries": 0,
+        })
+        await gw.admin("POST", "/services/unverifiable/routes", {"paths": ["/unverifiable"]})
+        ok = await gw.proxy("GET", "/secure/x")
+        assert ok.status == 200, ok
+        assert ok.json["path"] == "/x"
+        bad = await gw.proxy("GET", "/unverifiable", headers={"Accept": "application/json"})
+        assert bad.status == 502
+    finally:
+        await gw.stop()
+        await upstream.stop()
