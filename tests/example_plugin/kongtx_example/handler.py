@@ -1,0 +1,26 @@
+"""Adds a header upstream and downstream; can wait (a Deferred firing later) or raise."""
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import task
+
+from kongtx.plugins.base import PluginHandler
+
+
+class Handler(PluginHandler):
+    name = "example-header"
+    priority = 500
+    version = "0.1.0"
+
+    def access(self, ctx: Any, conf: dict[str, Any]) -> Any:
+        if conf["fail"]:
+            raise RuntimeError("example plugin asked to fail (secret=hunter2 must not leak)")
+        ctx.request.headers.set(conf["header"], conf["value"])
+        if conf["delay"]:
+            # A hook answering later: the pipeline waits for the Deferred.
+            return task.deferLater(ctx.clock, conf["delay"], lambda: None)
+        return None
+
+    def header_filter(self, ctx: Any, conf: dict[str, Any]) -> None:
+        ctx.response_headers.set(conf["header"], conf["value"])
