@@ -217,11 +217,14 @@ class Exchange:
         self._proto.response_finished(self)
 
     def abort(self) -> None:
-        """Drop the client connection at once."""
+        """End the connection after what was already written (the upstream broke mid-body):
+        the client sees a truncated response, as with nginx, never a fake complete one."""
         if self.done:
             return
         self.done = True
-        self._proto.abort()
+        if self._producer is not None:
+            self.unregister_producer()
+        self._proto._close()
 
     def register_producer(self, producer: IPushProducer) -> None:
         """Let the client socket pause ``producer`` while its write buffer is full."""

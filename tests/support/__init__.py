@@ -1,0 +1,1 @@
+"""Shared test support: the real test upstream (:mod:`tests.support.upstream`)."""
