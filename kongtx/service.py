@@ -59,7 +59,7 @@ class GatewayNode(MultiService):
         )
         self.upstream_tls = UpstreamTLS()
         self.forwarder = UpstreamForwarder(self.pool, self.balancers, self.dns, self.upstream_tls.creator)
-        self.gateway = Gateway(reactor, self._current_snapshot, self.forwarder, config)
+        self.gateway = Gateway(reactor, self._current_snapshot, self.forwarder, config, node_id=self.node_id)
         self.ports: dict[str, list[IListeningPort]] = {"proxy": [], "proxy_ssl": [], "admin": []}
         self.ready: Deferred[GatewayNode] = Deferred()
         self._starting: Deferred[None] | None = None
@@ -71,7 +71,7 @@ class GatewayNode(MultiService):
 
     def build_snapshot(self, rows: dict[str, list[dict[str, Any]]]) -> Snapshot:
         """Build a :class:`Snapshot` from every row of the store."""
-        return Snapshot(rows, self.plugins)
+        return Snapshot(rows, self.plugins, built_at=self.reactor.seconds())
 
     def _swapped(self, snapshot: Snapshot) -> None:
         synced = self.balancers.sync(snapshot.rows.get("upstreams", []), snapshot.rows.get("targets", []))

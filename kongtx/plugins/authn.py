@@ -10,9 +10,12 @@ Header values: kongtx's :class:`~kongtx.http.headers.Headers` holds latin-1
 decoded ``str``; a consumer's username may be any Unicode text, which Kong
 sends as UTF-8 bytes. :func:`header_value` / :func:`wire_text` convert.
 """
+
 from __future__ import annotations
 
 from typing import Any
+
+from twisted.logger import Logger
 
 from kongtx.errors import ProxyExit
 
@@ -41,6 +44,8 @@ ANONYMOUS = "X-Anonymous-Consumer"
 CONSUMER_GROUPS = "X-Consumer-Groups"
 AUTHENTICATED_GROUPS = "X-Authenticated-Groups"
 
+log = Logger()
+
 
 def header_value(text: str) -> str:
     """``text`` as a header value whose bytes on the wire are its UTF-8 encoding."""
@@ -66,8 +71,12 @@ def _put(headers: Any, name: str, value: Any) -> None:
         headers.set(name, header_value(str(value)))
 
 
-def set_consumer(ctx: Any, consumer: dict[str, Any] | None, credential: dict[str, Any] | None,
-                 identifier: str | None = None) -> None:
+def set_consumer(
+    ctx: Any,
+    consumer: dict[str, Any] | None,
+    credential: dict[str, Any] | None,
+    identifier: str | None = None,
+) -> None:
     """Record the caller and set Kong's consumer headers on the upstream request.
 
     Client-supplied copies of these headers are overwritten or removed.
@@ -107,7 +116,10 @@ def load_anonymous(ctx: Any, anonymous: str) -> dict[str, Any]:
     """
     consumer = ctx.snapshot.find_consumer(anonymous)
     if consumer is None:
-        raise ProxyExit(500, "anonymous consumer %s is configured but doesn't exist" % anonymous)
+        log.error(
+            "anonymous consumer {anonymous} is configured but doesn't exist", anonymous=anonymous
+        )
+        raise ProxyExit(500, f"anonymous consumer {anonymous} is configured but doesn't exist")
     return consumer
 
 

@@ -59,10 +59,12 @@ class PluginHandler:
     version: ClassVar[str] = "1.0.0"
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Called with every enabled config of this plugin when a snapshot is built."""
+        """Called with every enabled plugin row (``name``, ``config``, scoping...) of this
+        plugin when a snapshot is built."""
 
-    def wants_response_body(self, conf: dict[str, Any]) -> bool:
-        """Whether ``body_filter`` needs the whole upstream body at once."""
+    def wants_response_body(self, conf: dict[str, Any], ctx: Any = None) -> bool:
+        """Whether ``body_filter`` needs the whole upstream body at once (``ctx`` has the
+        response status and headers)."""
         return False
 
     def has_hook(self, phase: str) -> bool:

@@ -32,7 +32,7 @@ class ProxyContext:
         "response_headers", "response_source", "response_size", "tries",
         "upstream_started", "upstream_latency", "proxy_latency", "response_latency",
         "log_extras", "exited", "upstream_status", "_original_path", "_query_cache",
-        "request_body_replaced", "server_port",
+        "request_body_replaced", "server_port", "upstream_host", "node_id",
     )
 
     def __init__(self, request: GatewayRequest, snapshot: Snapshot, clock: Any, request_id: str) -> None:
@@ -68,6 +68,9 @@ class ProxyContext:
         self._original_path = request.path
         self._query_cache: list[tuple[str, str]] | None = None
         self.request_body_replaced = False
+        #: Host a plugin asked to send upstream (wins over preserve_host and the target).
+        self.upstream_host: str | None = None
+        self.node_id: str | None = None
 
     # -- request ---------------------------------------------------------------
     @property

@@ -65,8 +65,10 @@ class Gateway:
     :param settings: a ``Config`` (``headers``, ``trusted_ips``, ``real_ip_header``, ...).
     """
 
-    def __init__(self, clock: Any, snapshot: Callable[[], Snapshot], forwarder: UpstreamForwarder, settings: Any) -> None:
+    def __init__(self, clock: Any, snapshot: Callable[[], Snapshot], forwarder: UpstreamForwarder, settings: Any,
+                 node_id: str | None = None) -> None:
         self.clock = clock
+        self.node_id = node_id
         self._snapshot = snapshot
         self.forwarder = forwarder
         self.headers = HeaderSettings(
@@ -84,6 +86,7 @@ class Gateway:
         """Serve one request; the Deferred fires after the log phase."""
         self.requests_total += 1
         ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id())
+        ctx.node_id = self.node_id
         d = Deferred.fromCoroutine(self._serve(ctx, writer))
         d.addErrback(self._crashed, ctx, writer)
         return d
@@ -93,6 +96,7 @@ class Gateway:
                     method=ctx.request.method, target=ctx.request.target)
         if ctx.response_status == 0:
             status, headers, body = responses.render_exit(ProxyExit(500), ctx.request.headers, ctx.request_id)
+            self._add_generated_headers(ctx, headers)
             self._write_simple(ctx, writer, status, headers, body)
         else:
             writer.abort()
@@ -136,10 +140,15 @@ class Gateway:
         route = ctx.route = match.route
         ctx.service = match.service
         self._check_protocol(ctx, route)
-        if ctx.service is None:
-            ctx.plugins = [pr for pr in snapshot.global_plugins if scheme in pr[1]["protocols"]]
-            raise ProxyExit(503, "no Service found with those values")
+        original_host = request.headers.get("host")
         await self._access(ctx)
+        if ctx.service is None:
+            # Kong runs the access plugins first (request-termination may answer).
+            raise ProxyExit(503, "no Service found with those values")
+        host = request.headers.get("host")
+        if host != original_host:
+            # A plugin replaced Host (kong.service.request.set_header): it wins over preserve_host.
+            ctx.upstream_host = host
 
     def _check_protocol(self, ctx: ProxyContext, route: dict[str, Any]) -> None:
         request = ctx.request
@@ -214,13 +223,13 @@ class Gateway:
         ctx.response_status = status
         ctx.response_headers = headers
         ctx.response_source = "kong"
+        self._add_generated_headers(ctx, headers)
         await self._header_filter(ctx)
         body = await self._filter_whole_body(ctx, body)
         self._write_simple(ctx, writer, ctx.response_status, ctx.response_headers, body)
 
-    def _write_simple(self, ctx: ProxyContext, writer: ResponseWriter, status: int, headers: Headers,
-                      body: bytes) -> None:
-        ctx.response_status = status
+    def _add_generated_headers(self, ctx: ProxyContext, headers: Headers) -> None:
+        """Kong's headers on responses kongtx produced itself (before header_filter, as Kong)."""
         settings = self.headers
         if settings.server:
             headers.set("Server", SERVER_TOKEN)
@@ -230,6 +239,10 @@ class Gateway:
             headers.set("X-Kong-Response-Latency", str(latency))
         if settings.request_id:
             headers.set("X-Kong-Request-Id", ctx.request_id)
+
+    def _write_simple(self, ctx: ProxyContext, writer: ResponseWriter, status: int, headers: Headers,
+                      body: bytes) -> None:
+        ctx.response_status = status
         if ctx.request.method == "HEAD":
             headers.set("Content-Length", str(len(body)))
             body = b""
@@ -311,6 +324,11 @@ class Gateway:
         ctx.proxy_latency = int((ctx.upstream_started - ctx.started_at) * 1000)
         try:
             response = await self.forwarder.forward(ctx, target, headers)
+        except ProxyExit as exc:
+            # A plugin's body wrapper (e.g. request-size-limiting) ended the request.
+            ctx.exited = True
+            await self._respond_exit(ctx, writer, exc)
+            return
         except UpstreamFailure as failure:
             status, err_headers, body = responses.render_nginx_error(
                 failure.status, ctx.request.headers, ctx.request_id, self.error_default_type
@@ -328,8 +346,8 @@ class Gateway:
         ctx.response_source = "upstream"
         forwarding.strip_hop_by_hop(response.headers, forwarding.RESPONSE_HOP_BY_HOP
                                     if response.status != 101 else frozenset(("keep-alive",)))
-        await self._header_filter(ctx)
         self._add_response_headers(ctx, response.headers)
+        await self._header_filter(ctx)
         await send_response(self, ctx, writer, response)
 
     def _add_response_headers(self, ctx: ProxyContext, headers: Headers) -> None:

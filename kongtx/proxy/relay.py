@@ -78,7 +78,7 @@ async def send_response(gateway: Gateway, ctx: ProxyContext, writer: ResponseWri
         await splice(writer.upgrade(), response.upgraded)
         return
     filters = [(p, row) for p, row in ctx.plugins if "body_filter" in p.phases]
-    if filters and any(p.handler.wants_response_body(row["config"]) for p, row in filters):
+    if filters and any(p.handler.wants_response_body(row["config"], ctx) for p, row in filters):
         try:
             data = await read_body(response.body)
         except Exception:

@@ -54,8 +54,11 @@ class PluginEntry:
 class Snapshot:
     """Everything the proxy needs, indexed for constant-time lookups."""
 
-    def __init__(self, rows: dict[str, list[Row]], plugins: PluginSet, version: int = 0) -> None:
+    def __init__(self, rows: dict[str, list[Row]], plugins: PluginSet, version: int = 0,
+                 built_at: float | None = None) -> None:
         self.version = version
+        #: When the rows were read (``ttl`` values in them count down from here).
+        self.built_at = built_at
         self.plugins = plugins
         self.rows = rows
         self.services = {r["id"]: r for r in rows.get("services", ())}

@@ -9,8 +9,7 @@ from twisted.logger import Logger
 from kongtx.http.body import BufferedBody, FileBody
 from kongtx.http.client import (
     UpstreamAddress,
-    UpstreamClosed,
-    UpstreamConnectError,
+    UpstreamError,
     UpstreamPool,
     UpstreamProtocolError,
     UpstreamRequest,
@@ -124,7 +123,9 @@ class UpstreamForwarder:
                 address = None
                 ip, port = await self._resolve(service["host"], service["port"])
                 hostname = service["host"]
-            if preserve_host and client_host:
+            if ctx.upstream_host is not None:
+                headers.set("Host", ctx.upstream_host)
+            elif preserve_host and client_host:
                 headers.set("Host", client_host)
             else:
                 headers.set("Host", forwarding.host_header(service, hostname, port))
@@ -143,27 +144,38 @@ class UpstreamForwarder:
                     write_timeout=write_timeout,
                     read_timeout=read_timeout,
                 )
-            except (UpstreamConnectError, UpstreamTimeout, UpstreamClosed, UpstreamProtocolError) as err:
-                timeout = isinstance(err, UpstreamTimeout)
-                last_status = 504 if timeout else 502
-                try_record["state"] = "failed"
-                try_record["code"] = last_status
-                if balancer is not None and address is not None:
-                    balancer.release(address)
-                    balancer.report(address, tcp_failure=not timeout, timeout=timeout)
-                    excluded.add(address)
-                sent = getattr(err, "request_sent", True)
-                if isinstance(err, UpstreamProtocolError):
-                    break
-                if sent and (not replayable or request.method not in forwarding.IDEMPOTENT):
+            except UpstreamError as err:
+                may_retry = self._failed_try(err, balancer, address, try_record, excluded)
+                last_status = try_record["code"]
+                if not may_retry or (
+                    err.request_sent and (not replayable or request.method not in forwarding.IDEMPOTENT)
+                ):
                     break
                 continue
+            except BaseException:
+                # Not the upstream's fault (e.g. a plugin's body wrapper ended the request).
+                if balancer is not None and address is not None:
+                    balancer.release(address)
+                raise
             if balancer is not None and address is not None:
                 # Connections are counted until the response head (least-connections, latency).
                 balancer.release(address, ctx.clock.seconds() - started)
                 balancer.report(address, status=response.status)
             return response
         raise UpstreamFailure(last_status)
+
+    @staticmethod
+    def _failed_try(err: UpstreamError, balancer: Any, address: Any, try_record: dict[str, Any],
+                    excluded: set[Any]) -> bool:
+        """Record a failed try (log entry, passive health); return whether another may follow."""
+        timeout = isinstance(err, UpstreamTimeout)
+        try_record["state"] = "failed"
+        try_record["code"] = 504 if timeout else 502
+        if balancer is not None and address is not None:
+            balancer.release(address)
+            balancer.report(address, tcp_failure=not timeout, timeout=timeout)
+            excluded.add(address)
+        return not isinstance(err, UpstreamProtocolError)
 
     async def _resolve(self, host: str, port: int) -> tuple[str, int]:
         if is_ip(host):

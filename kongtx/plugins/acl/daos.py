@@ -1,4 +1,5 @@
 """``acls`` (``/acls``, ``/consumers/{c}/acls``): one row per (consumer, group)."""
+
 from __future__ import annotations
 
 from kongtx.schema.entity import Entity

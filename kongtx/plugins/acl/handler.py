@@ -5,11 +5,13 @@ groups another plugin authenticated (``ctx.authenticated_groups``) when there
 is no consumer, when the consumer is the anonymous one (no credential), or
 always with ``always_use_authenticated_groups``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler
@@ -61,7 +63,7 @@ class Handler(PluginHandler):
 
     name = "acl"
     priority = 950
-    version = "3.9.0"
+    version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
         self._configs: dict[int, tuple[dict[str, Any], AclConfig]] = {}
@@ -70,7 +72,9 @@ class Handler(PluginHandler):
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Digest every enabled config once per snapshot."""
-        self._configs = {id(row["config"]): (row["config"], prepare(row["config"])) for row in configs}
+        self._configs = {
+            id(row["config"]): (row["config"], prepare(row["config"])) for row in configs
+        }
 
     def _config(self, conf: dict[str, Any]) -> AclConfig:
         entry = self._configs.get(id(conf))

@@ -10,6 +10,7 @@ the credential id, its stored hash and ``sha256(password)``: repeated requests
 skip bcrypt, no password (nor an offline-attackable digest of one) is kept in
 memory, and a changed password never matches an old entry.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,7 +19,8 @@ import hmac
 import os
 import re
 from collections import OrderedDict
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import bcrypt
 from twisted.internet.defer import Deferred

@@ -4,6 +4,7 @@ The password is bcrypt-hashed by an entity transformation, in a thread, on
 every insert/update/upsert that carries a new plain password; reads (the
 Admin API included) only ever return the hash.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,9 @@ async def hash_password(row: dict[str, Any], dao: Any) -> dict[str, Any]:
     password = row.get("password")
     if not isinstance(password, str) or password == "" or crypto.is_hashed(password):
         return row
-    hashed = await crypto.run_in_thread(getattr(dao, "clock", None), crypto.hash_password,
-                                        password.encode("utf-8"))
+    hashed = await crypto.run_in_thread(
+        getattr(dao, "clock", None), crypto.hash_password, password.encode("utf-8")
+    )
     return {**row, "password": hashed}
 
 

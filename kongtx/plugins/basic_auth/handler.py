@@ -5,6 +5,7 @@ credentials are ``base64(username:password)`` split at the first ``:``.
 The username is looked up in the snapshot; the password is checked with
 bcrypt in a thread, unless this exact verification succeeded recently.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -14,6 +15,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler
@@ -58,7 +60,7 @@ class Handler(PluginHandler):
 
     name = "basic-auth"
     priority = 1100
-    version = "3.9.0"
+    version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
         self.verified = crypto.VerificationCache()
@@ -91,10 +93,19 @@ class Handler(PluginHandler):
         if self.verified.hit(credential["id"], hashed, password):
             authn.set_consumer(ctx, consumer, credential, credential.get("username"))
             return None
-        return Deferred.fromCoroutine(self._verify(ctx, conf, consumer, credential, hashed, password))
+        return Deferred.fromCoroutine(
+            self._verify(ctx, conf, consumer, credential, hashed, password)
+        )
 
-    async def _verify(self, ctx: Any, conf: dict[str, Any], consumer: dict[str, Any],
-                      credential: dict[str, Any], hashed: str, password: bytes) -> None:
+    async def _verify(
+        self,
+        ctx: Any,
+        conf: dict[str, Any],
+        consumer: dict[str, Any],
+        credential: dict[str, Any],
+        hashed: str,
+        password: bytes,
+    ) -> None:
         ok = await crypto.run_in_thread(ctx.clock, crypto.check_password, password, hashed)
         if not ok:
             _fail(ctx, conf)
@@ -112,6 +123,5 @@ def _retrieve(headers: Any, name: str, hide: bool) -> tuple[str, bytes] | None:
 
 def _fail(ctx: Any, conf: dict[str, Any]) -> None:
     realm = conf.get("realm") or "service"
-    error = ProxyExit(401, "Unauthorized", headers=[("WWW-Authenticate", 'Basic realm="%s"' % realm)])
+    error = ProxyExit(401, "Unauthorized", headers=[("WWW-Authenticate", f'Basic realm="{realm}"')])
     authn.fail(ctx, conf, error)
-    return None

@@ -9,12 +9,14 @@ from ``server_addr`` / ``connection_id`` / ``connection_requests`` attributes
 when a front-end provides them, and otherwise uses ``0.0.0.0``, a per-process
 serial number and ``1``.
 """
+
 from __future__ import annotations
 
 import itertools
 import os
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kongtx import __version__
 from kongtx.plugins.base import PluginHandler

@@ -1,4 +1,5 @@
 """correlation-id config (Kong's ``kong/plugins/correlation-id/schema.lua``)."""
+
 from __future__ import annotations
 
 from kongtx.schema import Boolean, Record, String

@@ -6,6 +6,7 @@ duplicate key), ``None`` (absent) or another JSON value (ignored), and
 ``without(name)`` with the body bytes minus that field, keeping every other
 byte where the format allows.
 """
+
 from __future__ import annotations
 
 import json

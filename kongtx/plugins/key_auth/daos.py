@@ -1,4 +1,5 @@
 """``keyauth_credentials`` (``/key-auths``, ``/consumers/{c}/key-auth``)."""
+
 from __future__ import annotations
 
 from kongtx.schema.entity import Entity

@@ -6,6 +6,7 @@ wins, a repeated value is a duplicate (401). The key is checked against the
 snapshot's ``keyauth_credentials`` index (no I/O), then its ``ttl``.
 The request body is only buffered when ``key_in_body`` is set and needed.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -15,12 +16,13 @@ from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import Deferred
 
+from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler
 from kongtx.plugins.key_auth.body import parse_body
 
-__all__ = ["Handler", "KeyAuthConfig", "KeyFound", "NEED_BODY", "find_key", "prepare"]
+__all__ = ["NEED_BODY", "Handler", "KeyAuthConfig", "KeyFound", "find_key", "prepare"]
 
 NO_KEY = "No API key found in request"
 INVALID = "Unauthorized"
@@ -53,7 +55,7 @@ def prepare(conf: dict[str, Any]) -> KeyAuthConfig:
         in_body=bool(conf.get("key_in_body", False)),
         hide_credentials=bool(conf.get("hide_credentials", False)),
         run_on_preflight=bool(conf.get("run_on_preflight", True)),
-        www_authenticate='Key realm="%s"' % realm if realm is not None else "Key",
+        www_authenticate=f'Key realm="{realm}"' if realm is not None else "Key",
     )
 
 
@@ -103,7 +105,7 @@ class Handler(PluginHandler):
 
     name = "key-auth"
     priority = 1250
-    version = "3.9.0"
+    version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
         self._configs: dict[int, tuple[dict[str, Any], KeyAuthConfig]] = {}
@@ -112,7 +114,9 @@ class Handler(PluginHandler):
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Digest every enabled config once per snapshot."""
-        self._configs = {id(row["config"]): (row["config"], prepare(row["config"])) for row in configs}
+        self._configs = {
+            id(row["config"]): (row["config"], prepare(row["config"])) for row in configs
+        }
 
     def _config(self, conf: dict[str, Any]) -> KeyAuthConfig:
         entry = self._configs.get(id(conf))
@@ -148,8 +152,14 @@ class Handler(PluginHandler):
             return
         self._finish(ctx, conf, cfg, found, parsed)
 
-    def _finish(self, ctx: Any, conf: dict[str, Any], cfg: KeyAuthConfig, found: KeyFound | None,
-                parsed: Any) -> None:
+    def _finish(
+        self,
+        ctx: Any,
+        conf: dict[str, Any],
+        cfg: KeyAuthConfig,
+        found: KeyFound | None,
+        parsed: Any,
+    ) -> None:
         if found is not None and cfg.hide_credentials:
             _hide(ctx, cfg, found.name, parsed)
         if found is None or found.key == "":
@@ -158,7 +168,11 @@ class Handler(PluginHandler):
         snapshot = ctx.snapshot
         credential = snapshot.credential("keyauth_credentials", found.key)
         consumer = None
-        if credential is not None and _same(credential.get("key"), found.key) and not self._expired(ctx, credential):
+        if (
+            credential is not None
+            and _same(credential.get("key"), found.key)
+            and not self._expired(ctx, credential)
+        ):
             consumer_ref = credential.get("consumer") or {}
             consumer = snapshot.consumers.get(consumer_ref.get("id"))
         if consumer is None:
@@ -204,4 +218,3 @@ def _hide(ctx: Any, cfg: KeyAuthConfig, name: str, parsed: Any) -> None:
         ctx.set_query_args([(k, v) for k, v in pairs if k != name])
     if cfg.in_body and parsed is not None and parsed.get(name) is not None:
         ctx.set_body(parsed.without(name))
-

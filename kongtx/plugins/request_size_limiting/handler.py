@@ -55,9 +55,11 @@ class Handler(PluginHandler):
             if length > limit:
                 raise ProxyExit(too_large_status(headers), MESSAGE)
             return
-        if conf.get("require_content_length") and not _chunked(headers):
-            raise ProxyExit(411, LENGTH_REQUIRED)
         body = request.body
+        # Without Content-Length, a body can only be chunked (a front-end that
+        # de-chunked it drops Transfer-Encoding but keeps the body).
+        if conf.get("require_content_length") and body is None and not _chunked(headers):
+            raise ProxyExit(411, LENGTH_REQUIRED)
         if body is None:
             return
         known = body.length

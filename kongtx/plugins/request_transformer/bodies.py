@@ -4,19 +4,29 @@ Each ``transform_*`` takes the compiled body operations, the raw body and the
 template environment, and returns the new body, or ``None`` when Kong would
 leave the body untouched (nothing applied, or a body that does not parse).
 """
+
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus
 
 if TYPE_CHECKING:
     from kongtx.plugins.request_transformer.plan import Ops
 
 __all__ = [
-    "JSON", "MULTI", "ENCODED", "body_kind", "append_value", "decode_args", "encode_args",
-    "transform_json", "transform_urlencoded", "transform_multipart",
+    "ENCODED",
+    "JSON",
+    "MULTI",
+    "append_value",
+    "body_kind",
+    "decode_args",
+    "encode_args",
+    "transform_json",
+    "transform_multipart",
+    "transform_urlencoded",
 ]
 
 JSON, MULTI, ENCODED = "json", "multi_part", "form_encoded"
@@ -228,7 +238,9 @@ def _set_simple(parts: list[_Part], name: str, value: str) -> None:
     parts.append(_Part([header], name, data))
 
 
-def transform_multipart(ops: Ops, body: bytes, env: Mapping[str, Any], content_type: str) -> bytes | None:
+def transform_multipart(
+    ops: Ops, body: bytes, env: Mapping[str, Any], content_type: str
+) -> bytes | None:
     """Apply rename, remove, replace and add (Kong has no multipart append) to a multipart body."""
     m = _BOUNDARY_RE.search(content_type)
     if m is None:

@@ -7,9 +7,11 @@ append. The body is buffered only when the config has body operations and the
 GET/HEAD/TRACE moves a form body into the query string); otherwise the hook is
 synchronous and the body streams.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from twisted.internet.defer import Deferred
 
@@ -20,7 +22,7 @@ from kongtx.plugins.request_transformer import bodies
 from kongtx.plugins.request_transformer.plan import Ops, Plan, PlanCache
 from kongtx.proxy.context import ProxyContext
 
-__all__ = ["Handler", "TemplateEnv", "HeaderTable"]
+__all__ = ["Handler", "HeaderTable", "TemplateEnv"]
 
 _EMPTY: dict[str, Any] = {}
 _BODYLESS = frozenset(("GET", "HEAD", "TRACE"))
@@ -55,7 +57,7 @@ class HeaderTable(dict):  # type: ignore[type-arg]
 class TemplateEnv:
     """The read-only template environment; each table is loaded on first use, then kept."""
 
-    __slots__ = ("ctx", "_loaded")
+    __slots__ = ("_loaded", "ctx")
 
     def __init__(self, ctx: ProxyContext) -> None:
         self.ctx = ctx
@@ -163,7 +165,9 @@ def transform_querystring(ops: Ops, ctx: ProxyContext, env: TemplateEnv) -> None
     ctx.set_query_args(_query_pairs(table))
 
 
-def transform_body(ops: Ops, body: bytes, kind: str, content_type: str, env: Mapping[str, Any]) -> bytes | None:
+def transform_body(
+    ops: Ops, body: bytes, kind: str, content_type: str, env: Mapping[str, Any]
+) -> bytes | None:
     """The new body, or ``None`` to leave it untouched."""
     if kind == bodies.JSON:
         return bodies.transform_json(ops, body, env)
@@ -210,13 +214,17 @@ class Handler(PluginHandler):
         if plan.uri is not None:
             path = plan.uri.render(env)
             if not path.startswith("/"):
-                raise ValueError(f"request-transformer: replace.uri must render to a path, got {path!r}")
+                raise ValueError(
+                    f"request-transformer: replace.uri must render to a path, got {path!r}"
+                )
             ctx.set_upstream_path(path)
         request = ctx.request
         if plan.http_method is not None:
             request.method = plan.http_method
-            if plan.http_method in _BODYLESS and \
-                    bodies.body_kind(request.headers.get("content-type")) == bodies.ENCODED:
+            if (
+                plan.http_method in _BODYLESS
+                and bodies.body_kind(request.headers.get("content-type")) == bodies.ENCODED
+            ):
                 return Deferred.fromCoroutine(self._after_method_read(ctx, plan, env))
         return self._rest(ctx, plan, env)
 
@@ -234,13 +242,16 @@ class Handler(PluginHandler):
             kind = bodies.body_kind(content_type)
             if kind is not None:
                 assert content_type is not None
-                return Deferred.fromCoroutine(self._body_then_query(ctx, plan, env, kind, content_type))
+                return Deferred.fromCoroutine(
+                    self._body_then_query(ctx, plan, env, kind, content_type)
+                )
         if plan.querystring.any:
             transform_querystring(plan.querystring, ctx, env)
         return None
 
-    async def _body_then_query(self, ctx: ProxyContext, plan: Plan, env: TemplateEnv, kind: str,
-                               content_type: str) -> None:
+    async def _body_then_query(
+        self, ctx: ProxyContext, plan: Plan, env: TemplateEnv, kind: str, content_type: str
+    ) -> None:
         body = await ctx.read_body()
         new_body = transform_body(plan.body, body, kind, content_type, env)
         if new_body is not None:

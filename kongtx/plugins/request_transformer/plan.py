@@ -1,10 +1,12 @@
 """A request-transformer config compiled once: parsed entries and compiled templates."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from kongtx.plugins.request_transformer.schema import split_entry
-from kongtx.plugins.request_transformer.template import Template, compile_template
+from kongtx.plugins.request_transformer.template import Template, TemplateError, compile_template
 
 __all__ = ["Ops", "Plan", "PlanCache"]
 
@@ -28,7 +30,7 @@ class Ops:
         ``None`` when the entry has no value.
     """
 
-    __slots__ = ("remove", "rename", "replace", "add", "append", "any")
+    __slots__ = ("add", "any", "append", "remove", "rename", "replace")
 
     def __init__(self, conf: Mapping[str, Any], key: str) -> None:
         self.remove = [split_entry(e)[0] or e for e in _entries(conf, "remove", key)]
@@ -70,7 +72,7 @@ def _entries(conf: Mapping[str, Any], op: str, key: str) -> list[str]:
 class Plan:
     """Everything request-transformer needs from one config, computed once."""
 
-    __slots__ = ("conf", "http_method", "uri", "headers", "querystring", "body")
+    __slots__ = ("body", "conf", "headers", "http_method", "querystring", "uri")
 
     def __init__(self, conf: Mapping[str, Any]) -> None:
         self.conf = conf
@@ -103,6 +105,6 @@ class PlanCache:
         for conf in configs:
             try:
                 plans[id(conf)] = Plan(conf)
-            except Exception:  # an invalid template fails at request time, as in Kong
-                continue
+            except TemplateError:
+                pass  # an invalid template fails at request time (500), as in Kong
         self._plans = plans

@@ -1,11 +1,11 @@
 """request-transformer config (Kong's ``kong/plugins/request-transformer/schema.lua``)."""
+
 from __future__ import annotations
 
 import re
 
-from kongtx.schema import Array, Record, String
-from kongtx.schema import typedefs
 from kongtx.plugins.request_transformer.template import TemplateError, compile_template
+from kongtx.schema import Array, Record, String, typedefs
 
 __all__ = ["CONFIG", "OPTIONS", "split_entry"]
 
@@ -29,16 +29,16 @@ def _check_for_value(entry: str) -> str | None:
     try:
         compile_template(value)
     except TemplateError as exc:
-        return "value '%s' is not in supported format, error:%s" % (value, exc)
+        return f"value '{value}' is not in supported format, error:{exc}"
     return None
 
 
 def _validate_headers(entry: str, value_check: re.Pattern[str] | None = None) -> str | None:
     name, value = split_entry(entry)
     if name is None or not _HEADER_NAME_RE.match(name):
-        return "'%s' is not a valid header" % name
+        return f"'{name}' is not a valid header"
     if value_check is not None and not value_check.match(value):
-        return "'%s' is not a valid header" % value
+        return f"'{value}' is not a valid header"
     return None
 
 
@@ -71,9 +71,24 @@ def _colon_record(with_uri: bool = False) -> Record:
 CONFIG = Record(
     [
         ("http_method", typedefs.http_method),
-        ("remove", Record([("body", _strings), ("headers", _headers), ("querystring", _strings)], required=True)),
-        ("rename", Record([("body", _colon_strings), ("headers", _colon_headers), ("querystring", _colon_strings)],
-                          required=True)),
+        (
+            "remove",
+            Record(
+                [("body", _strings), ("headers", _headers), ("querystring", _strings)],
+                required=True,
+            ),
+        ),
+        (
+            "rename",
+            Record(
+                [
+                    ("body", _colon_strings),
+                    ("headers", _colon_headers),
+                    ("querystring", _colon_strings),
+                ],
+                required=True,
+            ),
+        ),
         ("replace", _colon_record(with_uri=True)),
         ("add", _colon_record()),
         ("append", _colon_record()),

@@ -14,10 +14,12 @@ tables are ``dict`` (keys) or ``list`` (1-based). A rendered value is
 ``tostring`` of the result (``nil`` -> ``"nil"``); a multi-valued header or
 argument (a list) renders as its values joined by ``", "``.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["Template", "TemplateError", "compile_template", "render_value"]
 
@@ -36,8 +38,19 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = frozenset(("and", "or", "not", "nil", "true", "false"))
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a", "b": "\b",
-            "f": "\f", "v": "\v", "0": "\0"}
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "0": "\0",
+}
 
 
 def _tokenize(text: str) -> list[tuple[str, Any]]:
@@ -53,7 +66,12 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
         if m.group("num") is not None:
             raw = m.group("num")
             value: Any = int(raw, 16) if raw[:2].lower() == "0x" else float(raw)
-            if isinstance(value, float) and value.is_integer() and "." not in raw and "e" not in raw.lower():
+            if (
+                isinstance(value, float)
+                and value.is_integer()
+                and "." not in raw
+                and "e" not in raw.lower()
+            ):
                 value = int(value)
             tokens.append(("value", value))
         elif m.group("name") is not None:
@@ -121,7 +139,7 @@ def render_value(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else "%.14g" % value
+        return str(int(value)) if value.is_integer() else f"{value:.14g}"
     if isinstance(value, list):
         return ", ".join(render_value(v) for v in value)
     return str(value)
@@ -185,8 +203,11 @@ def _concat_part(value: Any) -> str:
 
 def _compare(op: str, left: Any, right: Any) -> bool:
     if op == "==":
-        return left == right and type(left) is type(right) or (
-            _lua_type(left) == "number" and _lua_type(right) == "number" and left == right)
+        return (
+            left == right
+            and type(left) is type(right)
+            or (_lua_type(left) == "number" and _lua_type(right) == "number" and left == right)
+        )
     if op == "~=":
         return not _compare("==", left, right)
     if _lua_type(left) != _lua_type(right) or _lua_type(left) not in ("number", "string"):
@@ -204,6 +225,7 @@ def _or(left: Expr, right: Expr) -> Expr:
     def run(env: Mapping[str, Any]) -> Any:
         value = left(env)
         return value if _truthy(value) else right(env)
+
     return run
 
 
@@ -211,7 +233,24 @@ def _and(left: Expr, right: Expr) -> Expr:
     def run(env: Mapping[str, Any]) -> Any:
         value = left(env)
         return right(env) if _truthy(value) else value
+
     return run
+
+
+def _cmp(op: str, left: Expr, right: Expr) -> Expr:
+    return lambda env: _compare(op, left(env), right(env))
+
+
+def _field(container: Expr, name: str) -> Expr:
+    return lambda env: _index(container(env), name)
+
+
+def _subscript(container: Expr, key: Expr) -> Expr:
+    return lambda env: _index(container(env), key(env))
+
+
+def _invoke(func: Expr, args: list[Expr]) -> Expr:
+    return lambda env: _call(func(env), [arg(env) for arg in args])
 
 
 class _Parser:
@@ -261,7 +300,7 @@ class _Parser:
         while self.peek()[0] == "op" and self.peek()[1] in ("==", "~=", "<", "<=", ">", ">="):
             op = self.take()[1]
             right = self.concat_expr()
-            left = (lambda a, b, o: lambda env: _compare(o, a(env), b(env)))(left, right, op)
+            left = _cmp(op, left, right)
         return left
 
     def concat_expr(self) -> Expr:
@@ -294,12 +333,12 @@ class _Parser:
                 kind, name = self.take()
                 if kind != "name":
                     raise TemplateError(f"<name> expected near '{name}'")
-                expr = (lambda e, k: lambda env: _index(e(env), k))(expr, name)
+                expr = _field(expr, name)
             elif value == "[":
                 self.take()
                 key = self.or_expr()
                 self.expect("]")
-                expr = (lambda e, k: lambda env: _index(e(env), k(env)))(expr, key)
+                expr = _subscript(expr, key)
             elif value == "(":
                 self.take()
                 args: list[Expr] = []
@@ -309,7 +348,7 @@ class _Parser:
                         self.take()
                         args.append(self.or_expr())
                 self.expect(")")
-                expr = (lambda e, a: lambda env: _call(e(env), [x(env) for x in a]))(expr, args)
+                expr = _invoke(expr, args)
             else:
                 return expr
 
@@ -360,7 +399,7 @@ class Template:
     :ivar constant: the rendered text when the template has no expression, else ``None``.
     """
 
-    __slots__ = ("source", "parts", "constant")
+    __slots__ = ("constant", "parts", "source")
 
     def __init__(self, source: str, parts: list[str | Expr]) -> None:
         self.source = source
@@ -393,7 +432,7 @@ def compile_template(source: str) -> Template:
             raise TemplateError("unbalanced '$(' in template")
         if start > pos:
             parts.append(source[pos:start])
-        parts.append(compile_expression(source[start + 2:close]))
+        parts.append(compile_expression(source[start + 2 : close]))
         pos = close + 1
     if pos < len(source) or not parts:
         parts.append(source[pos:])

@@ -8,18 +8,28 @@ buffered only when the config has JSON operations and the response is
 buffer; should the core stream anyway, ``body_filter`` collects the chunks
 itself and answers the whole body at ``eof``. Other responses stream untouched.
 """
+
 from __future__ import annotations
 
 import json
+import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from kongtx import __version__
 from kongtx.http.headers import Headers
 from kongtx.plugins.base import PluginHandler
 from kongtx.proxy.context import ProxyContext
 
-__all__ = ["Handler", "Plan", "is_json_body", "json_value", "transform_headers", "transform_json_body"]
+__all__ = [
+    "Handler",
+    "Plan",
+    "is_json_body",
+    "json_value",
+    "transform_headers",
+    "transform_json_body",
+]
 
 _ENTRY_RE = re.compile(r"^([^:]+):*(.*)$", re.DOTALL)
 _STATE_KEY = "_response_transformer_body"
@@ -55,7 +65,7 @@ def _tonumber(text: str) -> int | float | None:
             number = float(text)
         except ValueError:
             return None
-        return number if number == number and abs(number) != float("inf") else None
+        return number if math.isfinite(number) else None
 
 
 def json_value(value: str | None, json_type: str | None) -> Any:
@@ -83,8 +93,21 @@ def _append_value(current: Any, value: Any) -> list[Any]:
 class Plan:
     """A config's operations, parsed once (JSON values already cast)."""
 
-    __slots__ = ("conf", "h_remove", "h_rename", "h_replace", "h_add", "h_append", "h_lookup",
-                 "j_remove", "j_rename", "j_replace", "j_add", "j_append", "json_any")
+    __slots__ = (
+        "conf",
+        "h_add",
+        "h_append",
+        "h_lookup",
+        "h_remove",
+        "h_rename",
+        "h_replace",
+        "j_add",
+        "j_append",
+        "j_remove",
+        "j_rename",
+        "j_replace",
+        "json_any",
+    )
 
     def __init__(self, conf: Mapping[str, Any]) -> None:
         self.conf = conf
@@ -116,8 +139,13 @@ class Plan:
         self.j_replace = json_pairs("replace")
         self.j_add = json_pairs("add")
         self.j_append = json_pairs("append")
-        self.json_any = bool(section("remove", "json") or section("rename", "json") or section("replace", "json")
-                             or section("add", "json") or section("append", "json"))
+        self.json_any = bool(
+            section("remove", "json")
+            or section("rename", "json")
+            or section("replace", "json")
+            or section("add", "json")
+            or section("append", "json")
+        )
 
 
 def transform_headers(plan: Plan, headers: Headers) -> None:
@@ -208,7 +236,9 @@ class Handler(PluginHandler):
         if headers is not None:
             transform_headers(self.plan(conf), headers)
 
-    def body_filter(self, ctx: ProxyContext, conf: dict[str, Any], chunk: bytes, eof: bool) -> bytes:
+    def body_filter(
+        self, ctx: ProxyContext, conf: dict[str, Any], chunk: bytes, eof: bool
+    ) -> bytes:
         """Transform a JSON body once it is complete; anything else passes through."""
         plan = self.plan(conf)
         if not plan.json_any:

@@ -1,4 +1,5 @@
 """response-transformer config (Kong's ``kong/plugins/response-transformer/schema.lua``)."""
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,9 @@ def _validate_colon_headers(entry: str) -> str | None:
     m = _ENTRY_RE.match(entry)
     name, value = (m.group(1), m.group(2)) if m else (None, "")
     if name is None or not _HEADER_NAME_RE.match(name):
-        return "'%s' is not a valid header" % name
+        return f"'{name}' is not a valid header"
     if not _HEADER_NAME_RE.match(value):
-        return "'%s' is not a valid header" % value
+        return f"'{value}' is not a valid header"
     return None
 
 
@@ -34,13 +35,15 @@ _json_types = Array(
     required=True,
     default=[],
     description="List of JSON type names. Specify the types of the JSON values returned when appending\n"
-                "JSON properties. Each string element can be one of: boolean, number, or string.",
+    "JSON properties. Each string element can be one of: boolean, number, or string.",
 )
 
 
 def _colon_record() -> Record:
-    return Record([("json", _colon_strings), ("json_types", _json_types), ("headers", _colon_strings)],
-                  required=True)
+    return Record(
+        [("json", _colon_strings), ("json_types", _json_types), ("headers", _colon_strings)],
+        required=True,
+    )
 
 
 CONFIG = Record(
