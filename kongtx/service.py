@@ -139,7 +139,8 @@ class GatewayNode(MultiService):
                 self.gateway.handle, self.reactor, scheme=scheme,
                 max_body_size=config.nginx_http_client_max_body_size or 0,
             )
-        return GatewaySite(GatewayResource(self.gateway, self.reactor), reactor=self.reactor)
+        resource = GatewayResource(self.gateway, self.reactor, config.nginx_http_client_max_body_size or 0)
+        return GatewaySite(resource, reactor=self.reactor)
 
     def _certificate_for(self, server_name: str) -> tuple[str, str] | None:
         snapshots = self.snapshots

@@ -91,6 +91,15 @@ class Gateway:
         d.addErrback(self._crashed, ctx, writer)
         return d
 
+    def reject(self, request: GatewayRequest, writer: ResponseWriter, status: int) -> None:
+        """Answer a request the front-end refused (e.g. 413) with Kong's nginx-level error page."""
+        ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id())
+        status, headers, body = responses.render_nginx_error(
+            status, request.headers, ctx.request_id, self.error_default_type)
+        headers.set("Connection", "close")
+        self._add_generated_headers(ctx, headers)
+        self._write_simple(ctx, writer, status, headers, body)
+
     def _crashed(self, failure: Failure, ctx: ProxyContext, writer: ResponseWriter) -> None:
         log.failure("unexpected error while proxying {method} {target}", failure,
                     method=ctx.request.method, target=ctx.request.target)

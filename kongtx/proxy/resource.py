@@ -167,10 +167,11 @@ class GatewayResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, gateway: Gateway, clock: Any) -> None:
+    def __init__(self, gateway: Gateway, clock: Any, max_body_size: int = 0) -> None:
         super().__init__()
         self.gateway = gateway
         self.clock = clock
+        self.max_body_size = max_body_size
 
     def render(self, request: Request) -> Any:
         request.defaultContentType = None
@@ -209,10 +210,14 @@ class GatewayResource(Resource):
             body,
             tls_version,
         )
+        writer = _ResourceWriter(request)
         if body is not None:
+            if self.max_body_size and body.length > self.max_body_size:
+                self.gateway.reject(gateway_request, writer, 413)
+                return NOT_DONE_YET
             # twisted.web already de-chunked the body: forward it with its real length.
             gateway_request.headers.remove("transfer-encoding")
-        self.gateway.handle(gateway_request, _ResourceWriter(request))
+        self.gateway.handle(gateway_request, writer)
         return NOT_DONE_YET
 
 

@@ -219,3 +219,79 @@ async def test_hostile_requests_never_reach_upstream(env, case):
     status_line = answer.split(b"\r\n", 1)[0]
     assert status_line.split(b" ")[1] in (b"400", b"413", b"431"), answer[:200]
     assert upstream.requests == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_trusted_ips_and_real_ip_header(tmp_path, frontend):
+    """From a trusted peer, X-Forwarded-* are kept and the client IP comes from real_ip_header."""
+    upstream = await start_upstream(reactor)
+    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off",
+                             trusted_ips="127.0.0.1", real_ip_header="X-Forwarded-For")
+    try:
+        await _service(gw, upstream)
+        await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+        echoed = (await gw.proxy("GET", "/x", headers={
+            "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "public.example", "X-Forwarded-Port": "443",
+        })).json["headers"]
+        assert echoed["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+        assert echoed["x-real-ip"] == "203.0.113.7"
+        assert echoed["x-forwarded-proto"] == "https"
+        assert echoed["x-forwarded-host"] == "public.example"
+        assert echoed["x-forwarded-port"] == "443"
+    finally:
+        await gw.stop()
+        await upstream.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_untrusted_peer_cannot_spoof_forwarded_headers(env):
+    """Without trusted_ips, client X-Forwarded-Proto/Host are replaced and X-Real-IP is the peer."""
+    gw, upstream = env
+    await _service(gw, upstream)
+    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    echoed = (await gw.proxy("GET", "/x", headers={
+        "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Real-IP": "203.0.113.7",
+        "Host": "h.test",
+    })).json["headers"]
+    assert echoed["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+    assert echoed["x-real-ip"] == "127.0.0.1"
+    assert echoed["x-forwarded-proto"] == "http"
+    assert echoed["x-forwarded-host"] == "h.test"
+
+
+@pytest_twisted.ensureDeferred
+async def test_headers_setting_off_removes_kong_headers(tmp_path, frontend):
+    """headers = off: no Via, no latency or request-id headers on responses."""
+    upstream = await start_upstream(reactor)
+    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off", headers="off")
+    try:
+        await _service(gw, upstream)
+        await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+        reply = await gw.proxy("GET", "/x")
+        assert reply.status == 200
+        for name in ("via", "x-kong-upstream-latency", "x-kong-proxy-latency", "x-kong-request-id"):
+            assert reply.header(name) is None, name
+        miss = await gw.proxy("GET", "/", headers={"Host": "none"})
+        assert miss.header("x-kong-response-latency") is None
+    finally:
+        await gw.stop()
+        await upstream.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_max_body_size_is_413(tmp_path, frontend):
+    """nginx_http_client_max_body_size: a larger body is refused with 413 and never forwarded."""
+    upstream = await start_upstream(reactor)
+    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off", nginx_http_client_max_body_size="1k")
+    try:
+        await _service(gw, upstream)
+        await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+        ok = await gw.proxy("POST", "/upload", data=b"a" * 1000)
+        assert ok.status == 200
+        big = await gw.proxy("POST", "/upload", data=b"a" * 5000)
+        assert big.status == 413
+        assert len(upstream.requests) == 1
+    finally:
+        await gw.stop()
+        await upstream.stop()
