@@ -75,6 +75,8 @@ def makeService(options: Options | dict[str, Any]) -> IService:
     """
     from twisted.internet import reactor
 
-    from kongtx.service import build_gateway
+    from kongtx.workers import make_service
 
-    return build_gateway(reactor, options["config_object"])
+    # One process (build_gateway) or, with worker_processes > 1, a supervised group
+    # sharing the proxy listeners through SO_REUSEPORT.
+    return make_service(reactor, options["config_object"])

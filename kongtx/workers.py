@@ -282,7 +282,10 @@ class WorkerSupervisor(Service):
     def _kill(workers: list[_WorkerProtocol]) -> None:
         for worker in workers:
             if not worker.ended.called:
-                log.warn("worker {index} [{pid}] did not stop; killing it", index=worker.index, pid=worker.pid)
+                log.warn(  # noqa: G010 - twisted's Logger has no warning()
+                    "worker {index} [{pid}] did not stop; killing it",
+                    index=worker.index, pid=worker.pid,
+                )
                 _signal(worker, "KILL")
 
     # -- children ----------------------------------------------------------------
@@ -322,7 +325,7 @@ class WorkerSupervisor(Service):
         lived = self.reactor.seconds() - self._started_at.get(index, 0.0)
         delay = RESTART_DELAY if lived >= STABLE_AFTER else self._delays.get(index, RESTART_DELAY)
         self._delays[index] = min(delay * 2, MAX_RESTART_DELAY)
-        log.warn(
+        log.warn(  # noqa: G010
             "worker {index} [{pid}] ended ({why}); restarting in {delay}s",
             index=index, pid=worker.pid, why=reason.getErrorMessage(), delay=delay,
         )
@@ -341,8 +344,8 @@ class WorkerSupervisor(Service):
 def _signal(worker: _WorkerProtocol, sig: str) -> None:
     try:
         worker.transport.signalProcess(sig)
-    except Exception:  # noqa: BLE001 - already gone (ProcessExitedAlready, OSError)
-        pass
+    except Exception as exc:  # noqa: BLE001 - already gone (ProcessExitedAlready, OSError)
+        log.debug("signal {sig} to worker {index}: {exc!r}", sig=sig, index=worker.index, exc=exc)
 
 
 def _raw_config(config: Any) -> dict[str, str | None]:

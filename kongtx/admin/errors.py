@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from kongtx.errors import KongtxError
+from kongtx.store.paging import lua_literal
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -49,21 +50,3 @@ def method_not_allowed() -> AdminError:
 def dump_json(value: Any) -> bytes:
     """Serialize a response body compactly as UTF-8 JSON."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def lua_literal(value: Any) -> str:
-    """Render a value the way Kong's error messages pretty-print Lua tables.
-
-    Keys are sorted, strings double-quoted and ``None`` is ``null``.
-    """
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value + '"'
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}={lua_literal(value[k])}" for k in sorted(value)) + "}"
-    if isinstance(value, (list, tuple)):
-        return "{" + ",".join(lua_literal(v) for v in value) + "}"
-    return str(value)

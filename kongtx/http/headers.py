@@ -49,7 +49,10 @@ class Headers:
         if not isinstance(name, str):
             return False
         key = name.lower()
-        return any(lname == key for lname, _, _ in self._fields)
+        for field in self._fields:
+            if field[0] == key:
+                return True
+        return False
 
     def count(self, name: str) -> int:
         """Return how many fields are named ``name``."""
@@ -77,6 +80,31 @@ class Headers:
                     ]
                 return
         fields.append((key, name, value))
+
+    def take(self, names: frozenset[str] | set[str]) -> dict[str, list[str]]:
+        """Remove, in one pass, every field whose lower-case name is in ``names``.
+
+        :returns: the removed values by lower-case name, in order.
+        """
+        kept = []
+        taken: dict[str, list[str]] = {}
+        for field in self._fields:
+            lname = field[0]
+            if lname in names:
+                values = taken.get(lname)
+                if values is None:
+                    taken[lname] = [field[2]]
+                else:
+                    values.append(field[2])
+            else:
+                kept.append(field)
+        if taken:
+            self._fields = kept
+        return taken
+
+    def extend(self, fields: list[tuple[str, str]]) -> None:
+        """Append ``(name, value)`` pairs (``str``) without looking for existing ones."""
+        self._fields.extend((name.lower(), name, value) for name, value in fields)
 
     def remove(self, name: str) -> bool:
         """Remove every field named ``name``; return whether any was there."""

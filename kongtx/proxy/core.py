@@ -80,6 +80,12 @@ class Gateway:
         self.real_ip_recursive = bool(getattr(settings, "real_ip_recursive", False))
         self.error_default_type = getattr(settings, "error_default_type", "text/plain") or "text/plain"
         self.requests_total = 0
+        self._replaced_upstream = forwarding.HOP_BY_HOP | forwarding.FORWARDED | {"via", "x-kong-request-id"}
+        settings = self.headers
+        ours = {"x-kong-upstream-latency": settings.upstream_latency, "x-kong-proxy-latency": settings.proxy_latency,
+                "x-kong-upstream-status": settings.upstream_status, "x-kong-request-id": settings.request_id}
+        # Upstream copies of the headers kongtx sets are replaced, the others pass through.
+        self._replaced_response = forwarding.RESPONSE_HOP_BY_HOP | {name for name, on in ours.items() if on}
 
     # -- entry point -------------------------------------------------------------
     def handle(self, request: GatewayRequest, writer: ResponseWriter) -> Deferred[None]:
@@ -280,38 +286,46 @@ class Gateway:
 
     # -- proxying ----------------------------------------------------------------
     def _prepare_upstream(self, ctx: ProxyContext) -> tuple[Headers, str]:
+        """Rewrite the client's headers into the upstream request's, in one pass over them."""
         request = ctx.request
         route, service, match = ctx.route, ctx.service, ctx.match
         assert route is not None and service is not None and match is not None
         headers = request.headers
-        upgrade, te = forwarding.strip_hop_by_hop(headers, forwarding.HOP_BY_HOP)
+        taken = forwarding.strip_hop_by_hop(headers, self._replaced_upstream)
+        added: list[tuple[str, str]] = []
+        upgrade = taken.get("upgrade")
         if upgrade and request.method == "GET":
-            headers.set("Connection", "keep-alive, Upgrade")
-            headers.set("Upgrade", upgrade)
-        if te and "trailers" in te.lower():
-            headers.set("TE", "trailers")
+            added.append(("Connection", "keep-alive, Upgrade"))
+            added.append(("Upgrade", upgrade[0]))
+        te = taken.get("te")
+        if te and "trailers" in te[0].lower():
+            added.append(("TE", "trailers"))
         path = ctx.upstream_path
         if path is None:
             path = upstream_path(service.get("path"), match, route.get("strip_path", True),
                                  route.get("path_handling") or "v0")
         query = ctx.upstream_query
         target = path if query is None else f"{path}?{query}"
-        host, _ = forwarding.split_host(headers.get("host"))
-        forwarding.set_forwarded(
-            headers,
+        added += forwarding.forwarded_headers(
+            taken,
             trusted=request.client_ip in self.trusted,
             peer=request.client_ip,
             client_ip=ctx.client_ip,
             scheme=request.scheme,
-            host=host,
+            host=forwarding.split_host(headers.get("host"))[0],
             server_port=request.server_port,
             path=request.path,
             prefix=match.prefix if route.get("strip_path", True) else None,
         )
-        via = headers.get("via")
-        headers.set("Via", f"{via}, {VIA_TOKEN}" if via else VIA_TOKEN)
+        via = taken.get("via")
+        added.append(("Via", f"{', '.join(via)}, {VIA_TOKEN}" if via else VIA_TOKEN))
         if self.headers.upstream_request_id:
-            headers.set("X-Kong-Request-Id", ctx.request_id)
+            added.append(("X-Kong-Request-Id", ctx.request_id))
+        else:
+            kept = taken.get("x-kong-request-id")
+            if kept:
+                added.append(("X-Kong-Request-Id", kept[0]))
+        headers.extend(added)
         return headers, target
 
     async def _proxy(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
@@ -353,30 +367,38 @@ class Gateway:
         ctx.response_status = response.status
         ctx.response_headers = response.headers
         ctx.response_source = "upstream"
-        forwarding.strip_hop_by_hop(response.headers, forwarding.RESPONSE_HOP_BY_HOP
-                                    if response.status != 101 else frozenset(("keep-alive",)))
+        forwarding.strip_hop_by_hop(
+            response.headers, self._replaced_response if response.status != 101 else _UPGRADE_KEPT)
         self._add_response_headers(ctx, response.headers)
         await self._header_filter(ctx)
         await send_response(self, ctx, writer, response)
 
     def _add_response_headers(self, ctx: ProxyContext, headers: Headers) -> None:
+        """Kong's headers on a proxied response (upstream copies of them were taken out)."""
         settings = self.headers
+        added: list[tuple[str, str]] = []
         if settings.via:
             via = headers.get("via")
-            headers.set("Via", f"{via}, {VIA_TOKEN}" if via else VIA_TOKEN)
+            if via is not None:
+                headers.remove("via")
+            added.append(("Via", f"{via}, {VIA_TOKEN}" if via else VIA_TOKEN))
         if settings.server and "server" not in headers:
-            headers.set("Server", SERVER_TOKEN)
+            added.append(("Server", SERVER_TOKEN))
         if settings.upstream_latency:
-            headers.set("X-Kong-Upstream-Latency", str(ctx.upstream_latency))
+            added.append(("X-Kong-Upstream-Latency", str(ctx.upstream_latency)))
         if settings.proxy_latency:
-            headers.set("X-Kong-Proxy-Latency", str(ctx.proxy_latency))
+            added.append(("X-Kong-Proxy-Latency", str(ctx.proxy_latency)))
         if settings.upstream_status:
-            headers.set("X-Kong-Upstream-Status", ctx.upstream_status or "")
+            added.append(("X-Kong-Upstream-Status", ctx.upstream_status or ""))
         if settings.request_id:
-            headers.set("X-Kong-Request-Id", ctx.request_id)
+            added.append(("X-Kong-Request-Id", ctx.request_id))
         cookie = ctx.shared.get("balancer_set_cookie")
         if cookie is not None:
-            headers.add("Set-Cookie", cookie)
+            added.append(("Set-Cookie", cookie))
+        headers.extend(added)
+
+
+_UPGRADE_KEPT = frozenset(("keep-alive",))
 
 
 __all__ = ["Gateway", "HeaderSettings", "BufferedBody"]

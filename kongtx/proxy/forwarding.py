@@ -71,20 +71,24 @@ def real_client_ip(peer: str, headers: Headers, trusted: TrustedIPs, header: str
     return addresses[0]
 
 
-def strip_hop_by_hop(headers: Headers, names: frozenset[str]) -> tuple[str | None, str | None]:
-    """Remove hop-by-hop fields in place; return the client's (Upgrade, TE) values."""
-    connection = headers.get_all("connection")
-    upgrade = headers.get("upgrade")
-    te = headers.get("te")
-    for value in connection:
-        for token in value.split(","):
-            token = token.strip().lower()
-            if token and token not in ("close", "keep-alive", "upgrade"):
-                headers.remove(token)
-    for name in names:
-        if name in headers:
-            headers.remove(name)
-    return upgrade, te
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+def strip_hop_by_hop(headers: Headers, names: frozenset[str]) -> dict[str, list[str]]:
+    """Remove hop-by-hop fields (and those the client's Connection names) in one pass.
+
+    :returns: the removed fields by lower-case name (``upgrade``, ``te``... for the caller).
+    """
+    taken = headers.take(names)
+    connection = taken.get("connection")
+    if connection:
+        listed = {
+            token.strip().lower() for value in connection for token in value.split(",")
+        } - {"", "close", "keep-alive", "upgrade"}
+        if listed:
+            taken.update(headers.take(listed))
+    return taken
 
 
 def host_header(service: dict[str, Any], hostname: str, port: int) -> str:
@@ -112,8 +116,15 @@ def split_host(host: str | None) -> tuple[str, int | None]:
     return host, None
 
 
-def set_forwarded(
-    headers: Headers,
+#: Fields the gateway rewrites on every upstream request (removed first, then set again).
+FORWARDED = frozenset(
+    ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+     "x-forwarded-path", "x-forwarded-prefix", "x-real-ip")
+)
+
+
+def forwarded_headers(
+    taken: dict[str, list[str]],
     *,
     trusted: bool,
     peer: str,
@@ -123,24 +134,24 @@ def set_forwarded(
     server_port: int,
     path: str,
     prefix: str | None,
-) -> None:
-    """Set X-Forwarded-For/-Proto/-Host/-Port/-Path/-Prefix and X-Real-IP as Kong does (proxy.md §2.4)."""
-    xff = headers.get("x-forwarded-for")
-    headers.set("X-Forwarded-For", f"{xff}, {peer}" if xff else peer)
+) -> list[tuple[str, str]]:
+    """X-Forwarded-For/-Proto/-Host/-Port/-Path/-Prefix and X-Real-IP as Kong sets them
+    (proxy.md §2.4), from the client's copies in ``taken`` (see :data:`FORWARDED`)."""
+    xff = taken.get("x-forwarded-for")
+    fields = [("X-Forwarded-For", f"{', '.join(xff)}, {peer}" if xff else peer)]
     if trusted:
-        proto = headers.get("x-forwarded-proto") or scheme
-        fhost = headers.get("x-forwarded-host") or host
-        fport = headers.get("x-forwarded-port") or str(server_port)
-        fpath = headers.get("x-forwarded-path") or path
-        fprefix = headers.get("x-forwarded-prefix") or prefix
+        proto = _first(taken.get("x-forwarded-proto")) or scheme
+        fhost = _first(taken.get("x-forwarded-host")) or host
+        fport = _first(taken.get("x-forwarded-port")) or str(server_port)
+        fpath = _first(taken.get("x-forwarded-path")) or path
+        fprefix = _first(taken.get("x-forwarded-prefix")) or prefix
     else:
         proto, fhost, fport, fpath, fprefix = scheme, host, str(server_port), path, prefix
-    headers.set("X-Forwarded-Proto", proto)
-    headers.set("X-Forwarded-Host", fhost)
-    headers.set("X-Forwarded-Port", fport)
-    headers.set("X-Forwarded-Path", fpath)
+    fields.append(("X-Forwarded-Proto", proto))
+    fields.append(("X-Forwarded-Host", fhost))
+    fields.append(("X-Forwarded-Port", fport))
+    fields.append(("X-Forwarded-Path", fpath))
     if fprefix and fprefix != "/":
-        headers.set("X-Forwarded-Prefix", fprefix)
-    else:
-        headers.remove("x-forwarded-prefix")
-    headers.set("X-Real-IP", client_ip)
+        fields.append(("X-Forwarded-Prefix", fprefix))
+    fields.append(("X-Real-IP", client_ip))
+    return fields

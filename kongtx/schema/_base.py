@@ -330,6 +330,21 @@ class String(Field):
         return 1 if self.len_min is None else self.len_min
 
 
+def _form_number(value: Any) -> Any:
+    """Form text as a number: blank is ``None``, digits an int, else a float; unparsable text is kept."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return None
+        if _INT_RE.match(text):
+            return int(text)
+        try:
+            return float(text)
+        except ValueError:
+            return value
+    return value
+
+
 class Integer(Field):
     """An integer (booleans are not integers)."""
 
@@ -343,18 +358,10 @@ class Integer(Field):
         return "expected an integer"
 
     def coerce_form(self, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text == "":
-                return None
-            if _INT_RE.match(text):
-                return int(text)
-            try:
-                number = float(text)
-            except ValueError:
-                return value
-            return int(number) if number.is_integer() else number
-        return value
+        if not isinstance(value, str):
+            return value
+        number = _form_number(value)
+        return int(number) if isinstance(number, float) and number.is_integer() else number
 
 
 class Number(Field):
@@ -370,17 +377,7 @@ class Number(Field):
         return None
 
     def coerce_form(self, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text == "":
-                return None
-            if _INT_RE.match(text):
-                return int(text)
-            try:
-                return float(text)
-            except ValueError:
-                return value
-        return value
+        return _form_number(value)
 
 
 class Boolean(Field):

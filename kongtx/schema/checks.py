@@ -100,99 +100,77 @@ class EntityCheck:
         return {self.name: list(self.fields)}
 
 
-class AtLeastOneOf(EntityCheck):
+_AT_LEAST_ONE_OF = "at least one of these fields must be non-empty: "
+
+
+class _FieldValuesCheck(EntityCheck):
+    """A check over the values of ``fields``: when :meth:`violated`, ``message`` + the quoted names."""
+
+    message = ""
+
+    def violated(self, values: list[Any]) -> bool:
+        """Whether the values (in ``fields`` order, ``None`` when absent) break the rule."""
+        raise NotImplementedError
+
+    def run(
+        self,
+        row: Mapping[str, Any],
+        schema_fields: Mapping[str, Any],
+        errors: dict[str, Any],
+    ) -> None:
+        if self.violated([get_path(row, f) for f in self.fields]):
+            add_entity_error(errors, self.message + _quoted(self.fields))
+
+
+class AtLeastOneOf(_FieldValuesCheck):
     """At least one of the fields must be non-empty."""
 
     name = "at_least_one_of"
+    message = _AT_LEAST_ONE_OF
 
-    def run(
-        self,
-        row: Mapping[str, Any],
-        schema_fields: Mapping[str, Any],
-        errors: dict[str, Any],
-    ) -> None:
-        if not any(is_nonempty(get_path(row, f)) for f in self.fields):
-            add_entity_error(
-                errors,
-                "at least one of these fields must be non-empty: "
-                + _quoted(self.fields),
-            )
+    def violated(self, values: list[Any]) -> bool:
+        return not any(is_nonempty(v) for v in values)
 
 
-class OnlyOneOf(EntityCheck):
+class OnlyOneOf(_FieldValuesCheck):
     """Exactly one of the fields must be non-empty."""
 
     name = "only_one_of"
+    message = "exactly one of these fields must be non-empty: "
 
-    def run(
-        self,
-        row: Mapping[str, Any],
-        schema_fields: Mapping[str, Any],
-        errors: dict[str, Any],
-    ) -> None:
-        if sum(1 for f in self.fields if is_nonempty(get_path(row, f))) != 1:
-            add_entity_error(
-                errors,
-                "exactly one of these fields must be non-empty: "
-                + _quoted(self.fields),
-            )
+    def violated(self, values: list[Any]) -> bool:
+        return sum(1 for v in values if is_nonempty(v)) != 1
 
 
-class MutuallyRequired(EntityCheck):
+class MutuallyRequired(_FieldValuesCheck):
     """All or none of the fields must be set."""
 
     name = "mutually_required"
+    message = "all or none of these fields must be set: "
 
-    def run(
-        self,
-        row: Mapping[str, Any],
-        schema_fields: Mapping[str, Any],
-        errors: dict[str, Any],
-    ) -> None:
-        count = sum(1 for f in self.fields if get_path(row, f) is not None)
-        if 0 < count < len(self.fields):
-            add_entity_error(
-                errors,
-                "all or none of these fields must be set: " + _quoted(self.fields),
-            )
+    def violated(self, values: list[Any]) -> bool:
+        return 0 < sum(1 for v in values if v is not None) < len(values)
 
 
-class MutuallyExclusive(EntityCheck):
+class MutuallyExclusive(_FieldValuesCheck):
     """At most one of the fields may be set."""
 
     name = "mutually_exclusive"
+    message = "only one or none of these fields must be set: "
 
-    def run(
-        self,
-        row: Mapping[str, Any],
-        schema_fields: Mapping[str, Any],
-        errors: dict[str, Any],
-    ) -> None:
-        if sum(1 for f in self.fields if is_nonempty(get_path(row, f))) > 1:
-            add_entity_error(
-                errors,
-                "only one or none of these fields must be set: " + _quoted(self.fields),
-            )
+    def violated(self, values: list[Any]) -> bool:
+        return sum(1 for v in values if is_nonempty(v)) > 1
 
 
-class Distinct(EntityCheck):
+class Distinct(_FieldValuesCheck):
     """Set values of the fields must all differ."""
 
     name = "distinct"
+    message = "values of these fields must be distinct: "
 
-    def run(
-        self,
-        row: Mapping[str, Any],
-        schema_fields: Mapping[str, Any],
-        errors: dict[str, Any],
-    ) -> None:
-        values = [get_path(row, f) for f in self.fields]
+    def violated(self, values: list[Any]) -> bool:
         present = [v for v in values if v is not None]
-        if any(present.count(v) > 1 for v in present):
-            add_entity_error(
-                errors,
-                "values of these fields must be distinct: " + _quoted(self.fields),
-            )
+        return any(present.count(v) > 1 for v in present)
 
 
 def _matcher(
@@ -311,9 +289,7 @@ class ConditionalAtLeastOneOf(EntityCheck):
         if not any(is_nonempty(get_path(row, f)) for f in self.then_at_least_one_of):
             add_entity_error(
                 errors,
-                self.then_err
-                or "at least one of these fields must be non-empty: "
-                + _quoted(self.then_at_least_one_of),
+                self.then_err or _AT_LEAST_ONE_OF + _quoted(self.then_at_least_one_of),
             )
 
     def to_json(self) -> dict[str, Any]:

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import treq
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
 from twisted.web.client import HTTPConnectionPool
 
 from kongtx.config import load_config
 from kongtx.service import GatewayNode, build_gateway
+from tests.support.upstream import Upstream, start_upstream
 
 FRONTENDS = ("native", "resource")
 
@@ -83,6 +89,15 @@ class RunningGateway:
         assert self.node.snapshots is not None
         await self.node.snapshots.request_rebuild()
 
+    async def route_with_plugin(self, name: str, plugin: str, config: dict[str, Any],
+                                service: str | None = "svc") -> None:
+        """Create route ``name`` on path ``/<name>`` (under ``service`` if given) with ``plugin`` on it."""
+        path = f"/services/{service}/routes" if service is not None else "/routes"
+        reply = await self.admin("POST", path, {"name": name, "paths": [f"/{name}"]})
+        assert reply.status == 201, reply
+        reply = await self.admin("POST", f"/routes/{name}/plugins", {"name": plugin, "config": config})
+        assert reply.status == 201, reply
+
     async def stop(self) -> None:
         await self.pool.closeCachedConnections()
         await self.node.stopService()
@@ -103,3 +118,55 @@ async def start_gateway(tmp_path: Any, frontend: str = "native", **settings: str
     node.startService()
     await node.ready
     return RunningGateway(node)
+
+
+@asynccontextmanager
+async def gateway_and_upstream(
+    tmp_path: Any, frontend: str = "native", *, service: str | None = None,
+    routes: Mapping[str, str] | None = None, **settings: str,
+) -> AsyncIterator[tuple[RunningGateway, Upstream]]:
+    """Start a test upstream and a node (``settings`` as for :func:`start_gateway`); stop both on exit.
+
+    :param service: if given, create a service of that name pointing at the upstream.
+    :param routes: route name -> path, created under ``service``.
+    """
+    upstream = await start_upstream(reactor)
+    try:
+        gw = await start_gateway(tmp_path, frontend=frontend, **settings)
+        try:
+            if service is not None:
+                reply = await gw.admin(
+                    "POST", "/services", {"name": service, "url": f"http://127.0.0.1:{upstream.port}"}
+                )
+                assert reply.status == 201, reply
+                for name, path in (routes or {}).items():
+                    reply = await gw.admin(
+                        "POST", f"/services/{service}/routes", {"name": name, "paths": [path]}
+                    )
+                    assert reply.status == 201, reply
+            yield gw, upstream
+        finally:
+            await gw.stop()
+    finally:
+        await upstream.stop()
+
+
+class RawClient(Protocol):
+    """A raw TCP client: keeps every byte received; ``closed`` fires with them when the connection ends."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.closed: Deferred[bytes] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.closed.callback(self.data)
+
+
+async def raw_connect(port: int) -> RawClient:
+    """Open a plain TCP connection to ``127.0.0.1:port``."""
+    client = RawClient()
+    await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    return client

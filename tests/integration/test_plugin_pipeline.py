@@ -3,20 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.logger import globalLogPublisher
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import start_upstream
+from tests.integration.harness import gateway_and_upstream
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example_plugin"
-
-
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest_twisted.async_yield_fixture
@@ -24,14 +17,10 @@ async def env(tmp_path, frontend, monkeypatch):
     # The example plugin is "installed" by putting its dist-info on sys.path:
     # importlib.metadata then finds its kongtx.plugins entry point.
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins="example-header")
-    await gw.admin("POST", "/services", {"name": "svc", "url": f"http://127.0.0.1:{upstream.port}"})
-    await gw.admin("POST", "/services/svc/routes", {"name": "r1", "paths": ["/r1"]})
-    await gw.admin("POST", "/services/svc/routes", {"name": "r2", "paths": ["/r2"]})
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(
+        tmp_path, frontend, plugins="example-header", service="svc", routes={"r1": "/r1", "r2": "/r2"}
+    ) as pair:
+        yield pair
 
 
 async def _plugin(gw, path, **config):

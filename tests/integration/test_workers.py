@@ -294,6 +294,46 @@ def test_reuseport_reactor_binds_proxy_factories_on_one_port() -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_reuseport_reactor_serves_tls_on_shared_port(tmp_path: Path) -> None:
+    """listenSSL with a proxy factory shares the port and completes a TLS request."""
+    from twisted.internet import reactor
+    from twisted.internet.ssl import CertificateOptions
+    from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, readBody
+
+    from kongtx import tls
+    from kongtx.http.headers import Headers
+    from kongtx.http.server import HTTPServerFactory
+
+    def handler(request: Any, writer: Any) -> None:
+        writer.write_head(200, Headers([("Content-Length", "2")]))
+        writer.write(b"ok")
+        writer.finish()
+
+    cert, key = tls.ensure_default_certificate(str(tmp_path))
+    contexts = tls.SNIServerContextFactory(lambda name: None, cert, key)
+    factory = HTTPServerFactory(handler, reactor, scheme="https")
+    parent = ReusePortReactor(reactor)
+    first = parent.listenSSL(0, factory, contexts, interface="127.0.0.1")
+    port = first.getHost().port
+    second = ReusePortReactor(reactor, [port]).listenSSL(0, factory, contexts, interface="127.0.0.1")
+    try:
+        assert _listeners_on(port) == 2
+
+        class _NoVerify(BrowserLikePolicyForHTTPS):
+            def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+                return CertificateOptions(verify=False)
+
+        agent = Agent(reactor, contextFactory=_NoVerify())
+        for _ in range(4):
+            resp = await agent.request(b"GET", f"https://127.0.0.1:{port}/".encode())
+            assert resp.code == 200
+            assert await readBody(resp) == b"ok"
+    finally:
+        await first.stopListening()
+        await second.stopListening()
+
+
+@pytest_twisted.ensureDeferred
 async def test_both_workers_serve_and_follow_admin_changes(node: Node, upstream: Upstream) -> None:
     """Both processes proxy requests, and a route added later works in each within seconds."""
     from twisted.internet import reactor

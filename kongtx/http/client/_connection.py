@@ -98,6 +98,13 @@ class UpstreamConnection(Protocol):
 
     # connection set-up ------------------------------------------------------
     def connectionMade(self) -> None:
+        # No Nagle: request head and body go out in separate writes (see the server's _no_delay).
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            try:
+                set_no_delay(True)
+            except OSError:
+                pass
         if not self._tls and self.connector is not None:
             self.connector.ready(self)
 

@@ -135,6 +135,7 @@ class HTTPServerProtocol(Protocol):
         self._client_ip = getattr(peer, "host", "")
         self._client_port = getattr(peer, "port", 0)
         self._server_port = getattr(host, "port", 0)
+        _no_delay(transport)
         self._parser = HttpRequestParser(self)
         self._arm(_HEADER, self._factory.header_timeout)
 
@@ -529,3 +530,14 @@ class HTTPServerProtocol(Protocol):
         else:
             # Header or keep-alive timeout: nginx closes without a response.
             self._close()
+
+
+def _no_delay(transport: object) -> None:
+    """Turn Nagle's algorithm off: a response head and body written apart must not wait for
+    the peer's delayed ACK (40 ms stalls on keep-alive connections)."""
+    set_no_delay = getattr(transport, "setTcpNoDelay", None)
+    if set_no_delay is not None:
+        try:
+            set_no_delay(True)
+        except OSError:
+            pass

@@ -16,7 +16,19 @@ from urllib.parse import unquote_plus
 __all__ = ["FormBody", "JsonBody", "MultipartBody", "parse_body"]
 
 
-class FormBody:
+class _FieldsBody:
+    """A body parsed into ``_values``: every value of each field name, in order."""
+
+    _values: dict[str, list[str]]
+
+    def get(self, name: str) -> Any:
+        values = self._values.get(name)
+        if values is None:
+            return None
+        return values[0] if len(values) == 1 else list(values)
+
+
+class FormBody(_FieldsBody):
     """``application/x-www-form-urlencoded``."""
 
     def __init__(self, raw: bytes) -> None:
@@ -28,12 +40,6 @@ class FormBody:
                 continue
             name, _, value = segment.partition(b"=")
             self._values.setdefault(_unquote(name), []).append(_unquote(value))
-
-    def get(self, name: str) -> Any:
-        values = self._values.get(name)
-        if values is None:
-            return None
-        return values[0] if len(values) == 1 else list(values)
 
     def without(self, name: str) -> bytes:
         kept = [s for s in self._segments if _unquote(s.partition(b"=")[0]) != name]
@@ -66,7 +72,7 @@ class JsonBody:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-class MultipartBody:
+class MultipartBody(_FieldsBody):
     """``multipart/form-data``: parts are kept as raw segments so removal is exact."""
 
     def __init__(self, boundary: bytes, raw: bytes) -> None:
@@ -81,12 +87,6 @@ class MultipartBody:
             name, value = parsed
             self._names[index] = name
             self._values.setdefault(name, []).append(value)
-
-    def get(self, name: str) -> Any:
-        values = self._values.get(name)
-        if values is None:
-            return None
-        return values[0] if len(values) == 1 else list(values)
 
     def without(self, name: str) -> bytes:
         kept = [p for i, p in enumerate(self.pieces) if self._names[i] != name]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus
 
@@ -74,6 +74,45 @@ def _rename(params: dict[str, Any], old: str, new: str) -> None:
     params.pop(old, None)
 
 
+def _absent(params: Mapping[str, Any], name: str) -> bool:
+    return not _present(params, name)
+
+
+def _unset(params: Mapping[str, Any], name: str) -> bool:
+    return params.get(name) is None
+
+
+def _apply_ops(
+    ops: Ops, params: dict[str, Any], env: Mapping[str, Any], has_body: bool,
+    absent: Callable[[Mapping[str, Any], str], bool],
+) -> bool:
+    """Kong's remove, rename, replace (only on a non-empty body), add, append on a parameter table.
+
+    :param absent: whether ``add`` may set a name (Kong's JSON and form tests differ).
+    :returns: whether any operation was applied.
+    """
+    changed = False
+    if has_body:
+        for name in ops.remove:
+            params.pop(name, None)
+            changed = True
+        for old, new in ops.render_rename(env):
+            _rename(params, old, new)
+            changed = True
+        for name, value in ops.render("replace", env):
+            if _present(params, name):
+                params[name] = value
+                changed = True
+    for name, value in ops.render("add", env):
+        if absent(params, name):
+            params[name] = value
+            changed = True
+    for name, value in ops.render("append", env):
+        params[name] = append_value(params.get(name), value)
+        changed = True
+    return changed
+
+
 # -- JSON ----------------------------------------------------------------------
 def transform_json(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes | None:
     """Apply the body operations to a JSON object body."""
@@ -89,26 +128,7 @@ def transform_json(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes | Non
         params = {}
     if not isinstance(params, dict):
         return None
-    changed = False
-    if length > 0:
-        for name in ops.remove:
-            params.pop(name, None)
-            changed = True
-        for old, new in ops.render_rename(env):
-            _rename(params, old, new)
-            changed = True
-        for name, value in ops.render("replace", env):
-            if _present(params, name):
-                params[name] = value
-                changed = True
-    for name, value in ops.render("add", env):
-        if not _present(params, name):
-            params[name] = value
-            changed = True
-    for name, value in ops.render("append", env):
-        params[name] = append_value(params.get(name), value)
-        changed = True
-    if not changed:
+    if not _apply_ops(ops, params, env, length > 0, _absent):
         return None
     return json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -148,26 +168,7 @@ def transform_urlencoded(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes
     """Apply the body operations to a form-urlencoded body."""
     length = len(body)
     params = decode_args(body.decode("latin-1"))
-    changed = False
-    if length > 0:
-        for name in ops.remove:
-            params.pop(name, None)
-            changed = True
-        for old, new in ops.render_rename(env):
-            _rename(params, old, new)
-            changed = True
-        for name, value in ops.render("replace", env):
-            if _present(params, name):
-                params[name] = value
-                changed = True
-    for name, value in ops.render("add", env):
-        if params.get(name) is None:
-            params[name] = value
-            changed = True
-    for name, value in ops.render("append", env):
-        params[name] = append_value(params.get(name), value)
-        changed = True
-    if not changed:
+    if not _apply_ops(ops, params, env, length > 0, _unset):
         return None
     return encode_args(params).encode("latin-1", "replace")
 

@@ -10,8 +10,8 @@ synchronous and the body streams.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
 
@@ -25,7 +25,21 @@ from kongtx.proxy.context import ProxyContext
 __all__ = ["Handler", "HeaderTable", "TemplateEnv"]
 
 _EMPTY: dict[str, Any] = {}
+_T = TypeVar("_T", bound=dict)  # type: ignore[type-arg]
 _BODYLESS = frozenset(("GET", "HEAD", "TRACE"))
+
+
+def _grouped(table: _T, pairs: Iterable[tuple[str, Any]]) -> _T:
+    """Fill ``table`` from name/value pairs; a repeated name becomes a list of its values."""
+    for name, value in pairs:
+        current = dict.get(table, name)
+        if current is None:
+            table[name] = value
+        elif isinstance(current, list):
+            current.append(value)
+        else:
+            table[name] = [current, value]
+    return table
 
 
 class HeaderTable(dict):  # type: ignore[type-arg]
@@ -42,16 +56,7 @@ class HeaderTable(dict):  # type: ignore[type-arg]
     @classmethod
     def of(cls, headers: Headers) -> HeaderTable:
         """Snapshot ``headers``; repeated names become lists."""
-        table = cls()
-        for name, value in headers.lower_items():
-            current = dict.get(table, name)
-            if current is None:
-                table[name] = value
-            elif isinstance(current, list):
-                current.append(value)
-            else:
-                table[name] = [current, value]
-        return table
+        return _grouped(cls(), headers.lower_items())
 
 
 class TemplateEnv:
@@ -84,16 +89,7 @@ class TemplateEnv:
 
 
 def _query_table(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    table: dict[str, Any] = {}
-    for name, value in pairs:
-        current = table.get(name)
-        if current is None:
-            table[name] = value
-        elif isinstance(current, list):
-            current.append(value)
-        else:
-            table[name] = [current, value]
-    return table
+    return _grouped({}, pairs)
 
 
 def _query_pairs(table: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -181,15 +177,7 @@ def move_form_to_query(ctx: ProxyContext, body: bytes) -> None:
     params = bodies.decode_args(body.decode("latin-1"))
     if not params:
         return
-    table = _query_table(ctx.query_args())
-    for name, value in params.items():
-        current = table.get(name)
-        if current is None:
-            table[name] = value
-        elif isinstance(current, list):
-            current.append(value)
-        else:
-            table[name] = [current, value]
+    table = _grouped(_query_table(ctx.query_args()), params.items())
     ctx.set_query_args(_query_pairs(table))
 
 

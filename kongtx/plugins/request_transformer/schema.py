@@ -7,7 +7,7 @@ import re
 from kongtx.plugins.request_transformer.template import TemplateError, compile_template
 from kongtx.schema import Array, Record, String, typedefs
 
-__all__ = ["CONFIG", "OPTIONS", "split_entry"]
+__all__ = ["CONFIG", "OPTIONS", "split_entry", "validate_header_entry", "validate_header_pair"]
 
 _ENTRY_RE = re.compile(r"^([^:]+):*(.*)$", re.DOTALL)
 _HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -33,7 +33,8 @@ def _check_for_value(entry: str) -> str | None:
     return None
 
 
-def _validate_headers(entry: str, value_check: re.Pattern[str] | None = None) -> str | None:
+def validate_header_entry(entry: str, value_check: re.Pattern[str] | None = None) -> str | None:
+    """The name of a ``name:value`` entry must be a header name, its value match ``value_check``."""
     name, value = split_entry(entry)
     if name is None or not _HEADER_NAME_RE.match(name):
         return f"'{name}' is not a valid header"
@@ -42,18 +43,23 @@ def _validate_headers(entry: str, value_check: re.Pattern[str] | None = None) ->
     return None
 
 
+def validate_header_pair(entry: str) -> str | None:
+    """Both sides of ``old:new`` must be valid header names."""
+    return validate_header_entry(entry, _HEADER_NAME_RE)
+
+
 def _array(element: String) -> Array:
     return Array(element, required=True, default=[])
 
 
 _strings = _array(String())
-_headers = _array(String(validators=[_validate_headers]))
+_headers = _array(String(validators=[validate_header_entry]))
 _colon_strings = _array(String(validators=[_check_for_value]))
 _colon_header_values = _array(
-    String(match=r"^[^:]+:.*$", validators=[lambda e: _validate_headers(e, _HEADER_VALUE_RE)])
+    String(match=r"^[^:]+:.*$", validators=[lambda e: validate_header_entry(e, _HEADER_VALUE_RE)])
 )
 _colon_headers = _array(
-    String(match=r"^[^:]+:.*$", validators=[lambda e: _validate_headers(e, _HEADER_NAME_RE)])
+    String(match=r"^[^:]+:.*$", validators=[validate_header_pair])
 )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from kongtx import __version__
 from kongtx.http.headers import Headers
 from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.request_transformer.bodies import append_value
 from kongtx.proxy.context import ProxyContext
 
 __all__ = [
@@ -79,15 +80,6 @@ def json_value(value: str | None, json_type: str | None) -> Any:
     if json_type == "boolean":
         return text == "true"
     return text
-
-
-def _append_value(current: Any, value: Any) -> list[Any]:
-    if isinstance(current, str):
-        return [current, value]
-    if isinstance(current, list):
-        current.append(value)
-        return current
-    return [value]
 
 
 class Plan:
@@ -196,7 +188,7 @@ def transform_json_body(plan: Plan, data: bytes) -> bytes | None:
         if current is _MISSING or current is False:
             body[name] = value
     for name, value in plan.j_append:
-        body[name] = _append_value(body.get(name), value)
+        body[name] = append_value(body.get(name), value)
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

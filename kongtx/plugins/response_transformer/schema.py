@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
+from kongtx.plugins.request_transformer.schema import validate_header_pair
 from kongtx.schema import Array, Record, String
 
 __all__ = ["CONFIG"]
-
-_ENTRY_RE = re.compile(r"^([^:]+):*(.*)$", re.DOTALL)
-_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _validate_colon_headers(entry: str) -> str | None:
-    """Both sides of ``old:new`` must be valid header names."""
-    m = _ENTRY_RE.match(entry)
-    name, value = (m.group(1), m.group(2)) if m else (None, "")
-    if name is None or not _HEADER_NAME_RE.match(name):
-        return f"'{name}' is not a valid header"
-    if not _HEADER_NAME_RE.match(value):
-        return f"'{value}' is not a valid header"
-    return None
 
 
 def _array(element: String) -> Array:
@@ -29,7 +14,7 @@ def _array(element: String) -> Array:
 
 _strings = _array(String())
 _colon_strings = _array(String(match=r"^[^:]+:.*$"))
-_colon_headers = _array(String(match=r"^[^:]+:.*$", validators=[_validate_colon_headers]))
+_colon_headers = _array(String(match=r"^[^:]+:.*$", validators=[validate_header_pair]))
 _json_types = Array(
     String(one_of=["boolean", "number", "string"]),
     required=True,

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import start_upstream
+from tests.integration.harness import gateway_and_upstream
 
 PLUGINS = "key-auth,basic-auth,acl"
 
 
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    from twisted.internet import reactor
-
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins=PLUGINS)
-    reply = await gw.admin(
-        "POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}"}
-    )
-    assert reply.status == 201, reply
-    reply = await gw.admin("POST", "/services/echo/routes", {"name": "r1", "paths": ["/r1"]})
-    assert reply.status == 201, reply
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(
+        tmp_path, frontend, plugins=PLUGINS, service="echo", routes={"r1": "/r1"}
+    ) as pair:
+        yield pair
 
 
 async def _member(gw, username, *groups):

@@ -1,32 +1,19 @@
 """bot-detection end to end: built-in rules, allow/deny, Admin API validation."""
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
-from twisted.internet import reactor
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import start_upstream
+from tests.integration.harness import gateway_and_upstream
 
 PLUGINS = "ip-restriction,cors,bot-detection,request-size-limiting,request-termination"
 CHROME = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_4) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/43.0.2357.130 Safari/537.36")
 
 
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins=PLUGINS)
-    reply = await gw.admin("POST", "/services", {"name": "svc", "url": f"http://127.0.0.1:{upstream.port}"})
-    assert reply.status == 201, reply
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(tmp_path, frontend, plugins=PLUGINS, service="svc") as pair:
+        yield pair
 
 
 @pytest_twisted.ensureDeferred
@@ -34,10 +21,7 @@ async def test_builtin_rules_and_lists(env):
     """Browsers and curl pass, Googlebot is 403; deny and allow lists change the verdict."""
     gw, upstream = env
     for name, config in (("plain", {}), ("lists", {"allow": ["facebookexternalhit/"], "deny": ["^curl/"]})):
-        reply = await gw.admin("POST", "/services/svc/routes", {"name": name, "paths": [f"/{name}"]})
-        assert reply.status == 201, reply
-        reply = await gw.admin("POST", f"/routes/{name}/plugins", {"name": "bot-detection", "config": config})
-        assert reply.status == 201, reply
+        await gw.route_with_plugin(name, "bot-detection", config)
     for agent in (CHROME, "curl/7.43.0"):
         reply = await gw.proxy("GET", "/plain", headers={"User-Agent": agent})
         assert reply.status == 200, agent

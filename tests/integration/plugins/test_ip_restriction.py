@@ -1,34 +1,21 @@
 """ip-restriction end to end: both front-ends, real sockets, the Admin API."""
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
-from twisted.internet import reactor
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import start_upstream
+from tests.integration.harness import gateway_and_upstream
 
 PLUGINS = "ip-restriction,cors,bot-detection,request-size-limiting,request-termination"
 
 
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins=PLUGINS,
-                             trusted_ips="127.0.0.1/32", real_ip_header="X-Forwarded-For")
-    reply = await gw.admin("POST", "/services", {"name": "svc", "url": f"http://127.0.0.1:{upstream.port}"})
-    assert reply.status == 201, reply
-    for name in ("deny", "allow", "custom"):
-        reply = await gw.admin("POST", "/services/svc/routes", {"name": name, "paths": [f"/{name}"]})
-        assert reply.status == 201, reply
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(
+        tmp_path, frontend, plugins=PLUGINS, trusted_ips="127.0.0.1/32",
+        real_ip_header="X-Forwarded-For", service="svc",
+        routes={name: f"/{name}" for name in ("deny", "allow", "custom")},
+    ) as pair:
+        yield pair
 
 
 @pytest_twisted.ensureDeferred

@@ -1,15 +1,13 @@
 """request-size-limiting end to end: Content-Length checks, streamed chunked bodies, 411/413/417."""
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import start_upstream
+from tests.integration.harness import gateway_and_upstream
 
 PLUGINS = "ip-restriction,cors,bot-detection,request-size-limiting,request-termination"
 
@@ -56,27 +54,14 @@ class _Chunked:
         pass
 
 
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins=PLUGINS)
-    reply = await gw.admin("POST", "/services", {"name": "svc", "url": f"http://127.0.0.1:{upstream.port}"})
-    assert reply.status == 201, reply
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(tmp_path, frontend, plugins=PLUGINS, service="svc") as pair:
+        yield pair
 
 
 async def _route(gw, name: str, config: dict) -> None:
-    reply = await gw.admin("POST", "/services/svc/routes", {"name": name, "paths": [f"/{name}"]})
-    assert reply.status == 201, reply
-    reply = await gw.admin("POST", f"/routes/{name}/plugins", {"name": "request-size-limiting", "config": config})
-    assert reply.status == 201, reply
+    await gw.route_with_plugin(name, "request-size-limiting", config)
 
 
 @pytest_twisted.ensureDeferred

@@ -1,38 +1,21 @@
 """request-termination end to end: defaults, custom bodies, trigger, echo."""
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
-from twisted.internet import reactor
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import start_upstream
+from tests.integration.harness import gateway_and_upstream
 
 PLUGINS = "ip-restriction,cors,bot-detection,request-size-limiting,request-termination"
 
 
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins=PLUGINS)
-    reply = await gw.admin("POST", "/services", {"name": "svc", "url": f"http://127.0.0.1:{upstream.port}"})
-    assert reply.status == 201, reply
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(tmp_path, frontend, plugins=PLUGINS, service="svc") as pair:
+        yield pair
 
 
 async def _route(gw, name: str, config: dict, service: bool = True) -> None:
-    path = "/services/svc/routes" if service else "/routes"
-    reply = await gw.admin("POST", path, {"name": name, "paths": [f"/{name}"]})
-    assert reply.status == 201, reply
-    reply = await gw.admin("POST", f"/routes/{name}/plugins", {"name": "request-termination", "config": config})
-    assert reply.status == 201, reply
+    await gw.route_with_plugin(name, "request-termination", config, service="svc" if service else None)
 
 
 @pytest_twisted.ensureDeferred

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import pytest_twisted
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import start_upstream
+from tests.integration.harness import gateway_and_upstream, raw_connect
 
 PLUGINS = "correlation-id,request-transformer,response-transformer"
 
 
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    from twisted.internet import reactor
-
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins=PLUGINS)
-    reply = await gw.admin(
-        "POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}"}
-    )
-    assert reply.status == 201, reply
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(tmp_path, frontend, plugins=PLUGINS, service="echo") as pair:
+        yield pair
 
 
 async def _route_with_plugin(gw, paths: list[str], config: dict, **route) -> None:
@@ -47,27 +31,12 @@ async def _route_with_plugin(gw, paths: list[str], config: dict, **route) -> Non
 async def _raw_request(port: int, head: bytes, first: bytes, rest: bytes) -> bytes:
     """Send ``head + first``, the rest of the body a moment later, and read until the server closes."""
     from twisted.internet import reactor, task
-    from twisted.internet.defer import Deferred
-    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-    from twisted.internet.protocol import Protocol
 
-    class Client(Protocol):
-        def __init__(self) -> None:
-            self.data = b""
-            self.done: Deferred[bytes] = Deferred()
-
-        def dataReceived(self, data: bytes) -> None:
-            self.data += data
-
-        def connectionLost(self, reason=None) -> None:
-            self.done.callback(self.data)
-
-    client = Client()
-    await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    client = await raw_connect(port)
     client.transport.write(head + first)
     await task.deferLater(reactor, 0.05, lambda: None)
     client.transport.write(rest)
-    return await client.done
+    return await client.closed
 
 
 @pytest_twisted.ensureDeferred

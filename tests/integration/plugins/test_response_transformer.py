@@ -4,62 +4,30 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import pytest_twisted
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import PATTERN, start_upstream
+from tests.integration.harness import gateway_and_upstream, raw_connect
+from tests.support.upstream import PATTERN
 
 PLUGINS = "correlation-id,request-transformer,response-transformer"
 
 
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    from twisted.internet import reactor
-
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins=PLUGINS)
-    reply = await gw.admin(
-        "POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}"}
-    )
-    assert reply.status == 201, reply
-    reply = await gw.admin("POST", "/services/echo/routes", {"name": "r", "paths": ["/"]})
-    assert reply.status == 201, reply
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(
+        tmp_path, frontend, plugins=PLUGINS, service="echo", routes={"r": "/"}
+    ) as pair:
+        yield pair
 
 
 async def _raw_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
     """GET over a raw socket (treq hides Content-Length): status, lower-case headers, body."""
-    from twisted.internet import reactor
-    from twisted.internet.defer import Deferred
-    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-    from twisted.internet.protocol import Protocol
-
-    class Client(Protocol):
-        def __init__(self) -> None:
-            self.data = b""
-            self.done: Deferred[bytes] = Deferred()
-
-        def dataReceived(self, data: bytes) -> None:
-            self.data += data
-
-        def connectionLost(self, reason=None) -> None:
-            self.done.callback(self.data)
-
-    client = Client()
-    await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    client = await raw_connect(port)
     client.transport.write(
         f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n"
         "Connection: close\r\n\r\n".encode()
     )
-    raw = await client.done
+    raw = await client.closed
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {}

@@ -1,31 +1,17 @@
 """The proxy end to end: Admin API configuration, real sockets, a real upstream, both front-ends."""
 from __future__ import annotations
 
-import json
-
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
-from twisted.internet.defer import Deferred
 
-from tests.integration.harness import FRONTENDS, start_gateway
-from tests.support.upstream import start_upstream
-
-
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
+from tests.integration.harness import gateway_and_upstream, raw_connect
 
 
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off")
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(tmp_path, frontend, plugins="off") as pair:
+        yield pair
 
 
 async def _service(gw, upstream, **fields):
@@ -180,21 +166,8 @@ async def test_legacy_apis_seed_example(env):
     assert len(upstream.requests) == 1
 
 
-class _Raw(Protocol):
-    def __init__(self) -> None:
-        self.data = b""
-        self.closed: Deferred[bytes] = Deferred()
-
-    def dataReceived(self, data: bytes) -> None:
-        self.data += data
-
-    def connectionLost(self, reason) -> None:
-        self.closed.callback(self.data)
-
-
 async def _raw_exchange(port: int, payload: bytes) -> bytes:
-    proto = _Raw()
-    await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), proto)
+    proto = await raw_connect(port)
     proto.transport.write(payload)
     reactor.callLater(3, proto.transport.loseConnection)
     return await proto.closed
@@ -224,10 +197,9 @@ async def test_hostile_requests_never_reach_upstream(env, case):
 @pytest_twisted.ensureDeferred
 async def test_trusted_ips_and_real_ip_header(tmp_path, frontend):
     """From a trusted peer, X-Forwarded-* are kept and the client IP comes from real_ip_header."""
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off",
-                             trusted_ips="127.0.0.1", real_ip_header="X-Forwarded-For")
-    try:
+    async with gateway_and_upstream(
+        tmp_path, frontend, plugins="off", trusted_ips="127.0.0.1", real_ip_header="X-Forwarded-For"
+    ) as (gw, upstream):
         await _service(gw, upstream)
         await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
         echoed = (await gw.proxy("GET", "/x", headers={
@@ -239,9 +211,6 @@ async def test_trusted_ips_and_real_ip_header(tmp_path, frontend):
         assert echoed["x-forwarded-proto"] == "https"
         assert echoed["x-forwarded-host"] == "public.example"
         assert echoed["x-forwarded-port"] == "443"
-    finally:
-        await gw.stop()
-        await upstream.stop()
 
 
 @pytest_twisted.ensureDeferred
@@ -263,9 +232,7 @@ async def test_untrusted_peer_cannot_spoof_forwarded_headers(env):
 @pytest_twisted.ensureDeferred
 async def test_headers_setting_off_removes_kong_headers(tmp_path, frontend):
     """headers = off: no Via, no latency or request-id headers on responses."""
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off", headers="off")
-    try:
+    async with gateway_and_upstream(tmp_path, frontend, plugins="off", headers="off") as (gw, upstream):
         await _service(gw, upstream)
         await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
         reply = await gw.proxy("GET", "/x")
@@ -274,17 +241,13 @@ async def test_headers_setting_off_removes_kong_headers(tmp_path, frontend):
             assert reply.header(name) is None, name
         miss = await gw.proxy("GET", "/", headers={"Host": "none"})
         assert miss.header("x-kong-response-latency") is None
-    finally:
-        await gw.stop()
-        await upstream.stop()
 
 
 @pytest_twisted.ensureDeferred
 async def test_client_max_body_size_is_413(tmp_path, frontend):
     """nginx_http_client_max_body_size: a larger body is refused with 413 and never forwarded."""
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off", nginx_http_client_max_body_size="1k")
-    try:
+    async with gateway_and_upstream(tmp_path, frontend, plugins="off",
+                                    nginx_http_client_max_body_size="1k") as (gw, upstream):
         await _service(gw, upstream)
         await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
         ok = await gw.proxy("POST", "/upload", data=b"a" * 1000)
@@ -292,6 +255,3 @@ async def test_client_max_body_size_is_413(tmp_path, frontend):
         big = await gw.proxy("POST", "/upload", data=b"a" * 5000)
         assert big.status == 413
         assert len(upstream.requests) == 1
-    finally:
-        await gw.stop()
-        await upstream.stop()

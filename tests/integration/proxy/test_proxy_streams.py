@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import resource
 
-import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
@@ -12,7 +11,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
-from tests.integration.harness import FRONTENDS, start_gateway
+from tests.integration.harness import gateway_and_upstream
 from tests.support.upstream import start_upstream
 
 GIB = 1 << 30
@@ -26,18 +25,10 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest_twisted.async_yield_fixture
 async def env(tmp_path, frontend):
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off")
-    yield gw, upstream
-    await gw.stop()
-    await upstream.stop()
+    async with gateway_and_upstream(tmp_path, frontend, plugins="off") as pair:
+        yield pair
 
 
 async def _route(gw, upstream, path="/", **route):

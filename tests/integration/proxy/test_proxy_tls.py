@@ -1,7 +1,6 @@
 """TLS on the proxy (SNI certificates from the Admin API) and TLS to upstreams."""
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
@@ -11,13 +10,8 @@ from twisted.internet.endpoints import SSL4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 
 from kongtx.tls import make_certificate
-from tests.integration.harness import FRONTENDS, start_gateway
+from tests.integration.harness import gateway_and_upstream, start_gateway
 from tests.support.upstream import start_upstream
-
-
-@pytest.fixture(params=FRONTENDS)
-def frontend(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 class _Grab(Protocol):
@@ -71,9 +65,7 @@ async def _tls_get(port: int, server_name: str, path: str = "/") -> _Grab:
 @pytest_twisted.ensureDeferred
 async def test_sni_selects_certificates_from_the_admin_api(tmp_path, frontend):
     """8443 serves the exact, then the wildcard certificate by SNI, else the default one; and proxies."""
-    upstream = await start_upstream(reactor)
-    gw = await start_gateway(tmp_path, frontend=frontend, plugins="off")
-    try:
+    async with gateway_and_upstream(tmp_path, frontend, plugins="off") as (gw, upstream):
         exact_cert, exact_key = make_certificate("exact.test")
         wild_cert, wild_key = make_certificate("*.wild.test")
         for cert, key, snis in ((exact_cert, exact_key, ["exact.test"]), (wild_cert, wild_key, ["*.wild.test"])):
@@ -91,9 +83,6 @@ async def test_sni_selects_certificates_from_the_admin_api(tmp_path, frontend):
         assert wild.subject_cn == "*.wild.test"
         other = await _tls_get(port, "unknown.test")
         assert other.subject_cn == "localhost"
-    finally:
-        await gw.stop()
-        await upstream.stop()
 
 
 @pytest_twisted.ensureDeferred

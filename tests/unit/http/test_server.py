@@ -109,6 +109,16 @@ def connect(
 GET = b"GET /p?q=1 HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\nx-a: 2\r\n\r\n"
 
 
+def first_writer(
+    data: bytes = GET, **options: Any
+) -> tuple[Recorder, HTTPServerProtocol, StringTransport, Any]:
+    """Connect a :class:`Recorder` and send ``data``: (recorder, protocol, transport, first writer)."""
+    rec = Recorder()
+    proto, transport, _ = connect(rec, **options)
+    proto.dataReceived(data)
+    return rec, proto, transport, rec.calls[0][1]
+
+
 def test_request_fields() -> None:
     """The handler gets a GatewayRequest with the parsed head and connection details."""
     rec = Recorder()
@@ -138,10 +148,7 @@ def test_keep_alive_serves_next_request() -> None:
 
 def test_chunked_response_without_length() -> None:
     """Without Content-Length or Transfer-Encoding, an HTTP/1.1 response is chunked."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec)
-    proto.dataReceived(GET)
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer()
     writer.write_head(200, Headers([("X-B", "b")]))
     writer.write(b"hello ")
     writer.write(b"world")
@@ -156,10 +163,7 @@ def test_chunked_response_without_length() -> None:
 
 def test_http10_close_delimited() -> None:
     """An HTTP/1.0 response without Content-Length is delimited by the close."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec)
-    proto.dataReceived(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     writer.write_head(200, Headers())
     writer.write(b"abc")
     writer.finish()
@@ -196,10 +200,7 @@ def test_connection_close_request() -> None:
 
 def test_head_response_has_no_body() -> None:
     """A HEAD response keeps the core's Content-Length and sends no body bytes."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec)
-    proto.dataReceived(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
     writer.write_head(200, Headers([("Content-Length", "5")]))
     writer.write(b"hello")
     writer.finish()
@@ -211,10 +212,7 @@ def test_head_response_has_no_body() -> None:
 
 def test_no_framing_added_for_204() -> None:
     """A 204 gets neither chunked coding nor a body."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec)
-    proto.dataReceived(GET)
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer()
     writer.write_head(204, Headers())
     writer.write(b"ignored")
     writer.finish()
@@ -225,10 +223,7 @@ def test_no_framing_added_for_204() -> None:
 
 def test_custom_reason_and_server_header() -> None:
     """A reason phrase from the core is used; the Server header is added when configured."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec, server_header="kongtx/0.1")
-    proto.dataReceived(GET)
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer(server_header="kongtx/0.1")
     writer.write_head(299, Headers([("Content-Length", "0")]), reason="Fine")
     writer.finish()
     raw = transport.value()
@@ -493,10 +488,7 @@ def test_client_disconnect_mid_body() -> None:
 
 def test_on_disconnect_not_fired_after_finish() -> None:
     """A finished response does not fire on_disconnect when the connection closes."""
-    rec = Recorder()
-    proto, _transport, _ = connect(rec)
-    proto.dataReceived(GET)
-    writer = rec.calls[0][1]
+    rec, proto, _transport, writer = first_writer()
     calls: list[int] = []
     writer.on_disconnect(lambda: calls.append(1))
     answer(writer)
@@ -635,10 +627,7 @@ def test_on_request_start_and_producer() -> None:
 
 def test_abort_closes_after_what_was_written() -> None:
     """abort() closes the connection once the bytes already written are sent: a truncated response."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec)
-    proto.dataReceived(GET)
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer()
     writer.write_head(200, Headers([("Content-Length", "10")]))
     writer.write(b"abc")
     writer.abort()
@@ -648,10 +637,7 @@ def test_abort_closes_after_what_was_written() -> None:
 
 def test_http10_drops_core_chunked() -> None:
     """A core Transfer-Encoding is not sent to an HTTP/1.0 client; the close ends the body."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec)
-    proto.dataReceived(b"GET / HTTP/1.0\r\n\r\n")
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer(b"GET / HTTP/1.0\r\n\r\n")
     writer.write_head(200, Headers([("Transfer-Encoding", "chunked")]))
     writer.write(b"raw")
     writer.finish()
@@ -677,10 +663,7 @@ def test_early_finish_fails_body_consumer() -> None:
 
 def test_interim_response_then_final() -> None:
     """A 103 interim head may precede the final response."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec)
-    proto.dataReceived(GET)
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer()
     writer.write_head(103, Headers([("Link", "</a.css>; rel=preload")]))
     answer(writer)
     assert [r.status for r in parse_responses(transport.value())] == [103, 200]
@@ -688,10 +671,7 @@ def test_interim_response_then_final() -> None:
 
 def test_content_length_mismatch_closes() -> None:
     """A body shorter than the core's Content-Length closes the connection after finish."""
-    rec = Recorder()
-    proto, transport, _ = connect(rec)
-    proto.dataReceived(GET)
-    writer = rec.calls[0][1]
+    rec, proto, transport, writer = first_writer()
     writer.write_head(200, Headers([("Content-Length", "10")]))
     writer.write(b"abc")
     writer.finish()
