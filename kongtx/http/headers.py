@@ -25,11 +25,10 @@ class Headers:
     def from_raw(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
         """Build from parser output (latin-1 bytes pairs), without per-field checks."""
         headers = cls.__new__(cls)
-        fields = []
-        for name, value in raw:
-            n = name.decode("latin-1")
-            fields.append((n.lower(), n, value.decode("latin-1")))
-        headers._fields = fields
+        headers._fields = [
+            (n.lower(), n, value.decode("latin-1"))
+            for n, value in [(name.decode("latin-1"), value) for name, value in raw]
+        ]
         return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -104,7 +103,7 @@ class Headers:
 
     def extend(self, fields: list[tuple[str, str]]) -> None:
         """Append ``(name, value)`` pairs (``str``) without looking for existing ones."""
-        self._fields.extend((name.lower(), name, value) for name, value in fields)
+        self._fields += [(name.lower(), name, value) for name, value in fields]
 
     def remove(self, name: str) -> bool:
         """Remove every field named ``name``; return whether any was there."""
@@ -129,7 +128,7 @@ class Headers:
 
     def to_wire(self) -> bytes:
         """Serialize as ``Name: value\\r\\n`` lines (no final blank line)."""
-        return "".join(f"{n}: {v}\r\n" for _, n, v in self._fields).encode("latin-1")
+        return "".join([f"{n}: {v}\r\n" for _, n, v in self._fields]).encode("latin-1")
 
     def copy(self) -> Headers:
         """Return an independent copy."""

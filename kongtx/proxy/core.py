@@ -8,6 +8,7 @@ a :class:`~kongtx.http.exchange.ResponseWriter` only.
 from __future__ import annotations
 
 import os
+import random
 from inspect import isawaitable
 from typing import Any, Callable
 
@@ -52,8 +53,12 @@ class HeaderSettings:
         self.upstream_request_id = "x-kong-request-id" in upstream and "off" not in upstream
 
 
+_random_bits = random.Random(os.urandom(32)).getrandbits
+
+
 def _new_request_id() -> str:
-    return os.urandom(16).hex()
+    """32 hex characters, like Kong's request ids (not a secret: no syscall per request)."""
+    return "%032x" % _random_bits(128)
 
 
 class Gateway:
@@ -132,15 +137,16 @@ class Gateway:
             await self._respond_exit(ctx, writer, ProxyExit(500, "An unexpected error occurred"))
         else:
             await self._proxy(ctx, writer)
-        await self._log_phase(ctx)
+        if ctx.snapshot.log_phase:
+            await self._log_phase(ctx)
 
     # -- phases ------------------------------------------------------------------
     async def _rewrite_and_access(self, ctx: ProxyContext) -> None:
         snapshot = ctx.snapshot
         request = ctx.request
         scheme = request.scheme
-        for plugin, row in snapshot.global_plugins:
-            if "rewrite" in plugin.phases and scheme in row["protocols"]:
+        for plugin, row in snapshot.rewrite_plugins:
+            if scheme in row["protocols"]:
                 result = plugin.handler.rewrite(ctx, row["config"])  # type: ignore[attr-defined]
                 if result is not None and isawaitable(result):
                     await result

@@ -99,4 +99,6 @@ async def send_response(gateway: Gateway, ctx: ProxyContext, writer: ResponseWri
     writer.register_producer(body)
     writer.on_disconnect(body.stopProducing)
     body.start(relay)
-    await relay.done
+    if ctx.snapshot.log_phase:
+        # Only log hooks need to run after the last byte: otherwise don't wait for it.
+        await relay.done

@@ -76,6 +76,10 @@ class Snapshot:
         self._index_credentials(rows, plugins)
         self._index_plugins(rows.get("plugins", ()), plugins)
         self._chains: dict[tuple[str | None, str | None], tuple[PluginEntry, ...]] = {}
+        self._plans: dict[str, Any] = {}
+        self.rewrite_plugins = tuple(pr for pr in self.global_plugins if "rewrite" in pr[0].phases)
+        #: Whether any configured plugin has a log hook (else nothing waits for the last byte).
+        self.log_phase = any("log" in plugins.by_name[name].phases for name in self._plugin_rows)
 
     # -- certificates ------------------------------------------------------------
     def _index_certificates(self, rows: dict[str, list[Row]]) -> None:
@@ -128,6 +132,15 @@ class Snapshot:
             for row in by_name.get(p.name, ())
             if not (_fk(row, "route") or _fk(row, "service") or _fk(row, "consumer"))
         )
+
+    def service_plan(self, service: Row) -> Any:
+        """Forwarding settings of ``service``, computed once per snapshot."""
+        plan = self._plans.get(service["id"])
+        if plan is None:
+            from kongtx.proxy.upstream import ServicePlan
+
+            plan = self._plans[service["id"]] = ServicePlan(service)
+        return plan
 
     def plugin_chain(self, route_id: str | None, service_id: str | None) -> tuple[PluginEntry, ...]:
         """The plugins that may run for a (route, service) pair, in run order (cached per snapshot)."""

@@ -65,6 +65,28 @@ def _cookies(values: list[str]) -> dict[str, str]:
     return jar
 
 
+class ServicePlan:
+    """What forwarding to one service needs, computed once per snapshot (not per request)."""
+
+    __slots__ = ("tries", "connect_timeout", "write_timeout", "read_timeout", "tls", "fixed_ip",
+                 "port", "host_header", "address")
+
+    def __init__(self, service: dict[str, Any]) -> None:
+        self.tries = (service.get("retries") or 0) + 1
+        self.connect_timeout = (service.get("connect_timeout") or 60000) / 1000.0
+        self.write_timeout = (service.get("write_timeout") or 60000) / 1000.0
+        self.read_timeout = (service.get("read_timeout") or 60000) / 1000.0
+        self.tls = service.get("protocol") in ("https", "grpcs", "tls")
+        host = service["host"]
+        self.port = service["port"]
+        #: An IP literal needs no DNS: its address and Host header never change.
+        self.fixed_ip = host.strip("[]") if is_ip(host) else None
+        self.host_header = forwarding.host_header(service, host, self.port)
+        self.address = (
+            UpstreamAddress(self.fixed_ip, self.port) if self.fixed_ip is not None and not self.tls else None
+        )
+
+
 class UpstreamForwarder:
     """Sends a prepared request to the service's targets with Kong's retry rules.
 
@@ -98,11 +120,9 @@ class UpstreamForwarder:
                 # Kong: no cookie yet -> make one up, hash on it and hand it to the client.
                 hash_value = str(uuid.uuid4())
                 ctx.shared["balancer_set_cookie"] = hash_cookie_header(upstream, hash_value)
-        tries = (service.get("retries") or 0) + 1
-        connect_timeout = (service.get("connect_timeout") or 60000) / 1000.0
-        write_timeout = (service.get("write_timeout") or 60000) / 1000.0
-        read_timeout = (service.get("read_timeout") or 60000) / 1000.0
-        tls = service.get("protocol") in ("https", "grpcs", "tls")
+        plan = ctx.snapshot.service_plan(service)
+        tries = plan.tries
+        tls = plan.tls
         preserve_host = ctx.route.get("preserve_host") if ctx.route else False
         client_host = request.headers.get("host")
         excluded: set[Any] = set()
@@ -119,19 +139,26 @@ class UpstreamForwarder:
                 ip, port, hostname = address.ip, address.port, address.hostname or address.ip
                 if upstream.get("host_header"):
                     hostname = upstream["host_header"]
+            elif plan.fixed_ip is not None:
+                address = None
+                ip, port, hostname = plan.fixed_ip, plan.port, service["host"]
             else:
                 address = None
-                ip, port = await self._resolve(service["host"], service["port"])
+                ip, port = await self._resolve(service["host"], plan.port)
                 hostname = service["host"]
             if ctx.upstream_host is not None:
                 headers.set("Host", ctx.upstream_host)
             elif preserve_host and client_host:
                 headers.set("Host", client_host)
+            elif balancer is None:
+                headers.set("Host", plan.host_header)
             else:
                 headers.set("Host", forwarding.host_header(service, hostname, port))
-            creator = self.tls_creator(service, hostname, ctx.snapshot) if (tls and self.tls_creator) else None
-            up_address = UpstreamAddress(ip, port, tls=tls, server_name=hostname if tls else None,
-                                         tls_creator=creator)
+            up_address = plan.address if balancer is None else None
+            if up_address is None:
+                creator = self.tls_creator(service, hostname, ctx.snapshot) if (tls and self.tls_creator) else None
+                up_address = UpstreamAddress(ip, port, tls=tls, server_name=hostname if tls else None,
+                                             tls_creator=creator)
             started = ctx.clock.seconds()
             try_record: dict[str, Any] = {"ip": ip, "port": port, "balancer_start": int(started * 1000),
                                           "balancer_latency": 0}
@@ -140,9 +167,9 @@ class UpstreamForwarder:
                 response = await self.pool.request(
                     UpstreamRequest(request.method, target, headers, body),
                     up_address,
-                    connect_timeout=connect_timeout,
-                    write_timeout=write_timeout,
-                    read_timeout=read_timeout,
+                    connect_timeout=plan.connect_timeout,
+                    write_timeout=plan.write_timeout,
+                    read_timeout=plan.read_timeout,
                 )
             except UpstreamError as err:
                 may_retry = self._failed_try(err, balancer, address, try_record, excluded)
