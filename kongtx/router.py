@@ -51,7 +51,7 @@ class _HeadersLike(Protocol):
     def get_all(self, name: str) -> list[str]: ...
 
 
-@dataclass(slots=True)
+@dataclass
 class Match:
     """The result of routing a request.
 

@@ -14,7 +14,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Tuple, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,7 +44,7 @@ __all__ = [
 
 _log = Logger()
 
-PemPair = tuple[str | bytes, str | bytes]
+PemPair = Tuple[Union[str, bytes], Union[str, bytes]]
 Lookup = Callable[[str], "tuple[str, str] | None"]
 
 #: OpenSSL cipher strings for TLS 1.2 by Kong's ``ssl_cipher_suite`` (Mozilla's
@@ -128,7 +128,7 @@ def make_certificate(
         ca_cert = x509.load_pem_x509_certificate(_b(issuer[0]))
         issuer_name = ca_cert.subject
         signing_key = serialization.load_pem_private_key(_b(issuer[1]), password=None)
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -141,7 +141,10 @@ def _import_plugin(name: str, package: str) -> LoadedPlugin:
 
 
 def _third_party() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group="kongtx.plugins")}
+    found = entry_points()
+    # Python 3.10+ selects by group; 3.9 (PyPy's) returns a dict of groups.
+    group = found.select(group="kongtx.plugins") if hasattr(found, "select") else found.get("kongtx.plugins", ())
+    return {ep.name: ep.value for ep in group}
 
 
 def load_plugins(names: list[str] | tuple[str, ...]) -> PluginSet:

@@ -52,7 +52,7 @@ class UnknownAddress(LookupError):
     """A manual health change names a target or address the balancer does not have."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Address:
     """A selected peer: connect to ``ip:port``; ``hostname`` is the target's host."""
 
@@ -119,7 +119,7 @@ class _Target:
         self.dns = dns  # record type used ("A", "SRV", ...) or the DNS error message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Checks:
     """One health-check section (active or passive) compiled for fast lookups."""
 

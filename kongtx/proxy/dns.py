@@ -43,7 +43,7 @@ class DNSError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ResolvedAddress:
     """One address a name resolves to.
 

@@ -14,7 +14,7 @@ _log = Logger()
 CREATE, UPDATE, DELETE, RELOAD = "create", "update", "delete", "reload"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ChangeEvent:
     """One committed change: ``entity`` name, ``op`` and row ``id``.
 

@@ -24,10 +24,8 @@ T = TypeVar("T")
 
 
 def _open(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA busy_timeout = 5000")
+    for pragma in ("foreign_keys = ON", "journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+        conn.execute(f"PRAGMA {pragma}").close()  # closed at once (PyPy keeps it open otherwise)
 
 
 class SqliteBackend:
@@ -67,7 +65,13 @@ class SqliteBackend:
 
     async def _execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         def work(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            return conn.execute(sql, params or ()).fetchall()
+            cursor = conn.execute(sql, params or ())
+            try:
+                return cursor.fetchall()
+            finally:
+                # PyPy's sqlite3 keeps a finished statement open until the cursor is
+                # closed, which makes the next COMMIT fail ("SQL statements in progress").
+                cursor.close()
 
         try:
             rows: list[tuple[Any, ...]] = await self._run(work)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_right
-from typing import Iterable
+from typing import Iterable, Union
 
 __all__ = ["IPMatcher", "parse_client_ip"]
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 
 class IPMatcher:

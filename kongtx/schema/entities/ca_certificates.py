@@ -53,7 +53,7 @@ def _check_ca(row: Mapping[str, Any]) -> str | None:
     now = row.get("updated_at") or row.get("created_at")
     if isinstance(now, (int, float)) and not isinstance(now, bool):
         not_after = cert.not_valid_after_utc
-        if not_after < datetime.datetime.fromtimestamp(now, datetime.UTC):
+        if not_after < datetime.datetime.fromtimestamp(now, datetime.timezone.utc):
             return 'certificate expired, "Not After" time is in the past'
     return None
 
