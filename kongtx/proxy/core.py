@@ -138,7 +138,7 @@ class Gateway:
         else:
             await self._proxy(ctx, writer)
         if ctx.snapshot.log_phase:
-            await self._log_phase(ctx)
+            await self._run_phase(ctx, "log")
 
     # -- phases ------------------------------------------------------------------
     async def _rewrite_and_access(self, ctx: ProxyContext) -> None:
@@ -213,25 +213,20 @@ class Gateway:
         if pending_exit is not None:
             raise pending_exit
 
-    async def _header_filter(self, ctx: ProxyContext) -> None:
-        for plugin, row in ctx.plugins:
-            if "header_filter" in plugin.phases:
-                try:
-                    result = plugin.handler.header_filter(ctx, row["config"])  # type: ignore[attr-defined]
-                    if result is not None and isawaitable(result):
-                        await result
-                except Exception:
-                    log.failure("plugin {name} failed in header_filter", name=plugin.name)
+    async def _run_phase(self, ctx: ProxyContext, phase: str) -> None:
+        """Run ``header_filter`` or ``log`` of the plugins collected for this request.
 
-    async def _log_phase(self, ctx: ProxyContext) -> None:
+        These phases cannot answer the request any more: a failing hook is logged and
+        the others still run.
+        """
         for plugin, row in ctx.plugins:
-            if "log" in plugin.phases:
+            if phase in plugin.phases:
                 try:
-                    result = plugin.handler.log(ctx, row["config"])  # type: ignore[attr-defined]
+                    result = getattr(plugin.handler, phase)(ctx, row["config"])
                     if result is not None and isawaitable(result):
                         await result
                 except Exception:
-                    log.failure("plugin {name} failed in log", name=plugin.name)
+                    log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
 
     # -- answering ---------------------------------------------------------------
     async def _respond_exit(self, ctx: ProxyContext, writer: ResponseWriter, exc: ProxyExit) -> None:
@@ -245,7 +240,7 @@ class Gateway:
         ctx.response_headers = headers
         ctx.response_source = "kong"
         self._add_generated_headers(ctx, headers)
-        await self._header_filter(ctx)
+        await self._run_phase(ctx, "header_filter")
         body = await self._filter_whole_body(ctx, body)
         self._write_simple(ctx, writer, ctx.response_status, ctx.response_headers, body)
 
@@ -376,7 +371,7 @@ class Gateway:
         forwarding.strip_hop_by_hop(
             response.headers, self._replaced_response if response.status != 101 else _UPGRADE_KEPT)
         self._add_response_headers(ctx, response.headers)
-        await self._header_filter(ctx)
+        await self._run_phase(ctx, "header_filter")
         await send_response(self, ctx, writer, response)
 
     def _add_response_headers(self, ctx: ProxyContext, headers: Headers) -> None:

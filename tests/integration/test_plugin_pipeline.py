@@ -101,3 +101,24 @@ async def test_raising_plugin_gives_500_logs_and_gateway_keeps_serving(env):
                for e in events)
     assert upstream.requests == []
     assert (await gw.proxy("GET", "/r2")).status == 200
+
+
+@pytest_twisted.ensureDeferred
+async def test_log_phase_runs_after_the_response_and_for_exits(env):
+    """log hooks see the final status and size, for proxied answers and plugin exits alike."""
+    from kongtx_example.handler import LOGGED
+    from twisted.internet import task
+
+    gw, _ = env
+    LOGGED.clear()
+    await _plugin(gw, "/routes/r1/plugins", value="x")
+    await _plugin(gw, "/routes/r2/plugins", fail=True)
+    ok = await gw.proxy("GET", "/r1")
+    failed = await gw.proxy("GET", "/r2")
+    for _ in range(100):  # the log phase runs once the last byte is out: give it a moment
+        if len(LOGGED) >= 2:
+            break
+        await task.deferLater(reactor, 0.01, lambda: None)
+    by_id = {request_id: (status, size) for status, request_id, size in LOGGED}
+    assert by_id[ok.header("x-kong-request-id")] == (200, len(ok.body))
+    assert by_id[failed.header("x-kong-request-id")][0] == 500

@@ -8,6 +8,10 @@ from twisted.internet import task
 from kongtx.plugins.base import PluginHandler
 
 
+#: What the log phase saw: (status, request id, bytes sent), one entry per request.
+LOGGED: list[tuple[int, str, int]] = []
+
+
 class Handler(PluginHandler):
     name = "example-header"
     priority = 500
@@ -24,3 +28,8 @@ class Handler(PluginHandler):
 
     def header_filter(self, ctx: Any, conf: dict[str, Any]) -> None:
         ctx.response_headers.set(conf["header"], conf["value"])
+
+    def log(self, ctx: Any, conf: dict[str, Any]) -> None:
+        LOGGED.append((ctx.response_status, ctx.request_id, ctx.response_size))
+        if conf["fail"]:
+            raise RuntimeError("log hooks may fail too")
