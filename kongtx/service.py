@@ -120,6 +120,7 @@ class GatewayNode(MultiService):
         admin = AdminAPI(
             self.dao, config, node_id=self.node_id,
             plugins_available=self.plugins.available(), health=self.balancers,
+            clock=self.reactor, server_stats=self._server_stats,
         )
         admin_site = Site(admin.resource())
         admin_site.noisy = False
@@ -141,6 +142,10 @@ class GatewayNode(MultiService):
             )
         resource = GatewayResource(self.gateway, self.reactor, config.nginx_http_client_max_body_size or 0)
         return GatewaySite(resource, reactor=self.reactor)
+
+    def _server_stats(self) -> dict[str, int]:
+        """``/status`` counters (requests seen by the proxy on this node)."""
+        return {"total_requests": self.gateway.requests_total}
 
     def _certificate_for(self, server_name: str) -> tuple[str, str] | None:
         snapshots = self.snapshots

@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
+from kongtx import __version__
 from kongtx.admin.crud import Crud, Handler, is_uuid
 from kongtx.admin.errors import (
     JSON_CONTENT_TYPE,
@@ -33,6 +34,9 @@ from kongtx.errors import KongtxError
 __all__ = ["AdminAPI"]
 
 _log = Logger()
+
+
+SERVER_TOKEN = f"kongtx/{__version__}".encode()
 
 
 class AdminAPI:
@@ -64,6 +68,8 @@ class AdminAPI:
         self.clock = clock
         self.registry = registry
         self.crud = Crud(self)
+        tokens = {t.lower() for t in (getattr(config, "headers", None) or ["latency_tokens"])}
+        self._latency_header = "latency_tokens" in tokens or "x-kong-admin-latency" in tokens
         self._router: Router | None = None
         self._registered = -1
         self.app = Klein()
@@ -139,6 +145,9 @@ class AdminAPI:
 
     def _cors(self, request: IRequest) -> None:
         request.defaultContentType = None  # our bodies are JSON or empty, never text/html
+        request.setHeader(b"server", SERVER_TOKEN)
+        if self.clock is not None:
+            request.kongtx_started = self.clock.seconds()  # type: ignore[attr-defined]
         headers = request.requestHeaders
         origin = headers.getRawHeaders(b"origin", [b"*"])[0]
         allowed = getattr(self.config, "admin_gui_origin", None) if self.config is not None else None
@@ -183,6 +192,10 @@ class AdminAPI:
 
     def _render(self, request: IRequest, response: Response) -> bytes:
         request.setResponseCode(response.status)
+        started = getattr(request, "kongtx_started", None)
+        if started is not None and self._latency_header:
+            latency = int((self.clock.seconds() - started) * 1000)
+            request.setHeader(b"x-kong-admin-latency", str(latency).encode())
         for name, value in response.headers.items():
             request.setHeader(name.encode("latin-1"), value.encode("latin-1"))
         if response.body is None:

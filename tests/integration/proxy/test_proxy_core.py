@@ -255,3 +255,15 @@ async def test_client_max_body_size_is_413(tmp_path, frontend):
         big = await gw.proxy("POST", "/upload", data=b"a" * 5000)
         assert big.status == 413
         assert len(upstream.requests) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_admin_api_identifies_itself_and_reports_latency(env):
+    """The Admin API answers with Server: kongtx/<version> and X-Kong-Admin-Latency, and counts proxied requests."""
+    gw, _ = env
+    await gw.proxy("GET", "/nothing")
+    reply = await gw.admin("GET", "/status")
+    assert reply.header("server") == f"kongtx/{__import__('kongtx').__version__}"
+    assert reply.header("x-kong-admin-latency") is not None
+    assert reply.json["server"]["total_requests"] >= 1
+    assert reply.json["database"]["reachable"] is True
