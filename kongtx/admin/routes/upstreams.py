@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kongtx.admin.errors import not_found
+from kongtx.proxy.balancer import UnknownAddress
 from kongtx.admin.request import AdminRequest, Response
 from kongtx.admin.router import Router
 

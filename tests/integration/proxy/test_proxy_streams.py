@@ -221,6 +221,8 @@ async def test_target_goes_unhealthy_and_comes_back(env):
         assert len(other.requests) == before + 3
         health = (await gw.admin("GET", "/upstreams/hc.test/health")).json
         assert {t["target"]: t["health"] for t in health["data"]}[good] == "HEALTHY"
+        unknown = await gw.admin("PUT", f"/upstreams/hc.test/targets/{good}/10.9.9.9:1/healthy")
+        assert unknown.status == 404
     finally:
         await other.stop()
 
