@@ -3,7 +3,8 @@
 The response is parsed by ``httptools.HttpResponseParser`` (llhttp). Parser
 callbacks only record state; the request Deferred fires and the connection
 goes back to the pool after ``feed_data`` returns, so user code never runs
-inside the parser (except body bytes delivered to an attached consumer).
+inside the parser (except body bytes delivered to an attached consumer). The
+callbacks are in :mod:`kongtx.http.client._parsing`.
 """
 from __future__ import annotations
 
@@ -22,8 +23,14 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from kongtx.http.body import BufferedBody, StreamBody
+from kongtx.http.client._parsing import _ResponseParsing, _SkipBody
 from kongtx.http.client._streams import UpstreamChannel, _BodyWriter
 from kongtx.http.client._types import (
+    ACTIVE,
+    CLOSED,
+    CONNECTING,
+    IDLE,
+    UPGRADED,
     UpstreamClosed,
     UpstreamError,
     UpstreamProtocolError,
@@ -31,29 +38,16 @@ from kongtx.http.client._types import (
     UpstreamTimeout,
     serialize_head,
 )
-from kongtx.http.headers import Headers
 
 if TYPE_CHECKING:
     from kongtx.http.client._pool import UpstreamPool, _Exchange
-
-CONNECTING, IDLE, ACTIVE, UPGRADED, CLOSED = range(5)
 
 #: Buffered bodies up to this size go out in the same write as the head.
 _COALESCE_LIMIT = 65536
 
 
-class _SkipBody(Exception):
-    """Raised from ``on_headers_complete`` to end a HEAD response at its headers."""
-
-
-def _ended_body() -> StreamBody:
-    body = StreamBody(0)
-    body.end()
-    return body
-
-
 @implementer(IHandshakeListener)
-class UpstreamConnection(Protocol):
+class UpstreamConnection(_ResponseParsing, Protocol):
     """A pooled keep-alive connection; one exchange at a time (no pipelining)."""
 
     def __init__(self, pool: UpstreamPool, key: tuple[Any, ...], tls: bool) -> None:
@@ -227,76 +221,6 @@ class UpstreamConnection(Protocol):
         self._body = None
         if self.state is ACTIVE:
             self._abort()
-
-    # httptools callbacks --------------------------------------------------------
-    def on_message_begin(self) -> None:
-        if self._message_done:
-            # Bytes after the response we asked for: the connection cannot be trusted.
-            self._keep_alive = False
-
-    def on_status(self, reason: bytes) -> None:
-        self._reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._raw.append((name, value))
-        # Note the framing fields on the way (cheaper than a lookup afterwards).
-        size = len(name)
-        if size == 14:
-            if name.lower() == b"content-length":
-                self._length = value
-        elif size == 17 and name.lower() == b"transfer-encoding":
-            self._te = value
-
-    def on_headers_complete(self) -> None:
-        parser = self._parser
-        status = parser.get_status_code()
-        raw = self._raw
-        reason = self._reason.decode("latin-1")
-        self._reason = b""
-        length_value = self._length
-        te = self._te
-        self._length = self._te = None
-        if status < 200 and status != 101:
-            self._interim = True
-            raw.clear()
-            return
-        headers = Headers.from_raw(raw)
-        raw.clear()
-        version = parser.get_http_version()
-        if status == 101:
-            self._channel = UpstreamChannel(self)
-            self._response = UpstreamResponse(
-                status, reason, headers, version, _ended_body(), self._channel
-            )
-            return
-        self._keep_alive = parser.should_keep_alive()
-        self._until_close = False
-        if self._head or status == 204 or status == 304:
-            body = self._body = StreamBody(0)
-            self._response = UpstreamResponse(status, reason, headers, version, body)
-            if self._head:
-                # llhttp cannot be told the request was HEAD: stop it here.
-                self._message_done = True
-                raise _SkipBody()
-            return
-        if length_value is None:
-            length = None
-            self._until_close = te is None or not te.rstrip().lower().endswith(b"chunked")
-        else:
-            length = int(length_value)
-        body = self._body = StreamBody(length, self._pause_cb, self._resume_cb, self._stop_cb)
-        self._response = UpstreamResponse(status, reason, headers, version, body)
-
-    def on_body(self, data: bytes) -> None:
-        body = self._body
-        if body is not None and self.state is ACTIVE:
-            body.feed(data)
-
-    def on_message_complete(self) -> None:
-        if self._interim:
-            self._interim = False
-        elif self._channel is None:
-            self._message_done = True
 
     # receiving ----------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:

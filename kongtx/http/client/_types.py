@@ -9,6 +9,9 @@ from typing import Any
 from kongtx.http.body import BufferedBody, StreamBody
 from kongtx.http.headers import Headers
 
+#: States of an upstream connection (``UpstreamConnection.state``).
+CONNECTING, IDLE, ACTIVE, UPGRADED, CLOSED = range(5)
+
 
 class UpstreamError(Exception):
     """Base of the upstream client's errors.

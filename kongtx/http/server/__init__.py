@@ -8,12 +8,8 @@
 from __future__ import annotations
 
 from kongtx.http.server._factory import HTTPServerFactory
-from kongtx.http.server._protocol import (
-    DRAIN_LIMIT,
-    WAIT_BUFFER,
-    HTTPServerProtocol,
-    RequestRejected,
-)
+from kongtx.http.server._parsing import WAIT_BUFFER, RequestRejected
+from kongtx.http.server._protocol import DRAIN_LIMIT, HTTPServerProtocol
 from kongtx.http.server._writer import Exchange, RawChannel, RequestBody
 
 __all__ = [

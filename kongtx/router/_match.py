@@ -1,26 +1,4 @@
-"""Kong's HTTP router, ``traditional_compatible`` flavour (sans-IO).
-
-A :class:`Router` is compiled once per configuration snapshot. Each route is
-split per path the way Kong 3.x does (all regex paths of a route form one
-matcher, plain prefixes one matcher per length), every matcher gets Kong's
-priority (proxy.md §1.3) and a rank, and matchers are indexed:
-
-* by host: a dict per exact host, dicts per ``*.suffix`` and ``prefix.*``
-  wildcard, plus one bucket for routes without hosts;
-* inside a bucket, plain prefixes by length (``{len: {prefix: [entries]}}``),
-  so a lookup costs one slice and one dict probe per distinct prefix length;
-  regex matchers and path-less matchers are kept in rank order.
-
-A lookup gathers the few candidate lists for the request's host and path,
-checks the remaining conditions (port, method, headers, SNI, regex) and keeps
-the best rank; each list is in rank order, so it stops early. A small bounded
-LRU of recent requests sits in front (dropped with the router on a new snapshot).
-
-Host ports (``example.com:8000`` in ``hosts``): compared with ``server_port``
-(the port the request was received on, Kong 3.x default flavour) when the caller
-passes it; otherwise with the Host header's port, or 80/443 by scheme when the
-Host header has none (the traditional router's rule).
-"""
+"""Route lookup: :class:`Router` builds the host indexes and matches requests."""
 
 from __future__ import annotations
 
@@ -28,27 +6,32 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.logger import Logger
 
 from kongtx.proxy.paths import normalize_path, sanitize_postfix
+from kongtx.router._index import (
+    _Bucket,
+    _compile_regex,
+    _Entry,
+    _HeadersLike,
+    _literal_prefix,
+    _Matcher,
+    _priority,
+    _split_host,
+    _split_paths,
+)
 
 __all__ = ["HTTP_PROTOCOLS", "Match", "Router"]
 
-log = Logger()
+log = Logger(namespace="kongtx.router")
 
 #: Route protocols served by the HTTP router (gRPC routes match like HTTP ones).
 HTTP_PROTOCOLS = frozenset({"http", "https", "grpc", "grpcs", "ws", "wss"})
 _TLS_SCHEMES = frozenset({"https", "grpcs", "wss"})
 _DEFAULT_CACHE_SIZE = 4096
 _MAX_CACHED_PATH = 512  # longer paths bypass the cache, bounding its memory
-# PCRE/Rust named groups ``(?<name>`` -> Python ``(?P<name>``; not lookbehinds.
-_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
-
-
-class _HeadersLike(Protocol):
-    def get_all(self, name: str) -> list[str]: ...
 
 
 @dataclass
@@ -82,237 +65,6 @@ class Match:
     uri_captures: dict[int | str, str | None]
     matched_host: str | None
     path: str
-
-
-class _Matcher:
-    """One route restricted to one group of its paths."""
-
-    __slots__ = (
-        "headers",
-        "literals",
-        "methods",
-        "prefixes",
-        "rank",
-        "regexes",
-        "route",
-        "service",
-        "simple",
-        "sni_prefixes",
-        "sni_suffixes",
-        "snis",
-        "sort_key",
-    )
-
-    def __init__(
-        self, route: Mapping[str, Any], service: Mapping[str, Any] | None
-    ) -> None:
-        self.rank = 0
-        self.route = route
-        self.service = service
-        methods = route.get("methods")
-        self.methods: frozenset[str] | None = frozenset(methods) if methods else None
-        self.headers = _compile_headers(route.get("headers"))
-        self.snis: frozenset[str] | None = None
-        self.sni_suffixes: tuple[str, ...] = ()
-        self.sni_prefixes: tuple[str, ...] = ()
-        snis = route.get("snis")
-        if snis:
-            exact = set()
-            for sni in snis:
-                if len(sni) > 1 and sni[-1] == ".":
-                    sni = sni[:-1]  # the FQDN dot is not used for routing
-                if sni[0] == "*":
-                    self.sni_suffixes += (sni[1:],)
-                elif sni[-1] == "*":
-                    self.sni_prefixes += (sni[:-1],)
-                else:
-                    exact.add(sni)
-            self.snis = frozenset(exact)
-        # (configured path, compiled regex) for a regex group; None otherwise.
-        self.regexes: tuple[tuple[str, re.Pattern[str]], ...] | None = None
-        # configured plain prefixes of one length for a prefix group.
-        self.prefixes: frozenset[str] | None = None
-        # literal prefixes every regex of the group starts with (index keys), or None.
-        self.literals: frozenset[str] | None = None
-        self.sort_key: tuple[Any, ...] = ()
-        # True when only the indexes and the path decide (no method/header/SNI check).
-        self.simple = (
-            self.methods is None and self.headers is None and self.snis is None
-        )
-
-    def accepts(
-        self, method: str, headers: _HeadersLike | None, tls: bool, sni: str | None
-    ) -> bool:
-        """Check the conditions the indexes do not cover (except regex paths)."""
-        if self.methods is not None and method not in self.methods:
-            return False
-        if self.headers is not None:
-            if headers is None:
-                return False
-            for name, values, patterns in self.headers:
-                for value in headers.get_all(name):
-                    value = value.lower()
-                    if value in values:
-                        break
-                    if patterns and any(p.search(value) for p in patterns):
-                        break
-                else:
-                    return False
-        if tls and self.snis is not None:
-            if sni is None:
-                return False
-            if sni not in self.snis and not self._wildcard_sni(sni):
-                return False
-        return True
-
-    def _wildcard_sni(self, sni: str) -> bool:
-        return any(
-            sni.endswith(s) and len(sni) > len(s) for s in self.sni_suffixes
-        ) or any(sni.startswith(p) and len(sni) > len(p) for p in self.sni_prefixes)
-
-
-def _compile_headers(
-    headers: Mapping[str, list[str]] | None,
-) -> tuple[tuple[str, frozenset[str], tuple[re.Pattern[str], ...]], ...] | None:
-    if not headers:
-        return None
-    out = []
-    for name, values in headers.items():
-        plain = set()
-        patterns = []
-        for value in values or ():
-            if value.startswith("~*"):
-                # Kong lower-cases both sides; IGNORECASE keeps \D, \S, \W intact.
-                patterns.append(re.compile(value[2:], re.IGNORECASE))
-            else:
-                plain.add(value.lower())
-        out.append((name.lower(), frozenset(plain), tuple(patterns)))
-    return tuple(out)
-
-
-class _Entry:
-    """A matcher placed in one host bucket, with that bucket's port condition."""
-
-    __slots__ = ("host", "matcher", "ports", "rank")
-
-    def __init__(
-        self, matcher: _Matcher, host: str | None, ports: dict[int, str] | None
-    ) -> None:
-        self.rank = matcher.rank
-        self.matcher = matcher
-        self.host = host  # configured host matched without port condition
-        self.ports = ports  # or: port -> configured host (host is None then)
-
-
-class _Bucket:
-    """Matchers sharing one host key, indexed by path."""
-
-    __slots__ = ("always", "by_length", "lengths")
-
-    def __init__(self) -> None:
-        # Plain prefixes, and regexes by their literal prefix: {len: {prefix: entries}}.
-        self.by_length: dict[int, dict[str, list[_Entry]]] = {}
-        self.lengths: tuple[int, ...] = ()
-        # Path-less matchers and regexes without a literal prefix: always checked.
-        self.always: list[_Entry] = []
-
-    def add(self, entry: _Entry) -> None:
-        m = entry.matcher
-        keys = m.prefixes if m.prefixes is not None else m.literals
-        if keys is None:
-            self.always.append(entry)
-            return
-        for prefix in keys:
-            table = self.by_length.setdefault(len(prefix), {})
-            table.setdefault(prefix, []).append(entry)
-
-    def freeze(self) -> None:
-        key = _rank_of
-        for table in self.by_length.values():
-            for entries in table.values():
-                entries.sort(key=key)
-        self.always.sort(key=key)
-        self.lengths = tuple(sorted(self.by_length))
-
-
-def _rank_of(entry: _Entry) -> int:
-    return entry.rank
-
-
-def _split_host(value: str) -> tuple[str, int | None]:
-    """Split ``host[:port]`` (also ``[v6]:port``); a non-numeric port stays in host."""
-    if value.startswith("["):
-        end = value.find("]")
-        if end != -1 and value[end + 1 : end + 2] == ":" and value[end + 2 :].isdigit():
-            return value[: end + 1], int(value[end + 2 :])
-        return value, None
-    head, sep, tail = value.rpartition(":")
-    if sep and tail.isdigit() and ":" not in head:
-        return head, int(tail)
-    return value, None
-
-
-def _compile_regex(path: str) -> re.Pattern[str]:
-    return re.compile(_NAMED_GROUP.sub("(?P<", path[1:]))
-
-
-_META = frozenset(".^$*+?{}[]|()\\")
-
-
-def _literal_prefix(pattern: str) -> str:
-    """The literal text every match of ``pattern`` (anchored) starts with; may be ''."""
-    if "|" in pattern:
-        return ""  # alternation: no common prefix worth proving
-    pattern = pattern.removeprefix("^")
-    end = 0
-    for char in pattern:
-        if char in _META:
-            if char in "*+?{" and end:
-                end -= 1  # the quantifier makes the previous character optional
-            break
-        end += 1
-    return pattern[:end]
-
-
-def _split_paths(paths: list[str]) -> list[tuple[str, list[str]]]:
-    """Group a route's paths as traditional_compatible does: regex / per length."""
-    groups: list[tuple[str, list[str]]] = []
-    regex = [p for p in paths if p.startswith("~")]
-    if regex:
-        groups.append(("regex", regex))
-    by_len: dict[int, list[str]] = {}
-    for p in paths:
-        if not p.startswith("~"):
-            by_len.setdefault(len(p), []).append(p)
-    for length in sorted(by_len, reverse=True):
-        groups.append(("prefix", by_len[length]))
-    return groups
-
-
-def _priority(
-    route: Mapping[str, Any], kind: str | None, paths: list[str]
-) -> tuple[Any, ...]:
-    """Sort key (ascending = tried first) for one matcher, per proxy.md §1.3."""
-    hosts = route.get("hosts") or ()
-    headers = route.get("headers") or {}
-    weight = sum(1 for f in ("methods", "hosts", "snis", "paths") if route.get(f))
-    if headers:
-        weight += 1
-    plain_host_only = bool(hosts) and not any("*" in h for h in hosts)
-    regex = kind == "regex"
-    regex_priority = (route.get("regex_priority") or 0) if regex else 0
-    uri_length = len(paths[0]) if kind == "prefix" else 0
-    return (
-        -weight,
-        -int(plain_host_only),
-        -min(len(headers), 255),
-        -int(regex),
-        -regex_priority,
-        -uri_length,
-        # Kong: ties are unspecified; we use the traditional router's (oldest first).
-        route.get("created_at") or 0,
-        str(route.get("id") or ""),
-    )
 
 
 class Router:
