@@ -11,6 +11,7 @@ Prints four figures, all from the same process and run:
 * ``pool+test upstream``: through the pool to ``tests.support.upstream``
   (which parses requests too, so this one is slower).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,15 @@ def in_memory(n: int) -> float:
 
     pool = UpstreamPool(MemoryReactorClock(), max_requests=n + 2)
     address = UpstreamAddress("127.0.0.1", 8080)
-    headers = Headers([("Host", "bench.local"), ("User-Agent", "bench"), ("Accept", "*/*"),
-                       ("X-Forwarded-For", "127.0.0.1"), ("X-Forwarded-Proto", "http")])
+    headers = Headers(
+        [
+            ("Host", "bench.local"),
+            ("User-Agent", "bench"),
+            ("Accept", "*/*"),
+            ("X-Forwarded-For", "127.0.0.1"),
+            ("X-Forwarded-Proto", "http"),
+        ]
+    )
     d = pool.request(UpstreamRequest("GET", "/bench", headers), address)
     proto = pool.reactor.tcpClients[0][2].buildProtocol(None)
     transport = StringTransport()
@@ -87,8 +95,15 @@ def main(n: int) -> None:
 
     async def through_pool(pool: UpstreamPool, port: int, path: str, count: int) -> float:
         address = UpstreamAddress("127.0.0.1", port)
-        headers = Headers([("Host", "bench.local"), ("User-Agent", "bench"), ("Accept", "*/*"),
-                           ("X-Forwarded-For", "127.0.0.1"), ("X-Forwarded-Proto", "http")])
+        headers = Headers(
+            [
+                ("Host", "bench.local"),
+                ("User-Agent", "bench"),
+                ("Accept", "*/*"),
+                ("X-Forwarded-For", "127.0.0.1"),
+                ("X-Forwarded-Proto", "http"),
+            ]
+        )
         start = time.perf_counter()
         for _ in range(count):
             resp = await pool.request(UpstreamRequest("GET", path, headers), address)
@@ -110,18 +125,24 @@ def main(n: int) -> None:
         pooled = await through_pool(pool, port, "/bench", n)
 
         upstream = await start_upstream(reactor)
-        upstream.route("/bench", lambda ex: ex.respond(200, b"ok", [("Content-Type", "text/plain")]))
+        upstream.route(
+            "/bench", lambda ex: ex.respond(200, b"ok", [("Content-Type", "text/plain")])
+        )
         await through_pool(pool, upstream.port, "/bench", 500)
         full = await through_pool(pool, upstream.port, "/bench", n)
 
         print(f"{n} sequential keep-alive requests, µs/request:")
         print(f"  floor (bare protocols)      {floor * 1e6 / n:7.1f}")
-        print(f"  pool -> fixed upstream      {pooled * 1e6 / n:7.1f}   "
-              f"(client cost ≈ {(pooled - floor) * 1e6 / n:.1f})")
+        print(
+            f"  pool -> fixed upstream      {pooled * 1e6 / n:7.1f}   "
+            f"(client cost ≈ {(pooled - floor) * 1e6 / n:.1f})"
+        )
         print(f"  pool -> tests.support       {full * 1e6 / n:7.1f}")
         best = min(in_memory(n) for _ in range(5))
-        print(f"  client only, in memory      {best * 1e6 / n:7.1f}   "
-              "(best of 5; no sockets, no reactor, no coroutine)")
+        print(
+            f"  client only, in memory      {best * 1e6 / n:7.1f}   "
+            "(best of 5; no sockets, no reactor, no coroutine)"
+        )
         print(f"  connections opened: {pool.connections_opened}")
         await pool.close()
         await upstream.stop()

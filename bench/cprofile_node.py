@@ -3,6 +3,7 @@
 Usage: ``python bench/cprofile_node.py kongtx.conf OUT.prof``. Stats are written
 when the process receives SIGTERM or SIGINT (the reactor stops cleanly first).
 """
+
 from __future__ import annotations
 
 import cProfile

@@ -61,19 +61,13 @@ def build_routes(n: int) -> list[dict[str, Any]]:
         elif kind < 14:
             routes.append(_route(f"r{i}", paths=[f"/svc{i}/items"], created_at=i))
         elif kind < 17:
-            routes.append(
-                _route(f"r{i}", hosts=[f"*.tenant{i}.example.org"], created_at=i)
-            )
+            routes.append(_route(f"r{i}", hosts=[f"*.tenant{i}.example.org"], created_at=i))
         else:
             routes.append(
-                _route(
-                    f"r{i}", hosts=[f"m{i}.example.net"], methods=["GET"], created_at=i
-                )
+                _route(f"r{i}", hosts=[f"m{i}.example.net"], methods=["GET"], created_at=i)
             )
     for j in range(min(REGEX_ROUTES, n)):
-        routes.append(
-            _route(f"re{j}", paths=[rf"~/regex{j}/(?<id>\d+)$"], created_at=j)
-        )
+        routes.append(_route(f"re{j}", paths=[rf"~/regex{j}/(?<id>\d+)$"], created_at=j))
     return routes
 
 
@@ -94,7 +88,7 @@ def build_requests(n: int, count: int, rnd: random.Random) -> tuple[list, list]:
             hits.append(("GET", f"m{i}.example.net", "/"))
         if rnd.random() < 0.05:
             hits.append(("GET", "x.com", f"/regex{rnd.randrange(REGEX_ROUTES)}/12"))
-    for k in range(count):
+    for _ in range(count):
         i = rnd.randrange(limit)
         misses.append(
             rnd.choice(

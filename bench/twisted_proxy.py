@@ -4,6 +4,7 @@ Usage: ``python bench/twisted_proxy.py LISTEN_PORT UPSTREAM_PORT``; listens on
 127.0.0.1 and forwards every request to ``127.0.0.1:UPSTREAM_PORT`` (a new
 upstream connection per request, HTTP/1.0: that is what the stock resource does).
 """
+
 from __future__ import annotations
 
 import sys

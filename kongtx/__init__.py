@@ -1,4 +1,5 @@
 """kongtx: a Kong-compatible API gateway on Twisted."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

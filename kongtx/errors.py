@@ -4,6 +4,7 @@ Every error the DAO or the schema layer raises is a :class:`KongtxError`; the
 Admin API renders it with :meth:`KongtxError.to_body` and
 :attr:`KongtxError.http_status`.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@
 it opens the store, builds the first configuration snapshot, then opens the
 proxy and Admin API listeners; :attr:`GatewayNode.ready` fires when they are up.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -21,9 +22,9 @@ from twisted.web.server import Site
 from kongtx import tls
 from kongtx.http.client import UpstreamPool
 from kongtx.plugins.base import PluginSet, load_plugins
-from kongtx.proxy.healthcheck import BalancerRegistry
 from kongtx.proxy.core import Gateway
 from kongtx.proxy.dns import DNSCache
+from kongtx.proxy.healthcheck import BalancerRegistry
 from kongtx.proxy.resource import GatewayResource, GatewaySite
 from kongtx.proxy.snapshot import Snapshot
 from kongtx.proxy.upstream import UpstreamForwarder
@@ -58,8 +59,12 @@ class GatewayNode(MultiService):
             max_requests=config.upstream_keepalive_max_requests,
         )
         self.upstream_tls = UpstreamTLS()
-        self.forwarder = UpstreamForwarder(self.pool, self.balancers, self.dns, self.upstream_tls.creator)
-        self.gateway = Gateway(reactor, self._current_snapshot, self.forwarder, config, node_id=self.node_id)
+        self.forwarder = UpstreamForwarder(
+            self.pool, self.balancers, self.dns, self.upstream_tls.creator
+        )
+        self.gateway = Gateway(
+            reactor, self._current_snapshot, self.forwarder, config, node_id=self.node_id
+        )
         self.ports: dict[str, list[IListeningPort]] = {"proxy": [], "proxy_ssl": [], "admin": []}
         self.ready: Deferred[GatewayNode] = Deferred()
         self._starting: Deferred[None] | None = None
@@ -74,7 +79,9 @@ class GatewayNode(MultiService):
         return Snapshot(rows, self.plugins, built_at=self.reactor.seconds())
 
     def _swapped(self, snapshot: Snapshot) -> None:
-        synced = self.balancers.sync(snapshot.rows.get("upstreams", []), snapshot.rows.get("targets", []))
+        synced = self.balancers.sync(
+            snapshot.rows.get("upstreams", []), snapshot.rows.get("targets", [])
+        )
         synced.addErrback(lambda f: log.failure("balancer sync failed", f))
         self.upstream_tls.clear()
 
@@ -103,9 +110,13 @@ class GatewayNode(MultiService):
         from kongtx.admin.app import AdminAPI
 
         config = self.config
-        cert, key = tls.ensure_default_certificate(config.prefix, config.ssl_cert, config.ssl_cert_key)
+        cert, key = tls.ensure_default_certificate(
+            config.prefix, config.ssl_cert, config.ssl_cert_key
+        )
         sni_factory = tls.SNIServerContextFactory(
-            self._certificate_for, cert, key,
+            self._certificate_for,
+            cert,
+            key,
             protocols=tuple(config.ssl_protocols),
             ciphers=tls.cipher_string(config.ssl_cipher_suite, config.ssl_ciphers),
         )
@@ -118,9 +129,13 @@ class GatewayNode(MultiService):
                 endpoint = serverFromString(self.reactor, listener.endpoint)
                 self.ports["proxy"].append(await endpoint.listen(factory))
         admin = AdminAPI(
-            self.dao, config, node_id=self.node_id,
-            plugins_available=self.plugins.available(), health=self.balancers,
-            clock=self.reactor, server_stats=self._server_stats,
+            self.dao,
+            config,
+            node_id=self.node_id,
+            plugins_available=self.plugins.available(),
+            health=self.balancers,
+            clock=self.reactor,
+            server_stats=self._server_stats,
         )
         admin_site = Site(admin.resource())
         admin_site.noisy = False
@@ -137,10 +152,14 @@ class GatewayNode(MultiService):
             from kongtx.http.server import HTTPServerFactory
 
             return HTTPServerFactory(
-                self.gateway.handle, self.reactor, scheme=scheme,
+                self.gateway.handle,
+                self.reactor,
+                scheme=scheme,
                 max_body_size=config.nginx_http_client_max_body_size or 0,
             )
-        resource = GatewayResource(self.gateway, self.reactor, config.nginx_http_client_max_body_size or 0)
+        resource = GatewayResource(
+            self.gateway, self.reactor, config.nginx_http_client_max_body_size or 0
+        )
         return GatewaySite(resource, reactor=self.reactor)
 
     def _server_stats(self) -> dict[str, int]:

@@ -55,7 +55,13 @@ from zope.interface import directlyProvides, providedBy
 from kongtx.errors import ConfigError
 from kongtx.store.events import ChangeEvent
 
-__all__ = ["ReusePortReactor", "WorkerGroup", "WorkerSupervisor", "make_service", "reuseport_socket"]
+__all__ = [
+    "ReusePortReactor",
+    "WorkerGroup",
+    "WorkerSupervisor",
+    "make_service",
+    "reuseport_socket",
+]
 
 log = Logger()
 
@@ -163,7 +169,9 @@ class ReusePortReactor:
             )
         from twisted.protocols.tls import TLSMemoryBIOFactory
 
-        return self._adopt(port, TLSMemoryBIOFactory(contextFactory, False, factory), backlog, interface)
+        return self._adopt(
+            port, TLSMemoryBIOFactory(contextFactory, False, factory), backlog, interface
+        )
 
 
 # --------------------------------------------------------------------------- parent side
@@ -202,7 +210,9 @@ class _WorkerProtocol(ProcessProtocol):
         for line in lines:
             log.info(
                 "worker {index} [{pid}] {line}",
-                index=self.index, pid=self.pid, line=line.decode("utf-8", "replace"),
+                index=self.index,
+                pid=self.pid,
+                line=line.decode("utf-8", "replace"),
             )
 
     def processEnded(self, reason: Failure) -> None:
@@ -284,7 +294,8 @@ class WorkerSupervisor(Service):
             if not worker.ended.called:
                 log.warn(  # noqa: G010 - twisted's Logger has no warning()
                     "worker {index} [{pid}] did not stop; killing it",
-                    index=worker.index, pid=worker.pid,
+                    index=worker.index,
+                    pid=worker.pid,
                 )
                 _signal(worker, "KILL")
 
@@ -296,7 +307,10 @@ class WorkerSupervisor(Service):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.reactor.spawnProcess(
-            protocol, sys.executable, [sys.executable, "-m", "kongtx.workers"], env=env,
+            protocol,
+            sys.executable,
+            [sys.executable, "-m", "kongtx.workers"],
+            env=env,
             childFDs={0: "w", 1: "r", 2: "r"},
         )
         boot = {
@@ -327,7 +341,10 @@ class WorkerSupervisor(Service):
         self._delays[index] = min(delay * 2, MAX_RESTART_DELAY)
         log.warn(  # noqa: G010
             "worker {index} [{pid}] ended ({why}); restarting in {delay}s",
-            index=index, pid=worker.pid, why=reason.getErrorMessage(), delay=delay,
+            index=index,
+            pid=worker.pid,
+            why=reason.getErrorMessage(),
+            delay=delay,
         )
         self._respawns[index] = self.reactor.callLater(delay, self._spawn, index)
 
@@ -338,7 +355,9 @@ class WorkerSupervisor(Service):
 
     def pids(self) -> dict[int, int]:
         """``{index: pid}`` of the live children."""
-        return {i: w.pid for i, w in self.workers.items() if w.pid is not None and not w.ended.called}
+        return {
+            i: w.pid for i, w in self.workers.items() if w.pid is not None and not w.ended.called
+        }
 
 
 def _signal(worker: _WorkerProtocol, sig: str) -> None:
@@ -468,7 +487,9 @@ def _child_main() -> int:
         node.ready.addCallbacks(ready, failed)
         StandardIO(Events(), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY), reactor=reactor)
 
-    reactor.addSystemEventTrigger("before", "shutdown", lambda: node.stopService() if node.running else None)
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: node.stopService() if node.running else None
+    )
     reactor.callWhenRunning(start)
     reactor.run()
     return status["code"]

@@ -1,4 +1,5 @@
 """The Admin API (Kong-compatible, generated from the schemas)."""
+
 from __future__ import annotations
 
 from kongtx.admin.app import AdminAPI

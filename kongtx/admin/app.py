@@ -5,6 +5,7 @@ one Klein branch route, so that trailing slashes, 404/405, HEAD and OPTIONS
 behave as in Kong, and so that entities registered after import (plugin
 credentials) get endpoints: the table is rebuilt whenever the registry grows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -52,10 +53,18 @@ class AdminAPI:
     :param registry: the schema registry (default: ``kongtx.schema.registry``).
     """
 
-    def __init__(self, dao: Any, config: Any, *, node_id: str,
-                 plugins_available: dict[str, dict[str, Any]] | None = None,
-                 health: Any = None, server_stats: Callable[[], dict[str, int]] | None = None,
-                 clock: Any = None, registry: Any = None) -> None:
+    def __init__(
+        self,
+        dao: Any,
+        config: Any,
+        *,
+        node_id: str,
+        plugins_available: dict[str, dict[str, Any]] | None = None,
+        health: Any = None,
+        server_stats: Callable[[], dict[str, int]] | None = None,
+        clock: Any = None,
+        registry: Any = None,
+    ) -> None:
         if registry is None:
             from kongtx.schema import registry
 
@@ -109,7 +118,8 @@ class AdminAPI:
     def ident_field(self, ent: Any) -> str | None:
         """The field a non-UUID path identifier names (injected on PUT)."""
         return {"certificates": "snis", "targets": "target", "acls": "group"}.get(
-            ent.name, ent.endpoint_key)
+            ent.name, ent.endpoint_key
+        )
 
     def missing(self, ent: Any, ident: str) -> AdminError:
         """The 404 for an entity that could not be found."""
@@ -150,10 +160,16 @@ class AdminAPI:
             request.kongtx_started = self.clock.seconds()  # type: ignore[attr-defined]
         headers = request.requestHeaders
         origin = headers.getRawHeaders(b"origin", [b"*"])[0]
-        allowed = getattr(self.config, "admin_gui_origin", None) if self.config is not None else None
+        allowed = (
+            getattr(self.config, "admin_gui_origin", None) if self.config is not None else None
+        )
         if allowed:
             allowed_list = allowed if isinstance(allowed, (list, tuple)) else [allowed]
-            origin = origin if origin.decode("latin-1") in allowed_list else str(allowed_list[0]).encode()
+            origin = (
+                origin
+                if origin.decode("latin-1") in allowed_list
+                else str(allowed_list[0]).encode()
+            )
         request.setHeader(b"access-control-allow-origin", origin)
         request.setHeader(b"access-control-allow-credentials", b"true")
         if origin != b"*":
@@ -169,7 +185,9 @@ class AdminAPI:
             raise not_found()
         _, methods, params = found
         if "*" in methods:  # a disabled endpoint (Kong's ``Endpoints.disable``)
-            return self._render(request, await methods["*"](AdminRequest(request, method, raw_path), params))
+            return self._render(
+                request, await methods["*"](AdminRequest(request, method, raw_path), params)
+            )
         if method == "OPTIONS":
             return self._render(request, self._options(request, methods))
         handler: Handler | None = methods.get("GET" if method == "HEAD" else method)
@@ -184,11 +202,17 @@ class AdminAPI:
             verbs.add("HEAD")
         allow = ", ".join(sorted(verbs))
         req_headers = request.requestHeaders.getRawHeaders(b"access-control-request-headers")
-        return Response(204, None, {
-            "Allow": allow,
-            "Access-Control-Allow-Methods": allow,
-            "Access-Control-Allow-Headers": req_headers[0].decode("latin-1") if req_headers else "Content-Type",
-        })
+        return Response(
+            204,
+            None,
+            {
+                "Allow": allow,
+                "Access-Control-Allow-Methods": allow,
+                "Access-Control-Allow-Headers": req_headers[0].decode("latin-1")
+                if req_headers
+                else "Content-Type",
+            },
+        )
 
     def _render(self, request: IRequest, response: Response) -> bytes:
         request.setResponseCode(response.status)

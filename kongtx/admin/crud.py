@@ -1,4 +1,5 @@
 """Generic CRUD endpoints generated from the schema registry (Kong's endpoints.lua)."""
+
 from __future__ import annotations
 
 import uuid
@@ -49,8 +50,12 @@ class Crud:
 
     # -- lookups -----------------------------------------------------------
 
-    async def find(self, ent: Any, ident: str, parent: tuple[str, str] | None = None,
-                   ) -> dict[str, Any] | None:
+    async def find(
+        self,
+        ent: Any,
+        ident: str,
+        parent: tuple[str, str] | None = None,
+    ) -> dict[str, Any] | None:
         """Find a row by UUID or by the entity's endpoint key.
 
         :param parent: ``(field, parent_id)`` when addressed under a parent, for
@@ -87,8 +92,9 @@ class Crud:
             if offset is None:
                 return
 
-    async def write_input(self, req: AdminRequest, ent: Any,
-                          existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def write_input(
+        self, req: AdminRequest, ent: Any, existing: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Decode, type-coerce and resolve foreign references of a write body.
 
         :param existing: the stored row on PATCH: form type inference of a
@@ -125,10 +131,13 @@ class Crud:
             if isinstance(value, str) and key in parent.unique_fields():
                 row = await self.dao.select_by_field(parent.name, key, value)
             if row is None:
-                msg = (f"the foreign key cannot be resolved with '{lua_literal({key: value})}'"
-                       f" for an existing '{parent.name}' entity")
-                raise ForeignKeysUnresolved(f"foreign key unresolved ({fname}.{key}: {msg})",
-                                            {fname: {key: msg}})
+                msg = (
+                    f"the foreign key cannot be resolved with '{lua_literal({key: value})}'"
+                    f" for an existing '{parent.name}' entity"
+                )
+                raise ForeignKeysUnresolved(
+                    f"foreign key unresolved ({fname}.{key}: {msg})", {fname: {key: msg}}
+                )
             data[fname] = {"id": row["id"]}
 
     # -- endpoint generation -----------------------------------------------
@@ -141,10 +150,17 @@ class Crud:
             return out
         name = ent.name
         out.append((path, {"GET": self._list(ent), "POST": self._create(ent)}))
-        out.append((f"{path}/:{name}", {
-            "GET": self._get(ent), "PUT": self._put(ent),
-            "PATCH": self._patch(ent), "DELETE": self._delete(ent),
-        }))
+        out.append(
+            (
+                f"{path}/:{name}",
+                {
+                    "GET": self._get(ent),
+                    "PUT": self._put(ent),
+                    "PATCH": self._patch(ent),
+                    "DELETE": self._delete(ent),
+                },
+            )
+        )
         registry = self.api.registry
         for fname, foreign in ent.foreign_fields().items():
             try:
@@ -153,30 +169,46 @@ class Crud:
                 continue
             if not parent.admin_path:
                 continue
-            out.append((f"{path}/:{name}/{fname}", {
-                "GET": self._parent_get(ent, fname, parent),
-                "PUT": self._parent_put(ent, fname, parent),
-                "PATCH": self._parent_patch(ent, fname, parent),
-                "DELETE": self._parent_delete(ent, fname),
-            }))
+            out.append(
+                (
+                    f"{path}/:{name}/{fname}",
+                    {
+                        "GET": self._parent_get(ent, fname, parent),
+                        "PUT": self._parent_put(ent, fname, parent),
+                        "PATCH": self._parent_patch(ent, fname, parent),
+                        "DELETE": self._parent_delete(ent, fname),
+                    },
+                )
+            )
             nested = ent.admin_nested_name or path.strip("/")
             base = f"{parent.admin_path}/:{parent.name}/{nested}"
-            out.append((base, {
-                "GET": self._nested_list(ent, fname, parent, nested),
-                "POST": self._nested_create(ent, fname, parent),
-            }))
-            out.append((f"{base}/:{name}", {
-                "GET": self._nested_get(ent, fname, parent),
-                "PUT": self._nested_put(ent, fname, parent),
-                "PATCH": self._nested_patch(ent, fname, parent),
-                "DELETE": self._nested_delete(ent, fname, parent),
-            }))
+            out.append(
+                (
+                    base,
+                    {
+                        "GET": self._nested_list(ent, fname, parent, nested),
+                        "POST": self._nested_create(ent, fname, parent),
+                    },
+                )
+            )
+            out.append(
+                (
+                    f"{base}/:{name}",
+                    {
+                        "GET": self._nested_get(ent, fname, parent),
+                        "PUT": self._nested_put(ent, fname, parent),
+                        "PATCH": self._nested_patch(ent, fname, parent),
+                        "DELETE": self._nested_delete(ent, fname, parent),
+                    },
+                )
+            )
         return out
 
     # -- top level ------------------------------------------------------------
 
-    async def list_page(self, req: AdminRequest, ent: Any, base: str,
-                        foreign: tuple[str, str] | None = None) -> Response:
+    async def list_page(
+        self, req: AdminRequest, ent: Any, base: str, foreign: tuple[str, str] | None = None
+    ) -> Response:
         """One page of a list, with ``offset`` and ``next`` as Kong builds them."""
         raw_size = req.arg("size")
         size = parse_size(raw_size)
@@ -185,8 +217,14 @@ class Crud:
             raw_tags_b = req.arg_bytes("tags")
             tags, cond = parse_tags(raw_tags_b)
             raw_tags = req.arg("tags")
-        page = await self.dao.page(ent.name, size=size, offset=req.arg("offset"),
-                                   tags=tags, tags_cond=cond, foreign=foreign)
+        page = await self.dao.page(
+            ent.name,
+            size=size,
+            offset=req.arg("offset"),
+            tags=tags,
+            tags_cond=cond,
+            foreign=foreign,
+        )
         body: dict[str, Any] = {"data": list(page.rows)}
         if page.offset is not None:
             body["offset"] = page.offset
@@ -205,12 +243,14 @@ class Crud:
                 row = await self.dao.select_by_field("consumers", "custom_id", custom_id)
                 return Response(200, {"data": [row] if row else [], "next": None})
             return await self.list_page(req, ent, ent.admin_path)
+
         return handler
 
     def _create(self, ent: Any) -> Handler:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             data = await self.write_input(req, ent)
             return Response(201, await self.dao.insert(ent.name, data))
+
         return handler
 
     def _get(self, ent: Any) -> Handler:
@@ -219,10 +259,12 @@ class Crud:
             if row is None:
                 raise self.api.missing(ent, params[ent.name])
             return Response(200, row)
+
         return handler
 
-    async def upsert(self, req: AdminRequest, ent: Any, ident: str,
-                     parent: tuple[str, str] | None = None) -> dict[str, Any]:
+    async def upsert(
+        self, req: AdminRequest, ent: Any, ident: str, parent: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
         """PUT semantics: replace the addressed row or create it (key injected)."""
         data = await self.write_input(req, ent)
         if parent is not None:
@@ -245,6 +287,7 @@ class Crud:
     def _put(self, ent: Any) -> Handler:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             return Response(200, await self.upsert(req, ent, params[ent.name]))
+
         return handler
 
     def _patch(self, ent: Any) -> Handler:
@@ -254,6 +297,7 @@ class Crud:
                 raise self.api.missing(ent, params[ent.name])
             data = await self.write_input(req, ent, row)
             return Response(200, await self.dao.update(ent.name, row["id"], data))
+
         return handler
 
     def _delete(self, ent: Any) -> Handler:
@@ -265,11 +309,14 @@ class Crud:
             elif ent.name == "certificates" and not is_uuid(ident):
                 raise not_found("SNI not found")
             return Response(204)
+
         return handler
 
     # -- /E/{id}/F: the parent of a child ---------------------------------------
 
-    async def _child_and_ref(self, ent: Any, fname: str, ident: str) -> tuple[dict[str, Any], str | None]:
+    async def _child_and_ref(
+        self, ent: Any, fname: str, ident: str
+    ) -> tuple[dict[str, Any], str | None]:
         child = await self.find(ent, ident)
         if child is None:
             raise not_found()
@@ -282,6 +329,7 @@ class Crud:
             if row is None:
                 raise not_found()
             return Response(200, row)
+
         return handler
 
     def _parent_patch(self, ent: Any, fname: str, parent: Any) -> Handler:
@@ -291,6 +339,7 @@ class Crud:
                 raise not_found()
             data = await self.write_input(req, parent)
             return Response(200, await self.dao.update(parent.name, ref, data))
+
         return handler
 
     def _parent_put(self, ent: Any, fname: str, parent: Any) -> Handler:
@@ -303,6 +352,7 @@ class Crud:
             if associate:
                 await self.dao.update(ent.name, child["id"], {fname: {"id": row["id"]}})
             return Response(200, row)
+
         return handler
 
     def _parent_delete(self, ent: Any, fname: str) -> Handler:
@@ -311,6 +361,7 @@ class Crud:
             if ref is None:
                 raise not_found()
             raise method_not_allowed()
+
         return handler
 
     # -- /P/{pid}/E[/{id}]: children of a parent ---------------------------------
@@ -326,6 +377,7 @@ class Crud:
             prow = await self._parent_row(parent, params)
             base = f"{parent.admin_path}/{params[parent.name]}/{nested}"
             return await self.list_page(req, ent, base, foreign=(fname, prow["id"]))
+
         return handler
 
     def _nested_create(self, ent: Any, fname: str, parent: Any) -> Handler:
@@ -334,10 +386,12 @@ class Crud:
             data = await self.write_input(req, ent)
             data[fname] = {"id": prow["id"]}
             return Response(201, await self.dao.insert(ent.name, data))
+
         return handler
 
-    async def _owned_child(self, ent: Any, fname: str, parent: Any,
-                           params: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def _owned_child(
+        self, ent: Any, fname: str, parent: Any, params: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         prow = await self._parent_row(parent, params)
         child = await self.find(ent, params[ent.name], (fname, prow["id"]))
         if child is None or _ref_id(child, fname) != prow["id"]:
@@ -348,6 +402,7 @@ class Crud:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             _, child = await self._owned_child(ent, fname, parent, params)
             return Response(200, child)
+
         return handler
 
     def _nested_put(self, ent: Any, fname: str, parent: Any) -> Handler:
@@ -355,6 +410,7 @@ class Crud:
             prow = await self._parent_row(parent, params)
             row = await self.upsert(req, ent, params[ent.name], (fname, prow["id"]))
             return Response(200, row)
+
         return handler
 
     def _nested_patch(self, ent: Any, fname: str, parent: Any) -> Handler:
@@ -363,6 +419,7 @@ class Crud:
             data = await self.write_input(req, ent, child)
             data.setdefault(fname, {"id": prow["id"]})
             return Response(200, await self.dao.update(ent.name, child["id"], data))
+
         return handler
 
     def _nested_delete(self, ent: Any, fname: str, parent: Any) -> Handler:
@@ -370,4 +427,5 @@ class Crud:
             _, child = await self._owned_child(ent, fname, parent, params)
             await self.dao.delete(ent.name, child["id"])
             return Response(204)
+
         return handler

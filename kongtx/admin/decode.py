@@ -6,6 +6,7 @@ record, ``a[]=x`` appends to an array, ``a[1]=x`` sets a 1-based array slot,
 values stay strings here; the entity schema infers their types afterwards
 (:meth:`Entity.coerce_form`).
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Admin API error answers and JSON rendering."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Query-argument helpers for Admin API lists: size, tags and ``next``."""
+
 from __future__ import annotations
 
 import math
@@ -72,8 +73,9 @@ def parse_tags(raw: bytes | None) -> tuple[list[str] | None, str]:
     return tags, cond
 
 
-def next_url(base: str, offset: str | None, *, tags: str | None = None,
-             size: str | None = None) -> str | None:
+def next_url(
+    base: str, offset: str | None, *, tags: str | None = None, size: str | None = None
+) -> str | None:
     """Build the ``next`` link of a list page.
 
     :param base: the collection path, e.g. ``/services``.

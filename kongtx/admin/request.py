@@ -1,4 +1,5 @@
 """The per-request view handlers get: method, query arguments, decoded body."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """A small segment router for the Admin API (static segments beat parameters)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -5,6 +5,7 @@ other (a socket being written). The consumer is attached with
 :meth:`Body.start`; the consumer's socket pauses the producing socket through
 the ``IPushProducer`` methods of the body.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -45,8 +46,17 @@ class StreamBody:
     """
 
     __slots__ = (
-        "length", "_pause", "_resume", "_stop", "_consumer", "_buffer",
-        "_done", "_failure", "buffered_size", "received", "_paused",
+        "length",
+        "_pause",
+        "_resume",
+        "_stop",
+        "_consumer",
+        "_buffer",
+        "_done",
+        "_failure",
+        "buffered_size",
+        "received",
+        "_paused",
     )
 
     def __init__(
@@ -227,7 +237,7 @@ class _Spooler:
             return
         self.chunks.append(data)
         if self.size > self.memory_limit:
-            self.file = tempfile.TemporaryFile()
+            self.file = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call; closed by its body
             for chunk in self.chunks:
                 self.file.write(chunk)
             self.chunks = []
@@ -245,7 +255,9 @@ class _Spooler:
         self.done.errback(reason)
 
 
-def spool_body(body: StreamBody, clock: Any, memory_limit: int = 1 << 20) -> Deferred[BufferedBody | FileBody]:
+def spool_body(
+    body: StreamBody, clock: Any, memory_limit: int = 1 << 20
+) -> Deferred[BufferedBody | FileBody]:
     """Read a whole body before proxying (``request_buffering``), as nginx does:
     in memory up to ``memory_limit`` bytes, in a temporary file beyond. The
     result can be sent more than once (retries)."""

@@ -6,6 +6,7 @@ its connection in a :class:`ResponseWriter`, and calls
 ``gateway.handle(request, writer)``. The core never sees the front-end's own
 objects.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Protocol
@@ -33,8 +34,18 @@ class GatewayRequest:
     """
 
     __slots__ = (
-        "method", "target", "version", "headers", "scheme", "client_ip",
-        "client_port", "server_port", "sni", "body", "tls_version", "keep_alive",
+        "method",
+        "target",
+        "version",
+        "headers",
+        "scheme",
+        "client_ip",
+        "client_port",
+        "server_port",
+        "sni",
+        "body",
+        "tls_version",
+        "keep_alive",
     )
 
     def __init__(

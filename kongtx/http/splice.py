@@ -1,4 +1,5 @@
 """Join two raw channels (after ``101 Switching Protocols``) both ways."""
+
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred

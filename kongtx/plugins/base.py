@@ -12,6 +12,7 @@ Third-party plugins declare an entry point in the ``kongtx.plugins`` group
 whose value is the plugin package (``myplugin = my_pkg.my_plugin``); it is
 loaded exactly like a bundled one.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,6 +30,7 @@ __all__ = ["PluginHandler", "LoadedPlugin", "PluginSet", "load_plugins", "bundle
 log = Logger()
 
 PHASES = ("rewrite", "access", "header_filter", "body_filter", "log")
+
 
 def bundled_plugins() -> tuple[str, ...]:
     """The wire names of the plugins shipped in ``kongtx/plugins/``."""
@@ -86,7 +88,9 @@ class LoadedPlugin:
 
     __slots__ = ("name", "handler", "priority", "phases", "module", "credential_indexes")
 
-    def __init__(self, handler: PluginHandler, module: ModuleType, credential_indexes: dict[str, str]) -> None:
+    def __init__(
+        self, handler: PluginHandler, module: ModuleType, credential_indexes: dict[str, str]
+    ) -> None:
         self.name = handler.name
         self.handler = handler
         self.priority = handler.priority
@@ -108,7 +112,9 @@ class PluginSet:
 
     def available(self) -> dict[str, dict[str, Any]]:
         """``available_on_server`` for ``GET /``."""
-        return {p.name: {"version": p.handler.version, "priority": p.priority} for p in self.ordered}
+        return {
+            p.name: {"version": p.handler.version, "priority": p.priority} for p in self.ordered
+        }
 
 
 def _desc(name: str) -> tuple[int, ...]:
@@ -136,14 +142,20 @@ def _import_plugin(name: str, package: str) -> LoadedPlugin:
     registry.register_plugin_schema(name, schema_mod.CONFIG, **options)
     handler = handler_mod.Handler()
     if handler.name != name:
-        raise ConfigError(f"plugins: package {package} declares plugin '{handler.name}', expected '{name}'")
+        raise ConfigError(
+            f"plugins: package {package} declares plugin '{handler.name}', expected '{name}'"
+        )
     return LoadedPlugin(handler, importlib.import_module(package), indexes)
 
 
 def _third_party() -> dict[str, str]:
     found = entry_points()
     # Python 3.10+ selects by group; 3.9 (PyPy's) returns a dict of groups.
-    group = found.select(group="kongtx.plugins") if hasattr(found, "select") else found.get("kongtx.plugins", ())
+    group = (
+        found.select(group="kongtx.plugins")
+        if hasattr(found, "select")
+        else found.get("kongtx.plugins", ())
+    )
     return {ep.name: ep.value for ep in group}
 
 

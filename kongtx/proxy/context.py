@@ -1,4 +1,5 @@
 """The per-request context plugins and the core share (Kong's ``ngx.ctx`` + PDK)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -26,16 +27,45 @@ class ProxyContext:
     """
 
     __slots__ = (
-        "request", "snapshot", "clock", "request_id", "started_at", "client_ip",
-        "match", "route", "service", "consumer", "credential", "authenticated_groups",
-        "shared", "plugins", "upstream_path", "upstream_query", "response_status",
-        "response_headers", "response_source", "response_size", "tries",
-        "upstream_started", "upstream_latency", "proxy_latency", "response_latency",
-        "log_extras", "exited", "upstream_status", "_original_path", "_query_cache",
-        "request_body_replaced", "server_port", "upstream_host", "node_id",
+        "request",
+        "snapshot",
+        "clock",
+        "request_id",
+        "started_at",
+        "client_ip",
+        "match",
+        "route",
+        "service",
+        "consumer",
+        "credential",
+        "authenticated_groups",
+        "shared",
+        "plugins",
+        "upstream_path",
+        "upstream_query",
+        "response_status",
+        "response_headers",
+        "response_source",
+        "response_size",
+        "tries",
+        "upstream_started",
+        "upstream_latency",
+        "proxy_latency",
+        "response_latency",
+        "log_extras",
+        "exited",
+        "upstream_status",
+        "_original_path",
+        "_query_cache",
+        "request_body_replaced",
+        "server_port",
+        "upstream_host",
+        "node_id",
     )
 
-    def __init__(self, request: GatewayRequest, snapshot: Snapshot, clock: Any, request_id: str) -> None:
+    def __init__(
+        self, request: GatewayRequest, snapshot: Snapshot, clock: Any, request_id: str
+    ) -> None:
         self.request = request
         self.snapshot = snapshot
         self.clock = clock
@@ -123,7 +153,9 @@ class ProxyContext:
             headers.set("Content-Type", content_type)
 
     # -- consumers ---------------------------------------------------------------
-    def authenticate(self, consumer: dict[str, Any] | None, credential: dict[str, Any] | None) -> None:
+    def authenticate(
+        self, consumer: dict[str, Any] | None, credential: dict[str, Any] | None
+    ) -> None:
         """Record the authenticated consumer and credential (Kong's ``kong.client.authenticate``)."""
         self.consumer = consumer
         self.credential = credential

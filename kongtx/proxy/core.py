@@ -5,6 +5,7 @@ pipeline, forwards to the upstream through the pooled client and streams the
 response back. It works on :class:`~kongtx.http.exchange.GatewayRequest` and
 a :class:`~kongtx.http.exchange.ResponseWriter` only.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,27 +71,47 @@ class Gateway:
     :param settings: a ``Config`` (``headers``, ``trusted_ips``, ``real_ip_header``, ...).
     """
 
-    def __init__(self, clock: Any, snapshot: Callable[[], Snapshot], forwarder: UpstreamForwarder, settings: Any,
-                 node_id: str | None = None) -> None:
+    def __init__(
+        self,
+        clock: Any,
+        snapshot: Callable[[], Snapshot],
+        forwarder: UpstreamForwarder,
+        settings: Any,
+        node_id: str | None = None,
+    ) -> None:
         self.clock = clock
         self.node_id = node_id
         self._snapshot = snapshot
         self.forwarder = forwarder
         self.headers = HeaderSettings(
-            list(getattr(settings, "headers", ["server_tokens", "latency_tokens", "X-Kong-Request-Id"])),
+            list(
+                getattr(
+                    settings, "headers", ["server_tokens", "latency_tokens", "X-Kong-Request-Id"]
+                )
+            ),
             list(getattr(settings, "headers_upstream", ["X-Kong-Request-Id"])),
         )
         self.trusted = forwarding.TrustedIPs(getattr(settings, "trusted_ips", None) or ())
         self.real_ip_header = getattr(settings, "real_ip_header", "X-Real-IP") or "X-Real-IP"
         self.real_ip_recursive = bool(getattr(settings, "real_ip_recursive", False))
-        self.error_default_type = getattr(settings, "error_default_type", "text/plain") or "text/plain"
+        self.error_default_type = (
+            getattr(settings, "error_default_type", "text/plain") or "text/plain"
+        )
         self.requests_total = 0
-        self._replaced_upstream = forwarding.HOP_BY_HOP | forwarding.FORWARDED | {"via", "x-kong-request-id"}
+        self._replaced_upstream = (
+            forwarding.HOP_BY_HOP | forwarding.FORWARDED | {"via", "x-kong-request-id"}
+        )
         settings = self.headers
-        ours = {"x-kong-upstream-latency": settings.upstream_latency, "x-kong-proxy-latency": settings.proxy_latency,
-                "x-kong-upstream-status": settings.upstream_status, "x-kong-request-id": settings.request_id}
+        ours = {
+            "x-kong-upstream-latency": settings.upstream_latency,
+            "x-kong-proxy-latency": settings.proxy_latency,
+            "x-kong-upstream-status": settings.upstream_status,
+            "x-kong-request-id": settings.request_id,
+        }
         # Upstream copies of the headers kongtx sets are replaced, the others pass through.
-        self._replaced_response = forwarding.RESPONSE_HOP_BY_HOP | {name for name, on in ours.items() if on}
+        self._replaced_response = forwarding.RESPONSE_HOP_BY_HOP | {
+            name for name, on in ours.items() if on
+        }
 
     # -- entry point -------------------------------------------------------------
     def handle(self, request: GatewayRequest, writer: ResponseWriter) -> Deferred[None]:
@@ -106,16 +127,23 @@ class Gateway:
         """Answer a request the front-end refused (e.g. 413) with Kong's nginx-level error page."""
         ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id())
         status, headers, body = responses.render_nginx_error(
-            status, request.headers, ctx.request_id, self.error_default_type)
+            status, request.headers, ctx.request_id, self.error_default_type
+        )
         headers.set("Connection", "close")
         self._add_generated_headers(ctx, headers)
         self._write_simple(ctx, writer, status, headers, body)
 
     def _crashed(self, failure: Failure, ctx: ProxyContext, writer: ResponseWriter) -> None:
-        log.failure("unexpected error while proxying {method} {target}", failure,
-                    method=ctx.request.method, target=ctx.request.target)
+        log.failure(
+            "unexpected error while proxying {method} {target}",
+            failure,
+            method=ctx.request.method,
+            target=ctx.request.target,
+        )
         if ctx.response_status == 0:
-            status, headers, body = responses.render_exit(ProxyExit(500), ctx.request.headers, ctx.request_id)
+            status, headers, body = responses.render_exit(
+                ProxyExit(500), ctx.request.headers, ctx.request_id
+            )
             self._add_generated_headers(ctx, headers)
             self._write_simple(ctx, writer, status, headers, body)
         else:
@@ -124,7 +152,11 @@ class Gateway:
     async def _serve(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
         request = ctx.request
         ctx.client_ip = forwarding.real_client_ip(
-            request.client_ip, request.headers, self.trusted, self.real_ip_header, self.real_ip_recursive
+            request.client_ip,
+            request.headers,
+            self.trusted,
+            self.real_ip_header,
+            self.real_ip_recursive,
         )
         try:
             await self._rewrite_and_access(ctx)
@@ -132,7 +164,9 @@ class Gateway:
             ctx.exited = True
             await self._respond_exit(ctx, writer, exc)
         except Exception:
-            log.failure("plugin error in {method} {target}", method=request.method, target=request.target)
+            log.failure(
+                "plugin error in {method} {target}", method=request.method, target=request.target
+            )
             ctx.exited = True
             await self._respond_exit(ctx, writer, ProxyExit(500, "An unexpected error occurred"))
         else:
@@ -151,8 +185,13 @@ class Gateway:
                 if result is not None and isawaitable(result):
                     await result
         match = snapshot.router.match(
-            request.method, request.headers.get("host"), request.path, request.headers,
-            scheme, request.sni, request.server_port,
+            request.method,
+            request.headers.get("host"),
+            request.path,
+            request.headers,
+            scheme,
+            request.sni,
+            request.server_port,
         )
         if match is None:
             ctx.plugins = [pr for pr in snapshot.global_plugins if scheme in pr[1]["protocols"]]
@@ -176,21 +215,31 @@ class Gateway:
         protocols = route.get("protocols") or ("http", "https")
         if request.scheme != "http" or "http" in protocols or "https" not in protocols:
             return
-        if request.client_ip in self.trusted and (request.headers.get("x-forwarded-proto") or "").lower() == "https":
+        if (
+            request.client_ip in self.trusted
+            and (request.headers.get("x-forwarded-proto") or "").lower() == "https"
+        ):
             return
         code = route.get("https_redirect_status_code") or 426
         if code == 426:
-            raise ProxyExit(426, "Please use HTTPS protocol",
-                            headers=[("Connection", "Upgrade"), ("Upgrade", "TLS/1.2, HTTP/1.1")])
-        host, _ = forwarding.split_host(request.headers.get("x-forwarded-host") if request.client_ip in self.trusted
-                                        else None)
+            raise ProxyExit(
+                426,
+                "Please use HTTPS protocol",
+                headers=[("Connection", "Upgrade"), ("Upgrade", "TLS/1.2, HTTP/1.1")],
+            )
+        host, _ = forwarding.split_host(
+            request.headers.get("x-forwarded-host") if request.client_ip in self.trusted else None
+        )
         host = host or forwarding.split_host(request.headers.get("host"))[0]
-        raise ProxyExit(code, None, body=b"", headers=[("Location", f"https://{host}{request.target}")])
+        raise ProxyExit(
+            code, None, body=b"", headers=[("Location", f"https://{host}{request.target}")]
+        )
 
     async def _access(self, ctx: ProxyContext) -> None:
         scheme = ctx.request.scheme
-        chain = ctx.snapshot.plugin_chain(ctx.route["id"] if ctx.route else None,
-                                          ctx.service["id"] if ctx.service else None)
+        chain = ctx.snapshot.plugin_chain(
+            ctx.route["id"] if ctx.route else None, ctx.service["id"] if ctx.service else None
+        )
         collected = ctx.plugins
         pending_exit: BaseException | None = None
         for entry in chain:
@@ -229,12 +278,15 @@ class Gateway:
                     log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
 
     # -- answering ---------------------------------------------------------------
-    async def _respond_exit(self, ctx: ProxyContext, writer: ResponseWriter, exc: ProxyExit) -> None:
+    async def _respond_exit(
+        self, ctx: ProxyContext, writer: ResponseWriter, exc: ProxyExit
+    ) -> None:
         status, headers, body = responses.render_exit(exc, ctx.request.headers, ctx.request_id)
         await self._respond_generated(ctx, writer, status, headers, body)
 
-    async def _respond_generated(self, ctx: ProxyContext, writer: ResponseWriter, status: int,
-                                 headers: Headers, body: bytes) -> None:
+    async def _respond_generated(
+        self, ctx: ProxyContext, writer: ResponseWriter, status: int, headers: Headers, body: bytes
+    ) -> None:
         """A response produced by kongtx itself (exit, error): header_filter still runs."""
         ctx.response_status = status
         ctx.response_headers = headers
@@ -256,13 +308,16 @@ class Gateway:
         if settings.request_id:
             headers.set("X-Kong-Request-Id", ctx.request_id)
 
-    def _write_simple(self, ctx: ProxyContext, writer: ResponseWriter, status: int, headers: Headers,
-                      body: bytes) -> None:
+    def _write_simple(
+        self, ctx: ProxyContext, writer: ResponseWriter, status: int, headers: Headers, body: bytes
+    ) -> None:
         ctx.response_status = status
         if ctx.request.method == "HEAD":
             headers.set("Content-Length", str(len(body)))
             body = b""
-        elif "content-length" not in headers and status not in (204, 304) and not 100 <= status < 200:
+        elif (
+            "content-length" not in headers and status not in (204, 304) and not 100 <= status < 200
+        ):
             headers.set("Content-Length", str(len(body)))
         ctx.response_size = len(body)
         writer.write_head(status, headers)
@@ -303,8 +358,12 @@ class Gateway:
             added.append(("TE", "trailers"))
         path = ctx.upstream_path
         if path is None:
-            path = upstream_path(service.get("path"), match, route.get("strip_path", True),
-                                 route.get("path_handling") or "v0")
+            path = upstream_path(
+                service.get("path"),
+                match,
+                route.get("strip_path", True),
+                route.get("path_handling") or "v0",
+            )
         query = ctx.upstream_query
         target = path if query is None else f"{path}?{query}"
         added += forwarding.forwarded_headers(
@@ -341,7 +400,8 @@ class Gateway:
             except Exception:
                 ctx.exited = True
                 status, err_headers, data = responses.render_nginx_error(
-                    400, ctx.request.headers, ctx.request_id, self.error_default_type)
+                    400, ctx.request.headers, ctx.request_id, self.error_default_type
+                )
                 await self._respond_generated(ctx, writer, status, err_headers, data)
                 return
         ctx.upstream_started = self.clock.seconds()
@@ -369,7 +429,8 @@ class Gateway:
         ctx.response_headers = response.headers
         ctx.response_source = "upstream"
         forwarding.strip_hop_by_hop(
-            response.headers, self._replaced_response if response.status != 101 else _UPGRADE_KEPT)
+            response.headers, self._replaced_response if response.status != 101 else _UPGRADE_KEPT
+        )
         self._add_response_headers(ctx, response.headers)
         await self._run_phase(ctx, "header_filter")
         await send_response(self, ctx, writer, response)

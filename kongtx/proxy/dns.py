@@ -11,6 +11,7 @@ port and weight; only the lowest-priority-value group is used, as Kong does.
 
 :meth:`DNSCache.cached` is the hot-path call: a dictionary lookup, no waiting.
 """
+
 from __future__ import annotations
 
 import socket
@@ -271,8 +272,12 @@ class DNSCache:
         waiters = self._inflight.pop(host, [])
         if isinstance(result, Failure):  # _query catches everything; belt and braces
             _log.failure("DNS refresh of {host} crashed", result, host=host)
-            result = _Entry(None, None, self._clock.seconds() + self._error_ttl,
-                            DNSError(host, result.getErrorMessage()))
+            result = _Entry(
+                None,
+                None,
+                self._clock.seconds() + self._error_ttl,
+                DNSError(host, result.getErrorMessage()),
+            )
         for waiter in waiters:
             waiter.callback(result)
 
@@ -283,8 +288,9 @@ class DNSCache:
         try:
             records, rtype, ttl = await self._lookup_host(host)
         except _NotFound as e:
-            return self._failed(host, old, DNSError(host, str(e) or "name not found"),
-                                self._not_found_ttl)
+            return self._failed(
+                host, old, DNSError(host, str(e) or "name not found"), self._not_found_ttl
+            )
         except DNSError as e:
             return self._failed(host, old, e, self._error_ttl)
         except Exception as e:  # noqa: BLE001 - any resolver failure is a DNS error
@@ -295,8 +301,12 @@ class DNSCache:
         self._cache[host] = entry
         if rtype is not None:
             self._last_type[host] = rtype
-        _log.debug("resolved {host} ({rtype}) in {elapsed:.3f}s", host=host, rtype=rtype,
-                   elapsed=self._clock.seconds() - now)
+        _log.debug(
+            "resolved {host} ({rtype}) in {elapsed:.3f}s",
+            host=host,
+            rtype=rtype,
+            elapsed=self._clock.seconds() - now,
+        )
         return entry
 
     def _failed(self, host: str, old: _Entry | None, err: DNSError, ttl: float) -> _Entry:
@@ -348,7 +358,9 @@ class DNSCache:
             raise DNSError(name, "; ".join(errors + not_found))
         raise _NotFound("; ".join(not_found) or "no record types to query")
 
-    async def _lookup_type(self, name: str, rtype: str, depth: int) -> tuple[tuple[_Rec, ...], float]:
+    async def _lookup_type(
+        self, name: str, rtype: str, depth: int
+    ) -> tuple[tuple[_Rec, ...], float]:
         if rtype == "SRV":
             return await self._lookup_srv(name, depth)
         if rtype == "CNAME":
@@ -358,17 +370,24 @@ class DNSCache:
                 raise _NotFound("empty answer")
             target = targets[0].payload.name.name.decode("ascii")
             records, _rtype, ttl = await self._lookup_name(
-                target, [t for t in self._order if t != "LAST"], depth + 1)
+                target, [t for t in self._order if t != "LAST"], depth + 1
+            )
             return records, min(ttl, targets[0].ttl)
         return await self._lookup_addr(name, rtype, depth)
 
-    async def _lookup_addr(self, name: str, rtype: str, depth: int) -> tuple[tuple[_Rec, ...], float]:
+    async def _lookup_addr(
+        self, name: str, rtype: str, depth: int
+    ) -> tuple[tuple[_Rec, ...], float]:
         qtype = dns.A if rtype == "A" else dns.AAAA
         method = "lookupAddress" if rtype == "A" else "lookupIPV6Address"
         answers = await self._ask(method, name)
-        records = tuple((rr.payload.dottedQuad(), None, None, 0) if qtype == dns.A
-                        else (_aaaa(rr.payload), None, None, 0)
-                        for rr in answers if rr.type == qtype)
+        records = tuple(
+            (rr.payload.dottedQuad(), None, None, 0)
+            if qtype == dns.A
+            else (_aaaa(rr.payload), None, None, 0)
+            for rr in answers
+            if rr.type == qtype
+        )
         if records:
             return records, min(rr.ttl for rr in answers if rr.type in (qtype, dns.CNAME))
         cnames = [rr for rr in answers if rr.type == dns.CNAME]
@@ -389,10 +408,12 @@ class DNSCache:
         for rr in additional:
             if rr.type == dns.A:
                 glue.setdefault(rr.name.name.decode("ascii").lower(), []).append(
-                    (rr.payload.dottedQuad(), rr.ttl))
+                    (rr.payload.dottedQuad(), rr.ttl)
+                )
             elif rr.type == dns.AAAA:
                 glue.setdefault(rr.name.name.decode("ascii").lower(), []).append(
-                    (_aaaa(rr.payload), rr.ttl))
+                    (_aaaa(rr.payload), rr.ttl)
+                )
         records: list[_Rec] = []
         ttl = float(min(rr.ttl for rr in srvs))
         failures: list[str] = []

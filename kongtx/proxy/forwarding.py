@@ -1,4 +1,5 @@
 """Building the upstream request: client IP, forwarded headers, Host, hop-by-hop (proxy.md §2)."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -8,11 +9,29 @@ from kongtx.http.headers import Headers
 
 #: Hop-by-hop headers never forwarded (RFC 7230 §6.1, plus nginx/Kong's extras).
 HOP_BY_HOP = frozenset(
-    ("connection", "keep-alive", "proxy-connection", "proxy", "te", "trailer", "transfer-encoding",
-     "upgrade", "content-length", "proxy-authenticate")
+    (
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "proxy-authenticate",
+    )
 )
 RESPONSE_HOP_BY_HOP = frozenset(
-    ("connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade")
+    (
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    )
 )
 
 IDEMPOTENT = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"))
@@ -53,7 +72,9 @@ class TrustedIPs:
         return result
 
 
-def real_client_ip(peer: str, headers: Headers, trusted: TrustedIPs, header: str, recursive: bool) -> str:
+def real_client_ip(
+    peer: str, headers: Headers, trusted: TrustedIPs, header: str, recursive: bool
+) -> str:
     """nginx realip: take the client IP from ``header`` when the peer is trusted."""
     if not trusted or peer not in trusted:
         return peer
@@ -83,9 +104,12 @@ def strip_hop_by_hop(headers: Headers, names: frozenset[str]) -> dict[str, list[
     taken = headers.take(names)
     connection = taken.get("connection")
     if connection:
-        listed = {
-            token.strip().lower() for value in connection for token in value.split(",")
-        } - {"", "close", "keep-alive", "upgrade"}
+        listed = {token.strip().lower() for value in connection for token in value.split(",")} - {
+            "",
+            "close",
+            "keep-alive",
+            "upgrade",
+        }
         if listed:
             taken.update(headers.take(listed))
     return taken
@@ -94,7 +118,9 @@ def strip_hop_by_hop(headers: Headers, names: frozenset[str]) -> dict[str, list[
 def host_header(service: dict[str, Any], hostname: str, port: int) -> str:
     """Host sent upstream when ``preserve_host`` is off: host, plus port unless the default."""
     protocol = service.get("protocol") or "http"
-    if (port == 80 and protocol in ("http", "grpc")) or (port == 443 and protocol in ("https", "grpcs")):
+    if (port == 80 and protocol in ("http", "grpc")) or (
+        port == 443 and protocol in ("https", "grpcs")
+    ):
         return hostname
     return f"{hostname}:{port}"
 
@@ -118,8 +144,15 @@ def split_host(host: str | None) -> tuple[str, int | None]:
 
 #: Fields the gateway rewrites on every upstream request (removed first, then set again).
 FORWARDED = frozenset(
-    ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
-     "x-forwarded-path", "x-forwarded-prefix", "x-real-ip")
+    (
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-forwarded-port",
+        "x-forwarded-path",
+        "x-forwarded-prefix",
+        "x-real-ip",
+    )
 )
 
 

@@ -12,6 +12,7 @@ configuration snapshot, hostname targets are resolved through the
 :class:`~kongtx.proxy.dns.DNSCache` and re-resolved when their TTL runs out.
 Health is node-local, as in Kong.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -50,7 +51,9 @@ _log = Logger()
 
 #: ``probe(address, active_config)`` -> HTTP status, or ``None`` for a successful
 #: TCP connect; raising means a TCP failure (a ``TimeoutError`` means a timeout).
-Probe = Callable[[Address, Mapping[str, Any]], "Awaitable[int | None] | Deferred[int | None] | int | None"]
+Probe = Callable[
+    [Address, Mapping[str, Any]], "Awaitable[int | None] | Deferred[int | None] | int | None"
+]
 
 
 class _Discard(Protocol):
@@ -106,7 +109,8 @@ class HTTPProbe:
         if agent is None:
             # No connection pool: every probe is a fresh connection, closed after the status.
             agent = self._agents[key] = HTTPClient(
-                Agent(self._reactor, contextFactory=_ProbeTLSPolicy(server_name, verify)))
+                Agent(self._reactor, contextFactory=_ProbeTLSPolicy(server_name, verify))
+            )
         return agent
 
     async def __call__(self, address: Address, active: Mapping[str, Any]) -> int | None:
@@ -114,8 +118,9 @@ class HTTPProbe:
         if kind not in ("http", "https"):
             # tcp (and grpc/grpcs, which kongtx probes as a TCP connect)
             endpoint_cls = TCP6ClientEndpoint if ":" in address.ip else TCP4ClientEndpoint
-            endpoint = endpoint_cls(self._reactor, address.ip, address.port,
-                                    timeout=float(active.get("timeout") or 1))
+            endpoint = endpoint_cls(
+                self._reactor, address.ip, address.port, timeout=float(active.get("timeout") or 1)
+            )
             proto = await endpoint.connect(Factory.forProtocol(Protocol))
             proto.transport.loseConnection()
             return None
@@ -144,8 +149,9 @@ class ActiveHealthChecker:
     :param clock: scheduling clock, default ``reactor``.
     """
 
-    def __init__(self, reactor: Any, balancer: Balancer, probe: Probe | None = None,
-                 clock: Any | None = None) -> None:
+    def __init__(
+        self, reactor: Any, balancer: Balancer, probe: Probe | None = None, clock: Any | None = None
+    ) -> None:
         self._clock = clock if clock is not None else reactor
         self._balancer = balancer
         self._probe = probe if probe is not None else HTTPProbe(reactor)
@@ -172,7 +178,8 @@ class ActiveHealthChecker:
             loop = LoopingCall(self._round, healthy)
             loop.clock = self._clock
             loop.start(interval, now=False).addErrback(
-                lambda f: _log.failure("health check loop crashed", f))
+                lambda f: _log.failure("health check loop crashed", f)
+            )
             self._loops.append(loop)
 
     def stop(self) -> None:
@@ -211,8 +218,12 @@ class ActiveHealthChecker:
         elif result.check(CancelledError):
             return
         else:
-            _log.debug("probe of {ip}:{port} failed: {err}", ip=address.ip, port=address.port,
-                       err=result.getErrorMessage())
+            _log.debug(
+                "probe of {ip}:{port} failed: {err}",
+                ip=address.ip,
+                port=address.port,
+                err=result.getErrorMessage(),
+            )
             self._balancer.report_active(address, tcp_failure=True)
 
 
@@ -227,8 +238,16 @@ class BalancerRegistry:
     :param dns_refresh_interval: seconds between checks of hostname targets' DNS.
     """
 
-    def __init__(self, reactor: Any, dns_cache: DNSCache, clock: Any, *, node_id: str | None = None,
-                 probe: Probe | None = None, dns_refresh_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        dns_cache: DNSCache,
+        clock: Any,
+        *,
+        node_id: str | None = None,
+        probe: Probe | None = None,
+        dns_refresh_interval: float = 1.0,
+    ) -> None:
         self._reactor = reactor
         self._dns = dns_cache
         self._clock = clock
@@ -252,8 +271,9 @@ class BalancerRegistry:
         """The balancer of the upstream with this id."""
         return self._by_id.get(upstream_id)
 
-    def sync(self, upstream_rows: Iterable[Mapping[str, Any]],
-             target_rows: Iterable[Mapping[str, Any]]) -> Deferred[None]:
+    def sync(
+        self, upstream_rows: Iterable[Mapping[str, Any]], target_rows: Iterable[Mapping[str, Any]]
+    ) -> Deferred[None]:
         """Apply a new configuration: create, update and remove balancers and checkers.
 
         Returns at once; the Deferred fires (never fails) once the hostname
@@ -294,10 +314,13 @@ class BalancerRegistry:
         self._by_name = {b.name: b for b in self._by_id.values()}
         # resolve only once every balancer exists: answers may arrive synchronously
         pending = [self._resolve(*args) for args in to_resolve]
-        if any(not is_ip(parse_target(r["target"])[0]) for _, rows in self._rows.values() for r in rows):
+        if any(
+            not is_ip(parse_target(r["target"])[0]) for _, rows in self._rows.values() for r in rows
+        ):
             if not self._refresh.running:
                 self._refresh.start(self._refresh_interval, now=False).addErrback(
-                    lambda f: _log.failure("DNS refresh loop crashed", f))
+                    lambda f: _log.failure("DNS refresh loop crashed", f)
+                )
         elif self._refresh.running:
             self._refresh.stop()
         return DeferredList(pending, consumeErrors=True).addCallback(lambda _: None)
@@ -311,7 +334,8 @@ class BalancerRegistry:
             return
         if checker is None:
             checker = self._checkers[uid] = ActiveHealthChecker(
-                self._reactor, balancer, self._probe, clock=self._clock)
+                self._reactor, balancer, self._probe, clock=self._clock
+            )
             checker.start()
         elif checker.config != balancer.active:
             checker.start()  # restarts with the new intervals / concurrency
@@ -350,8 +374,11 @@ class BalancerRegistry:
             return  # removed meanwhile
         key = (uid, target)
         old = self._answers.get(key)
-        if old is result or (old == result and not isinstance(result, Exception)) or (
-                isinstance(old, DNSError) and isinstance(result, DNSError)):
+        if (
+            old is result
+            or (old == result and not isinstance(result, Exception))
+            or (isinstance(old, DNSError) and isinstance(result, DNSError))
+        ):
             return
         self._answers[key] = result
         balancer.update(rows[0], rows[1], {target: result})
@@ -375,8 +402,13 @@ class BalancerRegistry:
             balancer = Balancer(upstream_row, (), self._clock)
         return balancer.health_json(balancer_health, self.node_id)
 
-    def set_health(self, upstream_row: Mapping[str, Any], target_row: Mapping[str, Any],
-                   address: str | None, healthy: bool) -> None:
+    def set_health(
+        self,
+        upstream_row: Mapping[str, Any],
+        target_row: Mapping[str, Any],
+        address: str | None,
+        healthy: bool,
+    ) -> None:
         """Manual ``healthy``/``unhealthy`` override of a target or one of its addresses.
 
         :raises UnknownAddress: unknown upstream balancer, target or address.

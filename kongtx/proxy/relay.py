@@ -1,4 +1,5 @@
 """Streaming the upstream response to the client, through ``body_filter`` hooks when any."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,9 @@ class _Relay:
 
     __slots__ = ("writer", "ctx", "done", "filters")
 
-    def __init__(self, writer: ResponseWriter, ctx: ProxyContext, filters: list[tuple[Any, dict[str, Any]]]) -> None:
+    def __init__(
+        self, writer: ResponseWriter, ctx: ProxyContext, filters: list[tuple[Any, dict[str, Any]]]
+    ) -> None:
         self.writer = writer
         self.ctx = ctx
         self.done: Deferred[None] = Deferred()
@@ -68,7 +71,9 @@ class _Relay:
         return data
 
 
-async def send_response(gateway: Gateway, ctx: ProxyContext, writer: ResponseWriter, response: UpstreamResponse) -> None:
+async def send_response(
+    gateway: Gateway, ctx: ProxyContext, writer: ResponseWriter, response: UpstreamResponse
+) -> None:
     """Write ``response`` (status and headers possibly changed by header_filter) to the client."""
     headers = ctx.response_headers
     assert headers is not None

@@ -5,6 +5,7 @@ file) before ``render`` runs; the body is then streamed upstream from that
 file with back-pressure. Responses stream back through ``Request.write`` with
 the client socket as the producer's consumer.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -13,10 +14,9 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.resource import Resource
 from twisted.web.http import HTTPChannel
+from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
-from zope.interface import implementer
 
 from kongtx.http.body import FileBody
 from kongtx.http.exchange import GatewayRequest, RawChannel
@@ -24,6 +24,7 @@ from kongtx.http.headers import Headers
 from kongtx.proxy.core import Gateway
 
 log = Logger()
+
 
 class _ResourceWriter:
     """A ``ResponseWriter`` over a twisted.web ``Request``."""
@@ -195,7 +196,9 @@ class GatewayResource(Resource):
             if size or request.requestHeaders.hasHeader(b"transfer-encoding"):
                 body = FileBody(content, size, self.clock)
         raw_headers = [
-            (name, value) for name, values in request.requestHeaders.getAllRawHeaders() for value in values
+            (name, value)
+            for name, values in request.requestHeaders.getAllRawHeaders()
+            for value in values
         ]
         gateway_request = GatewayRequest(
             request.method.decode("latin-1"),

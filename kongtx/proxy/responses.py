@@ -1,10 +1,10 @@
 """Kong's generated responses: negotiated error bodies (``kong/tools/http.lua``,
 ``kong/error_handlers.lua``) and plugin exits (``kong.response.exit``)."""
+
 from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
 
 from kongtx.errors import ProxyExit
 from kongtx.http.headers import Headers
@@ -101,11 +101,13 @@ def negotiate(headers: Headers, default: str = JSON, use_content_type: bool = Fa
 def error_body(content_type: str, message: str, request_id: str) -> bytes:
     """Render Kong's error template for ``content_type``."""
     if content_type == JSON:
-        return ('{\n  "message":%s,\n  "request_id":"%s"\n}' % (json.dumps(message), request_id)).encode()
+        return (
+            '{\n  "message":%s,\n  "request_id":"%s"\n}' % (json.dumps(message), request_id)
+        ).encode()
     if content_type == HTML:
         msg = escape(message)
         return (
-            "<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n"
+            '<!doctype html>\n<html>\n  <head>\n    <meta charset="utf-8">\n'
             "    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n"
             f"    <p>{msg}.</p>\n    <p>request_id: {request_id}</p>\n  </body>\n</html>\n"
         ).encode()
@@ -118,7 +120,9 @@ def error_body(content_type: str, message: str, request_id: str) -> bytes:
     return f"{message}\nrequest_id: {request_id}\n".encode()
 
 
-def render_exit(exc: ProxyExit, request_headers: Headers, request_id: str) -> tuple[int, Headers, bytes]:
+def render_exit(
+    exc: ProxyExit, request_headers: Headers, request_id: str
+) -> tuple[int, Headers, bytes]:
     """Turn a :class:`ProxyExit` into ``(status, headers, body)``.
 
     ``body`` given: ``kong.response.exit`` (dict/list as JSON, bytes/str as is).

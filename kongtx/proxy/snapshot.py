@@ -4,6 +4,7 @@ Built in one step from every row of the store (``dao.load_all()``) whenever the
 configuration changes, then swapped in whole: in-flight requests keep the
 snapshot they started with.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -54,8 +55,13 @@ class PluginEntry:
 class Snapshot:
     """Everything the proxy needs, indexed for constant-time lookups."""
 
-    def __init__(self, rows: dict[str, list[Row]], plugins: PluginSet, version: int = 0,
-                 built_at: float | None = None) -> None:
+    def __init__(
+        self,
+        rows: dict[str, list[Row]],
+        plugins: PluginSet,
+        version: int = 0,
+        built_at: float | None = None,
+    ) -> None:
         self.version = version
         #: When the rows were read (``ttl`` values in them count down from here).
         self.built_at = built_at
@@ -96,7 +102,9 @@ class Snapshot:
     def _index_credentials(self, rows: dict[str, list[Row]], plugins: PluginSet) -> None:
         self._credentials: dict[str, dict[str, Row]] = {}
         for table, key in plugins.credential_indexes.items():
-            self._credentials[table] = {r[key]: r for r in rows.get(table, ()) if r.get(key) is not None}
+            self._credentials[table] = {
+                r[key]: r for r in rows.get(table, ()) if r.get(key) is not None
+            }
         self.credentials_by_consumer: dict[str, dict[str, list[Row]]] = {}
         for table in plugins.credential_indexes:
             by_consumer: dict[str, list[Row]] = {}
@@ -181,7 +189,9 @@ class Snapshot:
                     service_only = row
                 else:
                     global_row = row
-            entry.by_consumer = {c: min(rows, key=lambda x: x[0])[1] for c, rows in by_consumer.items()}
+            entry.by_consumer = {
+                c: min(rows, key=lambda x: x[0])[1] for c, rows in by_consumer.items()
+            }
             entry.fallback = route_only or service_only or global_row
             entry.default = entry.route_service or entry.fallback
             if entry.default is not None or entry.by_consumer or entry.consumer_only:

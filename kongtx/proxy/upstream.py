@@ -1,4 +1,5 @@
 """Forwarding to the service: target selection, upstream TLS, timeouts and retries (proxy.md §3)."""
+
 from __future__ import annotations
 
 import uuid
@@ -42,7 +43,16 @@ class UpstreamFailure(Exception):
 class _HashView:
     """What ``balancer.hash_input`` reads from a request."""
 
-    __slots__ = ("consumer_id", "credential_id", "client_ip", "headers", "cookies", "path", "query", "uri_captures")
+    __slots__ = (
+        "consumer_id",
+        "credential_id",
+        "client_ip",
+        "headers",
+        "cookies",
+        "path",
+        "query",
+        "uri_captures",
+    )
 
     def __init__(self, ctx: ProxyContext) -> None:
         self.consumer_id = ctx.consumer["id"] if ctx.consumer else None
@@ -68,8 +78,17 @@ def _cookies(values: list[str]) -> dict[str, str]:
 class ServicePlan:
     """What forwarding to one service needs, computed once per snapshot (not per request)."""
 
-    __slots__ = ("tries", "connect_timeout", "write_timeout", "read_timeout", "tls", "fixed_ip",
-                 "port", "host_header", "address")
+    __slots__ = (
+        "tries",
+        "connect_timeout",
+        "write_timeout",
+        "read_timeout",
+        "tls",
+        "fixed_ip",
+        "port",
+        "host_header",
+        "address",
+    )
 
     def __init__(self, service: dict[str, Any]) -> None:
         self.tries = (service.get("retries") or 0) + 1
@@ -83,7 +102,9 @@ class ServicePlan:
         self.fixed_ip = host.strip("[]") if is_ip(host) else None
         self.host_header = forwarding.host_header(service, host, self.port)
         self.address = (
-            UpstreamAddress(self.fixed_ip, self.port) if self.fixed_ip is not None and not self.tls else None
+            UpstreamAddress(self.fixed_ip, self.port)
+            if self.fixed_ip is not None and not self.tls
+            else None
         )
 
 
@@ -96,8 +117,13 @@ class UpstreamForwarder:
     :param tls_creator: ``(service_row, server_name, snapshot) -> IOpenSSLClientConnectionCreator``.
     """
 
-    def __init__(self, pool: UpstreamPool, balancers: Any, dns: Any,
-                 tls_creator: Callable[[dict[str, Any], str, Any], Any] | None = None) -> None:
+    def __init__(
+        self,
+        pool: UpstreamPool,
+        balancers: Any,
+        dns: Any,
+        tls_creator: Callable[[dict[str, Any], str, Any], Any] | None = None,
+    ) -> None:
         self.pool = pool
         self.balancers = balancers
         self.dns = dns
@@ -112,7 +138,11 @@ class UpstreamForwarder:
         body = request.body
         replayable = body is None or isinstance(body, (BufferedBody, FileBody))
         upstream = ctx.snapshot.upstreams_by_name.get(service["host"])
-        balancer = self.balancers.get(service["host"]) if (upstream is not None and self.balancers) else None
+        balancer = (
+            self.balancers.get(service["host"])
+            if (upstream is not None and self.balancers)
+            else None
+        )
         hash_value = None
         if balancer is not None:
             hash_value = hash_input(upstream, _HashView(ctx))
@@ -133,7 +163,9 @@ class UpstreamForwarder:
                     address = balancer.select(hash_value, excluded)
                 except NoHealthyTarget:
                     if attempt == 0:
-                        raise UpstreamFailure(503, "failure to get a peer from the ring-balancer")
+                        raise UpstreamFailure(
+                            503, "failure to get a peer from the ring-balancer"
+                        ) from None
                     break
                 balancer.acquire(address)
                 ip, port, hostname = address.ip, address.port, address.hostname or address.ip
@@ -156,12 +188,21 @@ class UpstreamForwarder:
                 headers.set("Host", forwarding.host_header(service, hostname, port))
             up_address = plan.address if balancer is None else None
             if up_address is None:
-                creator = self.tls_creator(service, hostname, ctx.snapshot) if (tls and self.tls_creator) else None
-                up_address = UpstreamAddress(ip, port, tls=tls, server_name=hostname if tls else None,
-                                             tls_creator=creator)
+                creator = (
+                    self.tls_creator(service, hostname, ctx.snapshot)
+                    if (tls and self.tls_creator)
+                    else None
+                )
+                up_address = UpstreamAddress(
+                    ip, port, tls=tls, server_name=hostname if tls else None, tls_creator=creator
+                )
             started = ctx.clock.seconds()
-            try_record: dict[str, Any] = {"ip": ip, "port": port, "balancer_start": int(started * 1000),
-                                          "balancer_latency": 0}
+            try_record: dict[str, Any] = {
+                "ip": ip,
+                "port": port,
+                "balancer_start": int(started * 1000),
+                "balancer_latency": 0,
+            }
             ctx.tries.append(try_record)
             try:
                 response = await self.pool.request(
@@ -175,7 +216,8 @@ class UpstreamForwarder:
                 may_retry = self._failed_try(err, balancer, address, try_record, excluded)
                 last_status = try_record["code"]
                 if not may_retry or (
-                    err.request_sent and (not replayable or request.method not in forwarding.IDEMPOTENT)
+                    err.request_sent
+                    and (not replayable or request.method not in forwarding.IDEMPOTENT)
                 ):
                     break
                 continue
@@ -192,8 +234,13 @@ class UpstreamForwarder:
         raise UpstreamFailure(last_status)
 
     @staticmethod
-    def _failed_try(err: UpstreamError, balancer: Any, address: Any, try_record: dict[str, Any],
-                    excluded: set[Any]) -> bool:
+    def _failed_try(
+        err: UpstreamError,
+        balancer: Any,
+        address: Any,
+        try_record: dict[str, Any],
+        excluded: set[Any],
+    ) -> bool:
         """Record a failed try (log entry, passive health); return whether another may follow."""
         timeout = isinstance(err, UpstreamTimeout)
         try_record["state"] = "failed"
@@ -212,7 +259,7 @@ class UpstreamForwarder:
             try:
                 addresses = await self.dns.resolve(host, port)
             except DNSError:
-                raise UpstreamFailure(503, "name resolution failed")
+                raise UpstreamFailure(503, "name resolution failed") from None
         if not addresses:
             raise UpstreamFailure(503, "name resolution failed")
         index = self._rr.get(host, 0)

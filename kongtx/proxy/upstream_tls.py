@@ -1,4 +1,5 @@
 """Upstream TLS client options per service, built once per configuration snapshot."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -38,9 +38,7 @@ class _Matcher:
         "sort_key",
     )
 
-    def __init__(
-        self, route: Mapping[str, Any], service: Mapping[str, Any] | None
-    ) -> None:
+    def __init__(self, route: Mapping[str, Any], service: Mapping[str, Any] | None) -> None:
         self.rank = 0
         self.route = route
         self.service = service
@@ -71,9 +69,7 @@ class _Matcher:
         self.literals: frozenset[str] | None = None
         self.sort_key: tuple[Any, ...] = ()
         # True when only the indexes and the path decide (no method/header/SNI check).
-        self.simple = (
-            self.methods is None and self.headers is None and self.snis is None
-        )
+        self.simple = self.methods is None and self.headers is None and self.snis is None
 
     def accepts(
         self, method: str, headers: _HeadersLike | None, tls: bool, sni: str | None
@@ -101,9 +97,9 @@ class _Matcher:
         return True
 
     def _wildcard_sni(self, sni: str) -> bool:
-        return any(
-            sni.endswith(s) and len(sni) > len(s) for s in self.sni_suffixes
-        ) or any(sni.startswith(p) and len(sni) > len(p) for p in self.sni_prefixes)
+        return any(sni.endswith(s) and len(sni) > len(s) for s in self.sni_suffixes) or any(
+            sni.startswith(p) and len(sni) > len(p) for p in self.sni_prefixes
+        )
 
 
 def _compile_headers(
@@ -130,9 +126,7 @@ class _Entry:
 
     __slots__ = ("host", "matcher", "ports", "rank")
 
-    def __init__(
-        self, matcher: _Matcher, host: str | None, ports: dict[int, str] | None
-    ) -> None:
+    def __init__(self, matcher: _Matcher, host: str | None, ports: dict[int, str] | None) -> None:
         self.rank = matcher.rank
         self.matcher = matcher
         self.host = host  # configured host matched without port condition
@@ -224,9 +218,7 @@ def _split_paths(paths: list[str]) -> list[tuple[str, list[str]]]:
     return groups
 
 
-def _priority(
-    route: Mapping[str, Any], kind: str | None, paths: list[str]
-) -> tuple[Any, ...]:
+def _priority(route: Mapping[str, Any], kind: str | None, paths: list[str]) -> tuple[Any, ...]:
     """Sort key (ascending = tried first) for one matcher, per proxy.md §1.3."""
     hosts = route.get("hosts") or ()
     headers = route.get("headers") or {}

@@ -221,9 +221,7 @@ class Router:
             else:
                 cache.move_to_end(key)
                 return result
-            result = self._find(
-                method, host_header, path, headers, scheme, sni, server_port
-            )
+            result = self._find(method, host_header, path, headers, scheme, sni, server_port)
             cache[key] = result
             if len(cache) > cache_size:
                 cache.popitem(last=False)

@@ -136,9 +136,7 @@ class Field:
         self.timestamp = timestamp
         self.abstract = abstract
         self.mutually_exclusive_subsets = (
-            [list(s) for s in mutually_exclusive_subsets]
-            if mutually_exclusive_subsets
-            else None
+            [list(s) for s in mutually_exclusive_subsets] if mutually_exclusive_subsets else None
         )
         self._prepare()
 
@@ -303,9 +301,7 @@ class Field:
         return "<%s %s>" % (type(self).__name__, self.to_json())
 
 
-def _mutually_exclusive_subsets(
-    value: list[Any], subsets: list[list[str]]
-) -> str | None:
+def _mutually_exclusive_subsets(value: list[Any], subsets: list[list[str]]) -> str | None:
     owner = {el: i for i, subset in enumerate(subsets) for el in subset}
     seen: list[int] = []
     for element in value:

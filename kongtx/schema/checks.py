@@ -173,9 +173,7 @@ class Distinct(_FieldValuesCheck):
         return any(present.count(v) > 1 for v in present)
 
 
-def _matcher(
-    schema_fields: Mapping[str, Any], path: str, spec: Mapping[str, Any]
-) -> Any:
+def _matcher(schema_fields: Mapping[str, Any], path: str, spec: Mapping[str, Any]) -> Any:
     """Build a Field checking ``spec`` attributes against the declared field type."""
     base = field_at(schema_fields, path)
     if base is None:
@@ -244,8 +242,7 @@ class Conditional(EntityCheck):
         add_entity_error(
             errors,
             self.then_err
-            or "failed conditional validation given value of field '%s'"
-            % self.if_field,
+            or "failed conditional validation given value of field '%s'" % self.if_field,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -176,9 +176,7 @@ class Entity:
         all_fields: dict[str, Field] = {}
         if id and "id" not in declared:
             all_fields["id"] = typedefs.uuid()
-        stamp = (
-            typedefs.auto_timestamp_ms if timestamp_ms else typedefs.auto_timestamp_s
-        )
+        stamp = typedefs.auto_timestamp_ms if timestamp_ms else typedefs.auto_timestamp_s
         if created_at and "created_at" not in declared:
             all_fields["created_at"] = stamp()
         if updated_at and "updated_at" not in declared:
@@ -281,9 +279,7 @@ class Entity:
         out: dict[str, Any] = {}
         for name, field in self.fields_for(data).items():
             value = data.get(name)
-            if field.auto and (
-                value is None or (field.timestamp and name == "updated_at")
-            ):
+            if field.auto and (value is None or (field.timestamp and name == "updated_at")):
                 out[name] = self._auto_value(field, now)
             else:
                 out[name] = default_value(field, value)
@@ -306,9 +302,7 @@ class Entity:
             return now
         return None
 
-    def merge_update(
-        self, existing: Mapping[str, Any], patch: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    def merge_update(self, existing: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH semantics: records merge recursively; arrays, sets, maps are replaced.
 
         :raises SchemaViolation: when an ``immutable`` field would change.
@@ -319,12 +313,7 @@ class Entity:
         for key, value in patch.items():
             field = fields.get(key)
             old = existing.get(key)
-            if (
-                field is not None
-                and field.immutable
-                and old is not None
-                and value != old
-            ):
+            if field is not None and field.immutable and old is not None and value != old:
                 errors[key] = IMMUTABLE
                 continue
             merged[key] = _merge_value(field, old, value)
@@ -369,9 +358,7 @@ class Entity:
     # -- JSON -----------------------------------------------------------------
     def to_schema_json(self) -> dict[str, Any]:
         """Kong's ``GET /schemas/{name}`` body."""
-        out: dict[str, Any] = {
-            "fields": [{name: f.to_json()} for name, f in self.fields.items()]
-        }
+        out: dict[str, Any] = {"fields": [{name: f.to_json()} for name, f in self.fields.items()]}
         if self.entity_checks:
             out["entity_checks"] = [c.to_json() for c in self.entity_checks]
         return out

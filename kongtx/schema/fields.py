@@ -230,9 +230,7 @@ class Foreign(Field):
 
     type_name = "foreign"
 
-    def __init__(
-        self, reference: str, *, on_delete: str = "restrict", **kwargs: Any
-    ) -> None:
+    def __init__(self, reference: str, *, on_delete: str = "restrict", **kwargs: Any) -> None:
         if on_delete not in ("restrict", "cascade"):
             raise ValueError("on_delete must be 'restrict' or 'cascade'")
         self.reference = reference
@@ -252,9 +250,7 @@ class Foreign(Field):
             errors["id"] = REQUIRED
         elif not is_uuid(ident):
             errors["id"] = (
-                "expected a string"
-                if not isinstance(ident, str)
-                else "expected a valid UUID"
+                "expected a string" if not isinstance(ident, str) else "expected a valid UUID"
             )
         return errors or None
 
@@ -284,9 +280,7 @@ def validate_fields(
     return errors
 
 
-def coerce_fields(
-    fields: Mapping[str, Field], data: Mapping[str, Any]
-) -> dict[str, Any]:
+def coerce_fields(fields: Mapping[str, Field], data: Mapping[str, Any]) -> dict[str, Any]:
     """Form type inference over a mapping; unknown keys are kept for validation."""
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -295,9 +289,7 @@ def coerce_fields(
     return out
 
 
-def normalize_fields(
-    fields: Mapping[str, Field], data: Mapping[str, Any]
-) -> dict[str, Any]:
+def normalize_fields(fields: Mapping[str, Field], data: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``data`` with each known field normalized (sets deduplicated)."""
     out = dict(data)
     for key, value in data.items():

@@ -85,10 +85,7 @@ class Registry:
         if entity.name in self._entities:
             raise ValueError("entity %r already registered" % entity.name)
         for fname, foreign in entity.foreign_fields().items():
-            if (
-                foreign.reference not in self._entities
-                and foreign.reference != entity.name
-            ):
+            if foreign.reference not in self._entities and foreign.reference != entity.name:
                 raise ValueError(
                     "%s.%s references unregistered entity %r"
                     % (entity.name, fname, foreign.reference)
@@ -169,9 +166,7 @@ class Registry:
 
     def is_plugin_enabled(self, name: str) -> bool:
         """Whether ``name`` is registered and enabled."""
-        return name in self._plugins and (
-            self._enabled is None or name in self._enabled
-        )
+        return name in self._plugins and (self._enabled is None or name in self._enabled)
 
     def enabled_plugins(self) -> list[str]:
         """Sorted names of the registered, enabled plugins."""

@@ -148,9 +148,7 @@ def _validate_cidr(value: str) -> str | None:
 _PATH_CHARS_RE = re.compile(r"^/[A-Za-z0-9._~/%-]*$")
 _PCT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _BAD_PCT_RE = re.compile(r"%.?.?", re.DOTALL)
-_UNRESERVED = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
-)
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 def _path_error(path: str) -> tuple[str | None, str | None]:
@@ -158,13 +156,10 @@ def _path_error(path: str) -> tuple[str | None, str | None]:
     raw = _PCT_RE.sub("___", path)
     if "%" in raw:
         bad = _BAD_PCT_RE.search(raw)
-        return "invalid url-encoded value: '%s'" % (
-            bad.group(0) if bad else "%"
-        ), "percent"
+        return "invalid url-encoded value: '%s'" % (bad.group(0) if bad else "%"), "percent"
     if not _PATH_CHARS_RE.match(path):
         return (
-            "invalid path: '%s' (characters outside of the reserved list of RFC 3986 found)"
-            % path,
+            "invalid path: '%s' (characters outside of the reserved list of RFC 3986 found)" % path,
             "rfc3986",
         )
     return None, None
@@ -232,9 +227,7 @@ def _validate_route_path(value: str) -> str | None:
 
 # -- names, headers, urls, tags ------------------------------------------------
 
-_UTF8_NAME_ASCII = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_~"
-)
+_UTF8_NAME_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_~")
 
 
 def _validate_utf8_name(value: str) -> str | None:
@@ -254,10 +247,7 @@ def validate_header_name(value: str) -> str | None:
     """Kong's ``utils.validate_header_name`` message."""
     if _HEADER_NAME_RE.match(value):
         return None
-    return (
-        "bad header name '%s', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
-        % value
-    )
+    return "bad header name '%s', allowed characters are A-Z, a-z, 0-9, '_', and '-'" % value
 
 
 def _validate_url(value: str) -> str | None:
@@ -343,9 +333,7 @@ key = String(validators=[_validate_key])
 tag = String(required=True, validators=[_validate_tag])
 tags = Set(tag)
 protocols = Set(protocol, required=True, default=list(HTTP_PROTOCOLS))
-protocols_http = Set(
-    String(one_of=HTTP_PROTOCOLS), required=True, default=list(HTTP_PROTOCOLS)
-)
+protocols_http = Set(String(one_of=HTTP_PROTOCOLS), required=True, default=list(HTTP_PROTOCOLS))
 no_route = Foreign("routes", eq=None)
 no_service = Foreign("services", eq=None)
 no_consumer = Foreign("consumers", eq=None)
@@ -353,9 +341,7 @@ no_consumer = Foreign("consumers", eq=None)
 methods = Set(http_method)
 hosts = Array(
     String(
-        match_all=[
-            (r"^[^*]*\*?[^*]*$", "invalid wildcard: must have at most one wildcard")
-        ],
+        match_all=[(r"^[^*]*\*?[^*]*$", "invalid wildcard: must have at most one wildcard")],
         match_any=(
             (r"^\*\.", r"\.\*$", r"^[^*]*$"),
             "invalid wildcard: must be placed at leftmost or rightmost label",

@@ -233,7 +233,9 @@ class PgPool:
             cursor = conn.cursor()
             d = cursor.execute(sql, params)
         except psycopg2.Error as exc:
-            raise self.unavailable(_first_line(exc)) if is_unavailable(exc) else exc
+            if is_unavailable(exc):
+                raise self.unavailable(_first_line(exc)) from exc
+            raise
         cur = await self.timed(d, "query", conn)
         if cur.description is None:
             return []

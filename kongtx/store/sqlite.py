@@ -24,7 +24,12 @@ T = TypeVar("T")
 
 
 def _open(conn: sqlite3.Connection) -> None:
-    for pragma in ("foreign_keys = ON", "journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+    for pragma in (
+        "foreign_keys = ON",
+        "journal_mode = WAL",
+        "synchronous = NORMAL",
+        "busy_timeout = 5000",
+    ):
         conn.execute(f"PRAGMA {pragma}").close()  # closed at once (PyPy keeps it open otherwise)
 
 

@@ -1,4 +1,5 @@
 """Start a real kongtx node on 127.0.0.1 (ports picked by the OS) and talk to it over HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,20 @@ class RunningGateway:
     def proxy_ssl_port(self) -> int:
         return self.node.port_of("proxy_ssl")
 
-    async def request(self, method: str, url: str, *, headers: dict[str, Any] | None = None,
-                      json_body: Any = None, data: Any = None) -> Reply:
-        kwargs: dict[str, Any] = {"headers": headers or {}, "pool": self.pool, "allow_redirects": False}
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, Any] | None = None,
+        json_body: Any = None,
+        data: Any = None,
+    ) -> Reply:
+        kwargs: dict[str, Any] = {
+            "headers": headers or {},
+            "pool": self.pool,
+            "allow_redirects": False,
+        }
         if json_body is not None:
             kwargs["json"] = json_body
         elif data is not None:
@@ -89,13 +101,16 @@ class RunningGateway:
         assert self.node.snapshots is not None
         await self.node.snapshots.request_rebuild()
 
-    async def route_with_plugin(self, name: str, plugin: str, config: dict[str, Any],
-                                service: str | None = "svc") -> None:
+    async def route_with_plugin(
+        self, name: str, plugin: str, config: dict[str, Any], service: str | None = "svc"
+    ) -> None:
         """Create route ``name`` on path ``/<name>`` (under ``service`` if given) with ``plugin`` on it."""
         path = f"/services/{service}/routes" if service is not None else "/routes"
         reply = await self.admin("POST", path, {"name": name, "paths": [f"/{name}"]})
         assert reply.status == 201, reply
-        reply = await self.admin("POST", f"/routes/{name}/plugins", {"name": plugin, "config": config})
+        reply = await self.admin(
+            "POST", f"/routes/{name}/plugins", {"name": plugin, "config": config}
+        )
         assert reply.status == 201, reply
 
     async def stop(self) -> None:
@@ -122,8 +137,12 @@ async def start_gateway(tmp_path: Any, frontend: str = "native", **settings: str
 
 @asynccontextmanager
 async def gateway_and_upstream(
-    tmp_path: Any, frontend: str = "native", *, service: str | None = None,
-    routes: Mapping[str, str] | None = None, **settings: str,
+    tmp_path: Any,
+    frontend: str = "native",
+    *,
+    service: str | None = None,
+    routes: Mapping[str, str] | None = None,
+    **settings: str,
 ) -> AsyncIterator[tuple[RunningGateway, Upstream]]:
     """Start a test upstream and a node (``settings`` as for :func:`start_gateway`); stop both on exit.
 
@@ -136,7 +155,9 @@ async def gateway_and_upstream(
         try:
             if service is not None:
                 reply = await gw.admin(
-                    "POST", "/services", {"name": service, "url": f"http://127.0.0.1:{upstream.port}"}
+                    "POST",
+                    "/services",
+                    {"name": service, "url": f"http://127.0.0.1:{upstream.port}"},
                 )
                 assert reply.status == 201, reply
                 for name, path in (routes or {}).items():

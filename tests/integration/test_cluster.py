@@ -1,4 +1,5 @@
 """Two gateway nodes sharing one PostgreSQL database: a change on one reaches the other's proxy."""
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,10 @@ def _bootstrap(settings: dict[str, object]) -> subprocess.CompletedProcess[str]:
             env[f"KONGTX_{name.upper()}"] = str(value)
     return subprocess.run(
         [sys.executable, "-m", "kongtx.cli", "migrations", "bootstrap"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -37,21 +41,34 @@ async def test_change_on_node_a_is_proxied_by_node_b_within_a_second(tmp_path):
         pg = {k: str(v) for k, v in db.settings.items() if v is not None}
         # Polling is set far away: only LISTEN/NOTIFY can deliver the change in time.
         for name in ("a", "b"):
-            nodes.append(await start_gateway(tmp_path / name, database="postgres", plugins="off",
-                                             db_update_frequency="30", **pg))
+            nodes.append(
+                await start_gateway(
+                    tmp_path / name,
+                    database="postgres",
+                    plugins="off",
+                    db_update_frequency="30",
+                    **pg,
+                )
+            )
         node_a, node_b = nodes
         started = reactor.seconds()
-        reply = await node_a.request("POST", node_a.admin_url + "/services",
-                                     json_body={"name": "shared", "url": f"http://127.0.0.1:{upstream.port}"})
+        reply = await node_a.request(
+            "POST",
+            node_a.admin_url + "/services",
+            json_body={"name": "shared", "url": f"http://127.0.0.1:{upstream.port}"},
+        )
         assert reply.status == 201, reply
-        reply = await node_a.request("POST", node_a.admin_url + "/services/shared/routes",
-                                     json_body={"paths": ["/shared"]})
+        reply = await node_a.request(
+            "POST", node_a.admin_url + "/services/shared/routes", json_body={"paths": ["/shared"]}
+        )
         assert reply.status == 201, reply
         while True:
             snapshot = node_b.node.snapshots.current
             if any(r.get("paths") == ["/shared"] for r in snapshot.routes.values()):
                 break
-            assert reactor.seconds() - started < 1.0, "node B did not see the change within a second"
+            assert reactor.seconds() - started < 1.0, (
+                "node B did not see the change within a second"
+            )
             await task.deferLater(reactor, 0.01, lambda: None)
         seen = await node_b.request("GET", node_b.admin_url + "/services/shared")
         assert seen.status == 200

@@ -1,4 +1,5 @@
 """The plugin pipeline through the real gateway, with a third-party plugin found by entry point."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,11 @@ async def env(tmp_path, frontend, monkeypatch):
     # importlib.metadata then finds its kongtx.plugins entry point.
     monkeypatch.syspath_prepend(str(EXAMPLE))
     async with gateway_and_upstream(
-        tmp_path, frontend, plugins="example-header", service="svc", routes={"r1": "/r1", "r2": "/r2"}
+        tmp_path,
+        frontend,
+        plugins="example-header",
+        service="svc",
+        routes={"r1": "/r1", "r2": "/r2"},
     ) as pair:
         yield pair
 
@@ -37,7 +42,9 @@ async def test_entry_point_plugin_is_loaded_and_validated(env):
     assert "example-header" in enabled["enabled_plugins"]
     schema = await gw.admin("GET", "/schemas/plugins/example-header")
     assert schema.status == 200
-    bad = await gw.admin("POST", "/plugins", {"name": "example-header", "config": {"delay": "soon"}})
+    bad = await gw.admin(
+        "POST", "/plugins", {"name": "example-header", "config": {"delay": "soon"}}
+    )
     assert bad.status == 400
     assert bad.json["fields"]["config"]["delay"] == "expected a number"
     unknown = await gw.admin("POST", "/plugins", {"name": "nope"})
@@ -59,11 +66,16 @@ async def test_scoping_most_specific_instance_runs(env):
     await _plugin(gw, "/routes/r1/plugins", value="route")
     assert (await gw.proxy("GET", "/r1")).json["headers"]["x-example"] == "route"
     assert (await gw.proxy("GET", "/r2")).json["headers"]["x-example"] == "service"
-    both = await gw.admin("POST", "/plugins", {
-        "name": "example-header", "config": {"value": "route+service"},
-        "route": {"id": (await gw.admin("GET", "/routes/r1")).json["id"]},
-        "service": {"id": (await gw.admin("GET", "/services/svc")).json["id"]},
-    })
+    both = await gw.admin(
+        "POST",
+        "/plugins",
+        {
+            "name": "example-header",
+            "config": {"value": "route+service"},
+            "route": {"id": (await gw.admin("GET", "/routes/r1")).json["id"]},
+            "service": {"id": (await gw.admin("GET", "/services/svc")).json["id"]},
+        },
+    )
     assert both.status == 201, both
     assert (await gw.proxy("GET", "/r1")).json["headers"]["x-example"] == "route+service"
     disabled = await gw.admin("PATCH", f"/plugins/{both.json['id']}", {"enabled": False})
@@ -97,8 +109,11 @@ async def test_raising_plugin_gives_500_logs_and_gateway_keeps_serving(env):
     assert reply.status == 500
     assert reply.json["message"] == "An unexpected error occurred"
     assert b"Traceback" not in reply.body and b"hunter2" not in reply.body
-    assert any(e.get("log_failure") is not None and "example plugin asked to fail" in str(e["log_failure"].value)
-               for e in events)
+    assert any(
+        e.get("log_failure") is not None
+        and "example plugin asked to fail" in str(e["log_failure"].value)
+        for e in events
+    )
     assert upstream.requests == []
     assert (await gw.proxy("GET", "/r2")).status == 200
 

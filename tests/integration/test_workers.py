@@ -4,6 +4,7 @@ Which process proxied a request is found from the upstream's side: the peer
 of each upstream connection is a socket of one kongtx process, identified
 through ``/proc/net/tcp`` (its inode) and ``/proc/<pid>/fd``.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,9 @@ def _listeners_on(port: int) -> int:
 def _pid_of_connection(local_port: int, remote_port: int, pids: set[int]) -> int | None:
     """The pid among ``pids`` holding the TCP socket ``local_port -> remote_port``."""
     inodes = {
-        row[9] for row in _tcp_rows() if _port(row[1]) == local_port and _port(row[2]) == remote_port
+        row[9]
+        for row in _tcp_rows()
+        if _port(row[1]) == local_port and _port(row[2]) == remote_port
     }
     targets = {f"socket:[{inode}]" for inode in inodes}
     for pid in pids:
@@ -165,9 +168,20 @@ def node(tmp_path: Path) -> Any:
     log = tmp_path / "twistd.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-             "-n", "--pidfile=", "kongtx", "-c", str(conf)],
-            cwd=str(tmp_path), env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-c",
+                "from twisted.scripts.twistd import run; run()",
+                "-n",
+                "--pidfile=",
+                "kongtx",
+                "-c",
+                str(conf),
+            ],
+            cwd=str(tmp_path),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     n = Node(proc, proxy, admin, log)
     yield n
@@ -242,8 +256,11 @@ async def _started(node: Node) -> None:
 
 async def _route(node: Node, upstream: Upstream, name: str, path: str) -> None:
     admin = f"http://127.0.0.1:{node.admin}"
-    code, body = await _http("POST", f"{admin}/services",
-                             {"name": name, "url": f"http://127.0.0.1:{upstream.port}/{name}"})
+    code, body = await _http(
+        "POST",
+        f"{admin}/services",
+        {"name": name, "url": f"http://127.0.0.1:{upstream.port}/{name}"},
+    )
     assert code == 201, body
     code, body = await _http("POST", f"{admin}/services/{name}/routes", {"paths[]": path})
     assert code == 201, body
@@ -255,9 +272,7 @@ async def _burst(node: Node, path: str, count: int) -> list[int]:
 
     statuses: list[int] = []
     for _ in range(0, count, 10):
-        batch = [
-            _http_d("GET", f"http://127.0.0.1:{node.proxy}{path}") for _ in range(10)
-        ]
+        batch = [_http_d("GET", f"http://127.0.0.1:{node.proxy}{path}") for _ in range(10)]
         statuses += [code for code, _body in await gatherResults(batch)]
     return statuses
 
@@ -315,7 +330,9 @@ async def test_reuseport_reactor_serves_tls_on_shared_port(tmp_path: Path) -> No
     parent = ReusePortReactor(reactor)
     first = parent.listenSSL(0, factory, contexts, interface="127.0.0.1")
     port = first.getHost().port
-    second = ReusePortReactor(reactor, [port]).listenSSL(0, factory, contexts, interface="127.0.0.1")
+    second = ReusePortReactor(reactor, [port]).listenSSL(
+        0, factory, contexts, interface="127.0.0.1"
+    )
     try:
         assert _listeners_on(port) == 2
 
@@ -378,9 +395,7 @@ async def test_killed_worker_is_restarted(node: Node, upstream: Upstream) -> Non
     (child,) = _children(node.proc.pid)
     await _route(node, upstream, "svc", "/svc")
     os.kill(child, signal.SIGKILL)
-    new = await _until(
-        lambda: _children(node.proc.pid) - {child}, "a replacement worker", node
-    )
+    new = await _until(lambda: _children(node.proc.pid) - {child}, "a replacement worker", node)
     assert len(new) == 1
     await _until(lambda: _listeners_on(node.proxy) == WORKERS, "the new worker to listen", node)
     upstream.candidates = node.workers()
@@ -407,4 +422,3 @@ async def test_sigterm_stops_every_worker(node: Node) -> None:
         except ProcessLookupError:
             pass
     assert not alive, json.dumps(sorted(alive))
-

@@ -33,6 +33,7 @@ Any endpoint: ``?close=1`` answers with ``Connection: close``; ``?drop=1``
 closes the connection silently right after the response.
 Add endpoints with :meth:`Upstream.route`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,9 +55,18 @@ from kongtx.http.headers import Headers
 #: The byte pattern ``/bytes/<n>`` serves (repeated, then cut to n).
 PATTERN = bytes(range(256)) * 256
 _REASONS = {
-    100: "Continue", 101: "Switching Protocols", 103: "Early Hints", 200: "OK",
-    201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
-    404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+    100: "Continue",
+    101: "Switching Protocols",
+    103: "Early Hints",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Bad Request",
+    404: "Not Found",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -76,8 +86,9 @@ class RecordedRequest:
         "version",
     )
 
-    def __init__(self, method: str, target: str, headers: Headers, version: str,
-                 connection: int) -> None:
+    def __init__(
+        self, method: str, target: str, headers: Headers, version: str, connection: int
+    ) -> None:
         self.method = method
         self.target = target
         path, _, query = target.partition("?")
@@ -140,8 +151,14 @@ class Exchange:
         self.finished = False
         self._chunked = False
 
-    def write_head(self, status: int, headers: list[tuple[str, str]] | None = None,
-                   reason: str | None = None, *, chunked: bool = False) -> None:
+    def write_head(
+        self,
+        status: int,
+        headers: list[tuple[str, str]] | None = None,
+        reason: str | None = None,
+        *,
+        chunked: bool = False,
+    ) -> None:
         """Send the status line and headers (add framing headers yourself, or ``chunked``)."""
         lines = [f"HTTP/1.1 {status} {reason or _REASONS.get(status, 'Unknown')}\r\n"]
         for name, value in headers or ():
@@ -173,8 +190,13 @@ class Exchange:
             self.transport.write(b"0\r\n\r\n")
         self.proto.response_done(self.request)
 
-    def respond(self, status: int, body: bytes = b"",
-                headers: list[tuple[str, str]] | None = None, reason: str | None = None) -> None:
+    def respond(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: list[tuple[str, str]] | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Send a whole response with Content-Length."""
         headers = list(headers or ())
         if not (100 <= status < 200 or status in (204, 304)):
@@ -189,7 +211,9 @@ class Exchange:
 
     def stream_pattern(self, n: int) -> None:
         """Send n bytes of :data:`PATTERN` with Content-Length, honouring back-pressure."""
-        self.write_head(200, [("Content-Length", str(n)), ("Content-Type", "application/octet-stream")])
+        self.write_head(
+            200, [("Content-Length", str(n)), ("Content-Type", "application/octet-stream")]
+        )
         if self.head_only:
             self.finish()
             return
@@ -201,8 +225,11 @@ class Exchange:
         """Answer the JSON echo of the request."""
         req = self.request
         doc: dict[str, Any] = {
-            "method": req.method, "path": req.path, "query": req.query,
-            "headers": req.headers.to_dict(), "body_length": req.body_length,
+            "method": req.method,
+            "path": req.path,
+            "query": req.query,
+            "headers": req.headers.to_dict(),
+            "body_length": req.body_length,
         }
         body = req.body or b""
         try:
@@ -247,14 +274,15 @@ class _UpstreamProtocol(Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             if self.raw_echo:
-                rest = data[exc.args[0]:]
+                rest = data[exc.args[0] :]
                 if rest:
                     self.transport.write(rest)
             else:
                 self.transport.loseConnection()
         except httptools.HttpParserError:
-            self.transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
-                                 b"Connection: close\r\n\r\n")
+            self.transport.write(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             self.transport.loseConnection()
 
     # httptools callbacks
@@ -267,8 +295,11 @@ class _UpstreamProtocol(Protocol):
     def on_headers_complete(self) -> None:
         parser = self.parser
         request = RecordedRequest(
-            parser.get_method().decode(), self._url.decode("latin-1"),
-            Headers.from_raw(self._raw), parser.get_http_version(), self.number,
+            parser.get_method().decode(),
+            self._url.decode("latin-1"),
+            Headers.from_raw(self._raw),
+            parser.get_http_version(),
+            self.number,
         )
         self._url = b""
         self._raw = []
@@ -325,8 +356,9 @@ class Upstream:
         self._listener: Any = None
         _install_default_routes(self)
 
-    def route(self, path: str, handler: Handler, *, keep_body: bool = True,
-              at_headers: bool = False) -> None:
+    def route(
+        self, path: str, handler: Handler, *, keep_body: bool = True, at_headers: bool = False
+    ) -> None:
         """Add an endpoint. ``path`` ending in ``/`` matches as a prefix.
 
         :param keep_body: keep the request body bytes (else only count them).
@@ -470,8 +502,10 @@ def _ws(ex: Exchange) -> None:
         return
     key = (req.headers.get("sec-websocket-key") or "").encode("latin-1")
     accept = base64.b64encode(hashlib.sha1(key + _WS_GUID).digest()).decode()
-    head = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Accept: {accept}\r\n\r\n").encode("latin-1")
+    head = (
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    ).encode("latin-1")
     greet = req.args().get("greet", "").encode()
     ex.proto.raw_echo = True
     ex.finished = True
@@ -530,7 +564,9 @@ class TestTLS:
         now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name).public_key(key.public_key())
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=30))
@@ -539,8 +575,11 @@ class TestTLS:
             .sign(key, hashes.SHA256())
         )
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         self.hostname = hostname
         self.cert_pem = cert_pem
         self.key_pem = key_pem

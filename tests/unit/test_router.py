@@ -116,16 +116,10 @@ def test_host_with_port_uses_server_port() -> None:
 
 def test_host_with_port_falls_back_to_host_header_and_scheme_default() -> None:
     """Without server_port: the Host header's port, else 80/443 by scheme."""
-    assert (
-        rid(hit([route("a", hosts=["example.com:8000"])], host="example.com:8000"))
-        == "a"
-    )
+    assert rid(hit([route("a", hosts=["example.com:8000"])], host="example.com:8000")) == "a"
     assert hit([route("a", hosts=["example.com:8000"])], host="example.com") is None
     assert rid(hit([route("a", hosts=["example.com:80"])], host="example.com")) == "a"
-    assert (
-        hit([route("a", hosts=["example.com:80"])], host="example.com", scheme="https")
-        is None
-    )
+    assert hit([route("a", hosts=["example.com:80"])], host="example.com", scheme="https") is None
     assert (
         rid(
             hit(
@@ -269,9 +263,7 @@ def test_regex_group_with_and_without_literal() -> None:
 
 def test_invalid_regex_route_is_skipped() -> None:
     """A route with an invalid regex is left out and reported, others still route."""
-    router = Router(
-        [route("bad", paths=["~/(unclosed"]), route("ok", paths=["/"])], SERVICES
-    )
+    router = Router([route("bad", paths=["~/(unclosed"]), route("ok", paths=["/"])], SERVICES)
     assert [e[0] for e in router.errors] == ["bad"]
     assert rid(router.match("GET", "x", "/(unclosed", Headers(), "http")) == "ok"
 
@@ -334,10 +326,7 @@ def test_wildcard_and_fqdn_snis() -> None:
         )
         == "a"
     )
-    assert (
-        hit([route("a", snis=["*.example.com"])], scheme="https", sni="example.com")
-        is None
-    )
+    assert hit([route("a", snis=["*.example.com"])], scheme="https", sni="example.com") is None
     assert (
         rid(
             hit(
@@ -440,10 +429,7 @@ def test_plain_host_outranks_header_count() -> None:
         route("wild", hosts=["*.example.com"], headers={"a": ["1"], "b": ["2"]}),
         route("plain", hosts=["api.example.com"], headers={"a": ["1"]}),
     ]
-    assert (
-        rid(hit(routes, host="api.example.com", headers={"a": "1", "b": "2"}))
-        == "plain"
-    )
+    assert rid(hit(routes, host="api.example.com", headers={"a": "1", "b": "2"})) == "plain"
 
 
 def test_more_headers_first() -> None:
@@ -590,16 +576,10 @@ def test_host_buckets_and_hostless_routes_compete_by_priority() -> None:
 
 def test_cache_keys_on_header_values() -> None:
     """Cached results depend on the headers routes look at."""
-    router = Router(
-        [route("v1", headers={"x-v": ["1"]}), route("any", paths=["/"])], SERVICES
-    )
+    router = Router([route("v1", headers={"x-v": ["1"]}), route("any", paths=["/"])], SERVICES)
     for _ in range(2):
-        assert (
-            rid(router.match("GET", "h", "/", Headers([("X-V", "1")]), "http")) == "v1"
-        )
-        assert (
-            rid(router.match("GET", "h", "/", Headers([("X-V", "2")]), "http")) == "any"
-        )
+        assert rid(router.match("GET", "h", "/", Headers([("X-V", "1")]), "http")) == "v1"
+        assert rid(router.match("GET", "h", "/", Headers([("X-V", "2")]), "http")) == "any"
         assert rid(router.match("GET", "h", "/", Headers(), "http")) == "any"
 
 
@@ -625,9 +605,7 @@ def test_cached_and_uncached_agree() -> None:
 # ---------------------------------------------------------------- scale
 
 
-def _oracle(
-    routes: list[dict[str, Any]], method: str, host: str, path: str
-) -> str | None:
+def _oracle(routes: list[dict[str, Any]], method: str, host: str, path: str) -> str | None:
     """A linear reference matcher: sort candidate (route, path-group)s and take the first."""
     best = None
     for r in routes:

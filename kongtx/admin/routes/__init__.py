@@ -1,4 +1,5 @@
 """Custom Admin API endpoints layered over the generic CRUD table."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -6,6 +6,7 @@ it from the ordinary snapshot.  0.x conventions apply here only: flat error
 objects, ``total`` in lists, 404 when deleting a missing API, ``created_at``
 in milliseconds.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,10 +37,17 @@ if TYPE_CHECKING:
 __all__ = ["flatten_fields", "install"]
 
 _ROUTE_TO_API = {"hosts": "hosts", "paths": "uris", "methods": "methods", "strip_path": "strip_uri"}
-_SERVICE_TO_API = {"host": "upstream_url", "port": "upstream_url", "path": "upstream_url",
-                   "protocol": "upstream_url", "url": "upstream_url", "retries": "retries",
-                   "connect_timeout": "upstream_connect_timeout",
-                   "write_timeout": "upstream_send_timeout", "read_timeout": "upstream_read_timeout"}
+_SERVICE_TO_API = {
+    "host": "upstream_url",
+    "port": "upstream_url",
+    "path": "upstream_url",
+    "protocol": "upstream_url",
+    "url": "upstream_url",
+    "retries": "retries",
+    "connect_timeout": "upstream_connect_timeout",
+    "write_timeout": "upstream_send_timeout",
+    "read_timeout": "upstream_read_timeout",
+}
 
 
 def flatten_fields(fields: Any, prefix: str = "") -> dict[str, str]:
@@ -51,14 +59,19 @@ def flatten_fields(fields: Any, prefix: str = "") -> dict[str, str]:
             if isinstance(value, (dict, list)) and key != "@entity":
                 out.update(flatten_fields(value, name + "."))
             elif key == "@entity":
-                out["message"] = "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+                out["message"] = (
+                    "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+                )
             else:
                 out[name] = str(value)
     elif isinstance(fields, list):
-        for i, value in enumerate(fields):
+        for _i, value in enumerate(fields):
             if value is not None:
-                out.update(flatten_fields(value, prefix) if isinstance(value, (dict, list))
-                           else {prefix.rstrip(".") or "message": str(value)})
+                out.update(
+                    flatten_fields(value, prefix)
+                    if isinstance(value, (dict, list))
+                    else {prefix.rstrip(".") or "message": str(value)}
+                )
     return out
 
 
@@ -74,8 +87,11 @@ def _legacy_error(err: KongtxError, mapping: dict[str, str], gen: str) -> AdminE
             head = key.partition(".")[0]
             name = mapping.get(head, head)
             if gen == "09":
-                name = {"hosts": "request_host", "uris": "request_path",
-                        "strip_uri": "strip_request_path"}.get(name, name)
+                name = {
+                    "hosts": "request_host",
+                    "uris": "request_path",
+                    "strip_uri": "strip_request_path",
+                }.get(name, name)
             out[name] = msg
         return AdminError(400, out or {"message": err.message})
     if isinstance(err, NotFound):
@@ -108,7 +124,9 @@ def install(api: AdminAPI, router: Router) -> None:
         route = await dao.select("routes", route_id_for(service["id"]))
         return from_service_route(service, route)
 
-    async def store(data: dict[str, Any], api_id: str, created_ms: int | None, existing: bool) -> dict[str, Any]:
+    async def store(
+        data: dict[str, Any], api_id: str, created_ms: int | None, existing: bool
+    ) -> dict[str, Any]:
         gen = generation(data)
         try:
             valid = validate_api(data, gen)
@@ -133,7 +151,9 @@ def install(api: AdminAPI, router: Router) -> None:
         rows = []
         offset = None
         while True:
-            page = await dao.page(services.name, size=1000, offset=offset, tags=[API_TAG], tags_cond="and")
+            page = await dao.page(
+                services.name, size=1000, offset=offset, tags=[API_TAG], tags_cond="and"
+            )
             rows.extend(page.rows)
             offset = page.offset
             if offset is None:
@@ -152,8 +172,12 @@ def install(api: AdminAPI, router: Router) -> None:
             if key in ("size", "offset"):
                 continue
             wanted = values[0].decode("utf-8", "replace")
-            items = [a for a in items if str(a.get(key)).lower() == wanted.lower()
-                     or (isinstance(a.get(key), bool) and str(a[key]).lower() == wanted)]
+            items = [
+                a
+                for a in items
+                if str(a.get(key)).lower() == wanted.lower()
+                or (isinstance(a.get(key), bool) and str(a[key]).lower() == wanted)
+            ]
         start = 0
         token = req.arg("offset")
         if token:
@@ -162,7 +186,7 @@ def install(api: AdminAPI, router: Router) -> None:
             except (binascii.Error, ValueError):
                 raise AdminError(400, {"message": "offset is not valid"}) from None
             start = next((i for i, a in enumerate(items) if a["id"] > after), len(items))
-        page = items[start:start + size]
+        page = items[start : start + size]
         body: dict[str, Any] = {"data": page, "total": len(items)}
         if start + size < len(items):
             next_token = base64.b64encode(page[-1]["id"].encode()).decode()
@@ -185,7 +209,9 @@ def install(api: AdminAPI, router: Router) -> None:
         existing = await load(api_id) if isinstance(api_id, str) else None
         if existing is None:
             data.pop("created_at", None)
-            return Response(201, await store(data, api_id or str(uuid.uuid4()), now_ms(), existing=False))
+            return Response(
+                201, await store(data, api_id or str(uuid.uuid4()), now_ms(), existing=False)
+            )
         created = data.pop("created_at", None) or from_service_route(existing, None)["created_at"]
         return Response(200, await store(data, existing["id"], created, existing=True))
 
@@ -206,7 +232,9 @@ def install(api: AdminAPI, router: Router) -> None:
         merged = {k: v for k, v in current.items() if k not in ("id", "created_at")}
         merged.update(patch_data)
         merged = {k: v for k, v in merged.items() if v is not None}
-        return Response(200, await store(merged, service["id"], current["created_at"], existing=True))
+        return Response(
+            200, await store(merged, service["id"], current["created_at"], existing=True)
+        )
 
     async def delete(req: AdminRequest, params: dict[str, str]) -> Response:
         service = await load(params["apis"])
@@ -221,9 +249,13 @@ def install(api: AdminAPI, router: Router) -> None:
     def plugin_view(row: dict[str, Any], api_id: str) -> dict[str, Any]:
         consumer = row.get("consumer") or {}
         out = {
-            "id": row["id"], "name": row["name"], "api_id": api_id,
-            "consumer_id": consumer.get("id"), "config": row.get("config"),
-            "enabled": row.get("enabled", True), "created_at": int(row.get("created_at") or 0) * 1000,
+            "id": row["id"],
+            "name": row["name"],
+            "api_id": api_id,
+            "consumer_id": consumer.get("id"),
+            "config": row.get("config"),
+            "enabled": row.get("enabled", True),
+            "created_at": int(row.get("created_at") or 0) * 1000,
         }
         return {k: v for k, v in out.items() if v is not None}
 
@@ -254,8 +286,12 @@ def install(api: AdminAPI, router: Router) -> None:
         service = await load(params["apis"])
         if service is None:
             raise not_found()
-        rows = [plugin_view(r, service["id"]) async for r in
-                api.crud.iterate(api.registry.get("plugins"), foreign=("route", route_id_for(service["id"])))]
+        rows = [
+            plugin_view(r, service["id"])
+            async for r in api.crud.iterate(
+                api.registry.get("plugins"), foreign=("route", route_id_for(service["id"]))
+            )
+        ]
         return Response(200, {"data": rows, "total": len(rows)})
 
     async def plugins_create(req: AdminRequest, params: dict[str, str]) -> Response:
@@ -292,6 +328,10 @@ def install(api: AdminAPI, router: Router) -> None:
 
     router.add("/apis", {"GET": list_apis, "POST": create, "PUT": put})
     router.add("/apis/:apis", {"GET": get_one, "PATCH": patch, "DELETE": delete})
-    router.add("/apis/:apis/plugins", {"GET": plugins_list, "POST": plugins_create, "PUT": plugins_create})
-    router.add("/apis/:apis/plugins/:plugins", {"GET": plugin_get, "PATCH": plugin_patch,
-                                                "DELETE": plugin_delete})
+    router.add(
+        "/apis/:apis/plugins", {"GET": plugins_list, "POST": plugins_create, "PUT": plugins_create}
+    )
+    router.add(
+        "/apis/:apis/plugins/:plugins",
+        {"GET": plugin_get, "PATCH": plugin_patch, "DELETE": plugin_delete},
+    )

@@ -8,6 +8,7 @@ generation the client used), ``kongtx-api-ms:<created_at ms>``,
 ``kongtx-api-hit:0|1`` (http_if_terminated) and ``kongtx-api-url:<base64url>``
 (the upstream_url exactly as sent).
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,14 +32,40 @@ API_NAMESPACE = uuid.UUID("6f1c2f6e-6b0e-4a43-9d0a-6b6f6e677478")
 _NAME = re.compile(r"^[A-Za-z0-9._~-]+$")
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9._~/%-]*$")
 _GEN09 = ("request_host", "request_path", "strip_request_path")
-_FIELDS_09 = {"id", "name", "created_at", "request_host", "request_path", "strip_request_path",
-              "preserve_host", "upstream_url"}
-_FIELDS_10 = {"id", "name", "created_at", "hosts", "uris", "methods", "strip_uri", "preserve_host",
-              "upstream_url", "retries", "upstream_connect_timeout", "upstream_send_timeout",
-              "upstream_read_timeout", "https_only", "http_if_terminated"}
+_FIELDS_09 = {
+    "id",
+    "name",
+    "created_at",
+    "request_host",
+    "request_path",
+    "strip_request_path",
+    "preserve_host",
+    "upstream_url",
+}
+_FIELDS_10 = {
+    "id",
+    "name",
+    "created_at",
+    "hosts",
+    "uris",
+    "methods",
+    "strip_uri",
+    "preserve_host",
+    "upstream_url",
+    "retries",
+    "upstream_connect_timeout",
+    "upstream_send_timeout",
+    "upstream_read_timeout",
+    "https_only",
+    "http_if_terminated",
+}
 _BOOLS = ("strip_request_path", "preserve_host", "strip_uri", "https_only", "http_if_terminated")
-_NUMBERS = {"retries": (0, 32767), "upstream_connect_timeout": (1, 2147483647),
-            "upstream_send_timeout": (1, 2147483647), "upstream_read_timeout": (1, 2147483647)}
+_NUMBERS = {
+    "retries": (0, 32767),
+    "upstream_connect_timeout": (1, 2147483647),
+    "upstream_send_timeout": (1, 2147483647),
+    "upstream_read_timeout": (1, 2147483647),
+}
 _ARRAYS = ("hosts", "uris", "methods")
 
 
@@ -135,8 +162,9 @@ def validate_api(data: dict[str, Any], gen: str) -> dict[str, Any]:
         value = api.get(key)
         if isinstance(value, str):
             api[key] = [value]
-        elif value is not None and (not isinstance(value, list)
-                                    or not all(isinstance(v, str) for v in value)):
+        elif value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+        ):
             errors[key] = f"{key} is not an array"
     if "name" not in api:
         errors.setdefault("name", "name is required")
@@ -157,16 +185,21 @@ def validate_api(data: dict[str, Any], gen: str) -> dict[str, Any]:
     if errors:
         raise LegacyInvalid(errors)
     if gen == "09" and not (api.get("request_host") or api.get("request_path")):
-        raise LegacyInvalid({"message": "At least a 'request_host' or a 'request_path' must be specified"})
+        raise LegacyInvalid(
+            {"message": "At least a 'request_host' or a 'request_path' must be specified"}
+        )
     if gen == "10" and not (api.get("hosts") or api.get("uris") or api.get("methods")):
-        raise LegacyInvalid({"message": "at least one of 'hosts', 'uris' or 'methods' must be specified"})
+        raise LegacyInvalid(
+            {"message": "at least one of 'hosts', 'uris' or 'methods' must be specified"}
+        )
     if "methods" in api:
         api["methods"] = [m.upper() for m in api["methods"]]
     return api
 
 
-def to_service_route(api: dict[str, Any], gen: str, api_id: str,
-                     created_ms: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def to_service_route(
+    api: dict[str, Any], gen: str, api_id: str, created_ms: int | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Translate a validated API into service and route inputs for the DAO."""
     url = api["upstream_url"]
     if gen == "09":
@@ -190,8 +223,12 @@ def to_service_route(api: dict[str, Any], gen: str, api_id: str,
         "connect_timeout": api.get("upstream_connect_timeout", 60000),
         "write_timeout": api.get("upstream_send_timeout", 60000),
         "read_timeout": api.get("upstream_read_timeout", 60000),
-        "tags": [API_TAG, f"kongtx-api-gen:{gen}", f"kongtx-api-hit:{hit}",
-                 f"kongtx-api-url:{encoded}"],
+        "tags": [
+            API_TAG,
+            f"kongtx-api-gen:{gen}",
+            f"kongtx-api-hit:{hit}",
+            f"kongtx-api-url:{encoded}",
+        ],
     }
     if created_ms is not None:
         service["tags"].append(f"kongtx-api-ms:{created_ms}")
@@ -212,7 +249,7 @@ def to_service_route(api: dict[str, Any], gen: str, api_id: str,
 def _tag_value(tags: list[str], prefix: str) -> str | None:
     for tag in tags:
         if tag.startswith(prefix):
-            return tag[len(prefix):]
+            return tag[len(prefix) :]
     return None
 
 

@@ -1,4 +1,5 @@
 """Node information endpoints: ``/``, ``/status``, ``/endpoints``, ``/plugins/enabled``."""
+
 from __future__ import annotations
 
 import os
@@ -47,22 +48,25 @@ def install(api: AdminAPI, router: Router) -> None:
         async for row in api.crud.iterate(plugins):
             enabled.add(row["name"])
         pid = os.getpid()
-        return Response(200, {
-            "tagline": "Welcome to kongtx",
-            "version": kongtx.KONG_COMPAT_VERSION,
-            "kongtx_version": kongtx.__version__,
-            "edition": "community",
-            "hostname": socket.gethostname(),
-            "node_id": api.node_id,
-            "lua_version": "kongtx (Python)",
-            "timers": {"running": 0, "pending": 0},
-            "plugins": {
-                "available_on_server": api.plugins_available,
-                "enabled_in_cluster": sorted(enabled),
+        return Response(
+            200,
+            {
+                "tagline": "Welcome to kongtx",
+                "version": kongtx.KONG_COMPAT_VERSION,
+                "kongtx_version": kongtx.__version__,
+                "edition": "community",
+                "hostname": socket.gethostname(),
+                "node_id": api.node_id,
+                "lua_version": "kongtx (Python)",
+                "timers": {"running": 0, "pending": 0},
+                "plugins": {
+                    "available_on_server": api.plugins_available,
+                    "enabled_in_cluster": sorted(enabled),
+                },
+                "configuration": _configuration(api),
+                "pids": {"master": pid, "workers": [pid]},
             },
-            "configuration": _configuration(api),
-            "pids": {"master": pid, "workers": [pid]},
-        })
+        )
 
     async def status(req: AdminRequest, params: dict[str, str]) -> Response:
         try:

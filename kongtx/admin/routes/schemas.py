@@ -1,4 +1,5 @@
 """``/schemas`` endpoints: entity and plugin schemas, and dry-run validation."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

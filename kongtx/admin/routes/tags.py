@@ -4,6 +4,7 @@ The DAO contract has no tags index, so the listing is computed from one
 consistent ``dao.load_all()`` read; offsets are opaque positions in that
 ordering (entity name, id, tag).
 """
+
 from __future__ import annotations
 
 import base64
@@ -58,8 +59,10 @@ def install(api: AdminAPI, router: Router) -> None:
             for row in sorted(rows_by_entity[name], key=lambda r: str(r.get("id"))):
                 for tag in row.get("tags") or ():
                     if only is None or tag == only:
-                        triples.append({"entity_name": name, "entity_id": row.get("id"), "tag": tag})
-        page = triples[start:start + size]
+                        triples.append(
+                            {"entity_name": name, "entity_id": row.get("id"), "tag": tag}
+                        )
+        page = triples[start : start + size]
         token = encode_offset(start + size) if start + size < len(triples) else None
         body: dict[str, Any] = {"data": page}
         if token is not None:

@@ -1,12 +1,13 @@
 """Upstream extras: ``/targets/all`` and the health endpoints (delegated to ``api.health``)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from kongtx.admin.errors import not_found
-from kongtx.proxy.balancer import UnknownAddress
 from kongtx.admin.request import AdminRequest, Response
 from kongtx.admin.router import Router
+from kongtx.proxy.balancer import UnknownAddress
 
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
@@ -24,7 +25,9 @@ def install(api: AdminAPI, router: Router) -> None:
         return row
 
     async def target(up: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
-        row = await api.crud.find(api.registry.get("targets"), params["targets"], ("upstream", up["id"]))
+        row = await api.crud.find(
+            api.registry.get("targets"), params["targets"], ("upstream", up["id"])
+        )
         if row is None or (row.get("upstream") or {}).get("id") != up["id"]:
             raise not_found()
         return row
@@ -32,8 +35,9 @@ def install(api: AdminAPI, router: Router) -> None:
     async def all_targets(req: AdminRequest, params: dict[str, str]) -> Response:
         up = await upstream(params)
         base = f"/upstreams/{params['upstreams']}/targets/all"
-        return await api.crud.list_page(req, api.registry.get("targets"), base,
-                                        foreign=("upstream", up["id"]))
+        return await api.crud.list_page(
+            req, api.registry.get("targets"), base, foreign=("upstream", up["id"])
+        )
 
     async def health(req: AdminRequest, params: dict[str, str]) -> Response:
         up = await upstream(params)
@@ -57,6 +61,7 @@ def install(api: AdminAPI, router: Router) -> None:
             except UnknownAddress:
                 return Response(404, {"message": f"no such address: {address}"})
             return Response(204)
+
         return handler
 
     base = "/upstreams/:upstreams"

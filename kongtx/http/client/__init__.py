@@ -9,6 +9,7 @@ Usage::
         connect_timeout=60.0, write_timeout=60.0, read_timeout=60.0,
     )
 """
+
 from __future__ import annotations
 
 from kongtx.http.client._connection import UpstreamConnection

@@ -6,6 +6,7 @@ goes back to the pool after ``feed_data`` returns, so user code never runs
 inside the parser (except body bytes delivered to an attached consumer). The
 callbacks are in :mod:`kongtx.http.client._parsing`.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -239,7 +240,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         try:
             self._parser.feed_data(data)
         except HttpParserUpgrade as exc:
-            self._upgrade(data[exc.args[0]:])
+            self._upgrade(data[exc.args[0] :])
             return
         except HttpParserCallbackError as exc:
             if isinstance(exc.__context__, _SkipBody):
@@ -303,11 +304,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         if self._paused:
             self._paused = False
             self.transport.resumeProducing()
-        if (
-            self._keep_alive
-            and self._request_done
-            and self.requests < self._pool.max_requests
-        ):
+        if self._keep_alive and self._request_done and self.requests < self._pool.max_requests:
             self.state = IDLE
             self._pool._release(self)
         else:

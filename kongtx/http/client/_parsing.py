@@ -3,6 +3,7 @@
 The callbacks only record state on the connection; ``dataReceived`` in
 :mod:`kongtx.http.client._connection` acts on it once ``feed_data`` returns.
 """
+
 from __future__ import annotations
 
 from kongtx.http.body import StreamBody

@@ -1,4 +1,5 @@
 """The keep-alive connection pool and connection set-up."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """The pieces a connection hands out: the request-body writer and the raw channel after a 101."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -2,6 +2,7 @@
 
 The serializer is pure (no I/O) so it is unit-tested on its own.
 """
+
 from __future__ import annotations
 
 from typing import Any

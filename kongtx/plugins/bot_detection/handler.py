@@ -1,4 +1,5 @@
 """``bot-detection`` handler: allow regexes, then deny regexes, then Kong's bot rules."""
+
 from __future__ import annotations
 
 import re

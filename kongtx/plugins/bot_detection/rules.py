@@ -3,6 +3,7 @@ themselves taken from ua-parser's ``regexes.yaml``), as Python regexes.
 
 A User-Agent is a bot when any of them is found anywhere in it (unanchored search).
 """
+
 from __future__ import annotations
 
 import re

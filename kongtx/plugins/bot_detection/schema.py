@@ -1,4 +1,5 @@
 """``bot-detection`` config (Kong's ``kong/plugins/bot-detection/schema.lua``)."""
+
 from __future__ import annotations
 
 import re

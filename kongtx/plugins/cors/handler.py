@@ -1,4 +1,5 @@
 """``cors`` handler: preflights answered in access, CORS headers added in header_filter."""
+
 from __future__ import annotations
 
 from typing import Any

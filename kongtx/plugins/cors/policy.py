@@ -1,4 +1,5 @@
 """Sans-IO CORS decisions (Kong's ``kong/plugins/cors/handler.lua`` rules), compiled once per config."""
+
 from __future__ import annotations
 
 import re
@@ -40,7 +41,7 @@ def _normalize(value: str) -> tuple[str, str]:
     match = _SCHEME.match(rest)
     if match:
         scheme = match.group(1).lower()
-        rest = rest[match.end():]
+        rest = rest[match.end() :]
     if not rest.startswith("//"):
         return value, value
     authority = rest[2:].split("/", 1)[0].rpartition("@")[2]
@@ -90,8 +91,18 @@ class Policy:
     """One ``cors`` config, compiled: origin matchers and the joined header values."""
 
     __slots__ = (
-        "conf", "wildcard", "single", "has_star", "entries", "credentials", "expose",
-        "allow_headers", "methods", "max_age", "private_network", "preflight_continue",
+        "conf",
+        "wildcard",
+        "single",
+        "has_star",
+        "entries",
+        "credentials",
+        "expose",
+        "allow_headers",
+        "methods",
+        "max_age",
+        "private_network",
+        "preflight_continue",
         "allow_origin_absent",
     )
 
@@ -101,7 +112,9 @@ class Policy:
         self.wildcard = not origins or origins == ["*"]
         self.single = origins[0] if len(origins) == 1 and _PLAIN.match(origins[0]) else None
         self.has_star = "*" in origins
-        self.entries = [] if self.wildcard or self.single else [_Entry(o) for o in origins if o != "*"]
+        self.entries = (
+            [] if self.wildcard or self.single else [_Entry(o) for o in origins if o != "*"]
+        )
         self.credentials = bool(conf.get("credentials"))
         exposed = conf.get("exposed_headers")
         self.expose = ",".join(exposed) if exposed else None
@@ -143,7 +156,9 @@ class Policy:
                 acao, vary, credentials = req_origin, True, True
         return acao, vary, credentials
 
-    def preflight_headers(self, req_origin: str | None, request_headers: Any) -> list[tuple[str, str]]:
+    def preflight_headers(
+        self, req_origin: str | None, request_headers: Any
+    ) -> list[tuple[str, str]]:
         """The headers of the ``200`` answer to a preflight."""
         acao, vary, credentials = self.response_headers(req_origin)
         out: list[tuple[str, str]] = []
@@ -162,6 +177,9 @@ class Policy:
         out.append(("Access-Control-Allow-Methods", self.methods))
         if self.max_age is not None:
             out.append(("Access-Control-Max-Age", self.max_age))
-        if self.private_network and request_headers.get("access-control-request-private-network") == "true":
+        if (
+            self.private_network
+            and request_headers.get("access-control-request-private-network") == "true"
+        ):
             out.append(("Access-Control-Allow-Private-Network", "true"))
         return out

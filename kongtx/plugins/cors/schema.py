@@ -1,4 +1,5 @@
 """``cors`` config (Kong's ``kong/plugins/cors/schema.lua``)."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """``ip-restriction`` handler: deny list first, then the allow list (Kong 3.x semantics)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Sans-IO address matching for ``ip-restriction``: CIDR lists compiled to sorted ranges."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -43,9 +44,9 @@ class IPMatcher:
 
     def matches(self, address: Address) -> bool:
         """Whether ``address`` falls in one of the ranges."""
-        if address.version == 6 and address.ipv4_mapped is not None:  # type: ignore[union-attr]
-            if self._contains(address.ipv4_mapped):  # type: ignore[union-attr]
-                return True
+        mapped = address.ipv4_mapped if address.version == 6 else None  # type: ignore[union-attr]
+        if mapped is not None and self._contains(mapped):
+            return True
         return self._contains(address)
 
     def _contains(self, address: Address) -> bool:

@@ -1,4 +1,5 @@
 """``ip-restriction`` config (Kong's ``kong/plugins/ip-restriction/schema.lua``)."""
+
 from __future__ import annotations
 
 from kongtx.schema import typedefs

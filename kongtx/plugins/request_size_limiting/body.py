@@ -16,6 +16,7 @@ stopped) and the consumer — the upstream request writer — fails with
   connection is aborted, the response body breaks off and the client
   connection is dropped.
 """
+
 from __future__ import annotations
 
 from typing import Any

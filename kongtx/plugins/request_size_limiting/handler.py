@@ -1,4 +1,5 @@
 """``request-size-limiting`` handler: Content-Length checked up front, other bodies counted as they stream."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """``request-size-limiting`` config (Kong's ``kong/plugins/request-size-limiting/schema.lua``)."""
+
 from __future__ import annotations
 
 from kongtx.schema.fields import Boolean, Integer, Record, String

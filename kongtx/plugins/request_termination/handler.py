@@ -1,4 +1,5 @@
 """``request-termination`` handler: exit with the configured response, or echo the request."""
+
 from __future__ import annotations
 
 import json
@@ -81,7 +82,9 @@ def _host(value: str | None) -> str | None:
 
 def _captures(match: Any) -> dict[str, Any]:
     captures = getattr(match, "uri_captures", None) or {}
-    unnamed = [v for k, v in sorted((k, v) for k, v in captures.items() if isinstance(k, int) and k > 0)]
+    unnamed = [
+        v for k, v in sorted((k, v) for k, v in captures.items() if isinstance(k, int) and k > 0)
+    ]
     named = {k: v for k, v in captures.items() if isinstance(k, str)}
     return {"unnamed": unnamed, "named": named or []}
 
@@ -117,7 +120,11 @@ async def echo_exit(ctx: Any, conf: dict[str, Any]) -> ProxyExit:
         if body is not None:
             echoed["body"] = body
     content: dict[str, Any] = {
-        "kong": {"node_id": getattr(ctx, "node_id", None), "worker_pid": os.getpid(), "hostname": _HOSTNAME},
+        "kong": {
+            "node_id": getattr(ctx, "node_id", None),
+            "worker_pid": os.getpid(),
+            "hostname": _HOSTNAME,
+        },
         "request": echoed,
         "matched_route": ctx.route,
         "matched_service": ctx.service,

@@ -1,4 +1,5 @@
 """``request-termination`` config (Kong's ``kong/plugins/request-termination/schema.lua``)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,11 +13,15 @@ def _present(value: Any) -> bool:
 
 
 def _check(config: dict[str, Any]) -> str | None:
-    if _present(config.get("message")) and (_present(config.get("content_type")) or _present(config.get("body"))):
+    if _present(config.get("message")) and (
+        _present(config.get("content_type")) or _present(config.get("body"))
+    ):
         return "message cannot be used with content_type or body"
     if _present(config.get("content_type")) and not _present(config.get("body")):
         return "content_type requires a body"
-    if config.get("echo") and (_present(config.get("content_type")) or _present(config.get("body"))):
+    if config.get("echo") and (
+        _present(config.get("content_type")) or _present(config.get("body"))
+    ):
         return "echo cannot be used with content_type and body"
     return None
 

@@ -83,7 +83,10 @@ def _unset(params: Mapping[str, Any], name: str) -> bool:
 
 
 def _apply_ops(
-    ops: Ops, params: dict[str, Any], env: Mapping[str, Any], has_body: bool,
+    ops: Ops,
+    params: dict[str, Any],
+    env: Mapping[str, Any],
+    has_body: bool,
     absent: Callable[[Mapping[str, Any], str], bool],
 ) -> bool:
     """Kong's remove, rename, replace (only on a non-empty body), add, append on a parameter table.

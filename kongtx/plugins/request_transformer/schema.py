@@ -58,9 +58,7 @@ _colon_strings = _array(String(validators=[_check_for_value]))
 _colon_header_values = _array(
     String(match=r"^[^:]+:.*$", validators=[lambda e: validate_header_entry(e, _HEADER_VALUE_RE)])
 )
-_colon_headers = _array(
-    String(match=r"^[^:]+:.*$", validators=[validate_header_pair])
-)
+_colon_headers = _array(String(match=r"^[^:]+:.*$", validators=[validate_header_pair]))
 
 
 def _colon_record(with_uri: bool = False) -> Record:

@@ -11,6 +11,7 @@ when there is no hash value), ``least-connections`` (fewest active per weight;
 callers :meth:`~Balancer.acquire` / :meth:`~Balancer.release`) and ``latency``
 (peak EWMA of response times fed through :meth:`~Balancer.release`).
 """
+
 from __future__ import annotations
 
 from kongtx.proxy.balancer._addresses import (

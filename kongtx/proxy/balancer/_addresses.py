@@ -1,4 +1,5 @@
 """Balancer value types: selected addresses, errors and per-address state."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """The :class:`Balancer`: configuration from rows and address selection."""
+
 from __future__ import annotations
 
 import bisect
@@ -25,8 +26,13 @@ class Balancer(_HealthState):
     :param addresses_by_target: DNS answers for hostname targets, see :meth:`update`.
     """
 
-    def __init__(self, upstream_row: Mapping[str, Any], target_rows: Iterable[Mapping[str, Any]],
-                 clock: Any, addresses_by_target: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        upstream_row: Mapping[str, Any],
+        target_rows: Iterable[Mapping[str, Any]],
+        clock: Any,
+        addresses_by_target: Mapping[str, Any] | None = None,
+    ) -> None:
         self._clock = clock
         self._targets: list[_Target] = []
         self._state: dict[tuple[str, str, int], _Addr] = {}
@@ -43,8 +49,12 @@ class Balancer(_HealthState):
 
     # -- configuration ----------------------------------------------------
 
-    def update(self, upstream_row: Mapping[str, Any], target_rows: Iterable[Mapping[str, Any]],
-               addresses_by_target: Mapping[str, Any] | None = None) -> None:
+    def update(
+        self,
+        upstream_row: Mapping[str, Any],
+        target_rows: Iterable[Mapping[str, Any]],
+        addresses_by_target: Mapping[str, Any] | None = None,
+    ) -> None:
         """Swap in new rows, keeping the state of addresses that are still there.
 
         :param addresses_by_target: ``{target string: answers}`` where answers is a
@@ -81,14 +91,23 @@ class Balancer(_HealthState):
             elif answers is _MISSING:
                 prev = previous.get(target.target)
                 target.dns = prev.dns if prev is not None else "unresolved"
-                answers = tuple(ResolvedAddress(a.address.ip, a.address.port, a.dns_weight)
-                                for a in prev.addrs) if prev is not None else ()
+                answers = (
+                    tuple(
+                        ResolvedAddress(a.address.ip, a.address.port, a.dns_weight)
+                        for a in prev.addrs
+                    )
+                    if prev is not None
+                    else ()
+                )
             elif answers is None or isinstance(answers, Exception):
                 target.dns = str(answers) if answers is not None else "name resolution failed"
                 answers = ()
             if not target.dns:
-                target.dns = "SRV" if any(a.weight is not None for a in answers) else \
-                    ("AAAA" if any(":" in a.ip for a in answers) else "A")
+                target.dns = (
+                    "SRV"
+                    if any(a.weight is not None for a in answers)
+                    else ("AAAA" if any(":" in a.ip for a in answers) else "A")
+                )
             for ans in answers:
                 key = (target.target, ans.ip, ans.port)
                 if key in self._state:
@@ -130,7 +149,7 @@ class Balancer(_HealthState):
             for j in range((n + 3) // 4):
                 digest = hashlib.md5(f"{key}-{j}".encode()).digest()
                 for k in range(min(4, n - 4 * j)):
-                    pairs.append((int.from_bytes(digest[4 * k:4 * k + 4], "little"), key, st))
+                    pairs.append((int.from_bytes(digest[4 * k : 4 * k + 4], "little"), key, st))
         pairs.sort(key=lambda p: (p[0], p[1]))
         self._points = [p[0] for p in pairs]
         self._owners = [p[2] for p in pairs]
@@ -150,8 +169,9 @@ class Balancer(_HealthState):
         if algorithm == "consistent-hashing" and hash_value is not None and self._points:
             st = self._select_ring(hash_value, exclude) or self._select_ring(hash_value, ())
         elif algorithm == "least-connections" or algorithm == "latency":
-            st = self._select_score(exclude, algorithm == "latency") or \
-                self._select_score((), algorithm == "latency")
+            st = self._select_score(exclude, algorithm == "latency") or self._select_score(
+                (), algorithm == "latency"
+            )
         else:
             st = self._select_rr(exclude) or self._select_rr(())
         if st is None:

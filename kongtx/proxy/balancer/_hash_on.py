@@ -1,12 +1,19 @@
 """The consistent-hashing value of a request (Kong's ``hash_on``/``hash_fallback``)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
 
-def _value_for(ctx: Any, mode: str | None, header: str | None, cookie: str | None,
-               query_arg: str | None, capture: str | None) -> str | None:
+def _value_for(
+    ctx: Any,
+    mode: str | None,
+    header: str | None,
+    cookie: str | None,
+    query_arg: str | None,
+    capture: str | None,
+) -> str | None:
     if mode is None or mode == "none":
         return None
     if mode == "consumer":
@@ -39,11 +46,23 @@ def hash_input(upstream_row: Mapping[str, Any], ctx: Any) -> str | None:
     sets the cookie (:func:`hash_cookie_header`): that is the caller's job.
     """
     u = upstream_row
-    value = _value_for(ctx, u.get("hash_on"), u.get("hash_on_header"), u.get("hash_on_cookie"),
-                       u.get("hash_on_query_arg"), u.get("hash_on_uri_capture"))
+    value = _value_for(
+        ctx,
+        u.get("hash_on"),
+        u.get("hash_on_header"),
+        u.get("hash_on_cookie"),
+        u.get("hash_on_query_arg"),
+        u.get("hash_on_uri_capture"),
+    )
     if value is None:
-        value = _value_for(ctx, u.get("hash_fallback"), u.get("hash_fallback_header"), None,
-                           u.get("hash_fallback_query_arg"), u.get("hash_fallback_uri_capture"))
+        value = _value_for(
+            ctx,
+            u.get("hash_fallback"),
+            u.get("hash_fallback_header"),
+            None,
+            u.get("hash_fallback_query_arg"),
+            u.get("hash_fallback_uri_capture"),
+        )
     return value
 
 

@@ -1,4 +1,5 @@
 """Balancer health: passive/active counters, manual overrides and health JSON."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -28,10 +29,14 @@ class _Checks:
         section = section or {}
         healthy = section.get("healthy") or {}
         unhealthy = section.get("unhealthy") or {}
-        return cls(frozenset(healthy.get("http_statuses") or ()),
-                   frozenset(unhealthy.get("http_statuses") or ()),
-                   int(healthy.get("successes") or 0), int(unhealthy.get("tcp_failures") or 0),
-                   int(unhealthy.get("timeouts") or 0), int(unhealthy.get("http_failures") or 0))
+        return cls(
+            frozenset(healthy.get("http_statuses") or ()),
+            frozenset(unhealthy.get("http_statuses") or ()),
+            int(healthy.get("successes") or 0),
+            int(unhealthy.get("tcp_failures") or 0),
+            int(unhealthy.get("timeouts") or 0),
+            int(unhealthy.get("http_failures") or 0),
+        )
 
 
 class _HealthState:
@@ -66,23 +71,37 @@ class _HealthState:
         # Kong: healthy when the available share of the weight exceeds the threshold
         self.healthy = total > 0 and (total - unavailable) * 100 / total > self.threshold
         if was != self.healthy:
-            _log.info("upstream {name} balancer is now {state}", name=self.name,
-                      state="healthy" if self.healthy else "unhealthy")
+            _log.info(
+                "upstream {name} balancer is now {state}",
+                name=self.name,
+                state="healthy" if self.healthy else "unhealthy",
+            )
 
     # -- health -----------------------------------------------------------
 
-    def report(self, address: Address, status: int | None = None,
-               tcp_failure: bool = False, timeout: bool = False) -> None:
+    def report(
+        self,
+        address: Address,
+        status: int | None = None,
+        tcp_failure: bool = False,
+        timeout: bool = False,
+    ) -> None:
         """Passive health check: the outcome of one proxied request to ``address``."""
         self._report(address, self._passive, status, tcp_failure, timeout)
 
-    def report_active(self, address: Address, status: int | None = None,
-                      tcp_failure: bool = False, timeout: bool = False) -> None:
+    def report_active(
+        self,
+        address: Address,
+        status: int | None = None,
+        tcp_failure: bool = False,
+        timeout: bool = False,
+    ) -> None:
         """Active health check: a probe outcome (``status`` None and no failure = TCP success)."""
         self._report(address, self._active, status, tcp_failure, timeout)
 
-    def _report(self, address: Address, conf: _Checks, status: int | None,
-                tcp_failure: bool, timeout: bool) -> None:
+    def _report(
+        self, address: Address, conf: _Checks, status: int | None, tcp_failure: bool, timeout: bool
+    ) -> None:
         st = self._state.get((address.target, address.ip, address.port))
         if st is None:
             return
@@ -121,9 +140,14 @@ class _HealthState:
         st.reset_counters()
         if st.available != available:
             st.available = available
-            _log.info("upstream {name} target {target} address {ip}:{port} is now {state}",
-                      name=self.name, target=st.address.target, ip=st.address.ip,
-                      port=st.address.port, state="healthy" if available else "unhealthy")
+            _log.info(
+                "upstream {name} target {target} address {ip}:{port} is now {state}",
+                name=self.name,
+                target=st.address.target,
+                ip=st.address.ip,
+                port=st.address.port,
+                state="healthy" if available else "unhealthy",
+            )
             self._update_status()
             for listener in self.listeners:
                 listener(st.address, available)
@@ -161,34 +185,63 @@ class _HealthState:
         unavailable = sum(a.weight for a in t.addrs if not a.available)
         addresses = []
         for st in t.addrs:
-            entry: dict[str, Any] = {"ip": st.address.ip, "port": st.address.port, "weight": st.weight}
+            entry: dict[str, Any] = {
+                "ip": st.address.ip,
+                "port": st.address.port,
+                "weight": st.weight,
+            }
             if health_words:
-                entry["health"] = ("HEALTHY" if st.available else "UNHEALTHY") \
-                    if self.uses_healthchecks and t.weight > 0 else "HEALTHCHECKS_OFF"
+                entry["health"] = (
+                    ("HEALTHY" if st.available else "UNHEALTHY")
+                    if self.uses_healthchecks and t.weight > 0
+                    else "HEALTHCHECKS_OFF"
+                )
             else:
                 entry["healthy"] = st.available
             addresses.append(entry)
-        return {"host": t.hostname, "port": t.port, "dns": t.dns, "nodeWeight": t.weight,
-                "weight": {"total": total, "unavailable": unavailable,
-                           "available": total - unavailable},
-                "addresses": addresses}
+        return {
+            "host": t.hostname,
+            "port": t.port,
+            "dns": t.dns,
+            "nodeWeight": t.weight,
+            "weight": {
+                "total": total,
+                "unavailable": unavailable,
+                "available": total - unavailable,
+            },
+            "addresses": addresses,
+        }
 
     def health_json(self, balancer_health: bool, node_id: str | None) -> dict[str, Any]:
         """The body of ``GET /upstreams/{u}/health[?balancer_health=1]`` (Kong 3.x shapes)."""
         if balancer_health:
             state = "HEALTHY" if self.healthy else "UNHEALTHY"
-            details = {"healthy": self.healthy,
-                       "weight": {"total": self.total_weight, "unavailable": self.unavailable_weight,
-                                  "available": self.total_weight - self.unavailable_weight},
-                       "hosts": [self._target_status(t, False) for t in self._targets]}
-            return {"data": {"health": state if self.uses_healthchecks else "HEALTHCHECKS_OFF",
-                             "balancer_health": state, "id": self.id, "details": details},
-                    "next": None, "node_id": node_id}
+            details = {
+                "healthy": self.healthy,
+                "weight": {
+                    "total": self.total_weight,
+                    "unavailable": self.unavailable_weight,
+                    "available": self.total_weight - self.unavailable_weight,
+                },
+                "hosts": [self._target_status(t, False) for t in self._targets],
+            }
+            return {
+                "data": {
+                    "health": state if self.uses_healthchecks else "HEALTHCHECKS_OFF",
+                    "balancer_health": state,
+                    "id": self.id,
+                    "details": details,
+                },
+                "next": None,
+                "node_id": node_id,
+            }
         data = []
         # Kong lists active (weight > 0) targets, most recently created first.
-        active = sorted((t for t in self._targets if t.weight > 0),
-                        key=lambda t: (t.row.get("created_at") or 0, t.row.get("id") or ""),
-                        reverse=True)
+        active = sorted(
+            (t for t in self._targets if t.weight > 0),
+            key=lambda t: (t.row.get("created_at") or 0, t.row.get("id") or ""),
+            reverse=True,
+        )
         for t in active:
             status = self._target_status(t, True)
             health = "DNS_ERROR"

@@ -46,8 +46,7 @@ def _check_ca(row: Mapping[str, Any]) -> str | None:
         is_ca = False
     if not is_ca:
         return (
-            'certificate does not appear to be a CA because it is missing the "CA" '
-            "basic constraint"
+            'certificate does not appear to be a CA because it is missing the "CA" basic constraint'
         )
     # The write time stamped by fill_defaults (the DAO's clock) is "now".
     now = row.get("updated_at") or row.get("created_at")

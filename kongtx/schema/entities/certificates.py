@@ -87,9 +87,7 @@ def build() -> Entity:
                 ["cert", "key"],
             ),
             Custom(
-                _pair_matches(
-                    "cert_alt", "key_alt", "alternative certificate does not match key"
-                ),
+                _pair_matches("cert_alt", "key_alt", "alternative certificate does not match key"),
                 ["cert_alt", "key_alt"],
             ),
             Custom(_different_types, ["cert", "cert_alt"]),

@@ -9,9 +9,7 @@ from kongtx.schema.fields import Boolean, Foreign, Record, String
 
 def not_enabled_message(name: object) -> str:
     """Kong's message for a plugin row whose ``name`` is not a loaded plugin."""
-    return "plugin '%s' not enabled; add it to the 'plugins' configuration property" % (
-        name,
-    )
+    return "plugin '%s' not enabled; add it to the 'plugins' configuration property" % (name,)
 
 
 def build() -> Entity:

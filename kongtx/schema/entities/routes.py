@@ -43,9 +43,7 @@ def _protocol_rules(row: Mapping[str, Any]) -> dict[str, Any] | None:
             need(["methods", "hosts", "headers", "paths"], "'http'")
     elif "grpc" in protocols or "grpcs" in protocols:
         if row.get("strip_path") is True:
-            errors["strip_path"] = (
-                "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"
-            )
+            errors["strip_path"] = "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"
         for field in ("methods", "sources", "destinations"):
             forbid(field, "'grpc' or 'grpcs'")
         if "grpcs" in protocols:

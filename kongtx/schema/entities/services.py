@@ -73,9 +73,7 @@ def _url_shorthand(data: dict[str, Any], op: str) -> dict[str, Any]:
 
 
 def _tls_only(field: str) -> Conditional:
-    return Conditional(
-        "protocol", {"not_one_of": ["https", "tls"]}, field, {"eq": None}
-    )
+    return Conditional("protocol", {"not_one_of": ["https", "tls"]}, field, {"eq": None})
 
 
 def build() -> Entity:
@@ -86,9 +84,7 @@ def build() -> Entity:
         {
             "name": typedefs.utf8_name(),
             "retries": Integer(default=5, between=(0, 32767)),
-            "protocol": String(
-                required=True, default="http", one_of=typedefs.PROTOCOLS
-            ),
+            "protocol": String(required=True, default="http", one_of=typedefs.PROTOCOLS),
             "host": typedefs.host(required=True),
             "port": typedefs.port(required=True, default=80),
             "path": typedefs.path(),

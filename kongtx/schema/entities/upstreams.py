@@ -60,9 +60,7 @@ def _healthchecks() -> Record:
     seconds = Number(between=(0, 65535))
     counter = Integer(between=(0, 255))
     statuses = Integer(between=(100, 999))
-    check_type = String(
-        default="http", one_of=["tcp", "http", "https", "grpc", "grpcs"]
-    )
+    check_type = String(default="http", one_of=["tcp", "http", "https", "grpc", "grpcs"])
 
     def status_list(default: list[int]) -> Array:
         return Array(statuses, default=default)
@@ -86,9 +84,7 @@ def _healthchecks() -> Record:
             "unhealthy": _record(
                 {
                     "interval": seconds(default=0),
-                    "http_statuses": status_list(
-                        [429, 404, 500, 501, 502, 503, 504, 505]
-                    ),
+                    "http_statuses": status_list([429, 404, 500, 501, 502, 503, 504, 505]),
                     "tcp_failures": counter(default=0),
                     "timeouts": counter(default=0),
                     "http_failures": counter(default=0),
@@ -149,18 +145,12 @@ def _healthchecks() -> Record:
 def _hash_algorithm(data: dict[str, Any], op: str) -> dict[str, Any]:
     """Hashing implies ``consistent-hashing`` when no algorithm was given."""
     hash_on = data.get("hash_on")
-    if (
-        hash_on not in (None, "none")
-        and data.get("algorithm") is None
-        and op != "update"
-    ):
+    if hash_on not in (None, "none") and data.get("algorithm") is None and op != "update":
         return {**data, "algorithm": "consistent-hashing"}
     return data
 
 
-def _cond(
-    if_field: str, value: str, then_field: str, then_match: dict[str, Any]
-) -> Conditional:
+def _cond(if_field: str, value: str, then_field: str, then_match: dict[str, Any]) -> Conditional:
     return Conditional(if_field, {"match": "^%s$" % value}, then_field, then_match)
 
 
@@ -214,9 +204,7 @@ def build() -> Entity:
             _cond("hash_on", "query_arg", "hash_on_query_arg", required),
             _cond("hash_fallback", "query_arg", "hash_fallback_query_arg", required),
             _cond("hash_on", "uri_capture", "hash_on_uri_capture", required),
-            _cond(
-                "hash_fallback", "uri_capture", "hash_fallback_uri_capture", required
-            ),
+            _cond("hash_fallback", "uri_capture", "hash_fallback_uri_capture", required),
             Distinct(["hash_on_header", "hash_fallback_header"]),
             Distinct(["hash_on_query_arg", "hash_fallback_query_arg"]),
             Distinct(["hash_on_uri_capture", "hash_fallback_uri_capture"]),

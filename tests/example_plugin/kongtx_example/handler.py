@@ -1,4 +1,5 @@
 """Adds a header upstream and downstream; can wait (a Deferred firing later) or raise."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +7,6 @@ from typing import Any
 from twisted.internet import task
 
 from kongtx.plugins.base import PluginHandler
-
 
 #: What the log phase saw: (status, request id, bytes sent), one entry per request.
 LOGGED: list[tuple[int, str, int]] = []

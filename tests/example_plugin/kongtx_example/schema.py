@@ -1,4 +1,5 @@
 """Config of the example plugin."""
+
 from kongtx.schema.fields import Boolean, Number, Record, String
 
 CONFIG = Record(

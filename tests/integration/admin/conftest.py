@@ -1,5 +1,6 @@
 """Fixtures for the Admin API suite: a real store (sqlite file or a throw-away
 PostgreSQL database) behind an AdminAPI served on 127.0.0.1, port 0."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,16 @@ class AdminClient:
         self.api = api
         self.dao = dao
 
-    async def request(self, method: str, path: str, *, json_body: Any = None, form: Any = None,
-                      body: bytes | None = None, headers: dict[str, Any] | None = None) -> Reply:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: Any = None,
+        body: bytes | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> Reply:
         import treq
         from twisted.internet import reactor
         from twisted.web.client import Agent, HTTPConnectionPool
@@ -57,14 +66,17 @@ class AdminClient:
             hdrs.setdefault(b"Content-Type", [b"application/json"])
         elif form is not None:
             from urllib.parse import urlencode
+
             data = urlencode(form, doseq=True).encode()
             hdrs.setdefault(b"Content-Type", [b"application/x-www-form-urlencoded"])
         elif body is not None:
             data = body
         resp = await client.request(method, self.base + path, data=data, headers=hdrs)
         raw = await resp.content()
-        out_headers = {k.decode().lower(): [v.decode() for v in vs]
-                       for k, vs in resp.headers.getAllRawHeaders()}
+        out_headers = {
+            k.decode().lower(): [v.decode() for v in vs]
+            for k, vs in resp.headers.getAllRawHeaders()
+        }
         return Reply(resp.code, out_headers, raw)
 
     async def get(self, path: str, **kw: Any) -> Reply:
@@ -84,8 +96,10 @@ class AdminClient:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def store_overrides(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                    ) -> Iterator[dict[str, str]]:
+def store_overrides(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, str]]:
     """kongtx.conf overrides selecting the backend under test."""
     prefix = str(tmp_path_factory.mktemp("kongtx-prefix"))
     if request.param == "sqlite":
@@ -93,9 +107,15 @@ def store_overrides(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
         return
     db = create_database("kongtx_admin_test")
     try:
-        overrides = {"database": "postgres", "prefix": prefix, "pg_host": db.host,
-                     "pg_port": str(db.port), "pg_user": db.user, "pg_database": db.name,
-                     "pg_timeout": "2000"}
+        overrides = {
+            "database": "postgres",
+            "prefix": prefix,
+            "pg_host": db.host,
+            "pg_port": str(db.port),
+            "pg_user": db.user,
+            "pg_database": db.name,
+            "pg_timeout": "2000",
+        }
         if db.password:
             overrides["pg_password"] = db.password
         yield overrides
@@ -119,13 +139,28 @@ class FakeHealth:
     def health(self, upstream: dict[str, Any], balancer_health: bool) -> dict[str, Any]:
         self.calls.append(("health", upstream["id"], balancer_health))
         if balancer_health:
-            return {"data": {"id": upstream["id"], "health": "HEALTHCHECKS_OFF",
-                             "balancer_health": "HEALTHY", "details": {}}}
-        return {"data": [{"target": "10.0.0.1:8000", "weight": 100, "health": "HEALTHCHECKS_OFF",
-                          "data": {"addresses": []}}]}
+            return {
+                "data": {
+                    "id": upstream["id"],
+                    "health": "HEALTHCHECKS_OFF",
+                    "balancer_health": "HEALTHY",
+                    "details": {},
+                }
+            }
+        return {
+            "data": [
+                {
+                    "target": "10.0.0.1:8000",
+                    "weight": 100,
+                    "health": "HEALTHCHECKS_OFF",
+                    "data": {"addresses": []},
+                }
+            ]
+        }
 
-    def set_health(self, upstream: dict[str, Any], target: dict[str, Any], address: str | None,
-                   healthy: bool) -> None:
+    def set_health(
+        self, upstream: dict[str, Any], target: dict[str, Any], address: str | None, healthy: bool
+    ) -> None:
         self.calls.append(("set", upstream["id"], target["id"], address, healthy))
 
 
@@ -141,9 +176,15 @@ async def admin(store_overrides: dict[str, str]) -> Any:
     config = make_config(store_overrides)
     dao = await open_store(config, reactor, auto_migrate=True)
     health = FakeHealth()
-    api = AdminAPI(dao, config, node_id=str(uuid.uuid4()),
-                   plugins_available={"key-auth": {"version": "3.9.1", "priority": 1250}},
-                   health=health, server_stats=lambda: {"total_requests": 7}, clock=reactor)
+    api = AdminAPI(
+        dao,
+        config,
+        node_id=str(uuid.uuid4()),
+        plugins_available={"key-auth": {"version": "3.9.1", "priority": 1250}},
+        health=health,
+        server_stats=lambda: {"total_requests": 7},
+        clock=reactor,
+    )
     site = Site(api.resource())
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     client = AdminClient(f"http://127.0.0.1:{port.getHost().port}", api, dao)

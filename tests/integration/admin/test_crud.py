@@ -1,4 +1,5 @@
 """Generic CRUD endpoints over real HTTP, on sqlite and postgres."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,7 +19,12 @@ async def test_service_lifecycle(admin) -> None:
     assert r.status == 201, r.raw
     assert r.header("content-type") == JSON_CT
     svc = r.json
-    assert (svc["protocol"], svc["host"], svc["port"], svc["path"]) == ("https", "example.com", 8443, "/p")
+    assert (svc["protocol"], svc["host"], svc["port"], svc["path"]) == (
+        "https",
+        "example.com",
+        8443,
+        "/p",
+    )
     assert svc["client_certificate"] is None and svc["tags"] is None
     assert isinstance(svc["created_at"], int)
     assert (await admin.get(f"/services/{svc['id']}")).json == svc
@@ -87,33 +93,47 @@ async def test_nested_routes_and_parent_endpoint(admin) -> None:
 @pytest_twisted.ensureDeferred
 async def test_delete_referenced_parent_is_refused(admin) -> None:
     """Deleting a service with routes answers Kong's foreign key violation."""
-    svc = (await admin.post("/services", json_body={"name": unique("ref"), "host": "r.example"})).json
+    svc = (
+        await admin.post("/services", json_body={"name": unique("ref"), "host": "r.example"})
+    ).json
     await admin.post(f"/services/{svc['id']}/routes", json_body={"hosts": ["ref.example"]})
     r = await admin.delete(f"/services/{svc['id']}")
     assert r.status == 400
-    assert r.json == {"code": 4, "name": "foreign key violation",
-                      "message": "an existing 'routes' entity references this 'services' entity",
-                      "fields": {"@referenced_by": "routes"}}
+    assert r.json == {
+        "code": 4,
+        "name": "foreign key violation",
+        "message": "an existing 'routes' entity references this 'services' entity",
+        "fields": {"@referenced_by": "routes"},
+    }
     assert (await admin.get(f"/services/{svc['id']}")).status == 200
 
 
 @pytest_twisted.ensureDeferred
 async def test_foreign_reference_by_name(admin) -> None:
     """{"service": {"name": ..}} resolves; an unknown name is code 13 and writes nothing."""
-    svc = (await admin.post("/services", json_body={"name": unique("byname"), "host": "n.example"})).json
+    svc = (
+        await admin.post("/services", json_body={"name": unique("byname"), "host": "n.example"})
+    ).json
     rname = unique("r")
-    r = await admin.post("/routes", json_body={"name": rname, "paths": ["/x"],
-                                               "service": {"name": svc["name"]}})
+    r = await admin.post(
+        "/routes", json_body={"name": rname, "paths": ["/x"], "service": {"name": svc["name"]}}
+    )
     assert r.status == 201 and r.json["service"] == {"id": svc["id"]}
     rname2 = unique("r")
-    r = await admin.post("/routes", json_body={"name": rname2, "paths": ["/x"],
-                                               "service": {"name": "no-such-svc"}})
-    msg = ("the foreign key cannot be resolved with '{name=\"no-such-svc\"}' "
-           "for an existing 'services' entity")
+    r = await admin.post(
+        "/routes", json_body={"name": rname2, "paths": ["/x"], "service": {"name": "no-such-svc"}}
+    )
+    msg = (
+        "the foreign key cannot be resolved with '{name=\"no-such-svc\"}' "
+        "for an existing 'services' entity"
+    )
     assert r.status == 400
-    assert r.json == {"code": 13, "name": "foreign keys unresolved",
-                      "message": f"foreign key unresolved (service.name: {msg})",
-                      "fields": {"service": {"name": msg}}}
+    assert r.json == {
+        "code": 13,
+        "name": "foreign keys unresolved",
+        "message": f"foreign key unresolved (service.name: {msg})",
+        "fields": {"service": {"name": msg}},
+    }
     assert (await admin.get(f"/routes/{rname2}")).status == 404
 
 

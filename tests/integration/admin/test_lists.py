@@ -1,4 +1,5 @@
 """Pagination, tag filters and /tags."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,9 @@ from tests.integration.admin.conftest import unique
 async def _tagged_services(admin, count: int, *tags: str) -> list[dict]:
     rows = []
     for _ in range(count):
-        r = await admin.post("/services", json_body={"name": unique("pg"), "host": "p.example",
-                                                     "tags": list(tags)})
+        r = await admin.post(
+            "/services", json_body={"name": unique("pg"), "host": "p.example", "tags": list(tags)}
+        )
         assert r.status == 201, r.raw
         rows.append(r.json)
     return rows
@@ -46,11 +48,14 @@ async def test_empty_list_shape(admin) -> None:
     assert r.status == 200 and r.json == {"data": [], "next": None}
 
 
-@pytest.mark.parametrize("query,message", [
-    ("size=abc", "size must be a number"),
-    ("size=0", "size must be an integer between 1 and 1000"),
-    ("size=1001", "size must be an integer between 1 and 1000"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("size=abc", "size must be a number"),
+        ("size=0", "size must be an integer between 1 and 1000"),
+        ("size=1001", "size must be an integer between 1 and 1000"),
+    ],
+)
 @pytest_twisted.ensureDeferred
 async def test_bad_size(admin, query, message) -> None:
     """Bad sizes answer 400 code 9."""
@@ -87,17 +92,25 @@ async def test_tag_filters(admin) -> None:
     assert await ids(f"{a}/{b}") == {only_a[0]["id"], both[0]["id"], only_b[0]["id"]}
     r = await admin.get(f"/services?tags={a},{b}/c")
     assert r.status == 400
-    assert r.json == {"code": 11, "name": "invalid options",
-                      "message": "invalid option (tags: invalid filter syntax)",
-                      "options": {"tags": "invalid filter syntax"}}
+    assert r.json == {
+        "code": 11,
+        "name": "invalid options",
+        "message": "invalid option (tags: invalid filter syntax)",
+        "options": {"tags": "invalid filter syntax"},
+    }
     r = await admin.get("/services?tags=1,2,3,4,5,6")
-    assert r.status == 400 and r.json["message"] == "invalid option (tags: cannot query more than 5 tags)"
+    assert (
+        r.status == 400
+        and r.json["message"] == "invalid option (tags: cannot query more than 5 tags)"
+    )
 
 
 @pytest_twisted.ensureDeferred
 async def test_nested_list_ignores_tags_and_next_is_nested(admin) -> None:
     """Nested lists ignore ?tags= and their next link keeps the parent as given."""
-    svc = (await admin.post("/services", json_body={"name": unique("nl"), "host": "n.example"})).json
+    svc = (
+        await admin.post("/services", json_body={"name": unique("nl"), "host": "n.example"})
+    ).json
     for i in range(3):
         r = await admin.post(f"/services/{svc['name']}/routes", json_body={"paths": [f"/p{i}"]})
         assert r.status == 201
@@ -112,10 +125,13 @@ async def test_tags_endpoints(admin) -> None:
     """/tags lists (entity, id, tag) triples; /tags/{tag} filters them."""
     tag = unique("tt")
     svc = (await _tagged_services(admin, 1, tag))[0]
-    consumer = (await admin.post("/consumers", json_body={"username": unique("u"), "tags": [tag]})).json
+    consumer = (
+        await admin.post("/consumers", json_body={"username": unique("u"), "tags": [tag]})
+    ).json
     body = (await admin.get(f"/tags/{tag}")).json
-    assert sorted((d["entity_name"], d["entity_id"]) for d in body["data"]) == \
-        sorted([("services", svc["id"]), ("consumers", consumer["id"])])
+    assert sorted((d["entity_name"], d["entity_id"]) for d in body["data"]) == sorted(
+        [("services", svc["id"]), ("consumers", consumer["id"])]
+    )
     assert all(d["tag"] == tag for d in body["data"]) and body["next"] is None
     everything = []
     path = "/tags?size=3"

@@ -1,4 +1,5 @@
 """Plugin rows through the generic endpoints and the legacy /apis/{api}/plugins."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,33 +16,52 @@ def test_plugin_schema():
     from kongtx.schema import registry
     from kongtx.schema.fields import Array, Integer, Record, String
 
-    registry.register_plugin_schema(PLUGIN, Record({
-        "minute": Integer(gt=0),
-        "names": Array(String(), default=["a"]),
-    }))
+    registry.register_plugin_schema(
+        PLUGIN,
+        Record(
+            {
+                "minute": Integer(gt=0),
+                "names": Array(String(), default=["a"]),
+            }
+        ),
+    )
     yield
 
 
 @pytest_twisted.ensureDeferred
 async def test_plugin_crud_nested_and_duplicates(admin) -> None:
     """Nested plugin creation with form config; PATCH merges config; duplicates 409."""
-    svc = (await admin.post("/services", json_body={"name": unique("ps"), "host": "p.example"})).json
-    r = await admin.post(f"/services/{svc['name']}/plugins",
-                         form=[("name", PLUGIN), ("config.minute", "5"), ("config.names[]", "x"),
-                               ("config.names[]", "y")])
+    svc = (
+        await admin.post("/services", json_body={"name": unique("ps"), "host": "p.example"})
+    ).json
+    r = await admin.post(
+        f"/services/{svc['name']}/plugins",
+        form=[
+            ("name", PLUGIN),
+            ("config.minute", "5"),
+            ("config.names[]", "x"),
+            ("config.names[]", "y"),
+        ],
+    )
     assert r.status == 201, r.raw
     plugin = r.json
-    assert plugin["config"] == {"minute": 5, "names": ["x", "y"]} and plugin["service"] == {"id": svc["id"]}
+    assert plugin["config"] == {"minute": 5, "names": ["x", "y"]} and plugin["service"] == {
+        "id": svc["id"]
+    }
     r = await admin.patch(f"/plugins/{plugin['id']}", form={"config.minute": "9"})
     assert r.status == 200 and r.json["config"] == {"minute": 9, "names": ["x", "y"]}
     dup = await admin.post("/plugins", json_body={"name": PLUGIN, "service": {"id": svc["id"]}})
     assert dup.status == 409 and dup.json["code"] == 5
     bad = await admin.post("/plugins", json_body={"name": PLUGIN, "config": {"minute": 0}})
-    assert bad.status == 400 and bad.json["fields"] == {"config": {"minute": "value must be greater than 0"}}
+    assert bad.status == 400 and bad.json["fields"] == {
+        "config": {"minute": "value must be greater than 0"}
+    }
     missing = await admin.post("/plugins", json_body={"name": "no-such-plugin"})
     assert missing.status == 400
-    assert missing.json["fields"]["name"] == \
-        "plugin 'no-such-plugin' not enabled; add it to the 'plugins' configuration property"
+    assert (
+        missing.json["fields"]["name"]
+        == "plugin 'no-such-plugin' not enabled; add it to the 'plugins' configuration property"
+    )
     listing = (await admin.get(f"/services/{svc['id']}/plugins")).json["data"]
     assert [p["id"] for p in listing] == [plugin["id"]]
     assert (await admin.get("/schemas/plugins/" + PLUGIN)).status == 200
@@ -52,8 +72,12 @@ async def test_plugin_crud_nested_and_duplicates(admin) -> None:
 async def test_legacy_api_plugins(admin) -> None:
     """/apis/{api}/plugins creates a route-scoped plugin shown in the 0.x shape."""
     name = unique("ap")
-    api = (await admin.post("/apis", json_body={"name": name, "upstream_url": "http://x.example",
-                                                "hosts": ["ap.example"]})).json
+    api = (
+        await admin.post(
+            "/apis",
+            json_body={"name": name, "upstream_url": "http://x.example", "hosts": ["ap.example"]},
+        )
+    ).json
     r = await admin.post(f"/apis/{name}/plugins/", form={"name": PLUGIN, "config.minute": "3"})
     assert r.status == 201, r.raw
     view = r.json

@@ -1,4 +1,5 @@
 """Custom endpoints: /, /status, /endpoints, /schemas, certificates, upstreams."""
+
 from __future__ import annotations
 
 import datetime
@@ -18,14 +19,22 @@ def _self_signed(common_name: str) -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
     return cert_pem, key_pem
 
 
@@ -34,12 +43,20 @@ async def test_root(admin) -> None:
     """GET / reports versions, node id, plugins and the redacted configuration."""
     body = (await admin.get("/")).json
     assert body["tagline"] == "Welcome to kongtx"
-    assert body["version"] == kongtx.KONG_COMPAT_VERSION and body["kongtx_version"] == kongtx.__version__
+    assert (
+        body["version"] == kongtx.KONG_COMPAT_VERSION
+        and body["kongtx_version"] == kongtx.__version__
+    )
     assert body["node_id"] == admin.api.node_id and body["hostname"]
-    assert body["plugins"]["available_on_server"] == {"key-auth": {"version": "3.9.1", "priority": 1250}}
+    assert body["plugins"]["available_on_server"] == {
+        "key-auth": {"version": "3.9.1", "priority": 1250}
+    }
     assert isinstance(body["plugins"]["enabled_in_cluster"], list)
     assert body["configuration"]["database"] == admin.backend
-    assert "pg_password" not in body["configuration"] or body["configuration"]["pg_password"] != "secret"
+    assert (
+        "pg_password" not in body["configuration"]
+        or body["configuration"]["pg_password"] != "secret"
+    )
 
 
 @pytest_twisted.ensureDeferred
@@ -48,8 +65,15 @@ async def test_status_endpoints_and_enabled_plugins(admin) -> None:
     status = (await admin.get("/status")).json
     assert status["database"] == {"reachable": True} and status["server"] == {"total_requests": 7}
     endpoints = (await admin.get("/endpoints")).json["data"]
-    for expected in ("/", "/services", "/services/{services}", "/services/{services}/routes",
-                     "/routes/{routes}/service", "/consumers/{consumers}/plugins", "/apis"):
+    for expected in (
+        "/",
+        "/services",
+        "/services/{services}",
+        "/services/{services}/routes",
+        "/routes/{routes}/service",
+        "/consumers/{consumers}/plugins",
+        "/apis",
+    ):
         assert expected in endpoints
     assert (await admin.get("/plugins/enabled")).json == {"enabled_plugins": ["key-auth"]}
 
@@ -64,10 +88,14 @@ async def test_schemas(admin) -> None:
     r = await admin.get("/schemas/plugins/nope")
     assert r.status == 404 and r.json == {"message": "No plugin named 'nope'"}
     name = unique("val")
-    r = await admin.post("/schemas/services/validate", json_body={"name": name, "host": "v.example"})
+    r = await admin.post(
+        "/schemas/services/validate", json_body={"name": name, "host": "v.example"}
+    )
     assert r.status == 200 and r.json == {"message": "schema validation successful"}
     assert (await admin.get(f"/services/{name}")).status == 404
-    r = await admin.post("/schemas/services/validate", json_body={"host": "v.example", "port": 99999})
+    r = await admin.post(
+        "/schemas/services/validate", json_body={"host": "v.example", "port": 99999}
+    )
     assert r.status == 400 and r.json["fields"] == {"port": "value should be between 0 and 65535"}
 
 
@@ -101,7 +129,9 @@ async def test_upstream_targets_and_health(admin) -> None:
     assert got.status == 200 and got.json["id"] == target["id"]
     all_body = (await admin.get(f"/upstreams/{up['id']}/targets/all")).json
     assert [t["id"] for t in all_body["data"]] == [target["id"]]
-    dup = await admin.post(f"/upstreams/{up['name']}/targets", json_body={"target": "10.0.0.1:8000"})
+    dup = await admin.post(
+        f"/upstreams/{up['name']}/targets", json_body={"target": "10.0.0.1:8000"}
+    )
     assert dup.status == 409
     assert (await admin.get("/targets")).status == 404
     assert (await admin.get(f"/targets/{target['id']}")).status == 404
@@ -113,7 +143,9 @@ async def test_upstream_targets_and_health(admin) -> None:
     assert r.status == 204
     r = await admin.put(f"/upstreams/{up['name']}/targets/{target['id']}/10.0.0.1:8000/healthy")
     assert r.status == 204
-    assert admin.health.calls[-2:] == [("set", up["id"], target["id"], None, False),
-                                       ("set", up["id"], target["id"], "10.0.0.1:8000", True)]
+    assert admin.health.calls[-2:] == [
+        ("set", up["id"], target["id"], None, False),
+        ("set", up["id"], target["id"], "10.0.0.1:8000", True),
+    ]
     assert (await admin.delete(f"/upstreams/{up['name']}/targets/10.0.0.1:8000")).status == 204
     assert (await admin.get(f"/upstreams/{up['name']}/targets/10.0.0.1:8000")).status == 404

@@ -1,4 +1,5 @@
 """A database that goes away makes the Admin API answer 503, never hang."""
+
 from __future__ import annotations
 
 import uuid
@@ -49,9 +50,14 @@ async def test_database_cut_answers_503(pg_db: PgDatabase) -> None:
     from kongtx.store import open_store
 
     forwarder, live = _cuttable_forwarder(reactor, pg_db.host, pg_db.port)
-    overrides = {"database": "postgres", "pg_host": "127.0.0.1",
-                 "pg_port": str(forwarder.getHost().port), "pg_user": pg_db.user,
-                 "pg_database": pg_db.name, "pg_timeout": "1000"}
+    overrides = {
+        "database": "postgres",
+        "pg_host": "127.0.0.1",
+        "pg_port": str(forwarder.getHost().port),
+        "pg_user": pg_db.user,
+        "pg_database": pg_db.name,
+        "pg_timeout": "1000",
+    }
     if pg_db.password:
         overrides["pg_password"] = pg_db.password
     config = make_config(overrides)
@@ -60,7 +66,9 @@ async def test_database_cut_answers_503(pg_db: PgDatabase) -> None:
     port = reactor.listenTCP(0, Site(api.resource()), interface="127.0.0.1")
     client = AdminClient(f"http://127.0.0.1:{port.getHost().port}", api, dao)
     try:
-        assert (await client.post("/services", json_body={"name": "before", "host": "b.example"})).status == 201
+        assert (
+            await client.post("/services", json_body={"name": "before", "host": "b.example"})
+        ).status == 201
         await forwarder.stopListening()
         for proto in live:
             proto.transport.abortConnection()

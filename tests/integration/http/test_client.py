@@ -1,4 +1,5 @@
 """The upstream client on real sockets against tests.support.upstream."""
+
 from __future__ import annotations
 
 import json
@@ -45,13 +46,17 @@ async def pool():
 
 
 def _request(method: str, target: str, body: Any = None, **headers: str) -> UpstreamRequest:
-    return UpstreamRequest(method, target, Headers([("Host", "upstream.test"), *headers.items()]), body)
+    return UpstreamRequest(
+        method, target, Headers([("Host", "upstream.test"), *headers.items()]), body
+    )
 
 
-async def _fetch(pool: UpstreamPool, upstream: Any, method: str, target: str, body: Any = None,
-                 **options: Any) -> tuple[Any, bytes]:
-    resp = await pool.request(_request(method, target, body), UpstreamAddress("127.0.0.1", upstream.port),
-                              **options)
+async def _fetch(
+    pool: UpstreamPool, upstream: Any, method: str, target: str, body: Any = None, **options: Any
+) -> tuple[Any, bytes]:
+    resp = await pool.request(
+        _request(method, target, body), UpstreamAddress("127.0.0.1", upstream.port), **options
+    )
     return resp, await read_body(resp.body)
 
 
@@ -118,7 +123,13 @@ async def test_head_and_no_body_statuses(pool, upstream):
 @pytest_twisted.ensureDeferred
 async def test_interim_responses_skipped(pool, upstream):
     """100 Continue and 103 before the final response are skipped."""
-    resp, data = await _fetch(pool, upstream, "POST", "/interim", BufferedBody(b"x"),)
+    resp, data = await _fetch(
+        pool,
+        upstream,
+        "POST",
+        "/interim",
+        BufferedBody(b"x"),
+    )
     assert resp.status == 200 and json.loads(data)["body"] == "x"
 
 
@@ -233,7 +244,9 @@ async def test_connect_timeout_covers_tls_handshake(pool):
     """A server that accepts but never completes the TLS handshake trips the connect timeout."""
     port = _reactor().listenTCP(0, Factory.forProtocol(Protocol), interface="127.0.0.1")
     try:
-        address = UpstreamAddress("127.0.0.1", port.getHost().port, tls=True, server_name="localhost")
+        address = UpstreamAddress(
+            "127.0.0.1", port.getHost().port, tls=True, server_name="localhost"
+        )
         with pytest.raises(UpstreamTimeout) as info:
             await pool.request(_request("GET", "/"), address, connect_timeout=0.3)
         assert info.value.phase == "connect"
@@ -252,8 +265,9 @@ async def test_read_timeout_waiting_for_headers(pool, upstream):
 @pytest_twisted.ensureDeferred
 async def test_read_timeout_in_body(pool, upstream):
     """An upstream going silent mid-body fails the body with UpstreamTimeout('read')."""
-    resp = await pool.request(_request("GET", "/slow-body"), UpstreamAddress("127.0.0.1", upstream.port),
-                              read_timeout=0.3)
+    resp = await pool.request(
+        _request("GET", "/slow-body"), UpstreamAddress("127.0.0.1", upstream.port), read_timeout=0.3
+    )
     assert resp.status == 200
     with pytest.raises(UpstreamTimeout):
         await read_body(resp.body)
@@ -264,8 +278,11 @@ async def test_write_timeout(pool, upstream):
     """An upstream that stops reading the body fails with UpstreamTimeout('write')."""
     source = _PatternSource(1 << 30)
     with pytest.raises(UpstreamTimeout) as info:
-        await pool.request(_request("POST", "/stall-upload", source.body),
-                           UpstreamAddress("127.0.0.1", upstream.port), write_timeout=0.5)
+        await pool.request(
+            _request("POST", "/stall-upload", source.body),
+            UpstreamAddress("127.0.0.1", upstream.port),
+            write_timeout=0.5,
+        )
     assert info.value.phase == "write" and info.value.request_sent
     assert 0 < source.sent < 1 << 30
 
@@ -273,7 +290,9 @@ async def test_write_timeout(pool, upstream):
 @pytest_twisted.ensureDeferred
 async def test_upstream_closing_mid_body(pool, upstream):
     """Closing in the middle of a Content-Length body errors the body stream."""
-    resp = await pool.request(_request("GET", "/close-mid-body"), UpstreamAddress("127.0.0.1", upstream.port))
+    resp = await pool.request(
+        _request("GET", "/close-mid-body"), UpstreamAddress("127.0.0.1", upstream.port)
+    )
     with pytest.raises(UpstreamClosed):
         await read_body(resp.body)
 
@@ -294,8 +313,9 @@ async def test_tls_upstream_with_keepalive(pool):
     tls = TestTLS("localhost")
     up = await start_upstream(_reactor(), tls=tls.server_options)
     try:
-        address = UpstreamAddress("127.0.0.1", up.port, tls=True, server_name="localhost",
-                                  tls_creator=tls.client_creator)
+        address = UpstreamAddress(
+            "127.0.0.1", up.port, tls=True, server_name="localhost", tls_creator=tls.client_creator
+        )
         for _ in range(2):
             resp = await pool.request(_request("GET", "/secure"), address)
             assert json.loads(await read_body(resp.body))["path"] == "/secure"
@@ -396,8 +416,13 @@ async def test_upgrade_and_splice_echo(pool, upstream):
 
     reactor = _reactor()
     resp = await pool.request(
-        _request("GET", "/ws?greet=hello", Upgrade="websocket", Connection="Upgrade",
-                 **{"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}),
+        _request(
+            "GET",
+            "/ws?greet=hello",
+            Upgrade="websocket",
+            Connection="Upgrade",
+            **{"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"},
+        ),
         UpstreamAddress("127.0.0.1", upstream.port),
     )
     assert resp.status == 101 and resp.upgraded is not None
@@ -414,7 +439,9 @@ async def test_upgrade_and_splice_echo(pool, upstream):
     listener = reactor.listenTCP(0, _Once(), interface="127.0.0.1")
     try:
         peer = _Peer()
-        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", listener.getHost().port), peer)
+        await connectProtocol(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", listener.getHost().port), peer
+        )
         client_side = await accepted
         done = splice(client_side, resp.upgraded)
         assert await peer.wait(5) == b"hello"  # sent right after the 101, buffered by the client
@@ -502,7 +529,9 @@ RSS_BUDGET = 64 << 20
 async def test_one_gib_download_in_bounded_memory(pool, upstream):
     """1 GiB streams from the upstream through the client without memory growth."""
     before = _rss()
-    resp = await pool.request(_request("GET", f"/bytes/{GIB}"), UpstreamAddress("127.0.0.1", upstream.port))
+    resp = await pool.request(
+        _request("GET", f"/bytes/{GIB}"), UpstreamAddress("127.0.0.1", upstream.port)
+    )
     counter = _Counter()
     resp.body.start(counter)
     assert await counter.done == GIB
@@ -515,8 +544,9 @@ async def test_one_gib_upload_in_bounded_memory(pool, upstream):
     """1 GiB streams to the upstream (chunked) without memory growth, paced by the socket."""
     before = _rss()
     source = _PatternSource(GIB, length=None)
-    resp = await pool.request(_request("POST", "/upload", source.body),
-                              UpstreamAddress("127.0.0.1", upstream.port))
+    resp = await pool.request(
+        _request("POST", "/upload", source.body), UpstreamAddress("127.0.0.1", upstream.port)
+    )
     assert json.loads(await read_body(resp.body)) == {"received": GIB}
     assert source.sent == GIB
     assert max(source.peak_rss, _rss()) - before < RSS_BUDGET
@@ -529,7 +559,9 @@ async def test_slow_consumer_stops_the_upstream(pool, upstream):
 
     reactor = _reactor()
     total = 256 << 20
-    resp = await pool.request(_request("GET", f"/bytes/{total}"), UpstreamAddress("127.0.0.1", upstream.port))
+    resp = await pool.request(
+        _request("GET", f"/bytes/{total}"), UpstreamAddress("127.0.0.1", upstream.port)
+    )
     resp.body.pauseProducing()
     # Nothing signals "nothing more happened": give the sockets a moment to fill up.
     await deferLater(reactor, 0.3, lambda: None)

@@ -1,4 +1,5 @@
 """cors end to end: preflights answered by the gateway, headers on proxied and Kong-made responses."""
+
 from __future__ import annotations
 
 import pytest_twisted
@@ -22,10 +23,22 @@ async def _route(gw, name: str, config: dict) -> None:
 async def test_preflight_answered_by_gateway(env):
     """A preflight is answered 200 by the plugin with the configured headers; the upstream sees nothing."""
     gw, upstream = env
-    await _route(gw, "pre", {"origins": ["http://a.test", r"(.*)\.b\.test"], "methods": ["GET", "POST"],
-                             "headers": ["X-One"], "max_age": 600, "credentials": True})
-    reply = await gw.proxy("OPTIONS", "/pre", headers={"Origin": "http://x.b.test",
-                                                       "Access-Control-Request-Method": "POST"})
+    await _route(
+        gw,
+        "pre",
+        {
+            "origins": ["http://a.test", r"(.*)\.b\.test"],
+            "methods": ["GET", "POST"],
+            "headers": ["X-One"],
+            "max_age": 600,
+            "credentials": True,
+        },
+    )
+    reply = await gw.proxy(
+        "OPTIONS",
+        "/pre",
+        headers={"Origin": "http://x.b.test", "Access-Control-Request-Method": "POST"},
+    )
     assert reply.status == 200
     assert reply.body == b""
     assert reply.header("access-control-allow-origin") == "http://x.b.test"
@@ -41,8 +54,14 @@ async def test_preflight_answered_by_gateway(env):
 async def test_headers_on_proxied_response(env):
     """Proxied responses get ACAO (matched origin), Vary, exposed headers; unmatched lose ACAO."""
     gw, upstream = env
-    await _route(gw, "resp", {"origins": ["http://a.test", "http://c.test:8080"],
-                              "exposed_headers": ["X-Total", "X-Page"]})
+    await _route(
+        gw,
+        "resp",
+        {
+            "origins": ["http://a.test", "http://c.test:8080"],
+            "exposed_headers": ["X-Total", "X-Page"],
+        },
+    )
     reply = await gw.proxy("GET", "/resp", headers={"Origin": "http://c.test:8080"})
     assert reply.status == 200
     assert reply.header("access-control-allow-origin") == "http://c.test:8080"
@@ -58,8 +77,11 @@ async def test_preflight_continue_and_defaults(env):
     """preflight_continue sends the preflight upstream; default config allows '*'."""
     gw, upstream = env
     await _route(gw, "cont", {"preflight_continue": True})
-    reply = await gw.proxy("OPTIONS", "/cont", headers={"Origin": "http://a.test",
-                                                        "Access-Control-Request-Method": "GET"})
+    reply = await gw.proxy(
+        "OPTIONS",
+        "/cont",
+        headers={"Origin": "http://a.test", "Access-Control-Request-Method": "GET"},
+    )
     assert reply.status == 200
     assert reply.json["method"] == "OPTIONS"
     assert reply.header("access-control-allow-origin") is None
@@ -73,8 +95,11 @@ async def test_headers_on_gateway_errors(env):
     """CORS headers are added to responses made by the gateway (another plugin's exit)."""
     gw, upstream = env
     await _route(gw, "err", {"origins": ["http://a.test"]})
-    reply = await gw.admin("POST", "/routes/err/plugins", {"name": "request-termination",
-                                                           "config": {"status_code": 403}})
+    reply = await gw.admin(
+        "POST",
+        "/routes/err/plugins",
+        {"name": "request-termination", "config": {"status_code": 403}},
+    )
     assert reply.status == 201, reply
     reply = await gw.proxy("GET", "/err", headers={"Origin": "http://a.test"})
     assert reply.status == 403
@@ -98,5 +123,19 @@ async def test_admin_validation(env):
     reply = await gw.admin("POST", "/plugins", {"name": "cors"})
     assert reply.status == 201
     config = reply.json["config"]
-    assert config["methods"] == ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
-    assert (config["credentials"], config["preflight_continue"], config["allow_origin_absent"]) == (False, False, True)
+    assert config["methods"] == [
+        "GET",
+        "HEAD",
+        "PUT",
+        "PATCH",
+        "POST",
+        "DELETE",
+        "OPTIONS",
+        "TRACE",
+        "CONNECT",
+    ]
+    assert (config["credentials"], config["preflight_continue"], config["allow_origin_absent"]) == (
+        False,
+        False,
+        True,
+    )

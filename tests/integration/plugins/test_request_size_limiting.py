@@ -1,4 +1,5 @@
 """request-size-limiting end to end: Content-Length checks, streamed chunked bodies, 411/413/417."""
+
 from __future__ import annotations
 
 import pytest_twisted
@@ -121,10 +122,18 @@ async def test_require_content_length(env):
 async def test_admin_validation(env):
     """Unknown units are 400; defaults are 128 megabytes without the Content-Length requirement."""
     gw, _ = env
-    reply = await gw.admin("POST", "/plugins", {"name": "request-size-limiting", "config": {"size_unit": "gigabytes"}})
+    reply = await gw.admin(
+        "POST", "/plugins", {"name": "request-size-limiting", "config": {"size_unit": "gigabytes"}}
+    )
     assert reply.status == 400
-    assert reply.json["fields"]["config"]["size_unit"] == "expected one of: megabytes, kilobytes, bytes"
+    assert (
+        reply.json["fields"]["config"]["size_unit"]
+        == "expected one of: megabytes, kilobytes, bytes"
+    )
     reply = await gw.admin("POST", "/plugins", {"name": "request-size-limiting"})
     assert reply.status == 201
-    assert reply.json["config"] == {"allowed_payload_size": 128, "size_unit": "megabytes",
-                                    "require_content_length": False}
+    assert reply.json["config"] == {
+        "allowed_payload_size": 128,
+        "size_unit": "megabytes",
+        "require_content_length": False,
+    }

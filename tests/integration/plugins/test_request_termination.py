@@ -1,4 +1,5 @@
 """request-termination end to end: defaults, custom bodies, trigger, echo."""
+
 from __future__ import annotations
 
 import pytest_twisted
@@ -15,7 +16,9 @@ async def env(tmp_path, frontend):
 
 
 async def _route(gw, name: str, config: dict, service: bool = True) -> None:
-    await gw.route_with_plugin(name, "request-termination", config, service="svc" if service else None)
+    await gw.route_with_plugin(
+        name, "request-termination", config, service="svc" if service else None
+    )
 
 
 @pytest_twisted.ensureDeferred
@@ -24,7 +27,9 @@ async def test_default_and_custom_exits(env):
     gw, upstream = env
     await _route(gw, "default", {})
     await _route(gw, "custom", {"status_code": 418, "message": "short and stout"})
-    await _route(gw, "page", {"status_code": 451, "body": "<h1>gone</h1>", "content_type": "text/html"})
+    await _route(
+        gw, "page", {"status_code": 451, "body": "<h1>gone</h1>", "content_type": "text/html"}
+    )
     await _route(gw, "empty", {"status_code": 204})
     reply = await gw.proxy("GET", "/default")
     assert reply.status == 503
@@ -34,7 +39,11 @@ async def test_default_and_custom_exits(env):
     reply = await gw.proxy("GET", "/custom")
     assert (reply.status, reply.json) == (418, {"message": "short and stout"})
     reply = await gw.proxy("GET", "/page")
-    assert (reply.status, reply.body, reply.header("content-type")) == (451, b"<h1>gone</h1>", "text/html")
+    assert (reply.status, reply.body, reply.header("content-type")) == (
+        451,
+        b"<h1>gone</h1>",
+        "text/html",
+    )
     reply = await gw.proxy("GET", "/empty")
     assert (reply.status, reply.body) == (204, b"")
     assert upstream.requests == []
@@ -82,9 +91,13 @@ async def test_admin_validation(env):
         ({"content_type": "text/plain"}, "content_type requires a body"),
         ({"echo": True, "body": "y"}, "echo cannot be used with content_type and body"),
     ):
-        reply = await gw.admin("POST", "/plugins", {"name": "request-termination", "config": config})
+        reply = await gw.admin(
+            "POST", "/plugins", {"name": "request-termination", "config": config}
+        )
         assert reply.status == 400
         assert reply.json["fields"]["config"] == field_error
-    reply = await gw.admin("POST", "/plugins", {"name": "request-termination", "config": {"status_code": 99}})
+    reply = await gw.admin(
+        "POST", "/plugins", {"name": "request-termination", "config": {"status_code": 99}}
+    )
     assert reply.status == 400
     assert reply.json["fields"]["config"]["status_code"] == "value should be between 100 and 599"

@@ -1,4 +1,5 @@
 """Active health checks against real HTTP servers on 127.0.0.1."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,9 @@ class StatusResource(Resource):
         self.requests: list[tuple[bytes, bytes | None, bytes | None]] = []
 
     def render(self, request: Any) -> bytes:
-        self.requests.append((request.path, request.getHeader(b"host"),
-                              request.getHeader(b"x-probe")))
+        self.requests.append(
+            (request.path, request.getHeader(b"host"), request.getHeader(b"x-probe"))
+        )
         request.setResponseCode(self.status)
         return b"ok"
 
@@ -57,12 +59,18 @@ async def test_failing_target_goes_unhealthy_and_recovers() -> None:
     registry = BalancerRegistry(reactor, DNSCache(None, reactor), reactor, node_id="n1")
     try:
         addrs = [("127.0.0.1", p.getHost().port) for p in ports]
-        row = with_checks(upstream_row(), "active",
-                          healthy={"interval": 0.1, "successes": 2},
-                          unhealthy={"interval": 0.1, "http_failures": 3})
-        row["healthchecks"]["active"].update(http_path="/status", timeout=2,
-                                            headers={"X-Probe": ["kongtx"]})
-        registry.sync([row], [target_row(f"{ip}:{port}", n=i) for i, (ip, port) in enumerate(addrs)])
+        row = with_checks(
+            upstream_row(),
+            "active",
+            healthy={"interval": 0.1, "successes": 2},
+            unhealthy={"interval": 0.1, "http_failures": 3},
+        )
+        row["healthchecks"]["active"].update(
+            http_path="/status", timeout=2, headers={"X-Probe": ["kongtx"]}
+        )
+        registry.sync(
+            [row], [target_row(f"{ip}:{port}", n=i) for i, (ip, port) in enumerate(addrs)]
+        )
         balancer = registry.get("svc.upstream")
         assert balancer is not None
 
@@ -73,8 +81,10 @@ async def test_failing_target_goes_unhealthy_and_recovers() -> None:
         assert failing[0] == (b"/status", b"127.0.0.1", b"kongtx")
         assert {(a.ip, a.port) for a in (balancer.select() for _ in range(10))} == {addrs[0]}
         health = {t["target"]: t["health"] for t in registry.health(row, False)["data"]}
-        assert health == {f"127.0.0.1:{addrs[0][1]}": "HEALTHY",
-                          f"127.0.0.1:{addrs[1][1]}": "UNHEALTHY"}
+        assert health == {
+            f"127.0.0.1:{addrs[0][1]}": "HEALTHY",
+            f"127.0.0.1:{addrs[1][1]}": "UNHEALTHY",
+        }
 
         resources[1].status = 200
         await _wait_for(balancer, addrs[1], True, reactor)
@@ -97,11 +107,14 @@ async def test_tcp_probe_detects_closed_port() -> None:
     await dead.stopListening()
     registry = BalancerRegistry(reactor, DNSCache(None, reactor), reactor)
     try:
-        row = with_checks(upstream_row(), "active", healthy={"interval": 0.1},
-                          unhealthy={"tcp_failures": 2})
+        row = with_checks(
+            upstream_row(), "active", healthy={"interval": 0.1}, unhealthy={"tcp_failures": 2}
+        )
         row["healthchecks"]["active"]["type"] = "tcp"
-        registry.sync([row], [target_row(f"127.0.0.1:{live.getHost().port}"),
-                              target_row(f"127.0.0.1:{dead_port}")])
+        registry.sync(
+            [row],
+            [target_row(f"127.0.0.1:{live.getHost().port}"), target_row(f"127.0.0.1:{dead_port}")],
+        )
         balancer = registry.get("svc.upstream")
         await _wait_for(balancer, ("127.0.0.1", dead_port), False, reactor)
         assert {a.port for a in (balancer.select() for _ in range(5))} == {live.getHost().port}

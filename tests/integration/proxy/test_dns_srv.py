@@ -1,4 +1,5 @@
 """DNSCache against a real twisted.names authoritative server on 127.0.0.1 (UDP)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,8 +41,16 @@ class CountingFactory(server.DNSServerFactory):
 
 
 def _zone() -> MemoryAuthority:
-    soa = dns.Record_SOA(mname=b"ns1." + ZONE, rname=b"admin." + ZONE, serial=1, refresh=60,
-                         retry=60, expire=60, minimum=TTL, ttl=TTL)
+    soa = dns.Record_SOA(
+        mname=b"ns1." + ZONE,
+        rname=b"admin." + ZONE,
+        serial=1,
+        refresh=60,
+        retry=60,
+        expire=60,
+        minimum=TTL,
+        ttl=TTL,
+    )
     records: dict[bytes, list[Any]] = {
         ZONE: [soa],
         b"_http._tcp." + ZONE: [

@@ -1,4 +1,5 @@
 """The proxy end to end: Admin API configuration, real sockets, a real upstream, both front-ends."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,7 +16,9 @@ async def env(tmp_path, frontend):
 
 
 async def _service(gw, upstream, **fields):
-    reply = await gw.admin("POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}", **fields})
+    reply = await gw.admin(
+        "POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}", **fields}
+    )
     assert reply.status == 201, reply
     return reply.json
 
@@ -25,7 +28,9 @@ async def test_routes_by_host_and_strips_path(env):
     """A route matched by host and path reaches the upstream with the prefix stripped."""
     gw, upstream = env
     await _service(gw, upstream)
-    reply = await gw.admin("POST", "/services/echo/routes", {"hosts": ["api.test"], "paths": ["/api"]})
+    reply = await gw.admin(
+        "POST", "/services/echo/routes", {"hosts": ["api.test"], "paths": ["/api"]}
+    )
     assert reply.status == 201, reply
     reply = await gw.proxy("GET", "/api/users?x=1", headers={"Host": "api.test"})
     assert reply.status == 200, reply
@@ -107,8 +112,9 @@ async def test_https_only_route_over_http_is_426(env):
     reply = await gw.proxy("GET", "/secure", headers={"Accept": "application/json"})
     assert reply.status == 426
     assert reply.json["message"] == "Please use HTTPS protocol"
-    raw = await _raw_exchange(gw.node.port_of("proxy"),
-                              b"GET /secure HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    raw = await _raw_exchange(
+        gw.node.port_of("proxy"), b"GET /secure HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    )
     assert b"\r\nUpgrade: TLS/1.2, HTTP/1.1\r\n" in raw
 
 
@@ -117,9 +123,14 @@ async def test_https_redirect_status_code(env):
     """https_redirect_status_code 301 redirects to https with the original URI."""
     gw, upstream = env
     await _service(gw, upstream)
-    await gw.admin("POST", "/services/echo/routes",
-                   {"paths": ["/secure"], "protocols": ["https"], "https_redirect_status_code": 301})
-    reply = await gw.request("GET", gw.proxy_url + "/secure/x?y=1", headers={"Host": "example.test"})
+    await gw.admin(
+        "POST",
+        "/services/echo/routes",
+        {"paths": ["/secure"], "protocols": ["https"], "https_redirect_status_code": 301},
+    )
+    reply = await gw.request(
+        "GET", gw.proxy_url + "/secure/x?y=1", headers={"Host": "example.test"}
+    )
     assert reply.status == 301
     assert reply.header("location") == "https://example.test/secure/x?y=1"
 
@@ -142,7 +153,9 @@ async def test_preserve_host(env):
     """preserve_host sends the client's Host; otherwise the service host and port."""
     gw, upstream = env
     await _service(gw, upstream)
-    await gw.admin("POST", "/services/echo/routes", {"name": "keep", "paths": ["/keep"], "preserve_host": True})
+    await gw.admin(
+        "POST", "/services/echo/routes", {"name": "keep", "paths": ["/keep"], "preserve_host": True}
+    )
     await gw.admin("POST", "/services/echo/routes", {"name": "swap", "paths": ["/swap"]})
     kept = await gw.proxy("GET", "/keep", headers={"Host": "client.test"})
     assert kept.json["headers"]["host"] == "client.test"
@@ -155,9 +168,13 @@ async def test_legacy_apis_seed_example(env):
     """The 0.x seed example works verbatim: POST /apis then proxy with the Host header."""
     gw, upstream = env
     reply = await gw.admin(
-        "POST", "/apis/",
-        data={"name": "mockbin", "upstream_url": f"http://127.0.0.1:{upstream.port}/",
-              "request_host": "mockbin.com"},
+        "POST",
+        "/apis/",
+        data={
+            "name": "mockbin",
+            "upstream_url": f"http://127.0.0.1:{upstream.port}/",
+            "request_host": "mockbin.com",
+        },
     )
     assert reply.status == 201, reply
     reply = await gw.proxy("GET", "/", headers={"Host": "mockbin.com"})
@@ -202,10 +219,18 @@ async def test_trusted_ips_and_real_ip_header(tmp_path, frontend):
     ) as (gw, upstream):
         await _service(gw, upstream)
         await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
-        echoed = (await gw.proxy("GET", "/x", headers={
-            "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": "public.example", "X-Forwarded-Port": "443",
-        })).json["headers"]
+        echoed = (
+            await gw.proxy(
+                "GET",
+                "/x",
+                headers={
+                    "X-Forwarded-For": "203.0.113.7",
+                    "X-Forwarded-Proto": "https",
+                    "X-Forwarded-Host": "public.example",
+                    "X-Forwarded-Port": "443",
+                },
+            )
+        ).json["headers"]
         assert echoed["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
         assert echoed["x-real-ip"] == "203.0.113.7"
         assert echoed["x-forwarded-proto"] == "https"
@@ -219,10 +244,18 @@ async def test_untrusted_peer_cannot_spoof_forwarded_headers(env):
     gw, upstream = env
     await _service(gw, upstream)
     await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
-    echoed = (await gw.proxy("GET", "/x", headers={
-        "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Real-IP": "203.0.113.7",
-        "Host": "h.test",
-    })).json["headers"]
+    echoed = (
+        await gw.proxy(
+            "GET",
+            "/x",
+            headers={
+                "X-Forwarded-For": "203.0.113.7",
+                "X-Forwarded-Proto": "https",
+                "X-Real-IP": "203.0.113.7",
+                "Host": "h.test",
+            },
+        )
+    ).json["headers"]
     assert echoed["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
     assert echoed["x-real-ip"] == "127.0.0.1"
     assert echoed["x-forwarded-proto"] == "http"
@@ -232,7 +265,10 @@ async def test_untrusted_peer_cannot_spoof_forwarded_headers(env):
 @pytest_twisted.ensureDeferred
 async def test_headers_setting_off_removes_kong_headers(tmp_path, frontend):
     """headers = off: no Via, no latency or request-id headers on responses."""
-    async with gateway_and_upstream(tmp_path, frontend, plugins="off", headers="off") as (gw, upstream):
+    async with gateway_and_upstream(tmp_path, frontend, plugins="off", headers="off") as (
+        gw,
+        upstream,
+    ):
         await _service(gw, upstream)
         await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
         reply = await gw.proxy("GET", "/x")
@@ -246,8 +282,9 @@ async def test_headers_setting_off_removes_kong_headers(tmp_path, frontend):
 @pytest_twisted.ensureDeferred
 async def test_client_max_body_size_is_413(tmp_path, frontend):
     """nginx_http_client_max_body_size: a larger body is refused with 413 and never forwarded."""
-    async with gateway_and_upstream(tmp_path, frontend, plugins="off",
-                                    nginx_http_client_max_body_size="1k") as (gw, upstream):
+    async with gateway_and_upstream(
+        tmp_path, frontend, plugins="off", nginx_http_client_max_body_size="1k"
+    ) as (gw, upstream):
         await _service(gw, upstream)
         await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
         ok = await gw.proxy("POST", "/upload", data=b"a" * 1000)

@@ -1,4 +1,5 @@
 """Streaming, broken upstreams, balancing, health and upgrades through the real gateway."""
+
 from __future__ import annotations
 
 import resource
@@ -32,7 +33,9 @@ async def env(tmp_path, frontend):
 
 
 async def _route(gw, upstream, path="/", **route):
-    reply = await gw.admin("POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}"})
+    reply = await gw.admin(
+        "POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}"}
+    )
     assert reply.status == 201, reply
     reply = await gw.admin("POST", "/services/echo/routes", {"paths": [path], **route})
     assert reply.status == 201, reply
@@ -178,10 +181,16 @@ async def test_retries_move_to_another_target(env):
     """A dead target is skipped: with retries, every request lands on the live one."""
     gw, upstream = env
     assert (await gw.admin("POST", "/upstreams", {"name": "pool.test"})).status == 201
-    assert (await gw.admin("POST", "/upstreams/pool.test/targets", {"target": "127.0.0.1:1"})).status == 201
-    reply = await gw.admin("POST", "/upstreams/pool.test/targets", {"target": f"127.0.0.1:{upstream.port}"})
+    assert (
+        await gw.admin("POST", "/upstreams/pool.test/targets", {"target": "127.0.0.1:1"})
+    ).status == 201
+    reply = await gw.admin(
+        "POST", "/upstreams/pool.test/targets", {"target": f"127.0.0.1:{upstream.port}"}
+    )
     assert reply.status == 201
-    await gw.admin("POST", "/services", {"name": "lb", "host": "pool.test", "port": 80, "retries": 3})
+    await gw.admin(
+        "POST", "/services", {"name": "lb", "host": "pool.test", "port": 80, "retries": 3}
+    )
     await gw.admin("POST", "/services/lb/routes", {"paths": ["/lb"]})
     for _ in range(6):
         reply = await gw.proxy("GET", "/lb")
@@ -202,7 +211,9 @@ async def test_target_goes_unhealthy_and_comes_back(env):
         bad = f"127.0.0.1:{upstream.port}"
         good = f"127.0.0.1:{other.port}"
         for target in (bad, good):
-            assert (await gw.admin("POST", "/upstreams/hc.test/targets", {"target": target})).status == 201
+            assert (
+                await gw.admin("POST", "/upstreams/hc.test/targets", {"target": target})
+            ).status == 201
         await gw.admin("POST", "/services", {"name": "hc", "host": "hc.test", "retries": 0})
         await gw.admin("POST", "/services/hc/routes", {"paths": ["/"]})
         # /status/500 on either target counts a failure for whichever answered it.

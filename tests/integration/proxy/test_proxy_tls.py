@@ -1,4 +1,5 @@
 """TLS on the proxy (SNI certificates from the Admin API) and TLS to upstreams."""
+
 from __future__ import annotations
 
 import pytest_twisted
@@ -49,13 +50,17 @@ class _SNIOptions(ssl.ClientContextFactory):
         ctx.set_verify(SSL.VERIFY_NONE, lambda *a: True)
         name = self.server_name.encode()
         ctx.set_info_callback(
-            lambda conn, where, ret: conn.set_tlsext_host_name(name) if where & SSL.SSL_CB_HANDSHAKE_START else None
+            lambda conn, where, ret: (
+                conn.set_tlsext_host_name(name) if where & SSL.SSL_CB_HANDSHAKE_START else None
+            )
         )
         return ctx
 
 
 async def _tls_get(port: int, server_name: str, path: str = "/") -> _Grab:
-    proto = _Grab(f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
+    proto = _Grab(
+        f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode()
+    )
     endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, _SNIOptions(server_name))
     await connectProtocol(endpoint, proto)
     await proto.done
@@ -68,17 +73,26 @@ async def test_sni_selects_certificates_from_the_admin_api(tmp_path, frontend):
     async with gateway_and_upstream(tmp_path, frontend, plugins="off") as (gw, upstream):
         exact_cert, exact_key = make_certificate("exact.test")
         wild_cert, wild_key = make_certificate("*.wild.test")
-        for cert, key, snis in ((exact_cert, exact_key, ["exact.test"]), (wild_cert, wild_key, ["*.wild.test"])):
-            reply = await gw.admin("POST", "/certificates",
-                                   {"cert": cert.decode(), "key": key.decode(), "snis": snis})
+        for cert, key, snis in (
+            (exact_cert, exact_key, ["exact.test"]),
+            (wild_cert, wild_key, ["*.wild.test"]),
+        ):
+            reply = await gw.admin(
+                "POST", "/certificates", {"cert": cert.decode(), "key": key.decode(), "snis": snis}
+            )
             assert reply.status == 201, reply
-        await gw.admin("POST", "/services", {"name": "s", "url": f"http://127.0.0.1:{upstream.port}"})
+        await gw.admin(
+            "POST", "/services", {"name": "s", "url": f"http://127.0.0.1:{upstream.port}"}
+        )
         await gw.admin("POST", "/services/s/routes", {"paths": ["/"], "protocols": ["https"]})
         port = gw.proxy_ssl_port
         exact = await _tls_get(port, "exact.test")
         assert exact.subject_cn == "exact.test"
         assert exact.data.startswith(b"HTTP/1.1 200")
-        assert b'"x-forwarded-proto": "https"' in exact.data or b'"x-forwarded-proto":"https"' in exact.data
+        assert (
+            b'"x-forwarded-proto": "https"' in exact.data
+            or b'"x-forwarded-proto":"https"' in exact.data
+        )
         wild = await _tls_get(port, "a.wild.test")
         assert wild.subject_cn == "*.wild.test"
         other = await _tls_get(port, "unknown.test")
@@ -90,6 +104,7 @@ async def test_tls_1_1_is_refused(tmp_path):
     """Only TLS 1.2 and 1.3 are offered on the proxy's TLS listener."""
     gw = await start_gateway(tmp_path, plugins="off")
     try:
+
         class _Old(ssl.ClientContextFactory):
             def getContext(self) -> SSL.Context:
                 ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
@@ -99,18 +114,25 @@ async def test_tls_1_1_is_refused(tmp_path):
                 return ctx
 
         proto = _Grab(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        await connectProtocol(SSL4ClientEndpoint(reactor, "127.0.0.1", gw.proxy_ssl_port, _Old()), proto)
+        await connectProtocol(
+            SSL4ClientEndpoint(reactor, "127.0.0.1", gw.proxy_ssl_port, _Old()), proto
+        )
         await proto.done
         assert proto.data == b""
     finally:
         await gw.stop()
 
 
-def _server_options(cert: bytes, key: bytes, client_ca: bytes | None = None) -> ssl.CertificateOptions:
+def _server_options(
+    cert: bytes, key: bytes, client_ca: bytes | None = None
+) -> ssl.CertificateOptions:
     kwargs = {}
     if client_ca is not None:
-        kwargs = {"verify": True, "caCerts": [ssl.Certificate.loadPEM(client_ca).original],
-                  "requireCertificate": True}
+        kwargs = {
+            "verify": True,
+            "caCerts": [ssl.Certificate.loadPEM(client_ca).original],
+            "requireCertificate": True,
+        }
     return ssl.CertificateOptions(
         privateKey=crypto.load_privatekey(crypto.FILETYPE_PEM, key),
         certificate=crypto.load_certificate(crypto.FILETYPE_PEM, cert),
@@ -122,26 +144,45 @@ def _server_options(cert: bytes, key: bytes, client_ca: bytes | None = None) -> 
 async def test_https_service_with_verification_and_client_certificate(tmp_path):
     """An https service is verified against ca_certificates, and presents client_certificate."""
     ca_cert, ca_key = make_certificate("Test CA", is_ca=True)
-    server_cert, server_key = make_certificate("localhost", sans=["localhost", "127.0.0.1"],
-                                               issuer=(ca_cert, ca_key))
+    server_cert, server_key = make_certificate(
+        "localhost", sans=["localhost", "127.0.0.1"], issuer=(ca_cert, ca_key)
+    )
     client_cert, client_key = make_certificate("gateway-client", issuer=(ca_cert, ca_key))
-    upstream = await start_upstream(reactor, tls=_server_options(server_cert, server_key, client_ca=ca_cert))
+    upstream = await start_upstream(
+        reactor, tls=_server_options(server_cert, server_key, client_ca=ca_cert)
+    )
     gw = await start_gateway(tmp_path, plugins="off")
     try:
         ca = await gw.admin("POST", "/ca_certificates", {"cert": ca_cert.decode()})
         assert ca.status == 201, ca
-        client = await gw.admin("POST", "/certificates", {"cert": client_cert.decode(), "key": client_key.decode()})
+        client = await gw.admin(
+            "POST", "/certificates", {"cert": client_cert.decode(), "key": client_key.decode()}
+        )
         assert client.status == 201, client
-        reply = await gw.admin("POST", "/services", {
-            "name": "secure", "url": f"https://localhost:{upstream.port}", "tls_verify": True,
-            "ca_certificates": [ca.json["id"]], "client_certificate": {"id": client.json["id"]},
-        })
+        reply = await gw.admin(
+            "POST",
+            "/services",
+            {
+                "name": "secure",
+                "url": f"https://localhost:{upstream.port}",
+                "tls_verify": True,
+                "ca_certificates": [ca.json["id"]],
+                "client_certificate": {"id": client.json["id"]},
+            },
+        )
         assert reply.status == 201, reply
         await gw.admin("POST", "/services/secure/routes", {"paths": ["/secure"]})
-        await gw.admin("POST", "/services", {
-            "name": "unverifiable", "url": f"https://localhost:{upstream.port}", "tls_verify": True,
-            "client_certificate": {"id": client.json["id"]}, "retries": 0,
-        })
+        await gw.admin(
+            "POST",
+            "/services",
+            {
+                "name": "unverifiable",
+                "url": f"https://localhost:{upstream.port}",
+                "tls_verify": True,
+                "client_certificate": {"id": client.json["id"]},
+                "retries": 0,
+            },
+        )
         await gw.admin("POST", "/services/unverifiable/routes", {"paths": ["/unverifiable"]})
         ok = await gw.proxy("GET", "/secure/x")
         assert ok.status == 200, ok

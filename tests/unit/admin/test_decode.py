@@ -1,4 +1,5 @@
 """Unit tests for Admin API body decoding."""
+
 from __future__ import annotations
 
 import pytest
@@ -48,8 +49,10 @@ def test_empty_body_is_fine_without_content_type() -> None:
 
 def test_form_key_syntax() -> None:
     """Dots, appends, indexes, map keys and repeated keys decode as in Kong."""
-    raw = (b"name=s1&hosts=a.com&hosts=b.com&config.key_names[]=apikey&config.key_names[]=k2"
-           b"&paths[2]=/two&paths[1]=/one&headers[x-foo][]=bar&config.limits.minute=5&empty=")
+    raw = (
+        b"name=s1&hosts=a.com&hosts=b.com&config.key_names[]=apikey&config.key_names[]=k2"
+        b"&paths[2]=/two&paths[1]=/one&headers[x-foo][]=bar&config.limits.minute=5&empty="
+    )
     body = decode_body(FORM, raw)
     assert body.form is True
     assert body.data == {
@@ -64,15 +67,29 @@ def test_form_key_syntax() -> None:
 
 def test_form_percent_decoding_utf8() -> None:
     """Form values are percent-decoded as UTF-8."""
-    assert decode_body(FORM, b"tags[]=%F0%9F%A6%8D&name=a%2Bb").data == {"tags": ["🦍"], "name": "a+b"}
+    assert decode_body(FORM, b"tags[]=%F0%9F%A6%8D&name=a%2Bb").data == {
+        "tags": ["🦍"],
+        "name": "a+b",
+    }
 
 
 def test_multipart_uses_the_same_key_syntax() -> None:
     """multipart/form-data parts decode with the form key syntax."""
     boundary = b"XyZ"
     parts = []
-    for name, value in ((b"name", b"svc"), (b"tags[]", b"t1"), (b"tags[]", b"t2"), (b"config.x", b"1")):
-        parts.append(b"--XyZ\r\nContent-Disposition: form-data; name=\"" + name + b"\"\r\n\r\n" + value + b"\r\n")
+    for name, value in (
+        (b"name", b"svc"),
+        (b"tags[]", b"t1"),
+        (b"tags[]", b"t2"),
+        (b"config.x", b"1"),
+    ):
+        parts.append(
+            b'--XyZ\r\nContent-Disposition: form-data; name="'
+            + name
+            + b'"\r\n\r\n'
+            + value
+            + b"\r\n"
+        )
     raw = b"".join(parts) + b"--XyZ--\r\n"
     body = decode_body([b"multipart/form-data; boundary=" + boundary], raw)
     assert body.form is True
@@ -88,6 +105,7 @@ def test_parse_form_key_tokens() -> None:
 
 def test_array_of_records_from_indexes() -> None:
     """Indexed records build an array of objects in index order."""
-    data = decode_form_pairs([("sources[2].ip", "10.0.0.2"), ("sources[1].ip", "10.0.0.1"),
-                              ("sources[1].port", "80")])
+    data = decode_form_pairs(
+        [("sources[2].ip", "10.0.0.2"), ("sources[1].ip", "10.0.0.1"), ("sources[1].port", "80")]
+    )
     assert data == {"sources": [{"ip": "10.0.0.1", "port": "80"}, {"ip": "10.0.0.2"}]}

@@ -1,4 +1,5 @@
 """Unit tests for the Admin API segment router."""
+
 from __future__ import annotations
 
 from kongtx.admin.router import Router

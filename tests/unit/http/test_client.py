@@ -1,4 +1,5 @@
 """Unit tests of the upstream client: framing, parsing, pool rules, timeouts, all in memory."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,8 +48,12 @@ def _failure(d: Deferred[Any], *types: type[BaseException]) -> Failure:
     return results[0]
 
 
-def _get(target: str = "/", method: str = "GET", body: Any = None, **headers: str) -> UpstreamRequest:
-    return UpstreamRequest(method, target, Headers([("Host", "example.com"), *headers.items()]), body)
+def _get(
+    target: str = "/", method: str = "GET", body: Any = None, **headers: str
+) -> UpstreamRequest:
+    return UpstreamRequest(
+        method, target, Headers([("Host", "example.com"), *headers.items()]), body
+    )
 
 
 class Env:
@@ -58,8 +63,12 @@ class Env:
         self.reactor = MemoryReactorClock()
         self.pool = UpstreamPool(self.reactor, **options)
 
-    def request(self, request: UpstreamRequest | None = None, address: UpstreamAddress = ADDRESS,
-                **timeouts: float) -> Deferred[Any]:
+    def request(
+        self,
+        request: UpstreamRequest | None = None,
+        address: UpstreamAddress = ADDRESS,
+        **timeouts: float,
+    ) -> Deferred[Any]:
         return self.pool.request(request or _get(), address, **timeouts)
 
     def accept(self, index: int = -1) -> tuple[Any, StringTransport]:
@@ -93,7 +102,9 @@ def test_post_without_body_announces_zero_length() -> None:
 
 def test_known_length_body_uses_content_length() -> None:
     """A buffered or length-known stream body is framed with Content-Length."""
-    head, chunked = serialize_head(_get(method="PUT", body=BufferedBody(b"abcde")), ADDRESS.host_header)
+    head, chunked = serialize_head(
+        _get(method="PUT", body=BufferedBody(b"abcde")), ADDRESS.host_header
+    )
     assert head.endswith(b"Content-Length: 5\r\n\r\n") and not chunked
     head, chunked = serialize_head(_get(method="PUT", body=StreamBody(9)), ADDRESS.host_header)
     assert head.endswith(b"Content-Length: 9\r\n\r\n") and not chunked
@@ -107,12 +118,23 @@ def test_unknown_length_body_is_chunked() -> None:
 
 def test_caller_framing_headers_are_replaced() -> None:
     """Content-Length / Transfer-Encoding from the caller are dropped in favour of ours."""
-    request = UpstreamRequest("POST", "/", Headers([
-        ("Host", "h"), ("content-length", "999"), ("Transfer-Encoding", "gzip, chunked"),
-        ("X-Content-Length", "keep"),
-    ]), BufferedBody(b"xy"))
+    request = UpstreamRequest(
+        "POST",
+        "/",
+        Headers(
+            [
+                ("Host", "h"),
+                ("content-length", "999"),
+                ("Transfer-Encoding", "gzip, chunked"),
+                ("X-Content-Length", "keep"),
+            ]
+        ),
+        BufferedBody(b"xy"),
+    )
     head, _ = serialize_head(request, ADDRESS.host_header)
-    assert head == b"POST / HTTP/1.1\r\nHost: h\r\nX-Content-Length: keep\r\nContent-Length: 2\r\n\r\n"
+    assert (
+        head == b"POST / HTTP/1.1\r\nHost: h\r\nX-Content-Length: keep\r\nContent-Length: 2\r\n\r\n"
+    )
     assert request.headers.get("content-length") == "999"  # the caller's object is untouched
 
 
@@ -147,9 +169,11 @@ def test_response_fed_byte_by_byte() -> None:
     env = Env()
     d = env.request()
     proto, _ = env.accept()
-    for i, _ in enumerate(data := b"HTTP/1.1 200 Fine Thanks\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                   b"3\r\nabc\r\n0\r\n\r\n"):
-        proto.dataReceived(data[i:i + 1])
+    for i, _ in enumerate(
+        data := b"HTTP/1.1 200 Fine Thanks\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\n\r\n"
+    ):
+        proto.dataReceived(data[i : i + 1])
     resp = _result(d)
     assert resp.reason == "Fine Thanks" and resp.body.length is None
     assert _result(read_body(resp.body)) == b"abc"
@@ -224,8 +248,10 @@ def test_switching_protocols_hands_back_a_raw_channel() -> None:
     env = Env()
     d = env.request(_get("/ws", Upgrade="websocket", Connection="Upgrade"))
     proto, transport = env.accept()
-    proto.dataReceived(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                       b"Connection: Upgrade\r\n\r\nearly")
+    proto.dataReceived(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\n\r\nearly"
+    )
     resp = _result(d)
     assert resp.status == 101 and resp.upgraded is not None
     got: list[bytes] = []
@@ -277,12 +303,15 @@ def test_upstream_closing_before_headers_fails_the_request() -> None:
     assert err.request_sent and err.received
 
 
-@pytest.mark.parametrize("wire", [
-    b"garbage\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-    b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+    ],
+)
 def test_invalid_response_is_a_protocol_error(wire: bytes) -> None:
     """Malformed or ambiguous responses fail with UpstreamProtocolError and drop the connection."""
     env = Env()
@@ -398,10 +427,13 @@ def test_max_requests_retires_the_connection() -> None:
     assert env.connects == 2
 
 
-@pytest.mark.parametrize("wire", [
-    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
-    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
-])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ],
+)
 def test_connection_close_and_http10_are_not_reused(wire: bytes) -> None:
     """Connection: close and HTTP/1.0 responses close the connection after the body."""
     env = Env()
@@ -561,7 +593,9 @@ def test_full_upstream_socket_pauses_the_body_source() -> None:
     """The body writer is the transport's producer: pausing it pauses the body's source."""
     env = Env()
     calls: list[str] = []
-    body = StreamBody(None, pause=lambda: calls.append("pause"), resume=lambda: calls.append("resume"))
+    body = StreamBody(
+        None, pause=lambda: calls.append("pause"), resume=lambda: calls.append("resume")
+    )
     body.feed(b"x")
     env.request(_get(method="POST", body=body))
     _proto, transport = env.accept()
@@ -611,8 +645,10 @@ def test_connect_timeout() -> None:
 def test_tls_handshake_counts_against_connect_timeout() -> None:
     """A TCP connection whose TLS handshake does not finish in time is aborted."""
     env = Env()
-    d = env.request(address=UpstreamAddress("10.0.0.1", 443, tls=True, server_name="example.com"),
-                    connect_timeout=1.0)
+    d = env.request(
+        address=UpstreamAddress("10.0.0.1", 443, tls=True, server_name="example.com"),
+        connect_timeout=1.0,
+    )
     _proto, transport = env.accept()  # TLS wrapper: the handshake never completes here
     env.reactor.advance(1.1)
     assert _failure(d, UpstreamTimeout).value.phase == "connect"

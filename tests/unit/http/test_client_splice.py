@@ -1,4 +1,5 @@
 """Unit tests of splice() with in-memory raw channels."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

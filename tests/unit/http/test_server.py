@@ -163,7 +163,9 @@ def test_chunked_response_without_length() -> None:
 
 def test_http10_close_delimited() -> None:
     """An HTTP/1.0 response without Content-Length is delimited by the close."""
-    rec, proto, transport, writer = first_writer(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    rec, proto, transport, writer = first_writer(
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    )
     writer.write_head(200, Headers())
     writer.write(b"abc")
     writer.finish()

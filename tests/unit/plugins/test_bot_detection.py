@@ -1,4 +1,5 @@
 """bot-detection: Kong's built-in rules, allow/deny precedence, User-Agent edge cases."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,10 @@ from kongtx.plugins.bot_detection.handler import ALLOWED, BOT, DENIED, Detector,
 from kongtx.plugins.bot_detection.rules import BOTS, BOTS_RE
 from kongtx.proxy.context import ProxyContext
 
-CHROME = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_4) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/43.0.2357.130 Safari/537.36")
+CHROME = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_4) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/43.0.2357.130 Safari/537.36"
+)
 
 
 def _run(conf: dict, agents: list[str]) -> ProxyExit | None:

@@ -1,4 +1,5 @@
 """cors: origin matching, preflight answers and response headers (Kong's handler rules)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,14 @@ from kongtx.plugins.cors.policy import DEFAULT_METHODS, Policy, normalize_origin
 from kongtx.proxy.context import ProxyContext
 
 BASE = {
-    "origins": None, "headers": None, "exposed_headers": None, "methods": list(DEFAULT_METHODS.split(",")),
-    "max_age": None, "credentials": False, "private_network": False, "preflight_continue": False,
+    "origins": None,
+    "headers": None,
+    "exposed_headers": None,
+    "methods": list(DEFAULT_METHODS.split(",")),
+    "max_age": None,
+    "credentials": False,
+    "private_network": False,
+    "preflight_continue": False,
     "allow_origin_absent": True,
 }
 
@@ -23,7 +30,9 @@ def _conf(**changes) -> dict:
 
 
 def _ctx(method: str = "GET", headers: list[tuple[str, str]] | None = None) -> ProxyContext:
-    request = GatewayRequest(method, "/", "1.1", Headers(headers or []), "http", "127.0.0.1", 5000, 8000)
+    request = GatewayRequest(
+        method, "/", "1.1", Headers(headers or []), "http", "127.0.0.1", 5000, 8000
+    )
     return ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
 
 
@@ -37,7 +46,9 @@ def _preflight(conf: dict, headers: list[tuple[str, str]]) -> Headers | None:
     return None
 
 
-def _response(conf: dict, headers: list[tuple[str, str]], upstream: list[tuple[str, str]] | None = None) -> Headers:
+def _response(
+    conf: dict, headers: list[tuple[str, str]], upstream: list[tuple[str, str]] | None = None
+) -> Headers:
     ctx = _ctx("GET", headers)
     handler = Handler()
     handler.access(ctx, conf)
@@ -85,9 +96,17 @@ def test_single_plain_origin_is_always_sent():
 def test_listed_origins_are_echoed_normalized():
     """With several origins a matching Origin is echoed (normalized); others lose ACAO."""
     conf = _conf(origins=["http://a.test", "https://b.test:8443"])
-    assert _response(conf, [("Origin", "http://a.test:80")]).get("access-control-allow-origin") == "http://a.test"
-    assert _response(conf, [("Origin", "https://b.test:8443")]).get("access-control-allow-origin") == "https://b.test:8443"
-    refused = _response(conf, [("Origin", "http://c.test")], upstream=[("Access-Control-Allow-Origin", "*")])
+    assert (
+        _response(conf, [("Origin", "http://a.test:80")]).get("access-control-allow-origin")
+        == "http://a.test"
+    )
+    assert (
+        _response(conf, [("Origin", "https://b.test:8443")]).get("access-control-allow-origin")
+        == "https://b.test:8443"
+    )
+    refused = _response(
+        conf, [("Origin", "http://c.test")], upstream=[("Access-Control-Allow-Origin", "*")]
+    )
     assert "access-control-allow-origin" not in refused
     assert refused.get_all("vary") == ["Origin"]
 
@@ -126,7 +145,9 @@ def test_credentials_with_wildcard_echo_the_origin():
 
 def test_credentials_with_listed_origin():
     """credentials with a configured origin send ACAC true next to it."""
-    headers = _response(_conf(credentials=True, origins=["http://a.test"]), [("Origin", "http://a.test")])
+    headers = _response(
+        _conf(credentials=True, origins=["http://a.test"]), [("Origin", "http://a.test")]
+    )
     assert headers.get("access-control-allow-origin") == "http://a.test"
     assert headers.get("access-control-allow-credentials") == "true"
 
@@ -147,8 +168,14 @@ def test_allow_origin_absent_false():
 
 def test_preflight_defaults():
     """A preflight gets 200 with ACAO, all methods and echoed request headers."""
-    headers = _preflight(_conf(), [("Origin", "http://a.test"), ("Access-Control-Request-Method", "PUT"),
-                                    ("Access-Control-Request-Headers", "X-Foo, X-Bar")])
+    headers = _preflight(
+        _conf(),
+        [
+            ("Origin", "http://a.test"),
+            ("Access-Control-Request-Method", "PUT"),
+            ("Access-Control-Request-Headers", "X-Foo, X-Bar"),
+        ],
+    )
     assert headers.get("access-control-allow-origin") == "*"
     assert headers.get("access-control-allow-methods") == DEFAULT_METHODS
     assert headers.get("access-control-allow-headers") == "X-Foo, X-Bar"
@@ -158,11 +185,23 @@ def test_preflight_defaults():
 
 def test_preflight_configured():
     """Configured headers, methods, max_age, credentials and private network appear in the preflight."""
-    conf = _conf(origins=["http://a.test"], headers=["X-A", "X-B"], methods=["GET", "POST"], max_age=3600.0,
-                 credentials=True, private_network=True)
-    headers = _preflight(conf, [("Origin", "http://a.test"), ("Access-Control-Request-Method", "POST"),
-                                ("Access-Control-Request-Headers", "X-Other"),
-                                ("Access-Control-Request-Private-Network", "true")])
+    conf = _conf(
+        origins=["http://a.test"],
+        headers=["X-A", "X-B"],
+        methods=["GET", "POST"],
+        max_age=3600.0,
+        credentials=True,
+        private_network=True,
+    )
+    headers = _preflight(
+        conf,
+        [
+            ("Origin", "http://a.test"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "X-Other"),
+            ("Access-Control-Request-Private-Network", "true"),
+        ],
+    )
     assert headers.get("access-control-allow-origin") == "http://a.test"
     assert headers.get("access-control-allow-headers") == "X-A,X-B"
     assert headers.get("access-control-allow-methods") == "GET,POST"
@@ -174,8 +213,10 @@ def test_preflight_configured():
 
 def test_private_network_only_when_requested():
     """Access-Control-Allow-Private-Network needs the request header set to 'true'."""
-    headers = _preflight(_conf(private_network=True), [("Origin", "http://a.test"),
-                                                        ("Access-Control-Request-Method", "GET")])
+    headers = _preflight(
+        _conf(private_network=True),
+        [("Origin", "http://a.test"), ("Access-Control-Request-Method", "GET")],
+    )
     assert "access-control-allow-private-network" not in headers
 
 

@@ -1,4 +1,5 @@
 """ip-restriction: CIDR matching, deny-before-allow, Kong's statuses and messages."""
+
 from __future__ import annotations
 
 import pytest

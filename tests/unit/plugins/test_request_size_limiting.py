@@ -1,4 +1,5 @@
 """request-size-limiting: declared lengths, units, 411/413/417 and the streaming counter."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,7 +17,9 @@ from kongtx.proxy.upstream import UpstreamFailure
 
 
 def _ctx(headers: list[tuple[str, str]], body=None) -> ProxyContext:
-    request = GatewayRequest("POST", "/", "1.1", Headers(headers), "http", "127.0.0.1", 5000, 8000, body=body)
+    request = GatewayRequest(
+        "POST", "/", "1.1", Headers(headers), "http", "127.0.0.1", 5000, 8000, body=body
+    )
     return ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
 
 
@@ -48,8 +51,15 @@ class _Sink:
         self.failure = reason
 
 
-@pytest.mark.parametrize("size, unit, expected", [(128, "megabytes", 128 * 2**20), (3, "kilobytes", 3072),
-                                                  (7, "bytes", 7), (None, None, 128 * 2**20)])
+@pytest.mark.parametrize(
+    "size, unit, expected",
+    [
+        (128, "megabytes", 128 * 2**20),
+        (3, "kilobytes", 3072),
+        (7, "bytes", 7),
+        (None, None, 128 * 2**20),
+    ],
+)
 def test_units(size, unit, expected):
     """Sizes are megabytes, kilobytes (2^10) or bytes; the default is 128 MiB."""
     assert limit_bytes({"allowed_payload_size": size, "size_unit": unit}) == expected
@@ -86,7 +96,10 @@ def test_no_body_without_requirement_passes():
 
 def test_known_length_body_without_header():
     """A body of known length (buffered by a front-end) is checked at once."""
-    assert _run(_conf(), _ctx([("Transfer-Encoding", "chunked")], BufferedBody(b"y" * 11))).status == 413
+    assert (
+        _run(_conf(), _ctx([("Transfer-Encoding", "chunked")], BufferedBody(b"y" * 11))).status
+        == 413
+    )
     assert _run(_conf(), _ctx([("Transfer-Encoding", "chunked")], BufferedBody(b"y" * 9))) is None
 
 
@@ -155,7 +168,9 @@ def test_source_failure_is_passed_on():
 def test_back_pressure_reaches_the_source():
     """pause/resume on the counting body pause/resume the client body."""
     calls = []
-    source = StreamBody(None, pause=lambda: calls.append("pause"), resume=lambda: calls.append("resume"))
+    source = StreamBody(
+        None, pause=lambda: calls.append("pause"), resume=lambda: calls.append("resume")
+    )
     body = LimitedBody(source, 100)
     body.start(_Sink())
     body.pauseProducing()

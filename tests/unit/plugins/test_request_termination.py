@@ -1,4 +1,5 @@
 """request-termination: Kong's exits, defaults, trigger and echo."""
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,31 @@ from kongtx.proxy.responses import render_exit
 
 
 def _conf(**changes) -> dict:
-    return {"status_code": 503, "message": None, "content_type": None, "body": None, "echo": False,
-            "trigger": None, **changes}
+    return {
+        "status_code": 503,
+        "message": None,
+        "content_type": None,
+        "body": None,
+        "echo": False,
+        "trigger": None,
+        **changes,
+    }
 
 
-def _ctx(target: str = "/", headers: list[tuple[str, str]] | None = None, body=None) -> ProxyContext:
-    request = GatewayRequest("POST", target, "1.1", Headers(headers or [("Host", "Api.Test:8000")]), "http",
-                             "127.0.0.1", 5000, 8000, body=body)
+def _ctx(
+    target: str = "/", headers: list[tuple[str, str]] | None = None, body=None
+) -> ProxyContext:
+    request = GatewayRequest(
+        "POST",
+        target,
+        "1.1",
+        Headers(headers or [("Host", "Api.Test:8000")]),
+        "http",
+        "127.0.0.1",
+        5000,
+        8000,
+        body=body,
+    )
     return ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
 
 
@@ -45,8 +64,16 @@ def test_default_is_503_service_unavailable():
     assert headers.get("content-type").startswith("application/json")
 
 
-@pytest.mark.parametrize("status, message", [(401, "Unauthorized"), (404, "Not found"), (405, "Method not allowed"),
-                                             (500, "An unexpected error occurred"), (502, "Bad Gateway")])
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        (401, "Unauthorized"),
+        (404, "Not found"),
+        (405, "Method not allowed"),
+        (500, "An unexpected error occurred"),
+        (502, "Bad Gateway"),
+    ],
+)
 def test_default_messages(status, message):
     """Kong's default message per status."""
     assert plain_exit(_conf(status_code=status)).body == {"message": message}
@@ -84,8 +111,16 @@ def test_trigger_header_or_query():
 @pytest_twisted.ensureDeferred
 async def test_echo_returns_the_request():
     """echo answers the request (headers, query, body, route) as JSON."""
-    ctx = _ctx("/a/b?x=1&x=2&y=", [("Host", "Api.Test:8000"), ("Content-Type", "application/json"),
-                                   ("X-Multi", "1"), ("X-Multi", "2")], BufferedBody(b'{"k": [1]}'))
+    ctx = _ctx(
+        "/a/b?x=1&x=2&y=",
+        [
+            ("Host", "Api.Test:8000"),
+            ("Content-Type", "application/json"),
+            ("X-Multi", "1"),
+            ("X-Multi", "2"),
+        ],
+        BufferedBody(b'{"k": [1]}'),
+    )
     ctx.route = {"id": "r1", "name": "route"}
     ctx.service = {"id": "s1"}
     result = Handler().access(ctx, _conf(status_code=200, echo=True, message="hi"))
@@ -118,6 +153,9 @@ async def test_echo_with_trigger_absent_passes():
 
 def test_parse_body():
     """JSON and url-encoded bodies are parsed; others are not."""
-    assert parse_body(b"a=1&a=2&b=", "application/x-www-form-urlencoded") == {"a": ["1", "2"], "b": ""}
+    assert parse_body(b"a=1&a=2&b=", "application/x-www-form-urlencoded") == {
+        "a": ["1", "2"],
+        "b": "",
+    }
     assert parse_body(b"{bad", "application/json") is None
     assert parse_body(b"text", "text/plain") is None

@@ -1,4 +1,5 @@
 """Unit tests for kongtx.proxy.balancer: algorithms, health counters, health JSON."""
+
 from __future__ import annotations
 
 import copy
@@ -21,18 +22,54 @@ from kongtx.proxy.dns import DNSError, ResolvedAddress
 
 HEALTHCHECKS: dict[str, Any] = {
     "active": {
-        "type": "http", "timeout": 1, "concurrency": 10, "http_path": "/", "https_sni": None,
-        "https_verify_certificate": True, "headers": None,
+        "type": "http",
+        "timeout": 1,
+        "concurrency": 10,
+        "http_path": "/",
+        "https_sni": None,
+        "https_verify_certificate": True,
+        "headers": None,
         "healthy": {"interval": 0, "http_statuses": [200, 302], "successes": 0},
-        "unhealthy": {"interval": 0, "http_statuses": [429, 404, 500, 501, 502, 503, 504, 505],
-                      "tcp_failures": 0, "timeouts": 0, "http_failures": 0},
+        "unhealthy": {
+            "interval": 0,
+            "http_statuses": [429, 404, 500, 501, 502, 503, 504, 505],
+            "tcp_failures": 0,
+            "timeouts": 0,
+            "http_failures": 0,
+        },
     },
     "passive": {
         "type": "http",
-        "healthy": {"http_statuses": [200, 201, 202, 203, 204, 205, 206, 207, 208, 226,
-                                      300, 301, 302, 303, 304, 305, 306, 307, 308], "successes": 0},
-        "unhealthy": {"http_statuses": [429, 500, 503], "tcp_failures": 0, "timeouts": 0,
-                      "http_failures": 0},
+        "healthy": {
+            "http_statuses": [
+                200,
+                201,
+                202,
+                203,
+                204,
+                205,
+                206,
+                207,
+                208,
+                226,
+                300,
+                301,
+                302,
+                303,
+                304,
+                305,
+                306,
+                307,
+                308,
+            ],
+            "successes": 0,
+        },
+        "unhealthy": {
+            "http_statuses": [429, 500, 503],
+            "tcp_failures": 0,
+            "timeouts": 0,
+            "http_failures": 0,
+        },
     },
     "threshold": 0,
 }
@@ -41,39 +78,71 @@ HEALTHCHECKS: dict[str, Any] = {
 def upstream_row(**overrides: Any) -> dict[str, Any]:
     """An upstream row in Kong's JSON shape with every default filled in."""
     row: dict[str, Any] = {
-        "id": "u-1", "name": "svc.upstream", "algorithm": "round-robin", "hash_on": "none",
-        "hash_fallback": "none", "hash_on_header": None, "hash_fallback_header": None,
-        "hash_on_cookie": None, "hash_on_cookie_path": "/", "hash_on_query_arg": None,
-        "hash_fallback_query_arg": None, "hash_on_uri_capture": None,
-        "hash_fallback_uri_capture": None, "slots": 10000,
-        "healthchecks": copy.deepcopy(HEALTHCHECKS), "host_header": None,
-        "client_certificate": None, "use_srv_name": False, "tags": None,
-        "created_at": 1, "updated_at": 1,
+        "id": "u-1",
+        "name": "svc.upstream",
+        "algorithm": "round-robin",
+        "hash_on": "none",
+        "hash_fallback": "none",
+        "hash_on_header": None,
+        "hash_fallback_header": None,
+        "hash_on_cookie": None,
+        "hash_on_cookie_path": "/",
+        "hash_on_query_arg": None,
+        "hash_fallback_query_arg": None,
+        "hash_on_uri_capture": None,
+        "hash_fallback_uri_capture": None,
+        "slots": 10000,
+        "healthchecks": copy.deepcopy(HEALTHCHECKS),
+        "host_header": None,
+        "client_certificate": None,
+        "use_srv_name": False,
+        "tags": None,
+        "created_at": 1,
+        "updated_at": 1,
     }
     row.update(overrides)
     return row
 
 
-def with_checks(row: dict[str, Any], section: str, healthy: dict[str, Any] | None = None,
-                unhealthy: dict[str, Any] | None = None) -> dict[str, Any]:
+def with_checks(
+    row: dict[str, Any],
+    section: str,
+    healthy: dict[str, Any] | None = None,
+    unhealthy: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Set counters/intervals in ``healthchecks.<section>``."""
     row["healthchecks"][section]["healthy"].update(healthy or {})
     row["healthchecks"][section]["unhealthy"].update(unhealthy or {})
     return row
 
 
-def target_row(target: str, weight: int = 100, n: int = 0, upstream_id: str = "u-1") -> dict[str, Any]:
+def target_row(
+    target: str, weight: int = 100, n: int = 0, upstream_id: str = "u-1"
+) -> dict[str, Any]:
     """A target row in Kong's JSON shape."""
-    return {"id": f"t-{target}", "target": target, "weight": weight,
-            "upstream": {"id": upstream_id}, "created_at": 1000.0 + n, "updated_at": 1000.0 + n,
-            "tags": None}
+    return {
+        "id": f"t-{target}",
+        "target": target,
+        "weight": weight,
+        "upstream": {"id": upstream_id},
+        "created_at": 1000.0 + n,
+        "updated_at": 1000.0 + n,
+        "tags": None,
+    }
 
 
 def ctx(**kw: Any) -> SimpleNamespace:
     """A duck-typed request view for hash_input."""
-    base: dict[str, Any] = {"consumer_id": None, "credential_id": None, "client_ip": "10.1.1.1",
-                            "headers": {}, "cookies": {}, "path": "/p", "query": {},
-                            "uri_captures": {}}
+    base: dict[str, Any] = {
+        "consumer_id": None,
+        "credential_id": None,
+        "client_ip": "10.1.1.1",
+        "headers": {},
+        "cookies": {},
+        "path": "/p",
+        "query": {},
+        "uri_captures": {},
+    }
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -93,23 +162,26 @@ def test_parse_target_forms() -> None:
 
 def test_round_robin_follows_weights() -> None:
     """Weighted round-robin hands out picks exactly in proportion to weights."""
-    b = Balancer(upstream_row(), [target_row("10.0.0.1:80", 300), target_row("10.0.0.2:80", 100)],
-                 Clock())
+    b = Balancer(
+        upstream_row(), [target_row("10.0.0.1:80", 300), target_row("10.0.0.2:80", 100)], Clock()
+    )
     assert picks(b, 400) == {"10.0.0.1:80": 300, "10.0.0.2:80": 100}
 
 
 def test_round_robin_is_smooth() -> None:
     """Smooth WRR interleaves: a 2:1 split never picks the heavy peer three times in a row."""
-    b = Balancer(upstream_row(), [target_row("10.0.0.1:80", 200), target_row("10.0.0.2:80", 100)],
-                 Clock())
+    b = Balancer(
+        upstream_row(), [target_row("10.0.0.1:80", 200), target_row("10.0.0.2:80", 100)], Clock()
+    )
     seq = "".join("a" if b.select().ip == "10.0.0.1" else "b" for _ in range(30))
     assert "aaa" not in seq and seq.count("b") == 10
 
 
 def test_weight_zero_gets_no_traffic() -> None:
     """A target with weight 0 is never selected."""
-    b = Balancer(upstream_row(), [target_row("10.0.0.1:80", 0), target_row("10.0.0.2:80", 10)],
-                 Clock())
+    b = Balancer(
+        upstream_row(), [target_row("10.0.0.1:80", 0), target_row("10.0.0.2:80", 10)], Clock()
+    )
     assert picks(b, 50) == {"10.0.0.2:80": 50}
 
 
@@ -128,8 +200,11 @@ def test_no_targets_raises_no_healthy_target() -> None:
 
 def test_exclude_skips_tried_addresses() -> None:
     """Retries skip excluded addresses while others are available."""
-    b = Balancer(upstream_row(), [target_row("10.0.0.1:80"), target_row("10.0.0.2:80"),
-                                  target_row("10.0.0.3:80")], Clock())
+    b = Balancer(
+        upstream_row(),
+        [target_row("10.0.0.1:80"), target_row("10.0.0.2:80"), target_row("10.0.0.3:80")],
+        Clock(),
+    )
     first = b.select()
     second = b.select(exclude={first})
     third = b.select(exclude={first, second})
@@ -165,8 +240,15 @@ def test_threshold_marks_upstream_unhealthy() -> None:
     """Healthy weight share at or below healthchecks.threshold makes the whole upstream unhealthy."""
     row = upstream_row()
     row["healthchecks"]["threshold"] = 50
-    b = Balancer(row, [target_row("10.0.0.1:80", 100), target_row("10.0.0.2:80", 100),
-                       target_row("10.0.0.3:80", 200)], Clock())
+    b = Balancer(
+        row,
+        [
+            target_row("10.0.0.1:80", 100),
+            target_row("10.0.0.2:80", 100),
+            target_row("10.0.0.3:80", 200),
+        ],
+        Clock(),
+    )
     b.set_health("10.0.0.1:80", None, False)  # 75% healthy
     assert b.healthy and b.select()
     b.set_health("10.0.0.3:80", None, False)  # 25% healthy
@@ -176,7 +258,9 @@ def test_threshold_marks_upstream_unhealthy() -> None:
 
 
 def _ring(n: int, **kw: Any) -> Balancer:
-    row = upstream_row(algorithm="consistent-hashing", hash_on="header", hash_on_header="x-key", **kw)
+    row = upstream_row(
+        algorithm="consistent-hashing", hash_on="header", hash_on_header="x-key", **kw
+    )
     return Balancer(row, [target_row(f"10.0.0.{i}:80", n=i) for i in range(1, n + 1)], Clock())
 
 
@@ -284,8 +368,9 @@ def test_latency_prefers_faster_address() -> None:
 def test_passive_http_failures_mark_unhealthy() -> None:
     """passive.unhealthy.http_failures consecutive failures mark an address unhealthy."""
     # the success counter must be enabled for successes to reset failures (lua-resty-healthcheck)
-    row = with_checks(upstream_row(), "passive", healthy={"successes": 5},
-                      unhealthy={"http_failures": 3})
+    row = with_checks(
+        upstream_row(), "passive", healthy={"successes": 5}, unhealthy={"http_failures": 3}
+    )
     b = Balancer(row, [target_row("10.0.0.1:80"), target_row("10.0.0.2:80")], Clock())
     a = b.select()
     b.report(a, status=500)
@@ -346,8 +431,12 @@ def test_passive_successes_restore_health() -> None:
 
 def test_manual_health_of_one_address() -> None:
     """set_health with an address only changes that address of the target."""
-    b = Balancer(upstream_row(), [target_row("svc.local:80")], Clock(),
-                 {"svc.local:80": (ResolvedAddress("10.0.0.7", 80), ResolvedAddress("10.0.0.8", 80))})
+    b = Balancer(
+        upstream_row(),
+        [target_row("svc.local:80")],
+        Clock(),
+        {"svc.local:80": (ResolvedAddress("10.0.0.7", 80), ResolvedAddress("10.0.0.8", 80))},
+    )
     b.set_health("svc.local:80", "10.0.0.7:80", False)
     assert picks(b, 6) == {"10.0.0.8:80": 6}
     b.set_health("svc.local:80", "10.0.0.7", True)  # port defaults to the target's
@@ -373,8 +462,11 @@ def test_update_keeps_health_of_unchanged_targets() -> None:
 
 def test_srv_answers_give_port_and_weight() -> None:
     """SRV answers override the target's port and weight (weight 0 becomes 1)."""
-    answers = (ResolvedAddress("10.0.0.1", 9001, 30, 1), ResolvedAddress("10.0.0.2", 9002, 10, 1),
-               ResolvedAddress("10.0.0.3", 9003, 0, 1))
+    answers = (
+        ResolvedAddress("10.0.0.1", 9001, 30, 1),
+        ResolvedAddress("10.0.0.2", 9002, 10, 1),
+        ResolvedAddress("10.0.0.3", 9003, 0, 1),
+    )
     b = Balancer(upstream_row(), [target_row("svc.srv:80")], Clock(), {"svc.srv:80": answers})
     counts = picks(b, 41)
     assert counts == {"10.0.0.1:9001": 30, "10.0.0.2:9002": 10, "10.0.0.3:9003": 1}
@@ -383,8 +475,12 @@ def test_srv_answers_give_port_and_weight() -> None:
 
 def test_hostname_target_keeps_addresses_without_new_answers() -> None:
     """An update without DNS answers for a hostname target keeps the previous addresses."""
-    b = Balancer(upstream_row(), [target_row("svc.local:80")], Clock(),
-                 {"svc.local:80": (ResolvedAddress("10.0.0.7", 80),)})
+    b = Balancer(
+        upstream_row(),
+        [target_row("svc.local:80")],
+        Clock(),
+        {"svc.local:80": (ResolvedAddress("10.0.0.7", 80),)},
+    )
     b.update(upstream_row(), [target_row("svc.local:80")])
     assert b.select().ip == "10.0.0.7"
 
@@ -395,18 +491,28 @@ def _health_row() -> dict[str, Any]:
 
 def test_health_json_target_shapes() -> None:
     """Health lists active targets newest first with HEALTHY/UNHEALTHY/DNS_ERROR per Kong."""
-    rows = [target_row("10.0.0.1:80", n=1), target_row("10.0.0.2:80", n=2),
-            target_row("bad.name:80", n=3), target_row("10.0.0.9:80", 0, n=4)]
-    b = Balancer(_health_row(), rows, Clock(), {"bad.name:80": DNSError("bad.name", "3 name error")})
+    rows = [
+        target_row("10.0.0.1:80", n=1),
+        target_row("10.0.0.2:80", n=2),
+        target_row("bad.name:80", n=3),
+        target_row("10.0.0.9:80", 0, n=4),
+    ]
+    b = Balancer(
+        _health_row(), rows, Clock(), {"bad.name:80": DNSError("bad.name", "3 name error")}
+    )
     b.set_health("10.0.0.2:80", None, False)
     body = b.health_json(False, "node-1")
     assert body["node_id"] == "node-1" and body["next"] is None
     assert [(t["target"], t["health"]) for t in body["data"]] == [
-        ("bad.name:80", "DNS_ERROR"), ("10.0.0.2:80", "UNHEALTHY"), ("10.0.0.1:80", "HEALTHY")]
+        ("bad.name:80", "DNS_ERROR"),
+        ("10.0.0.2:80", "UNHEALTHY"),
+        ("10.0.0.1:80", "HEALTHY"),
+    ]
     first = body["data"][2]
     assert first["id"] == "t-10.0.0.1:80" and first["weight"] == 100
-    assert first["data"]["addresses"] == [{"ip": "10.0.0.1", "port": 80, "weight": 100,
-                                           "health": "HEALTHY"}]
+    assert first["data"]["addresses"] == [
+        {"ip": "10.0.0.1", "port": 80, "weight": 100, "health": "HEALTHY"}
+    ]
     assert first["data"]["weight"] == {"total": 100, "unavailable": 0, "available": 100}
     assert body["data"][1]["data"]["weight"] == {"total": 100, "unavailable": 100, "available": 0}
     assert body["data"][0]["data"]["addresses"] == []
@@ -441,24 +547,40 @@ def test_health_json_balancer_health() -> None:
     assert data["health"] == "UNHEALTHY" and data["balancer_health"] == "UNHEALTHY"
 
 
-@pytest.mark.parametrize("upstream, request_view, expected", [
-    ({"hash_on": "consumer"}, {"consumer_id": "c1", "credential_id": "k1"}, "c1"),
-    ({"hash_on": "consumer"}, {"credential_id": "k1"}, "k1"),
-    ({"hash_on": "ip"}, {}, "10.1.1.1"),
-    ({"hash_on": "header", "hash_on_header": "X-Key"}, {"headers": {"X-Key": "h"}}, "h"),
-    ({"hash_on": "cookie", "hash_on_cookie": "sess"}, {"cookies": {"sess": "abc"}}, "abc"),
-    ({"hash_on": "path"}, {}, "/p"),
-    ({"hash_on": "query_arg", "hash_on_query_arg": "q"}, {"query": {"q": "v"}}, "v"),
-    ({"hash_on": "query_arg", "hash_on_query_arg": "q"}, {"query": {"q": ["b", "a"]}}, "a,b"),
-    ({"hash_on": "uri_capture", "hash_on_uri_capture": "id"}, {"uri_captures": {"id": "7"}}, "7"),
-    ({"hash_on": "header", "hash_on_header": "X-Key", "hash_fallback": "ip"}, {}, "10.1.1.1"),
-    ({"hash_on": "header", "hash_on_header": "X-Key", "hash_fallback": "query_arg",
-      "hash_fallback_query_arg": "q"}, {"query": {"q": "fb"}}, "fb"),
-    ({"hash_on": "header", "hash_on_header": "X-Key", "hash_fallback": "none"}, {}, None),
-    ({"hash_on": "none"}, {}, None),
-])
-def test_hash_input(upstream: dict[str, Any], request_view: dict[str, Any],
-                    expected: str | None) -> None:
+@pytest.mark.parametrize(
+    "upstream, request_view, expected",
+    [
+        ({"hash_on": "consumer"}, {"consumer_id": "c1", "credential_id": "k1"}, "c1"),
+        ({"hash_on": "consumer"}, {"credential_id": "k1"}, "k1"),
+        ({"hash_on": "ip"}, {}, "10.1.1.1"),
+        ({"hash_on": "header", "hash_on_header": "X-Key"}, {"headers": {"X-Key": "h"}}, "h"),
+        ({"hash_on": "cookie", "hash_on_cookie": "sess"}, {"cookies": {"sess": "abc"}}, "abc"),
+        ({"hash_on": "path"}, {}, "/p"),
+        ({"hash_on": "query_arg", "hash_on_query_arg": "q"}, {"query": {"q": "v"}}, "v"),
+        ({"hash_on": "query_arg", "hash_on_query_arg": "q"}, {"query": {"q": ["b", "a"]}}, "a,b"),
+        (
+            {"hash_on": "uri_capture", "hash_on_uri_capture": "id"},
+            {"uri_captures": {"id": "7"}},
+            "7",
+        ),
+        ({"hash_on": "header", "hash_on_header": "X-Key", "hash_fallback": "ip"}, {}, "10.1.1.1"),
+        (
+            {
+                "hash_on": "header",
+                "hash_on_header": "X-Key",
+                "hash_fallback": "query_arg",
+                "hash_fallback_query_arg": "q",
+            },
+            {"query": {"q": "fb"}},
+            "fb",
+        ),
+        ({"hash_on": "header", "hash_on_header": "X-Key", "hash_fallback": "none"}, {}, None),
+        ({"hash_on": "none"}, {}, None),
+    ],
+)
+def test_hash_input(
+    upstream: dict[str, Any], request_view: dict[str, Any], expected: str | None
+) -> None:
     """hash_input reads the configured request part, then the fallback, else None."""
     assert hash_input(upstream_row(**upstream), ctx(**request_view)) == expected
 

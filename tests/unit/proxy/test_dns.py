@@ -1,4 +1,5 @@
 """Unit tests for kongtx.proxy.dns.DNSCache over an in-memory resolver and a Clock."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,11 +19,13 @@ def rr_a(name: str, ip: str, ttl: int = 60) -> dns.RRHeader:
     return dns.RRHeader(name, dns.A, dns.IN, ttl, dns.Record_A(ip, ttl))
 
 
-def rr_srv(name: str, target: str, port: int, weight: int, priority: int = 10,
-           ttl: int = 60) -> dns.RRHeader:
+def rr_srv(
+    name: str, target: str, port: int, weight: int, priority: int = 10, ttl: int = 60
+) -> dns.RRHeader:
     """An SRV answer."""
-    return dns.RRHeader(name, dns.SRV, dns.IN, ttl,
-                        dns.Record_SRV(priority, weight, port, target, ttl))
+    return dns.RRHeader(
+        name, dns.SRV, dns.IN, ttl, dns.Record_SRV(priority, weight, port, target, ttl)
+    )
 
 
 def rr_cname(name: str, target: str, ttl: int = 60) -> dns.RRHeader:
@@ -90,8 +93,10 @@ def test_ip_literals_pass_through(env: tuple[FakeResolver, Clock, DNSCache]) -> 
 def test_a_records_cached_for_ttl(env: tuple[FakeResolver, Clock, DNSCache]) -> None:
     """A answers use the caller's port and are served from cache within their TTL."""
     resolver, clock, cache = env
-    resolver.table[("A", "web.test")] = [rr_a("web.test", "10.0.0.1", 30),
-                                         rr_a("web.test", "10.0.0.2", 30)]
+    resolver.table[("A", "web.test")] = [
+        rr_a("web.test", "10.0.0.1", 30),
+        rr_a("web.test", "10.0.0.2", 30),
+    ]
     assert cache.cached("web.test", 80) is None
     got = run(cache.resolve, "web.test", 80)
     assert got == (ResolvedAddress("10.0.0.1", 80), ResolvedAddress("10.0.0.2", 80))
@@ -134,13 +139,19 @@ def test_srv_gives_port_weight_and_uses_glue(env: tuple[FakeResolver, Clock, DNS
     """SRV answers carry ip, port and weight; glue A records avoid extra queries."""
     resolver, _clock, cache = env
     resolver.table[("SRV", "_svc.test")] = (
-        [rr_srv("_svc.test", "a.test", 9001, 30), rr_srv("_svc.test", "b.test", 9002, 10),
-         rr_srv("_svc.test", "backup.test", 9003, 50, priority=20)],
-        [rr_a("a.test", "10.0.0.1")])
+        [
+            rr_srv("_svc.test", "a.test", 9001, 30),
+            rr_srv("_svc.test", "b.test", 9002, 10),
+            rr_srv("_svc.test", "backup.test", 9003, 50, priority=20),
+        ],
+        [rr_a("a.test", "10.0.0.1")],
+    )
     resolver.table[("A", "b.test")] = [rr_a("b.test", "10.0.0.2")]
     got = run(cache.resolve, "_svc.test", 80)
-    assert got == (ResolvedAddress("10.0.0.1", 9001, 30, 10),
-                   ResolvedAddress("10.0.0.2", 9002, 10, 10))
+    assert got == (
+        ResolvedAddress("10.0.0.1", 9001, 30, 10),
+        ResolvedAddress("10.0.0.2", 9002, 10, 10),
+    )
     assert ("A", "a.test") not in resolver.calls and ("A", "backup.test") not in resolver.calls
 
 

@@ -1,4 +1,5 @@
 """Unit tests for kongtx.proxy.healthcheck with a Clock and fake probes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,7 +42,9 @@ class FakeProbe:
 
 def active_row(**active: Any) -> dict[str, Any]:
     """An upstream with active checks: healthy/unhealthy sections merged from kwargs."""
-    row = with_checks(upstream_row(), "active", active.pop("healthy", {}), active.pop("unhealthy", {}))
+    row = with_checks(
+        upstream_row(), "active", active.pop("healthy", {}), active.pop("unhealthy", {})
+    )
     row["healthchecks"]["active"].update(active)
     return row
 
@@ -59,8 +62,9 @@ def addr(b: Balancer, ip: str) -> Address:
 def test_http_failures_then_recovery() -> None:
     """A target answering 500 goes unhealthy after N probes and returns after M successes."""
     clock = Clock()
-    row = active_row(healthy={"interval": 5, "successes": 2},
-                     unhealthy={"interval": 3, "http_failures": 2})
+    row = active_row(
+        healthy={"interval": 5, "successes": 2}, unhealthy={"interval": 3, "http_failures": 2}
+    )
     b = two_targets(row, clock)
     probe = FakeProbe({"10.0.0.1": 500, "10.0.0.2": 200})
     checker = ActiveHealthChecker(clock, b, probe)
@@ -215,7 +219,9 @@ def test_registry_dns_error_shows_in_health() -> None:
     body = reg.health(up, False)
     assert body["node_id"] == "node-1"
     assert [(t["target"], t["health"]) for t in body["data"]] == [
-        ("missing.test:80", "DNS_ERROR"), ("10.0.0.1:80", "HEALTHCHECKS_OFF")]
+        ("missing.test:80", "DNS_ERROR"),
+        ("10.0.0.1:80", "HEALTHCHECKS_OFF"),
+    ]
     reg.stop()
 
 

@@ -193,8 +193,7 @@ def test_route_protocol_rules(reg):
     row = build(reg, "routes", {"hosts": ["a.com"]})
     err = fails(reg, "routes", {**row, "protocols": ["http", "tcp"]})
     assert err.fields == {
-        "protocols": "these sets are mutually exclusive: "
-        "('http', 'https'), ('tcp', 'tls', 'udp')"
+        "protocols": "these sets are mutually exclusive: ('http', 'https'), ('tcp', 'tls', 'udp')"
     }
     err = fails(reg, "routes", {**row, "protocols": ["http"], "snis": ["a.com"]})
     assert err.fields == {
@@ -205,19 +204,14 @@ def test_route_protocol_rules(reg):
         ],
     }
     err = fails(reg, "routes", {**row, "sources": [{"ip": "10.0.0.1"}]})
-    assert err.fields == {
-        "sources": "cannot set 'sources' when 'protocols' is 'http' or 'https'"
-    }
+    assert err.fields == {"sources": "cannot set 'sources' when 'protocols' is 'http' or 'https'"}
     err = fails(reg, "routes", {**row, "protocols": []})
     assert err.fields == {"protocols": "length must be at least 1"}
-    stream = build(
-        reg, "routes", {"protocols": ["tcp"], "destinations": [{"port": 80}]}
-    )
+    stream = build(reg, "routes", {"protocols": ["tcp"], "destinations": [{"port": 80}]})
     reg.get("routes").validate(stream)
     err = fails(reg, "routes", {**stream, "paths": ["/x"]})
     assert err.fields == {
-        "paths": "cannot set 'paths' when 'protocols' is 'tcp', 'tls', "
-        "'tls_passthrough' or 'udp'"
+        "paths": "cannot set 'paths' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'"
     }
 
 
@@ -248,8 +242,7 @@ def test_route_field_messages(reg):
         "paths": [None, "should start with: / (fixed path) or ~/ (regex path)"],
         "methods": [None, "invalid value: get"],
         "headers": {
-            "host": "cannot contain 'host' header, which must be specified in the "
-            "'hosts' attribute"
+            "host": "cannot contain 'host' header, which must be specified in the 'hosts' attribute"
         },
     }
     assert err.message.startswith("3 schema violations (headers.host: ")
@@ -259,9 +252,7 @@ def test_route_field_messages(reg):
 
 def test_route_sets_are_deduplicated(reg):
     """Set fields drop duplicates on input."""
-    row = build(
-        reg, "routes", {"methods": ["GET", "GET"], "protocols": ["http", "http"]}
-    )
+    row = build(reg, "routes", {"methods": ["GET", "GET"], "protocols": ["http", "http"]})
     assert row["methods"] == ["GET"] and row["protocols"] == ["http"]
 
 
@@ -273,8 +264,7 @@ def test_consumer_needs_username_or_custom_id(reg):
     row = build(reg, "consumers", {})
     err = fails(reg, "consumers", row)
     assert err.message == (
-        "schema violation (at least one of these fields must be "
-        "non-empty: 'custom_id', 'username')"
+        "schema violation (at least one of these fields must be non-empty: 'custom_id', 'username')"
     )
     reg.get("consumers").validate({**row, "custom_id": "c1"})
     assert reg.get("consumers").unique_fields() == ["username", "custom_id"]
@@ -291,9 +281,7 @@ def plugin_reg(reg):
             {
                 "minute": Number(gt=0),
                 "policy": String(default="local"),
-                "redis": Record(
-                    {"host": String(), "port": Integer(default=6379)}, required=True
-                ),
+                "redis": Record({"host": String(), "port": Integer(default=6379)}, required=True),
                 "fault_tolerant": Boolean(default=True),
             }
         ),
@@ -414,12 +402,8 @@ def test_certificate_pairs(reg, rsa_pair, rsa_pair2, ec_pair):
     assert err.fields == {
         "@entity": ["all or none of these fields must be set: 'cert_alt', 'key_alt'"]
     }
-    reg.get("certificates").validate(
-        {**row, "cert_alt": ec_pair[0], "key_alt": ec_pair[1]}
-    )
-    err = fails(
-        reg, "certificates", {**row, "cert_alt": rsa_pair2[0], "key_alt": rsa_pair2[1]}
-    )
+    reg.get("certificates").validate({**row, "cert_alt": ec_pair[0], "key_alt": ec_pair[1]})
+    err = fails(reg, "certificates", {**row, "cert_alt": rsa_pair2[0], "key_alt": rsa_pair2[1]})
     assert err.fields == {
         "@entity": [
             "certificate and alternative certificate need to have different type (e.g. RSA and "
@@ -454,13 +438,10 @@ def test_ca_certificates(reg, ca_pair, rsa_pair):
     row = build(reg, "ca_certificates", {"cert": ca_pair[0]})
     assert len(row["cert_digest"]) == 64
     ent.validate(row)
-    err = fails(
-        reg, "ca_certificates", build(reg, "ca_certificates", {"cert": rsa_pair[0]})
-    )
+    err = fails(reg, "ca_certificates", build(reg, "ca_certificates", {"cert": rsa_pair[0]}))
     assert err.fields == {
         "@entity": [
-            "certificate does not appear to be a CA because it is "
-            'missing the "CA" basic constraint'
+            'certificate does not appear to be a CA because it is missing the "CA" basic constraint'
         ]
     }
     err = fails(
@@ -566,9 +547,7 @@ def test_upstream_partial_healthchecks_filled(reg):
         "upstreams",
         {**row, "healthchecks": {**row["healthchecks"], "threshold": 101}},
     )
-    assert err.fields == {
-        "healthchecks": {"threshold": "value should be between 0 and 100"}
-    }
+    assert err.fields == {"healthchecks": {"threshold": "value should be between 0 and 100"}}
 
 
 @pytest.mark.parametrize(
@@ -602,8 +581,7 @@ def test_upstream_hash_rules(reg):
     )
     assert err.fields == {
         "@entity": [
-            "values of these fields must be distinct: "
-            "'hash_on_header', 'hash_fallback_header'"
+            "values of these fields must be distinct: 'hash_on_header', 'hash_fallback_header'"
         ]
     }
     none = build(reg, "upstreams", {"name": "b", "hash_fallback": "ip"})
@@ -611,9 +589,7 @@ def test_upstream_hash_rules(reg):
         "hash_fallback": "expected one of: none",
         "@entity": ["failed conditional validation given value of field 'hash_on'"],
     }
-    same = build(
-        reg, "upstreams", {"name": "b", "hash_on": "ip", "hash_fallback": "ip"}
-    )
+    same = build(reg, "upstreams", {"name": "b", "hash_on": "ip", "hash_fallback": "ip"})
     assert fails(reg, "upstreams", same).fields["hash_fallback"] == (
         "expected one of: none, consumer, header, cookie, path, query_arg, uri_capture"
     )
@@ -649,10 +625,7 @@ def test_target_rules(reg):
         "target": "Invalid target ('bad host'); not a valid hostname or ip address",
         "weight": "value should be between 0 and 65535",
     }
-    assert (
-        build(reg, "targets", {"target": "a", "upstream": {"id": UUID}})["weight"]
-        == 100
-    )
+    assert build(reg, "targets", {"target": "a", "upstream": {"id": UUID}})["weight"] == 100
     assert ent.admin_top_level is False and ent.cache_key == ["upstream", "target"]
     assert ent.foreign_fields()["upstream"].on_delete == "cascade"
 

@@ -60,19 +60,15 @@ def test_format_single_and_many():
             "alpha": "a",
         }
     )
-    assert msg == (
-        "4 schema violations (e1; alpha: a; config.minute: expected a number; zeta: z)"
-    )
+    assert msg == ("4 schema violations (e1; alpha: a; config.minute: expected a number; zeta: z)")
 
 
 def test_format_arrays_are_one_based_and_deep_tables_pretty():
     """Array errors use Lua indexes; deeper tables are pretty-printed as Kong does."""
-    assert (
-        format_violation({"paths": [None, "bad"]}) == "schema violation (paths.2: bad)"
+    assert format_violation({"paths": [None, "bad"]}) == "schema violation (paths.2: bad)"
+    assert format_violation({"config": {"redis": {"host": "required field missing"}}}) == (
+        'schema violation (config.redis: {\n  host = "required field missing"\n})'
     )
-    assert format_violation(
-        {"config": {"redis": {"host": "required field missing"}}}
-    ) == ('schema violation (config.redis: {\n  host = "required field missing"\n})')
 
 
 def test_entity_defaults_structure():
@@ -115,9 +111,7 @@ def test_fill_defaults_ms_timestamps():
 def test_unknown_field_and_ttl_transient_ignored():
     """Unknown keys are refused; ttl (when enabled) and transient fields are not."""
     ent = make(transient_fields=["extra"])
-    row = ent.fill_defaults(
-        {"consumer": {"id": "5a2e5e2a-7c1e-4f0a-9a7e-0a4b2f4c1d11"}}, 1
-    )
+    row = ent.fill_defaults({"consumer": {"id": "5a2e5e2a-7c1e-4f0a-9a7e-0a4b2f4c1d11"}}, 1)
     ent.validate({**row, "ttl": 5, "extra": [1]})
     err = errors_of(ent, {**row, "bogus": 1})
     assert err.fields == {"bogus": "unknown field"}
@@ -244,9 +238,7 @@ def test_conditional_sets_field_error_and_entity_error():
         "@entity": ["failed conditional validation given value of field 'a'"],
     }
     assert _row_checks(check, {"a": "none"}) == {}
-    custom = Conditional(
-        "a", {"one_of": ["x"]}, "c", {"between": [1, 2]}, then_err="custom"
-    )
+    custom = Conditional("a", {"one_of": ["x"]}, "c", {"between": [1, 2]}, then_err="custom")
     assert _row_checks(custom, {"a": "x", "c": 5}) == {
         "c": "value should be between 1 and 2",
         "@entity": ["custom"],
@@ -255,9 +247,7 @@ def test_conditional_sets_field_error_and_entity_error():
 
 def test_checks_skip_when_a_field_failed():
     """A check is not run when one of its fields already has an error."""
-    assert _row_checks(AtLeastOneOf(["a", "c"]), {"c": "x"}) == {
-        "c": "expected an integer"
-    }
+    assert _row_checks(AtLeastOneOf(["a", "c"]), {"c": "x"}) == {"c": "expected an integer"}
 
 
 def test_custom_check_may_return_field_errors():

@@ -103,9 +103,7 @@ def test_custom_validators_run_after_rules():
 
 def test_mutually_exclusive_subsets_message():
     """Mixed subsets are named in order of appearance."""
-    field = Set(
-        String(), mutually_exclusive_subsets=[["http", "https"], ["tcp", "tls", "udp"]]
-    )
+    field = Set(String(), mutually_exclusive_subsets=[["http", "https"], ["tcp", "tls", "udp"]])
     assert field.validate(["http", "tcp"]) == (
         "these sets are mutually exclusive: ('http', 'https'), ('tcp', 'tls', 'udp')"
     )
@@ -131,9 +129,7 @@ def test_map_errors_by_key():
 
 def test_record_nested_errors_and_unknown_fields():
     """Records report sub-field errors, unknown keys and their entity checks."""
-    rec = Record(
-        {"a": Integer(), "b": String()}, entity_checks=[AtLeastOneOf(["a", "b"])]
-    )
+    rec = Record({"a": Integer(), "b": String()}, entity_checks=[AtLeastOneOf(["a", "b"])])
     # the check is skipped because one of its fields already failed
     assert rec.validate({"a": "x", "zz": 1}) == {
         "a": "expected an integer",

@@ -42,16 +42,14 @@ from kongtx.schema import typedefs as t
         (
             t.path,
             "/a b",
-            "invalid path: '/a b' (characters outside of the reserved list of "
-            "RFC 3986 found)",
+            "invalid path: '/a b' (characters outside of the reserved list of RFC 3986 found)",
         ),
         (t.path, "/a%zz", "invalid url-encoded value: '%zz'"),
         (t.header_name, "X-Foo_1", None),
         (
             t.header_name,
             "X Foo",
-            "bad header name 'X Foo', allowed characters are A-Z, a-z, "
-            "0-9, '_', and '-'",
+            "bad header name 'X Foo', allowed characters are A-Z, a-z, 0-9, '_', and '-'",
         ),
         (t.name, "my-svc.v1_~", None),
         (t.name, "ünïcode", None),
@@ -100,8 +98,7 @@ def test_typedef_messages(field, value, message):
         ("/a%zz", "invalid url-encoded value: '%zz'"),
         (
             "~/(",
-            "invalid regex: '/(' (PCRE returned: missing ), unterminated subpattern "
-            "at position 1)",
+            "invalid regex: '/(' (PCRE returned: missing ), unterminated subpattern at position 1)",
         ),
     ],
 )
@@ -113,9 +110,7 @@ def test_route_paths(value, message):
 def test_route_hosts_wildcards():
     """Route hosts allow one wildcard on the leftmost or rightmost label."""
     assert t.hosts.validate(["*.a.com", "a.*", "a.com:8080"]) is None
-    assert t.hosts.validate(["*.*.com"]) == [
-        "invalid wildcard: must have at most one wildcard"
-    ]
+    assert t.hosts.validate(["*.*.com"]) == ["invalid wildcard: must have at most one wildcard"]
     assert t.hosts.validate(["a.*.com"]) == [
         "invalid wildcard: must be placed at leftmost or rightmost label"
     ]
