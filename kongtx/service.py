@@ -23,7 +23,7 @@ from kongtx import tls
 from kongtx.http.client import UpstreamPool
 from kongtx.plugins.base import PluginSet, load_plugins
 from kongtx.proxy.core import Gateway
-from kongtx.proxy.dns import DNSCache
+from kongtx.proxy.dns import DNSCache, system_resolver
 from kongtx.proxy.healthcheck import BalancerRegistry
 from kongtx.proxy.resource import GatewayResource, GatewaySite
 from kongtx.proxy.snapshot import Snapshot
@@ -50,7 +50,7 @@ class GatewayNode(MultiService):
         self.node_id = str(uuid.uuid4())
         self.plugins: PluginSet = load_plugins(list(config.plugins))
         self.snapshots: SnapshotManager[Snapshot] | None = None
-        self.dns = DNSCache.system(reactor)
+        self.dns = _dns_cache(reactor, config)
         self.balancers = BalancerRegistry(reactor, self.dns, reactor, node_id=self.node_id)
         self.pool = UpstreamPool(
             reactor,
@@ -196,6 +196,28 @@ class GatewayNode(MultiService):
 
 def _ssl_endpoint(reactor: Any, listener: Any, factory: Any) -> Any:
     return SSL4ServerEndpoint(reactor, listener.port, factory, interface=listener.host or "")
+
+
+def _dns_cache(reactor: Any, config: Any) -> DNSCache:
+    """The DNS cache configured by Kong's ``dns_*`` settings (``dns_resolver`` = ``ip[:port]`` list)."""
+    servers = None
+    if config.dns_resolver:
+        servers = []
+        for entry in config.dns_resolver:
+            host, _, port = (
+                entry.strip().rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+            )
+            servers.append((host.strip("[]"), int(port) if port else 53))
+    return DNSCache(
+        system_resolver(reactor, servers=servers),
+        reactor,
+        valid_ttl=config.dns_valid_ttl,
+        stale_ttl=config.dns_stale_ttl,
+        not_found_ttl=config.dns_not_found_ttl,
+        error_ttl=config.dns_error_ttl,
+        order=config.dns_order,
+        hosts_file=config.dns_hostsfile,
+    )
 
 
 def build_gateway(reactor: Any, config: Any, store: Any = None) -> GatewayNode:
