@@ -8,6 +8,7 @@ proxy and Admin API listeners; :attr:`GatewayNode.ready` fires when they are up.
 
 from __future__ import annotations
 
+import gc
 import uuid
 from typing import Any
 
@@ -196,6 +197,19 @@ class GatewayNode(MultiService):
 
 def _ssl_endpoint(reactor: Any, listener: Any, factory: Any) -> Any:
     return SSL4ServerEndpoint(reactor, listener.port, factory, interface=listener.host or "")
+
+
+def freeze_gc_when_ready(node: GatewayNode) -> None:
+    """For a process that runs one node for its whole life (twistd, a worker): once the node
+    is up, move everything loaded so far (modules, the first snapshot) out of the cyclic
+    collector's reach. Its full passes otherwise stall the reactor for tens of ms under load
+    (measured on bench (c): p99 49 ms -> 20 ms). Not for embedders who build many nodes."""
+
+    def freeze(ready: GatewayNode) -> GatewayNode:
+        gc.freeze()
+        return ready
+
+    node.ready.addCallback(freeze)
 
 
 def _dns_cache(reactor: Any, config: Any) -> DNSCache:

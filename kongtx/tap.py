@@ -75,8 +75,11 @@ def makeService(options: Options | dict[str, Any]) -> IService:
     """
     from twisted.internet import reactor
 
+    from kongtx.service import freeze_gc_when_ready
     from kongtx.workers import make_service
 
     # One process (build_gateway) or, with worker_processes > 1, a supervised group
     # sharing the proxy listeners through SO_REUSEPORT.
-    return make_service(reactor, options["config_object"])
+    service = make_service(reactor, options["config_object"])
+    freeze_gc_when_ready(getattr(service, "node", service))
+    return service

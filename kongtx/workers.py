@@ -437,7 +437,7 @@ def _child_main() -> int:
     from twisted.protocols.basic import LineOnlyReceiver
 
     from kongtx.config import load_config
-    from kongtx.service import build_gateway
+    from kongtx.service import build_gateway, freeze_gc_when_ready
 
     boot = json.loads(_read_line(0) or b"null")
     if not isinstance(boot, dict):
@@ -459,6 +459,7 @@ def _child_main() -> int:
     from twisted.internet.stdio import StandardIO
 
     node = build_gateway(ReusePortReactor(reactor, boot["ports"]), config)
+    freeze_gc_when_ready(node)
     status = {"code": 0}
 
     class Events(LineOnlyReceiver):

@@ -92,10 +92,13 @@ def test_make_service_calls_build_gateway(monkeypatch: pytest.MonkeyPatch) -> No
         calls.append((r, config))
         return built
 
+    frozen: list[object] = []
     fake = types.ModuleType("kongtx.service")
     fake.build_gateway = build_gateway  # type: ignore[attr-defined]
+    fake.freeze_gc_when_ready = frozen.append  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "kongtx.service", fake)
     opts = Options(env={})
     opts.parseOptions(["--database", "off"])
     assert makeService(opts) is built
     assert calls == [(reactor, opts["config_object"])]
+    assert frozen == [built]  # a twistd process freezes its startup heap once the node is up
