@@ -97,6 +97,14 @@ class Gateway:
         self.error_default_type = (
             getattr(settings, "error_default_type", "text/plain") or "text/plain"
         )
+        self.error_templates = responses.load_templates(settings)
+        #: port_maps "80:8000": the port clients used, by the port kongtx listens on.
+        self.port_maps = {
+            int(inside): int(outside)
+            for outside, _, inside in (
+                entry.strip().partition(":") for entry in getattr(settings, "port_maps", None) or ()
+            )
+        }
         self.requests_total = 0
         self._replaced_upstream = (
             forwarding.HOP_BY_HOP | forwarding.FORWARDED | {"via", "x-kong-request-id"}
@@ -127,7 +135,7 @@ class Gateway:
         """Answer a request the front-end refused (e.g. 413) with Kong's nginx-level error page."""
         ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id())
         status, headers, body = responses.render_nginx_error(
-            status, request.headers, ctx.request_id, self.error_default_type
+            status, request.headers, ctx.request_id, self.error_default_type, self.error_templates
         )
         headers.set("Connection", "close")
         self._add_generated_headers(ctx, headers)
@@ -142,7 +150,7 @@ class Gateway:
         )
         if ctx.response_status == 0:
             status, headers, body = responses.render_exit(
-                ProxyExit(500), ctx.request.headers, ctx.request_id
+                ProxyExit(500), ctx.request.headers, ctx.request_id, self.error_templates
             )
             self._add_generated_headers(ctx, headers)
             self._write_simple(ctx, writer, status, headers, body)
@@ -281,7 +289,9 @@ class Gateway:
     async def _respond_exit(
         self, ctx: ProxyContext, writer: ResponseWriter, exc: ProxyExit
     ) -> None:
-        status, headers, body = responses.render_exit(exc, ctx.request.headers, ctx.request_id)
+        status, headers, body = responses.render_exit(
+            exc, ctx.request.headers, ctx.request_id, self.error_templates
+        )
         await self._respond_generated(ctx, writer, status, headers, body)
 
     async def _respond_generated(
@@ -373,7 +383,7 @@ class Gateway:
             client_ip=ctx.client_ip,
             scheme=request.scheme,
             host=forwarding.split_host(headers.get("host"))[0],
-            server_port=request.server_port,
+            server_port=self.port_maps.get(request.server_port, request.server_port),
             path=request.path,
             prefix=match.prefix if route.get("strip_path", True) else None,
         )
@@ -400,7 +410,11 @@ class Gateway:
             except Exception:
                 ctx.exited = True
                 status, err_headers, data = responses.render_nginx_error(
-                    400, ctx.request.headers, ctx.request_id, self.error_default_type
+                    400,
+                    ctx.request.headers,
+                    ctx.request_id,
+                    self.error_default_type,
+                    self.error_templates,
                 )
                 await self._respond_generated(ctx, writer, status, err_headers, data)
                 return
@@ -415,11 +429,18 @@ class Gateway:
             return
         except UpstreamFailure as failure:
             status, err_headers, body = responses.render_nginx_error(
-                failure.status, ctx.request.headers, ctx.request_id, self.error_default_type
+                failure.status,
+                ctx.request.headers,
+                ctx.request_id,
+                self.error_default_type,
+                self.error_templates,
             )
             if failure.message is not None:
                 status, err_headers, body = responses.render_exit(
-                    ProxyExit(failure.status, failure.message), ctx.request.headers, ctx.request_id
+                    ProxyExit(failure.status, failure.message),
+                    ctx.request.headers,
+                    ctx.request_id,
+                    self.error_templates,
                 )
             await self._respond_generated(ctx, writer, status, err_headers, body)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from typing import Any
 
 from kongtx.errors import ProxyExit
 from kongtx.http.headers import Headers
@@ -98,8 +99,28 @@ def negotiate(headers: Headers, default: str = JSON, use_content_type: bool = Fa
     return default
 
 
-def error_body(content_type: str, message: str, request_id: str) -> bytes:
-    """Render Kong's error template for ``content_type``."""
+def load_templates(config: Any) -> dict[str, str]:
+    """The ``error_template_*`` files by content type (each has two ``%s``: message, request id)."""
+    templates = {}
+    for kind, content_type in (("json", JSON), ("html", HTML), ("xml", XML), ("plain", PLAIN)):
+        path = getattr(config, f"error_template_{kind}", None)
+        if path:
+            with open(path, encoding="utf-8") as template:
+                templates[content_type] = template.read()
+    return templates
+
+
+def error_body(
+    content_type: str, message: str, request_id: str, templates: dict[str, str] | None = None
+) -> bytes:
+    """Render the error page for ``content_type``: a configured template, else Kong's."""
+    template = templates.get(content_type) if templates else None
+    if template is not None:
+        if content_type == JSON:
+            message = json.dumps(message)[1:-1]
+        elif content_type in (HTML, XML):
+            message = escape(message)
+        return template.replace("%s", message, 1).replace("%s", request_id, 1).encode()
     if content_type == JSON:
         return (
             '{\n  "message":%s,\n  "request_id":"%s"\n}' % (json.dumps(message), request_id)
@@ -121,7 +142,10 @@ def error_body(content_type: str, message: str, request_id: str) -> bytes:
 
 
 def render_exit(
-    exc: ProxyExit, request_headers: Headers, request_id: str
+    exc: ProxyExit,
+    request_headers: Headers,
+    request_id: str,
+    templates: dict[str, str] | None = None,
 ) -> tuple[int, Headers, bytes]:
     """Turn a :class:`ProxyExit` into ``(status, headers, body)``.
 
@@ -152,11 +176,15 @@ def render_exit(
     message = exc.message or DEFAULT_MESSAGES.get(exc.status, "An unexpected error occurred")
     content_type = negotiate(request_headers)
     headers.set("Content-Type", content_type)
-    return exc.status, headers, error_body(content_type, message, request_id)
+    return exc.status, headers, error_body(content_type, message, request_id, templates)
 
 
 def render_nginx_error(
-    status: int, request_headers: Headers, request_id: str, default_type: str = "text/plain"
+    status: int,
+    request_headers: Headers,
+    request_id: str,
+    default_type: str = "text/plain",
+    templates: dict[str, str] | None = None,
 ) -> tuple[int, Headers, bytes]:
     """Kong's ``error_handlers.lua`` body for an nginx-level error (502, 504, 413, ...)."""
     message = NGINX_MESSAGES.get(status, f"The upstream server responded with {status}")
@@ -164,4 +192,4 @@ def render_nginx_error(
     content_type = negotiate(request_headers, default=default, use_content_type=True)
     headers = Headers([("Content-Type", content_type)])
     wire_status = 400 if status == 494 else status
-    return wire_status, headers, error_body(content_type, message, request_id)
+    return wire_status, headers, error_body(content_type, message, request_id, templates)

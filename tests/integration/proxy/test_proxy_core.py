@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
@@ -304,3 +306,37 @@ async def test_admin_api_identifies_itself_and_reports_latency(env):
     assert reply.header("x-kong-admin-latency") is not None
     assert reply.json["server"]["total_requests"] >= 1
     assert reply.json["database"]["reachable"] is True
+
+
+@pytest_twisted.ensureDeferred
+async def test_error_templates_and_port_maps(tmp_path, frontend):
+    """error_template_* replace Kong's pages (message and request id filled in); port_maps set X-Forwarded-Port."""
+    plain = tmp_path / "error.txt"
+    plain.write_text("custom page: %s (id %s)\n")
+    doc = tmp_path / "error.json"
+    doc.write_text('{"error": "%s", "id": "%s"}')
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    async with gateway_and_upstream(
+        tmp_path,
+        frontend,
+        service="echo",
+        routes={"r": "/x"},
+        plugins="off",
+        error_template_plain=str(plain),
+        error_template_json=str(doc),
+        proxy_listen=f"127.0.0.1:{port}",
+        port_maps=f"80:{port}",
+    ) as (gw, upstream):
+        miss = await gw.proxy("GET", "/nothing", headers={"Accept": "text/plain"})
+        assert miss.status == 404
+        assert miss.body.decode().startswith("custom page: no Route matched with those values (id ")
+        assert miss.header("x-kong-request-id") in miss.body.decode()
+        as_json = await gw.proxy(
+            "GET", "/", headers={"Host": "none.test", "Accept": "application/json"}
+        )
+        assert as_json.json["error"] == "no Route matched with those values"
+        echoed = (await gw.proxy("GET", "/x")).json["headers"]
+        assert echoed["x-forwarded-port"] == "80"
