@@ -128,7 +128,7 @@ class UpstreamForwarder:
         self.balancers = balancers
         self.dns = dns
         self.tls_creator = tls_creator
-        self._rr: dict[str, int] = {}
+        self._rr: dict[str, tuple[Any, list[int]]] = {}
 
     async def forward(self, ctx: ProxyContext, target: str, headers: Headers) -> UpstreamResponse:
         """Forward with retries; return the upstream response or raise :class:`UpstreamFailure`."""
@@ -262,7 +262,25 @@ class UpstreamForwarder:
                 raise UpstreamFailure(503, "name resolution failed") from None
         if not addresses:
             raise UpstreamFailure(503, "name resolution failed")
-        index = self._rr.get(host, 0)
-        self._rr[host] = index + 1
-        chosen = addresses[index % len(addresses)]
+        chosen = self._pick(host, addresses)
         return chosen.ip, chosen.port or port
+
+    def _pick(self, host: str, addresses: Any) -> Any:
+        """Smooth weighted round-robin over a name's addresses (SRV weights; A records weigh 1)."""
+        if len(addresses) == 1:
+            return addresses[0]
+        state = self._rr.get(host)
+        if state is None or state[0] is not addresses:
+            # New answer (the cache hands out the same tuple until it changes): start over.
+            state = self._rr[host] = (addresses, [0] * len(addresses))
+        current = state[1]
+        total = 0
+        best = 0
+        for index, address in enumerate(addresses):
+            weight = address.weight if address.weight else 1
+            total += weight
+            current[index] += weight
+            if current[index] > current[best]:
+                best = index
+        current[best] -= total
+        return addresses[best]

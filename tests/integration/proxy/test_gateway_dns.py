@@ -27,6 +27,10 @@ def _zone(port_a: int, port_b: int) -> MemoryAuthority:
             dns.Record_SRV(10, 50, port_a, b"node-a." + ZONE, ttl=TTL),
             dns.Record_SRV(10, 50, port_b, b"node-b." + ZONE, ttl=TTL),
         ],
+        b"weighted." + ZONE: [
+            dns.Record_SRV(10, 10, port_a, b"node-a." + ZONE, ttl=TTL),
+            dns.Record_SRV(10, 30, port_b, b"node-b." + ZONE, ttl=TTL),
+        ],
         b"node-a." + ZONE: [dns.Record_A("127.0.0.1", ttl=TTL)],
         b"node-b." + ZONE: [dns.Record_A("127.0.0.1", ttl=TTL)],
         b"web." + ZONE: [dns.Record_A("127.0.0.1", ttl=TTL)],
@@ -59,6 +63,15 @@ async def test_srv_service_and_hostname_targets(tmp_path):
         assert len(first.requests) == 3 and len(second.requests) == 3
         srv_queries = [q for q in factory.seen if q == (b"billing." + ZONE, dns.SRV)]
         assert len(srv_queries) == 1
+
+        reply = await gw.admin("POST", "/services", {"name": "w", "host": "weighted.consul.test"})
+        assert reply.status == 201, reply
+        await gw.admin("POST", "/services/w/routes", {"paths": ["/weighted"]})
+        before = len(first.requests), len(second.requests)
+        for _ in range(40):
+            assert (await gw.proxy("GET", "/weighted")).status == 200
+        # SRV weights 10 and 30 split the traffic 1:3.
+        assert (len(first.requests) - before[0], len(second.requests) - before[1]) == (10, 30)
 
         assert (await gw.admin("POST", "/upstreams", {"name": "web-pool"})).status == 201
         target = {"target": f"web.consul.test:{first.port}"}
