@@ -17,19 +17,29 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from twisted.logger import Logger
 
 from kongtx.errors import ConfigError
 
-__all__ = ["PluginHandler", "LoadedPlugin", "PluginSet", "load_plugins", "bundled_plugins"]
+__all__ = [
+    "ConfigCache",
+    "PluginHandler",
+    "LoadedPlugin",
+    "PluginSet",
+    "load_plugins",
+    "bundled_plugins",
+]
 
 log = Logger()
 
 PHASES = ("rewrite", "access", "header_filter", "body_filter", "log")
+
+T = TypeVar("T")
 
 
 def bundled_plugins() -> tuple[str, ...]:
@@ -72,6 +82,63 @@ class PluginHandler:
     def has_hook(self, phase: str) -> bool:
         """Whether this handler defines ``phase`` itself."""
         return getattr(type(self), phase, None) is not None and phase in _defined_hooks(type(self))
+
+
+class ConfigCache(Generic[T]):
+    """What a plugin builds from each of its configs (compiled regexes, parsed operations...).
+
+    Configs are immutable within a snapshot, so the object built from one is
+    kept for that very config object (identity, not equality) and reused by
+    every request. Typical use: ``self._compiled = ConfigCache(Compiled)``,
+    ``self._compiled.reset(configs)`` in ``configure`` and
+    ``self._compiled.get(conf)`` in the hooks.
+
+    :param factory: builds the object of one config.
+    :param defer_errors: exceptions of ``factory`` that :meth:`reset` ignores,
+        leaving them to be raised by :meth:`get` at request time.
+    """
+
+    __slots__ = ("_factory", "_defer", "_entries")
+
+    def __init__(
+        self,
+        factory: Callable[[dict[str, Any]], T],
+        defer_errors: tuple[type[Exception], ...] = (),
+    ) -> None:
+        self._factory = factory
+        self._defer = defer_errors
+        # id(conf) -> (conf, built): holding conf keeps its id from being reused.
+        self._entries: dict[int, tuple[dict[str, Any], T]] = {}
+
+    def get(self, conf: dict[str, Any]) -> T:
+        """The object built from ``conf``, built now if :meth:`reset` did not see it."""
+        entry = self._entries.get(id(conf))
+        if entry is not None and entry[0] is conf:
+            return entry[1]
+        built = self._factory(conf)
+        self._entries[id(conf)] = (conf, built)
+        return built
+
+    def reset(self, configs: Iterable[Mapping[str, Any]]) -> None:
+        """Keep exactly the objects of ``configs`` (a new snapshot was built), building the
+        missing ones and reusing those built from the same config objects.
+
+        :param configs: what :meth:`PluginHandler.configure` receives: plugin rows
+            (their ``config`` dict is used) or config dicts.
+        """
+        old = self._entries
+        fresh: dict[int, tuple[dict[str, Any], T]] = {}
+        for item in configs:
+            inner = item.get("config")
+            conf: Any = inner if isinstance(inner, dict) else item
+            entry = old.get(id(conf))
+            if entry is None or entry[0] is not conf:
+                try:
+                    entry = (conf, self._factory(conf))
+                except self._defer:
+                    continue
+            fresh[id(conf)] = entry
+        self._entries = fresh
 
 
 def _defined_hooks(cls: type) -> set[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler
 
 __all__ = ["AclConfig", "Handler", "authenticated_groups", "blocked", "prepare"]
 
@@ -66,21 +66,13 @@ class Handler(PluginHandler):
     version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
-        self._configs: dict[int, tuple[dict[str, Any], AclConfig]] = {}
+        self._configs: ConfigCache[AclConfig] = ConfigCache(prepare)
         self._groups_snapshot: Any = None
         self._groups: dict[str, tuple[str, ...]] = {}
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Digest every enabled config once per snapshot."""
-        self._configs = {
-            id(row["config"]): (row["config"], prepare(row["config"])) for row in configs
-        }
-
-    def _config(self, conf: dict[str, Any]) -> AclConfig:
-        entry = self._configs.get(id(conf))
-        if entry is not None and entry[0] is conf:
-            return entry[1]
-        return prepare(conf)
+        self._configs.reset(configs)
 
     def consumer_groups(self, snapshot: Any, consumer_id: str) -> tuple[str, ...]:
         """A consumer's groups in storage order (cached for the current snapshot)."""
@@ -95,7 +87,7 @@ class Handler(PluginHandler):
 
     def access(self, ctx: Any, conf: dict[str, Any]) -> None:
         """Let the request through, or answer 401/403."""
-        cfg = self._config(conf)
+        cfg = self._configs.get(conf)
         consumer = ctx.consumer
         header = authn.AUTHENTICATED_GROUPS
         if consumer is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler
 from kongtx.plugins.bot_detection.rules import BOTS_RE
 from kongtx.schema.typedefs import pcre_to_python
 
@@ -27,10 +27,9 @@ def _compile_all(patterns: list[str] | None) -> tuple[re.Pattern[str], ...]:
 class Detector:
     """One config: its allow/deny regexes compiled and a cache of verdicts."""
 
-    __slots__ = ("conf", "allow", "deny", "_seen")
+    __slots__ = ("allow", "deny", "_seen")
 
     def __init__(self, conf: dict[str, Any]) -> None:
-        self.conf = conf
         self.allow = _compile_all(conf.get("allow"))
         self.deny = _compile_all(conf.get("deny"))
         self._seen: dict[str, int] = {}
@@ -65,24 +64,11 @@ class Handler(PluginHandler):
     version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
-        self._detectors: dict[int, Detector] = {}
+        self._detectors: ConfigCache[Detector] = ConfigCache(Detector)
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Compile every config of the new snapshot (and forget the old ones)."""
-        fresh: dict[int, Detector] = {}
-        for item in configs:
-            conf = item.get("config") if isinstance(item.get("config"), dict) else item
-            old = self._detectors.get(id(conf))
-            fresh[id(conf)] = old if old is not None and old.conf is conf else Detector(conf)
-        self._detectors = fresh
-
-    def detector(self, conf: dict[str, Any]) -> Detector:
-        """The compiled form of ``conf``."""
-        detector = self._detectors.get(id(conf))
-        if detector is None or detector.conf is not conf:
-            detector = Detector(conf)
-            self._detectors[id(conf)] = detector
-        return detector
+        self._detectors.reset(configs)
 
     def access(self, ctx: Any, conf: dict[str, Any]) -> None:
         agents = ctx.request.headers.get_all("user-agent")
@@ -90,5 +76,5 @@ class Handler(PluginHandler):
             return
         if len(agents) > 1:
             raise ProxyExit(400, "Only one User-Agent header allowed")
-        if self.detector(conf).examine(agents[0]) != ALLOWED:
+        if self._detectors.get(conf).examine(agents[0]) != ALLOWED:
             raise ProxyExit(403, "Forbidden")

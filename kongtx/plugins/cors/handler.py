@@ -6,7 +6,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler
 from kongtx.plugins.cors.policy import Policy
 
 #: ``ctx.shared`` flag: this request was a preflight; header_filter adds nothing.
@@ -21,23 +21,11 @@ class Handler(PluginHandler):
     version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
-        self._policies: dict[int, Policy] = {}
+        self._policies: ConfigCache[Policy] = ConfigCache(Policy)
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Compile every config of the new snapshot (and forget the old ones)."""
-        fresh: dict[int, Policy] = {}
-        for item in configs:
-            conf = item.get("config") if isinstance(item.get("config"), dict) else item
-            fresh[id(conf)] = Policy(conf)
-        self._policies = fresh
-
-    def policy(self, conf: dict[str, Any]) -> Policy:
-        """The compiled form of ``conf``."""
-        policy = self._policies.get(id(conf))
-        if policy is None or policy.conf is not conf:
-            policy = Policy(conf)
-            self._policies[id(conf)] = policy
-        return policy
+        self._policies.reset(configs)
 
     def access(self, ctx: Any, conf: dict[str, Any]) -> None:
         request = ctx.request
@@ -48,7 +36,7 @@ class Handler(PluginHandler):
         if origin is None or headers.get("access-control-request-method") is None:
             return
         ctx.shared[SKIP] = True
-        policy = self.policy(conf)
+        policy = self._policies.get(conf)
         if policy.preflight_continue:
             return
         raise ProxyExit(200, headers=policy.preflight_headers(origin, headers))
@@ -57,7 +45,7 @@ class Handler(PluginHandler):
         if ctx.shared.get(SKIP):
             return
         origin = ctx.request.headers.get("origin")
-        policy = self.policy(conf)
+        policy = self._policies.get(conf)
         if origin is None and not policy.allow_origin_absent:
             return
         acao, vary, credentials = policy.response_headers(origin)

@@ -91,7 +91,6 @@ class Policy:
     """One ``cors`` config, compiled: origin matchers and the joined header values."""
 
     __slots__ = (
-        "conf",
         "wildcard",
         "single",
         "has_star",
@@ -107,7 +106,6 @@ class Policy:
     )
 
     def __init__(self, conf: dict[str, Any]) -> None:
-        self.conf = conf
         origins: list[str] = list(conf.get("origins") or ())
         self.wildcard = not origins or origins == ["*"]
         self.single = origins[0] if len(origins) == 1 and _PLAIN.match(origins[0]) else None

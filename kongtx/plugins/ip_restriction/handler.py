@@ -6,7 +6,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler
 from kongtx.plugins.ip_restriction.matcher import IPMatcher, parse_client_ip
 
 UNIDENTIFIED = "Cannot identify the client IP address, unix domain sockets are not supported."
@@ -15,10 +15,9 @@ UNIDENTIFIED = "Cannot identify the client IP address, unix domain sockets are n
 class _Compiled:
     """One config, ready for requests: matchers built, status fixed."""
 
-    __slots__ = ("conf", "deny", "allow", "status", "message")
+    __slots__ = ("deny", "allow", "status", "message")
 
     def __init__(self, conf: dict[str, Any]) -> None:
-        self.conf = conf
         self.deny = IPMatcher(conf.get("deny") or ())
         self.allow = IPMatcher(conf.get("allow") or ())
         status = conf.get("status")
@@ -50,25 +49,17 @@ class Handler(PluginHandler):
     version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
-        self._compiled: dict[int, _Compiled] = {}
+        self._compiled: ConfigCache[_Compiled] = ConfigCache(_Compiled)
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Compile every config of the new snapshot (and forget the old ones)."""
-        fresh: dict[int, _Compiled] = {}
-        for item in configs:
-            conf = item.get("config") if isinstance(item.get("config"), dict) else item
-            fresh[id(conf)] = _Compiled(conf)
-        self._compiled = fresh
+        self._compiled.reset(configs)
 
     def compiled(self, conf: dict[str, Any]) -> _Compiled:
         """The compiled form of ``conf`` (built on first use if configure did not see it)."""
-        entry = self._compiled.get(id(conf))
-        if entry is None or entry.conf is not conf:
-            entry = _Compiled(conf)
-            self._compiled[id(conf)] = entry
-        return entry
+        return self._compiled.get(conf)
 
     def access(self, ctx: Any, conf: dict[str, Any]) -> None:
-        refusal = check(self.compiled(conf), ctx.client_ip)
+        refusal = check(self._compiled.get(conf), ctx.client_ip)
         if refusal is not None:
             raise refusal

@@ -19,7 +19,7 @@ from twisted.internet.defer import Deferred
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler
 from kongtx.plugins.key_auth.body import parse_body
 
 __all__ = ["NEED_BODY", "Handler", "KeyAuthConfig", "KeyFound", "find_key", "prepare"]
@@ -108,25 +108,21 @@ class Handler(PluginHandler):
     version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
-        self._configs: dict[int, tuple[dict[str, Any], KeyAuthConfig]] = {}
+        self._configs: ConfigCache[KeyAuthConfig] = ConfigCache(prepare)
         # Per snapshot: credential id -> absolute expiry (see _expired).
         self._expiry: WeakKeyDictionary[Any, dict[str, float]] = WeakKeyDictionary()
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Digest every enabled config once per snapshot."""
-        self._configs = {
-            id(row["config"]): (row["config"], prepare(row["config"])) for row in configs
-        }
+        self._configs.reset(configs)
 
     def _config(self, conf: dict[str, Any]) -> KeyAuthConfig:
-        entry = self._configs.get(id(conf))
-        if entry is not None and entry[0] is conf:
-            return entry[1]
-        return prepare(conf)  # a config of an older snapshot still in flight
+        """The digest of ``conf``."""
+        return self._configs.get(conf)
 
     def access(self, ctx: Any, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
-        cfg = self._config(conf)
+        cfg = self._configs.get(conf)
         if not cfg.run_on_preflight and ctx.request.method == "OPTIONS":
             return None
         if authn.or_already_done(ctx, conf):

@@ -17,9 +17,10 @@ from twisted.internet.defer import Deferred
 
 from kongtx import __version__
 from kongtx.http.headers import Headers
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler
 from kongtx.plugins.request_transformer import bodies
-from kongtx.plugins.request_transformer.plan import Ops, Plan, PlanCache
+from kongtx.plugins.request_transformer.plan import Ops, Plan
+from kongtx.plugins.request_transformer.template import TemplateError
 from kongtx.proxy.context import ProxyContext
 
 __all__ = ["Handler", "HeaderTable", "TemplateEnv"]
@@ -189,7 +190,8 @@ class Handler(PluginHandler):
     version = __version__
 
     def __init__(self) -> None:
-        self.plans = PlanCache()
+        # An invalid template fails at request time (500), as in Kong.
+        self.plans: ConfigCache[Plan] = ConfigCache(Plan, defer_errors=(TemplateError,))
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Precompile the templates of every config in the new snapshot."""

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kongtx.plugins.request_transformer.schema import split_entry
-from kongtx.plugins.request_transformer.template import Template, TemplateError, compile_template
+from kongtx.plugins.request_transformer.template import Template, compile_template
 
-__all__ = ["Ops", "Plan", "PlanCache"]
+__all__ = ["Ops", "Plan"]
 
 _OPS = ("remove", "rename", "replace", "add", "append")
 
@@ -72,10 +72,9 @@ def _entries(conf: Mapping[str, Any], op: str, key: str) -> list[str]:
 class Plan:
     """Everything request-transformer needs from one config, computed once."""
 
-    __slots__ = ("body", "conf", "headers", "http_method", "querystring", "uri")
+    __slots__ = ("body", "headers", "http_method", "querystring", "uri")
 
     def __init__(self, conf: Mapping[str, Any]) -> None:
-        self.conf = conf
         method = conf.get("http_method")
         self.http_method = method.upper() if method else None
         uri = (conf.get("replace") or {}).get("uri")
@@ -83,28 +82,3 @@ class Plan:
         self.headers = Ops(conf, "headers")
         self.querystring = Ops(conf, "querystring")
         self.body = Ops(conf, "body")
-
-
-class PlanCache:
-    """Plans keyed by the config object (configs are immutable within a snapshot)."""
-
-    def __init__(self) -> None:
-        self._plans: dict[int, Plan] = {}
-
-    def get(self, conf: Mapping[str, Any]) -> Plan:
-        """The plan of ``conf``, compiled on first use."""
-        plan = self._plans.get(id(conf))
-        if plan is None or plan.conf is not conf:
-            plan = Plan(conf)
-            self._plans[id(conf)] = plan
-        return plan
-
-    def reset(self, configs: list[Mapping[str, Any]]) -> None:
-        """Keep exactly the plans of ``configs`` (a new snapshot was built)."""
-        plans: dict[int, Plan] = {}
-        for conf in configs:
-            try:
-                plans[id(conf)] = Plan(conf)
-            except TemplateError:
-                pass  # an invalid template fails at request time (500), as in Kong
-        self._plans = plans

@@ -19,7 +19,7 @@ from typing import Any
 
 from kongtx import __version__
 from kongtx.http.headers import Headers
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler
 from kongtx.plugins.request_transformer.bodies import append_value
 from kongtx.proxy.context import ProxyContext
 
@@ -86,7 +86,6 @@ class Plan:
     """A config's operations, parsed once (JSON values already cast)."""
 
     __slots__ = (
-        "conf",
         "h_add",
         "h_append",
         "h_lookup",
@@ -102,8 +101,6 @@ class Plan:
     )
 
     def __init__(self, conf: Mapping[str, Any]) -> None:
-        self.conf = conf
-
         def section(op: str, key: str) -> list[str]:
             return list((conf.get(op) or {}).get(key) or ())
 
@@ -200,22 +197,15 @@ class Handler(PluginHandler):
     version = __version__
 
     def __init__(self) -> None:
-        self._plans: dict[int, Plan] = {}
+        self._plans: ConfigCache[Plan] = ConfigCache(Plan)
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Parse every config of the new snapshot once."""
-        self._plans = {id(conf): Plan(conf) for conf in configs}
-
-    def plan(self, conf: Mapping[str, Any]) -> Plan:
-        """The parsed form of ``conf``."""
-        plan = self._plans.get(id(conf))
-        if plan is None or plan.conf is not conf:
-            plan = self._plans[id(conf)] = Plan(conf)
-        return plan
+        self._plans.reset(configs)
 
     def wants_response_body(self, conf: dict[str, Any], ctx: ProxyContext | None = None) -> bool:
         """Buffer only for JSON operations (and, when ``ctx`` is given, a JSON response)."""
-        if not self.plan(conf).json_any:
+        if not self._plans.get(conf).json_any:
             return False
         if ctx is None:
             return True
@@ -226,13 +216,13 @@ class Handler(PluginHandler):
         """Transform the response headers."""
         headers = ctx.response_headers
         if headers is not None:
-            transform_headers(self.plan(conf), headers)
+            transform_headers(self._plans.get(conf), headers)
 
     def body_filter(
         self, ctx: ProxyContext, conf: dict[str, Any], chunk: bytes, eof: bool
     ) -> bytes:
         """Transform a JSON body once it is complete; anything else passes through."""
-        plan = self.plan(conf)
+        plan = self._plans.get(conf)
         if not plan.json_any:
             return chunk
         shared = ctx.shared
