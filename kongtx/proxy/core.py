@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from kongtx import __version__
 from kongtx.errors import ProxyExit
-from kongtx.http.body import BufferedBody, StreamBody, spool_body
+from kongtx.http.body import StreamBody, spool_body
 from kongtx.http.exchange import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
 from kongtx.proxy import forwarding, responses
@@ -484,4 +484,4 @@ class Gateway:
 _UPGRADE_KEPT = frozenset(("keep-alive",))
 
 
-__all__ = ["Gateway", "HeaderSettings", "BufferedBody"]
+__all__ = ["Gateway", "HeaderSettings"]
