@@ -162,7 +162,7 @@ async def test_hash_on_consumer_sticks_per_consumer(env):
     await _balanced_service(gw, {"hash_on": "consumer"}, [(servers["a"], 100), (servers["b"], 100)])
     reply = await gw.admin("POST", "/plugins", {"name": "key-auth"})
     assert reply.status == 201, reply
-    consumers = [f"c{i}" for i in range(12)]
+    consumers = [f"c{i}" for i in range(24)]
     for name in consumers:
         assert (await gw.admin("POST", "/consumers", {"username": name})).status == 201
         created = await gw.admin("POST", f"/consumers/{name}/key-auth", {"key": f"key-{name}"})
@@ -187,7 +187,7 @@ async def test_hash_on_cookie_sets_cookie_and_sticks(env):
         [(servers["a"], 100), (servers["b"], 100)],
     )
     sticky: dict[str, str] = {}
-    for _ in range(12):
+    for _ in range(24):
         first = await gw.proxy("GET", "/who")
         assert first.status == 200, first
         cookies = first.headers.get("set-cookie") or []
