@@ -221,6 +221,16 @@ class Gateway:
     def _check_protocol(self, ctx: ProxyContext, route: dict[str, Any]) -> None:
         request = ctx.request
         protocols = route.get("protocols") or ("http", "https")
+        if "grpc" in protocols or "grpcs" in protocols:
+            # Kong's checks for gRPC routes; kongtx speaks HTTP/1.1 only, so a real gRPC
+            # call is told to use HTTP/2.
+            if (request.headers.get("content-type") or "").startswith("application/grpc"):
+                raise ProxyExit(
+                    426,
+                    body={"message": "Please use HTTP2 protocol"},
+                    headers=[("Connection", "Upgrade"), ("Upgrade", "HTTP/2")],
+                )
+            raise ProxyExit(415, body={"message": "Non-gRPC request matched gRPC route"})
         if request.scheme != "http" or "http" in protocols or "https" not in protocols:
             return
         if (

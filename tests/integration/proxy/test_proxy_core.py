@@ -340,3 +340,23 @@ async def test_error_templates_and_port_maps(tmp_path, frontend):
         assert as_json.json["error"] == "no Route matched with those values"
         echoed = (await gw.proxy("GET", "/x")).json["headers"]
         assert echoed["x-forwarded-port"] == "80"
+
+
+@pytest_twisted.ensureDeferred
+async def test_grpc_routes_answer_as_kong_does_over_http1(env):
+    """A gRPC route: a non-gRPC request gets 415, a gRPC one over HTTP/1.1 gets 426 (use HTTP/2)."""
+    gw, upstream = env
+    await _service(gw, upstream)
+    reply = await gw.admin(
+        "POST", "/services/echo/routes", {"paths": ["/pkg.Svc"], "protocols": ["grpc"]}
+    )
+    assert reply.status == 201, reply
+    plain = await gw.proxy("POST", "/pkg.Svc/Call", data=b"x")
+    assert plain.status == 415
+    assert plain.json == {"message": "Non-gRPC request matched gRPC route"}
+    grpc = await gw.proxy(
+        "POST", "/pkg.Svc/Call", data=b"x", headers={"Content-Type": "application/grpc"}
+    )
+    assert grpc.status == 426
+    assert grpc.json == {"message": "Please use HTTP2 protocol"}
+    assert upstream.requests == []
