@@ -53,7 +53,6 @@ class ProxyContext:
         "proxy_latency",
         "response_latency",
         "log_extras",
-        "exited",
         "upstream_status",
         "_original_path",
         "_query_cache",
@@ -93,7 +92,6 @@ class ProxyContext:
         self.proxy_latency: float | None = None
         self.response_latency: float | None = None
         self.log_extras: dict[str, Any] = {}
-        self.exited = False
         self.upstream_status: str | None = None
         self._original_path = request.path
         self._query_cache: list[tuple[str, str]] | None = None

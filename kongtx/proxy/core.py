@@ -169,13 +169,11 @@ class Gateway:
         try:
             await self._rewrite_and_access(ctx)
         except ProxyExit as exc:
-            ctx.exited = True
             await self._respond_exit(ctx, writer, exc)
         except Exception:
             log.failure(
                 "plugin error in {method} {target}", method=request.method, target=request.target
             )
-            ctx.exited = True
             await self._respond_exit(ctx, writer, ProxyExit(500, "An unexpected error occurred"))
         else:
             await self._proxy(ctx, writer)
@@ -418,7 +416,6 @@ class Gateway:
             try:
                 ctx.request.body = await spool_body(body, self.clock)
             except Exception:
-                ctx.exited = True
                 status, err_headers, data = responses.render_nginx_error(
                     400,
                     ctx.request.headers,
@@ -434,7 +431,6 @@ class Gateway:
             response = await self.forwarder.forward(ctx, target, headers)
         except ProxyExit as exc:
             # A plugin's body wrapper (e.g. request-size-limiting) ended the request.
-            ctx.exited = True
             await self._respond_exit(ctx, writer, exc)
             return
         except UpstreamFailure as failure:

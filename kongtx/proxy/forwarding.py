@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any, Iterable
 
 from kongtx.http.headers import Headers
+from kongtx.router import split_host_port
 
 #: Hop-by-hop headers never forwarded (RFC 7230 §6.1, plus nginx/Kong's extras).
 HOP_BY_HOP = frozenset(
@@ -126,20 +127,8 @@ def host_header(service: dict[str, Any], hostname: str, port: int) -> str:
 
 
 def split_host(host: str | None) -> tuple[str, int | None]:
-    """Split a Host header into host and port (IPv6 literals kept in brackets)."""
-    if not host:
-        return "", None
-    if host.startswith("["):
-        end = host.find("]")
-        name = host[: end + 1]
-        rest = host[end + 1 :]
-        if rest.startswith(":") and rest[1:].isdigit():
-            return name, int(rest[1:])
-        return name, None
-    name, sep, port = host.rpartition(":")
-    if sep and port.isdigit():
-        return name, int(port)
-    return host, None
+    """Split a Host header into host and port, as the router does (IPv6 literals kept in brackets)."""
+    return split_host_port(host) if host else ("", None)
 
 
 #: Fields the gateway rewrites on every upstream request (removed first, then set again).

@@ -24,6 +24,7 @@ Host header has none (the traditional router's rule).
 
 from __future__ import annotations
 
+from kongtx.router._index import split_host_port
 from kongtx.router._match import HTTP_PROTOCOLS, Match, Router
 
-__all__ = ["HTTP_PROTOCOLS", "Match", "Router"]
+__all__ = ["HTTP_PROTOCOLS", "Match", "Router", "split_host_port"]

@@ -168,7 +168,7 @@ def _rank_of(entry: _Entry) -> int:
     return entry.rank
 
 
-def _split_host(value: str) -> tuple[str, int | None]:
+def split_host_port(value: str) -> tuple[str, int | None]:
     """Split ``host[:port]`` (also ``[v6]:port``); a non-numeric port stays in host."""
     if value.startswith("["):
         end = value.find("]")

@@ -19,8 +19,8 @@ from kongtx.router._index import (
     _literal_prefix,
     _Matcher,
     _priority,
-    _split_host,
     _split_paths,
+    split_host_port,
 )
 
 __all__ = ["HTTP_PROTOCOLS", "Match", "Router"]
@@ -166,7 +166,7 @@ class Router:
         plain: dict[tuple[str, str], str] = {}
         ported: dict[tuple[str, str], dict[int, str]] = {}
         for configured in hosts:
-            name, port = _split_host(configured)
+            name, port = split_host_port(configured)
             if name.startswith("*"):
                 key = ("suffix", name[1:])
             elif name.endswith("*"):
@@ -264,7 +264,7 @@ class Router:
     ) -> Match | None:
         path = normalize_path(raw_path)
         if host_header is not None:
-            host, host_port = _split_host(host_header)
+            host, host_port = split_host_port(host_header)
         else:
             host, host_port = None, None
         if server_port is not None:

@@ -37,7 +37,6 @@ Add endpoints with :meth:`Upstream.route`.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import json
 from collections.abc import Callable
@@ -544,7 +543,7 @@ async def start_upstream(reactor: Any, *, tls: Any = None) -> Upstream:
 
 
 class TestTLS:
-    """A throw-away CA-less self-signed certificate for ``hostname``.
+    """A throw-away certificate for ``hostname``, signed by a throw-away CA.
 
     :ivar server_options: context factory for :func:`start_upstream`.
     :ivar client_creator: an ``IOpenSSLClientConnectionCreator`` trusting it.
@@ -553,37 +552,16 @@ class TestTLS:
     __test__ = False  # not a pytest test class
 
     def __init__(self, hostname: str = "localhost") -> None:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
         from twisted.internet import ssl
 
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        from kongtx.tls import make_certificate
+
+        ca_pem, ca_key = make_certificate(f"{hostname} test CA", is_ca=True, key_type="ec")
+        cert_pem, key_pem = make_certificate(hostname, issuer=(ca_pem, ca_key), key_type="ec")
         self.hostname = hostname
         self.cert_pem = cert_pem
         self.key_pem = key_pem
         private = ssl.PrivateCertificate.loadPEM(cert_pem + key_pem)
         self.server_options = private.options()
-        authority = ssl.Certificate.loadPEM(cert_pem)
+        authority = ssl.Certificate.loadPEM(ca_pem)
         self.client_creator = ssl.optionsForClientTLS(hostname, trustRoot=authority)

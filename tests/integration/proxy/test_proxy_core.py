@@ -17,6 +17,13 @@ async def env(tmp_path, frontend):
         yield pair
 
 
+async def _echo_route(gw, upstream):
+    """The echo service with one catch-all route."""
+    await _service(gw, upstream)
+    reply = await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    assert reply.status == 201, reply
+
+
 async def _service(gw, upstream, **fields):
     reply = await gw.admin(
         "POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}", **fields}
@@ -141,8 +148,7 @@ async def test_https_redirect_status_code(env):
 async def test_post_body_is_forwarded(env):
     """A request body reaches the upstream intact, with its length."""
     gw, upstream = env
-    await _service(gw, upstream)
-    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    await _echo_route(gw, upstream)
     payload = b"x" * 300_000
     reply = await gw.proxy("POST", "/upload", data=payload)
     assert reply.status == 200, reply
@@ -205,8 +211,7 @@ HOSTILE = {
 async def test_hostile_requests_never_reach_upstream(env, case):
     """Smuggling-shaped and oversized requests get a 4xx and are never forwarded."""
     gw, upstream = env
-    await _service(gw, upstream)
-    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    await _echo_route(gw, upstream)
     answer = await _raw_exchange(gw.node.port_of("proxy"), HOSTILE[case])
     status_line = answer.split(b"\r\n", 1)[0]
     assert status_line.split(b" ")[1] in (b"400", b"413", b"431"), answer[:200]
@@ -219,8 +224,7 @@ async def test_trusted_ips_and_real_ip_header(tmp_path, frontend):
     async with gateway_and_upstream(
         tmp_path, frontend, plugins="off", trusted_ips="127.0.0.1", real_ip_header="X-Forwarded-For"
     ) as (gw, upstream):
-        await _service(gw, upstream)
-        await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+        await _echo_route(gw, upstream)
         echoed = (
             await gw.proxy(
                 "GET",
@@ -244,8 +248,7 @@ async def test_trusted_ips_and_real_ip_header(tmp_path, frontend):
 async def test_untrusted_peer_cannot_spoof_forwarded_headers(env):
     """Without trusted_ips, client X-Forwarded-Proto/Host are replaced and X-Real-IP is the peer."""
     gw, upstream = env
-    await _service(gw, upstream)
-    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    await _echo_route(gw, upstream)
     echoed = (
         await gw.proxy(
             "GET",
@@ -271,8 +274,7 @@ async def test_headers_setting_off_removes_kong_headers(tmp_path, frontend):
         gw,
         upstream,
     ):
-        await _service(gw, upstream)
-        await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+        await _echo_route(gw, upstream)
         reply = await gw.proxy("GET", "/x")
         assert reply.status == 200
         for name in ("via", "x-kong-upstream-latency", "x-kong-proxy-latency", "x-kong-request-id"):
@@ -287,8 +289,7 @@ async def test_client_max_body_size_is_413(tmp_path, frontend):
     async with gateway_and_upstream(
         tmp_path, frontend, plugins="off", nginx_http_client_max_body_size="1k"
     ) as (gw, upstream):
-        await _service(gw, upstream)
-        await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+        await _echo_route(gw, upstream)
         ok = await gw.proxy("POST", "/upload", data=b"a" * 1000)
         assert ok.status == 200
         big = await gw.proxy("POST", "/upload", data=b"a" * 5000)

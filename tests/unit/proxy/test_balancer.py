@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from types import SimpleNamespace
 from typing import Any
@@ -19,87 +18,15 @@ from kongtx.proxy.balancer import (
     parse_target,
 )
 from kongtx.proxy.dns import DNSError, ResolvedAddress
+from kongtx.schema import registry
 
-HEALTHCHECKS: dict[str, Any] = {
-    "active": {
-        "type": "http",
-        "timeout": 1,
-        "concurrency": 10,
-        "http_path": "/",
-        "https_sni": None,
-        "https_verify_certificate": True,
-        "headers": None,
-        "healthy": {"interval": 0, "http_statuses": [200, 302], "successes": 0},
-        "unhealthy": {
-            "interval": 0,
-            "http_statuses": [429, 404, 500, 501, 502, 503, 504, 505],
-            "tcp_failures": 0,
-            "timeouts": 0,
-            "http_failures": 0,
-        },
-    },
-    "passive": {
-        "type": "http",
-        "healthy": {
-            "http_statuses": [
-                200,
-                201,
-                202,
-                203,
-                204,
-                205,
-                206,
-                207,
-                208,
-                226,
-                300,
-                301,
-                302,
-                303,
-                304,
-                305,
-                306,
-                307,
-                308,
-            ],
-            "successes": 0,
-        },
-        "unhealthy": {
-            "http_statuses": [429, 500, 503],
-            "tcp_failures": 0,
-            "timeouts": 0,
-            "http_failures": 0,
-        },
-    },
-    "threshold": 0,
-}
+UPSTREAMS = registry.get("upstreams")
 
 
 def upstream_row(**overrides: Any) -> dict[str, Any]:
-    """An upstream row in Kong's JSON shape with every default filled in."""
-    row: dict[str, Any] = {
-        "id": "u-1",
-        "name": "svc.upstream",
-        "algorithm": "round-robin",
-        "hash_on": "none",
-        "hash_fallback": "none",
-        "hash_on_header": None,
-        "hash_fallback_header": None,
-        "hash_on_cookie": None,
-        "hash_on_cookie_path": "/",
-        "hash_on_query_arg": None,
-        "hash_fallback_query_arg": None,
-        "hash_on_uri_capture": None,
-        "hash_fallback_uri_capture": None,
-        "slots": 10000,
-        "healthchecks": copy.deepcopy(HEALTHCHECKS),
-        "host_header": None,
-        "client_certificate": None,
-        "use_srv_name": False,
-        "tags": None,
-        "created_at": 1,
-        "updated_at": 1,
-    }
+    """An upstream row in Kong's JSON shape with every default filled in (by the schema itself)."""
+    row = UPSTREAMS.fill_defaults(UPSTREAMS.process_input({"name": "svc.upstream"}, "insert"), 1)
+    row["id"] = "u-1"
     row.update(overrides)
     return row
 
