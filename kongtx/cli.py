@@ -48,8 +48,12 @@ async def run_migrations(
     out: TextIO,
     registry: Any = None,
     confirm: Callable[[str], bool] | None = None,
+    migrations: Any = None,
 ) -> int:
-    """Run one ``migrations`` action; returns the exit status."""
+    """Run one ``migrations`` action; returns the exit status.
+
+    ``registry`` and ``migrations`` (named migrations) default to the registered ones.
+    """
     from kongtx.store import make_backend
     from kongtx.store.migrations import Migrator
 
@@ -61,7 +65,7 @@ async def run_migrations(
         out.write("database is 'off' (DB-less): nothing to migrate\n")
         return 0
     backend = make_backend(config, reactor)
-    migrator = Migrator(backend, registry)
+    migrator = Migrator(backend, registry, migrations)
     try:
         if args.action == "list":
             state = await migrator.state()

@@ -64,12 +64,18 @@ def make_backend(config: Any, reactor: Any, node_id: str | None = None) -> Any:
 
 
 async def open_store(
-    config: Any, reactor: Any, *, registry: Any = None, auto_migrate: bool | None = None
+    config: Any,
+    reactor: Any,
+    *,
+    registry: Any = None,
+    auto_migrate: bool | None = None,
+    migrations: Any = None,
 ) -> DAO:
     """Open the configured store and return its :class:`DAO`.
 
     :param config: a Config (``database``, ``prefix``, ``pg_*``, ``db_update_frequency``).
     :param auto_migrate: default True for sqlite, False for postgres (see module doc).
+    :param migrations: named migrations (default: every registered one).
     :raises MigrationsNeeded: postgres schema missing/behind and not ``auto_migrate``.
     :raises DatabaseUnavailable: postgres unreachable.
     """
@@ -80,7 +86,7 @@ async def open_store(
     try:
         if backend.name != "memory":
             auto = (backend.name == "sqlite") if auto_migrate is None else auto_migrate
-            await Migrator(backend, registry).ensure(auto)
+            await Migrator(backend, registry, migrations).ensure(auto)
         if backend.name == "postgres":
             from kongtx.store.cluster import ClusterListener
 

@@ -115,26 +115,43 @@ class TableSql:
         self.delete_sql = f"DELETE FROM {self.q_table} WHERE {quote('id')} = {p}"
 
     # -- DDL ------------------------------------------------------------------
-    def create_sql(self) -> list[str]:
-        """Return the statements creating this entity's table and indexes."""
-        unique = set(self.entity.unique_fields())
-        parts = []
-        for c in self.columns:
-            ddl = f"{quote(c.name)} {self.dialect.types[c.kind]}"
+    def column_sql(self, c: Column, *, constraints: bool = True) -> str:
+        """Return the definition of column ``c`` (``constraints``: PRIMARY KEY/UNIQUE inline)."""
+        ddl = f"{quote(c.name)} {self.dialect.types[c.kind]}"
+        if constraints:
             if c.key == "id":
                 ddl += " PRIMARY KEY"
-            elif c.key in unique or c.key == CACHE_KEY:
+            elif c.key in self.entity.unique_fields() or c.key == CACHE_KEY:
                 ddl += " UNIQUE"
-            if c.kind == FK:
-                ddl += f" REFERENCES {quote(c.reference or '')} ({quote('id')})"
-            parts.append(ddl)
-        stmts = [f"CREATE TABLE IF NOT EXISTS {self.q_table} ({', '.join(parts)})"]
-        for c in self.columns:
-            if c.kind == FK:
-                idx = quote(f"{self.table}_{c.name}_idx")
-                stmts.append(
-                    f"CREATE INDEX IF NOT EXISTS {idx} ON {self.q_table} ({quote(c.name)})"
-                )
+        if c.kind == FK:
+            ddl += f" REFERENCES {quote(c.reference or '')} ({quote('id')})"
+        return ddl
+
+    def index_sql(self, c: Column) -> str:
+        """Return the statement indexing foreign-key column ``c``."""
+        idx = quote(f"{self.table}_{c.name}_idx")
+        return f"CREATE INDEX IF NOT EXISTS {idx} ON {self.q_table} ({quote(c.name)})"
+
+    def create_sql(self) -> list[str]:
+        """Return the statements creating this entity's table and indexes."""
+        parts = ", ".join(self.column_sql(c) for c in self.columns)
+        stmts = [f"CREATE TABLE IF NOT EXISTS {self.q_table} ({parts})"]
+        stmts += [self.index_sql(c) for c in self.columns if c.kind == FK]
+        return stmts
+
+    def add_column_sql(self, c: Column) -> list[str]:
+        """Return the statements adding column ``c`` to an existing table.
+
+        UNIQUE becomes a unique index (SQLite cannot add a UNIQUE column).
+        """
+        stmts = [f"ALTER TABLE {self.q_table} ADD COLUMN {self.column_sql(c, constraints=False)}"]
+        if c.key in self.entity.unique_fields() or c.key == CACHE_KEY:
+            idx = quote(f"{self.table}_{c.name}_key")
+            stmts.append(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {idx} ON {self.q_table} ({quote(c.name)})"
+            )
+        if c.kind == FK:
+            stmts.append(self.index_sql(c))
         return stmts
 
     def drop_sql(self) -> str:

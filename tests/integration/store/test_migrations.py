@@ -12,10 +12,12 @@ import pytest
 import pytest_twisted
 
 from kongtx.cli import build_parser, run_migrations
+from kongtx.errors import UniqueViolation
 from kongtx.schema.entity import Entity
-from kongtx.schema.fields import Foreign, String
-from kongtx.store import open_store
-from kongtx.store.migrations import BASE, Migrator
+from kongtx.schema.fields import Boolean, Foreign, Integer, Record, String
+from kongtx.store import MigrationsNeeded, open_store
+from kongtx.store.dao import DAO
+from kongtx.store.migrations import BASE, Migration, Migrator
 from tests.integration.store.conftest import make_backend, pg_settings, test_registry
 
 
@@ -130,3 +132,118 @@ async def test_sqlite_store_is_zero_setup(tmp_path: Any) -> None:
         assert (await dao.select_by_key("consumers", "bob"))["id"] == row["id"]
     finally:
         await dao.close()
+
+
+def _widgets_v1() -> Entity:
+    return Entity("widgets", [("name", String(required=True, unique=True))], endpoint_key="name")
+
+
+def _widgets_v2() -> Entity:
+    """Version 2 of widgets: four more fields (defaulted, unique, record, foreign)."""
+    return Entity(
+        "widgets",
+        [
+            ("name", String(required=True, unique=True)),
+            ("size", Integer(default=3)),
+            ("serial", String(unique=True)),
+            (
+                "limits",
+                Record([("hard", Boolean(default=True)), ("minute", Integer())], required=True),
+            ),
+            ("owner", Foreign("consumers", on_delete="cascade")),
+        ],
+        endpoint_key="name",
+    )
+
+
+def _counters(dialect: Any) -> list[str]:
+    return [
+        "CREATE TABLE IF NOT EXISTS test_counters (identifier TEXT PRIMARY KEY,"
+        f" value {dialect.types['int']})"
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_up_migrates_an_older_schema_state(
+    sql_backend_name: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    """A database bootstrapped by an older version gets new columns, tables and named migrations.
+
+    ``list`` shows them as pending (exit 5), the node refuses to start on them
+    (postgres) and ``up`` runs them; old rows get the new fields' defaults and
+    new unique fields are enforced.
+    """
+    config = _config(sql_backend_name, tmp_path, request)
+    old = test_registry()
+    old.register(_widgets_v1())
+    backend = await make_backend(sql_backend_name, tmp_path, request)
+    if sql_backend_name == "sqlite":
+        config.sqlite_path = backend.path
+    migrator = Migrator(backend, old, migrations=[])
+    await migrator.reset()
+    await migrator.bootstrap()
+    dao = DAO(backend, _reactor(), registry=old)
+    w1 = await dao.insert("widgets", {"name": "w1"})
+    consumer = await dao.insert("consumers", {"username": "owner"})
+
+    new = test_registry()
+    new.register(_widgets_v2())
+    new.register(
+        Entity(
+            "hmacauth_credentials",
+            [
+                ("consumer", Foreign("consumers", on_delete="cascade", required=True)),
+                ("username", String(required=True, unique=True)),
+            ],
+        )
+    )
+    named = [Migration("test-plugin:001_counters", _counters, tables=("test_counters",))]
+    expected = [
+        "column:widgets.size",
+        "column:widgets.serial",
+        "column:widgets.limits",
+        "column:widgets.owner_id",
+        "table:hmacauth_credentials",
+        "test-plugin:001_counters",
+    ]
+    try:
+        migrator = Migrator(backend, new, migrations=named)
+        state = await migrator.state()
+        assert state.bootstrapped and state.pending == expected
+
+        args = build_parser().parse_args(["migrations", "list"])
+        out = io.StringIO()
+        status = await run_migrations(_reactor(), args, config, out, registry=new, migrations=named)
+        assert status == 5, out.getvalue()
+        assert "Pending migrations:\n  column:widgets.size\n" in out.getvalue()
+        if sql_backend_name == "postgres":
+            with pytest.raises(MigrationsNeeded, match="kongtx migrations up"):
+                await open_store(config, _reactor(), registry=new, migrations=named)
+
+        args = build_parser().parse_args(["migrations", "up"])
+        out = io.StringIO()
+        status = await run_migrations(_reactor(), args, config, out, registry=new, migrations=named)
+        assert status == 0 and "6 migrations processed" in out.getvalue()
+        assert (await migrator.state()).pending == []
+        assert (await migrator.state()).executed[-6:] == expected
+
+        dao = DAO(backend, _reactor(), registry=new)
+        row = await dao.select("widgets", w1["id"])
+        assert row["size"] == 3 and row["serial"] is None and row["owner"] is None
+        assert row["limits"] == {"hard": True, "minute": None}
+        w2 = await dao.insert(
+            "widgets", {"name": "w2", "serial": "s-1", "owner": {"id": consumer["id"]}}
+        )
+        assert (await dao.select("widgets", w2["id"]))["owner"] == {"id": consumer["id"]}
+        with pytest.raises(UniqueViolation):
+            await dao.insert("widgets", {"name": "w3", "serial": "s-1"})
+        await dao.insert(
+            "hmacauth_credentials", {"consumer": {"id": consumer["id"]}, "username": "u"}
+        )
+        await backend.transaction(
+            lambda tx: tx.execute("INSERT INTO test_counters VALUES ('a', 1)", None), 0.0
+        )
+        dropped = await migrator.reset()
+        assert "test_counters" in dropped and "widgets" in dropped
+    finally:
+        await backend.close()
