@@ -1,0 +1,21 @@
+"""``hmacauth_credentials`` (``/hmac-auths``, ``/consumers/{c}/hmac-auth``); the secret is generated when absent."""
+
+from __future__ import annotations
+
+from kongtx.schema.entity import Entity
+from kongtx.schema.fields import Foreign, String
+
+HMACAUTH_CREDENTIALS = Entity(
+    "hmacauth_credentials",
+    {
+        "consumer": Foreign("consumers", required=True, on_delete="cascade"),
+        "username": String(required=True, unique=True),
+        "secret": String(auto=True),
+    },
+    endpoint_key="username",
+    admin_path="/hmac-auths",
+    admin_nested_name="hmac-auth",
+)
+
+ENTITIES = (HMACAUTH_CREDENTIALS,)
+CREDENTIAL_INDEXES = {"hmacauth_credentials": "username"}

@@ -1,0 +1,125 @@
+"""``jwt`` (Kong's ``kong/plugins/jwt/handler.lua``, priority 1450).
+
+Tokens come from the query string (``uri_param_names``), cookies
+(``cookie_names``) and ``Bearer`` headers (``header_names``); more than one
+distinct token is refused. The secret is found by the ``key_claim_name``
+claim (or header field), the token's ``alg`` must be the secret's algorithm,
+then the signature, ``claims_to_verify`` and ``maximum_expiration`` are
+checked. Every failure is a 401 with Kong's message and ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kongtx import KONG_COMPAT_VERSION
+from kongtx.errors import ProxyExit
+from kongtx.plugins import authn
+from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.jwt import token as jwt_token
+
+__all__ = ["Handler", "authenticate"]
+
+TABLE = "jwt_secrets"
+
+
+def _www_authenticate(conf: dict[str, Any]) -> str:
+    realm = conf.get("realm")
+    return f'Bearer realm="{realm}"' if realm is not None else "Bearer"
+
+
+def _unauthorized(conf: dict[str, Any], message: str | None, errors: Any = None) -> ProxyExit:
+    header = _www_authenticate(conf) + ' error="invalid_token"'
+    if errors is not None:
+        return ProxyExit(401, body=errors, headers=[("WWW-Authenticate", header)])
+    return ProxyExit(401, message, headers=[("WWW-Authenticate", header)])
+
+
+def _secret_material(conf: dict[str, Any], secret: dict[str, Any], alg: str) -> bytes | None:
+    value = secret.get("secret") if alg.startswith("HS") else secret.get("rsa_public_key")
+    if not isinstance(value, str):
+        return None
+    if conf.get("secret_is_base64"):
+        return jwt_token.b64url_decode(value)
+    return value.encode("utf-8")
+
+
+def authenticate(ctx: Any, conf: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """``(consumer, jwt_secret, token)`` of the request.
+
+    :raises ProxyExit: 401 with Kong's message (or claim errors as the body).
+    """
+    request = ctx.request
+    tokens = jwt_token.find_tokens(
+        ctx.query_args(),
+        request.headers.get("cookie"),
+        request.headers,
+        conf.get("uri_param_names") or (),
+        conf.get("cookie_names") or (),
+        conf.get("header_names") or (),
+    )
+    if not tokens:
+        raise ProxyExit(
+            401, "Unauthorized", headers=[("WWW-Authenticate", _www_authenticate(conf))]
+        )
+    if len(tokens) > 1:
+        raise _unauthorized(conf, "Multiple tokens provided")
+    raw = tokens[0]
+    try:
+        token = jwt_token.parse(raw)
+    except jwt_token.BadToken as exc:
+        raise _unauthorized(conf, f"Bad token; {exc}") from None
+    claim_name = conf.get("key_claim_name") or "iss"
+    key = token.claims.get(claim_name)
+    if key is None:
+        key = token.header.get(claim_name)
+    if key is None or key is False:
+        raise _unauthorized(conf, f"No mandatory '{claim_name}' in claims")
+    if key == "":
+        raise _unauthorized(conf, f"Invalid '{claim_name}' in claims")
+    secret = ctx.snapshot.credential(TABLE, key) if isinstance(key, str) else None
+    if secret is None:
+        raise _unauthorized(conf, f"No credentials found for given '{claim_name}'")
+    algorithm = secret.get("algorithm") or "HS256"
+    if token.alg != algorithm:
+        raise _unauthorized(conf, "Invalid algorithm")
+    material = _secret_material(conf, secret, algorithm)
+    if material is None:
+        raise _unauthorized(conf, "Invalid key/secret")
+    if not jwt_token.verify_signature(token, material):
+        raise _unauthorized(conf, "Invalid signature")
+    now = int(ctx.clock.seconds())
+    errors = jwt_token.claim_errors(token.claims, conf.get("claims_to_verify") or (), now)
+    if errors:
+        raise _unauthorized(conf, None, errors)
+    maximum = conf.get("maximum_expiration") or 0
+    if maximum > 0:
+        errors = jwt_token.expiration_errors(token.claims, maximum, now)
+        if errors:
+            raise _unauthorized(conf, None, errors)
+    consumer = ctx.snapshot.consumers.get((secret.get("consumer") or {}).get("id"))
+    if consumer is None:
+        raise ProxyExit(401, f"Could not find consumer for '{claim_name}={key}'")
+    return consumer, secret, raw
+
+
+class Handler(PluginHandler):
+    """The ``jwt`` plugin."""
+
+    name = "jwt"
+    priority = 1450
+    version = KONG_COMPAT_VERSION
+
+    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+        """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
+        if not conf.get("run_on_preflight", True) and ctx.request.method == "OPTIONS":
+            return
+        if authn.or_already_done(ctx, conf):
+            return
+        try:
+            consumer, secret, raw = authenticate(ctx, conf)
+        except ProxyExit as exc:
+            authn.fail(ctx, conf, exc)
+            return
+        authn.set_consumer(ctx, consumer, secret, secret.get("key"))
+        ctx.shared["authenticated_jwt_token"] = raw
