@@ -35,6 +35,7 @@ setup(
         "txredisapi",
         "ldaptor",
         "prometheus-client",
+        "google-re2",
     ],
     extras_require={"test": ["pytest", "pytest-twisted"]},
     entry_points={"console_scripts": ["kongtx = kongtx.cli:main"]},

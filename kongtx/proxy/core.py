@@ -367,10 +367,11 @@ class Gateway:
         headers = request.headers
         taken = forwarding.strip_hop_by_hop(headers, self._replaced_upstream)
         added: list[tuple[str, str]] = []
-        upgrade = taken.get("upgrade")
-        if upgrade and request.method == "GET":
+        if request.method == "GET" and _asks_websocket(taken.get("upgrade")):
+            # Kong's $upstream_upgrade: only a WebSocket upgrade goes through. Any other
+            # protocol (h2c...) would turn the connection into a tunnel past the router.
             added.append(("Connection", "keep-alive, Upgrade"))
-            added.append(("Upgrade", upgrade[0]))
+            added.append(("Upgrade", "websocket"))
         te = taken.get("te")
         if te and "trailers" in te[0].lower():
             added.append(("TE", "trailers"))
@@ -427,8 +428,11 @@ class Gateway:
                 return
         ctx.upstream_started = self.clock.seconds()
         ctx.proxy_latency = int((ctx.upstream_started - ctx.started_at) * 1000)
+        websocket = headers.get("upgrade") == "websocket"
         try:
             response = await self.forwarder.forward(ctx, target, headers)
+            if response.status == 101 and not websocket:
+                _refuse_switch(response)
         except ProxyExit as exc:
             # A plugin's body wrapper (e.g. request-size-limiting) ended the request.
             await self._respond_exit(ctx, writer, exc)
@@ -488,6 +492,21 @@ class Gateway:
 
 
 _UPGRADE_KEPT = frozenset(("keep-alive",))
+
+
+def _asks_websocket(upgrade: list[str] | None) -> bool:
+    """Whether the client's ``Upgrade`` is exactly ``websocket`` (nginx's map: any case)."""
+    if not upgrade or len(upgrade) != 1:
+        return False
+    return upgrade[0].strip().lower() == "websocket"
+
+
+def _refuse_switch(response: Any) -> None:
+    """A ``101`` to a request that asked for no upgrade the gateway forwarded: never splice it."""
+    if response.upgraded is not None:
+        response.upgraded.close()
+    log.warn("upstream switched protocols without a forwarded WebSocket upgrade: 502")
+    raise UpstreamFailure(502)
 
 
 __all__ = ["Gateway", "HeaderSettings"]

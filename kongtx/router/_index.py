@@ -7,12 +7,10 @@ are placed, as :class:`_Entry` objects, into :class:`_Bucket` path indexes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-# PCRE/Rust named groups ``(?<name>`` -> Python ``(?P<name>``; not lookbehinds.
-_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
+from kongtx.regex import LinearPattern, compile_linear
 
 
 class _HeadersLike(Protocol):
@@ -62,7 +60,7 @@ class _Matcher:
                     exact.add(sni)
             self.snis = frozenset(exact)
         # (configured path, compiled regex) for a regex group; None otherwise.
-        self.regexes: tuple[tuple[str, re.Pattern[str]], ...] | None = None
+        self.regexes: tuple[tuple[str, LinearPattern], ...] | None = None
         # configured plain prefixes of one length for a prefix group.
         self.prefixes: frozenset[str] | None = None
         # literal prefixes every regex of the group starts with (index keys), or None.
@@ -104,7 +102,7 @@ class _Matcher:
 
 def _compile_headers(
     headers: Mapping[str, list[str]] | None,
-) -> tuple[tuple[str, frozenset[str], tuple[re.Pattern[str], ...]], ...] | None:
+) -> tuple[tuple[str, frozenset[str], tuple[LinearPattern, ...]], ...] | None:
     if not headers:
         return None
     out = []
@@ -113,8 +111,8 @@ def _compile_headers(
         patterns = []
         for value in values or ():
             if value.startswith("~*"):
-                # Kong lower-cases both sides; IGNORECASE keeps \D, \S, \W intact.
-                patterns.append(re.compile(value[2:], re.IGNORECASE))
+                # Kong lower-cases both sides; ignoring case keeps \D, \S, \W intact.
+                patterns.append(compile_linear(value[2:], ignore_case=True))
             else:
                 plain.add(value.lower())
         out.append((name.lower(), frozenset(plain), tuple(patterns)))
@@ -181,8 +179,8 @@ def split_host_port(value: str) -> tuple[str, int | None]:
     return value, None
 
 
-def _compile_regex(path: str) -> re.Pattern[str]:
-    return re.compile(_NAMED_GROUP.sub("(?P<", path[1:]))
+def _compile_regex(path: str) -> LinearPattern:
+    return compile_linear(path[1:])
 
 
 _META = frozenset(".^$*+?{}[]|()\\")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from kongtx.proxy.paths import normalize_path, sanitize_postfix
+from kongtx.regex import LinearMatch, RegexError
 from kongtx.router._index import (
     _Bucket,
     _compile_regex,
@@ -146,7 +146,7 @@ class Router:
                         m.prefixes = frozenset(group)
                     m.sort_key = _priority(route, kind, group)
                     built.append(m)
-            except re.error as exc:
+            except RegexError as exc:
                 log.error(
                     "route {id} skipped: invalid regex: {err}",
                     id=route.get("id"),
@@ -279,7 +279,7 @@ class Router:
 
         best: _Entry | None = None
         best_rank = len(self._matchers)
-        best_re: re.Match[str] | None = None
+        best_re: LinearMatch | None = None
         best_re_path: str | None = None
         path_len = len(path)
 
@@ -326,7 +326,7 @@ class Router:
         path: str,
         host: str | None,
         port: int,
-        found: re.Match[str] | None,
+        found: LinearMatch | None,
         regex_path: str | None,
     ) -> Match:
         m = entry.matcher

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kongtx.regex import router_regex_error
 from kongtx.schema import typedefs
 from kongtx.schema.checks import Conditional, Custom, is_nonempty
 from kongtx.schema.entity import Entity
@@ -61,6 +62,18 @@ def _protocol_rules(row: Mapping[str, Any]) -> dict[str, Any] | None:
         else:
             need(["sources", "destinations", "snis"], "'tcp', 'tls' or 'udp'")
     return errors or None
+
+
+def _router_regexes(row: Mapping[str, Any]) -> str | None:
+    """Kong 3.x's router check: regexes its linear-time engine cannot run are refused."""
+    patterns = [p[1:] for p in row.get("paths") or () if isinstance(p, str) and p[:1] == "~"]
+    for values in (row.get("headers") or {}).values():
+        patterns += [v[2:] for v in values or () if isinstance(v, str) and v[:2] == "~*"]
+    for pattern in patterns:
+        error = router_regex_error(pattern)
+        if error is not None:
+            return error
+    return None
 
 
 class RoutesEntity(Entity):
@@ -141,5 +154,6 @@ def build() -> Entity:
                     "strip_path",
                 ],
             ),
+            Custom(_router_regexes, ["paths", "headers"]),
         ],
     )

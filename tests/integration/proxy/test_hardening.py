@@ -1,0 +1,158 @@
+"""Attacks on the proxy (issue 15, Security): each through both front-ends, real sockets."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Factory, Protocol
+
+from tests.integration.harness import gateway_and_upstream, raw_connect
+
+
+@pytest_twisted.async_yield_fixture
+async def env(tmp_path, frontend):
+    async with gateway_and_upstream(tmp_path, frontend, plugins="off") as pair:
+        yield pair
+
+
+async def _service(gw, port: int, name: str = "raw") -> None:
+    reply = await gw.admin("POST", "/services", {"name": name, "url": f"http://127.0.0.1:{port}"})
+    assert reply.status == 201, reply
+
+
+async def _exchange(port: int, payload: bytes, wait: float = 2.0) -> bytes:
+    """Send ``payload`` on a new connection; everything received until it closes (or ``wait``)."""
+    proto = await raw_connect(port)
+    proto.transport.write(payload)
+    timer = reactor.callLater(wait, proto.transport.loseConnection)
+    data = await proto.closed
+    if timer.active():
+        timer.cancel()
+    return data
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+# -- 1. only WebSocket upgrades are forwarded -------------------------------------------
+
+
+class _SwitchingUpstream(Protocol):
+    """An upstream that answers 101 to any request, then echoes whatever arrives as a tunnel."""
+
+    def __init__(self, heads: list[bytes], tunneled: list[bytes]) -> None:
+        self.heads = heads
+        self.tunneled = tunneled
+        self.buffer = b""
+        self.switched = False
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.switched:
+            self.tunneled.append(data)
+            self.transport.write(b"TUNNELED " + data)
+            return
+        self.buffer += data
+        if b"\r\n\r\n" in self.buffer:
+            head, _, rest = self.buffer.partition(b"\r\n\r\n")
+            self.heads.append(head)
+            self.switched = True
+            self.transport.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+            )
+            if rest:
+                self.dataReceived(rest)
+
+
+class _SwitchingFactory(Factory):
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+        self.tunneled: list[bytes] = []
+
+    def buildProtocol(self, addr):  # type: ignore[no-untyped-def]
+        return _SwitchingUpstream(self.heads, self.tunneled)
+
+
+@pytest.mark.parametrize(
+    "upgrade", ["h2c", "websocket, h2c", "TLS/1.2", "websocketx"], ids=["h2c", "list", "tls", "x"]
+)
+@pytest_twisted.ensureDeferred
+async def test_non_websocket_upgrade_never_tunnels(env, upgrade):
+    """``Upgrade: h2c`` (any token but websocket) is not forwarded, and the 101 an upstream
+    answers anyway is a 502: nothing sent after it reaches the upstream."""
+    gw, _ = env
+    factory = _SwitchingFactory()
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        await _service(gw, port.getHost().port)
+        reply = await gw.admin("POST", "/services/raw/routes", {"paths": ["/open"]})
+        assert reply.status == 201, reply
+        answer = await _exchange(
+            gw.node.port_of("proxy"),
+            b"GET /open HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+            b"Upgrade: " + upgrade.encode() + b"\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+            b"GET /admin-only HTTP/1.1\r\nHost: internal\r\n\r\n",
+        )
+        assert _status(answer) == 502, answer[:300]
+        assert b"TUNNELED" not in answer
+        (head,) = factory.heads
+        assert b"\r\nupgrade:" not in head.lower() and b"http2-settings" not in head.lower()
+        assert factory.tunneled == []
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_websocket_upgrade_still_spliced_case_insensitive(env):
+    """``Upgrade: WebSocket`` is forwarded (as Kong's nginx map, any case) and the 101 spliced."""
+    gw, _ = env
+    factory = _SwitchingFactory()
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        await _service(gw, port.getHost().port)
+        await gw.admin("POST", "/services/raw/routes", {"paths": ["/ws"]})
+        proto = await raw_connect(gw.node.port_of("proxy"))
+        proto.transport.write(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\n\r\n"
+        )
+        got: Deferred[None] = Deferred()
+
+        def poll() -> None:
+            if b"\r\n\r\n" in proto.data:
+                got.callback(None)
+            else:
+                reactor.callLater(0.01, poll)
+
+        poll()
+        await got
+        assert proto.data.startswith(b"HTTP/1.1 101")
+        proto.transport.write(b"frame")
+        timer = reactor.callLater(1, proto.transport.loseConnection)
+        data = await proto.closed
+        if timer.active():
+            timer.cancel()
+        assert b"TUNNELED frame" in data
+        assert b"\r\nupgrade: websocket" in factory.heads[0].lower()
+    finally:
+        await port.stopListening()
+
+
+# -- 2. linear-time route regexes -----------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_catastrophic_route_regex_does_not_stall(env):
+    """``~/(a+)+$`` and a 28-byte path (about 2 s with a backtracking engine): matched in linear time, the proxy answers at once."""
+    gw, upstream = env
+    await _service(gw, upstream.port, "echo")
+    reply = await gw.admin("POST", "/services/echo/routes", {"paths": [r"~/(a+)+$"]})
+    assert reply.status == 201, reply
+    started = time.perf_counter()
+    reply = await gw.proxy("GET", "/" + "a" * 26 + "!")
+    assert reply.status == 404
+    assert time.perf_counter() - started < 0.5
+    assert (await gw.proxy("GET", "/aaaa")).status == 200
