@@ -75,6 +75,7 @@ def makeService(options: Options | dict[str, Any]) -> IService:
     """
     from twisted.internet import reactor
 
+    from kongtx.logsinks.reopen import install_sigusr1
     from kongtx.service import freeze_gc_when_ready
     from kongtx.workers import make_service
 
@@ -82,4 +83,5 @@ def makeService(options: Options | dict[str, Any]) -> IService:
     # sharing the proxy listeners through SO_REUSEPORT.
     service = make_service(reactor, options["config_object"])
     freeze_gc_when_ready(getattr(service, "node", service))
+    install_sigusr1(reactor)  # log rotation: reopen every log file
     return service

@@ -458,8 +458,11 @@ def _child_main() -> int:
     from twisted.internet import reactor
     from twisted.internet.stdio import StandardIO
 
+    from kongtx.logsinks.reopen import install_sigusr1
+
     node = build_gateway(ReusePortReactor(reactor, boot["ports"]), config)
     freeze_gc_when_ready(node)
+    install_sigusr1(reactor)
     status = {"code": 0}
 
     class Events(LineOnlyReceiver):

@@ -383,6 +383,7 @@ class Gateway:
                 route.get("strip_path", True),
                 route.get("path_handling") or "v0",
             )
+            ctx.upstream_path = path  # the log serializer's upstream_uri
         query = ctx.upstream_query
         target = path if query is None else f"{path}?{query}"
         added += forwarding.forwarded_headers(

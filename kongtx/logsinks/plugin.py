@@ -1,0 +1,157 @@
+"""The base of the log plugins' handlers: one :class:`Sink` per config, fed from the ``log`` phase.
+
+The ``log`` hook serializes the request (:func:`~kongtx.logsinks.serializer.serialize`),
+applies the config's custom fields, encodes the entry into the transport's
+items and puts them in the sink's bounded queue: no I/O, no Deferred, and no
+exception reaches the request. A subclass only says how to build the sink of
+a config (:meth:`LogPluginHandler.build_sink`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.logger import Logger
+
+from kongtx.logsinks.custom_fields import CustomFields
+from kongtx.logsinks.queue import BatchQueue
+from kongtx.logsinks.serializer import serialize
+from kongtx.logsinks.stats import SINK_STATS
+from kongtx.plugins.base import PluginHandler
+
+__all__ = ["LogPluginHandler", "Sink", "SinkCache", "json_line"]
+
+log = Logger()
+
+
+def json_line(entry: Mapping[str, Any]) -> bytes:
+    """Compact JSON (Kong's cjson output) of one entry, without a newline."""
+    return json.dumps(entry, separators=(",", ":"), default=str).encode()
+
+
+class Sink:
+    """What one plugin config sends to: entry encoding, a bounded queue, a transport.
+
+    :param queue: the queue in front of the transport (its ``send`` is the transport's).
+    :param encode: turns an entry into the queue's items (bytes).
+    :param custom: the config's custom fields.
+    :param close_transport: releases the transport once the queue is drained.
+    """
+
+    def __init__(
+        self,
+        queue: BatchQueue[bytes],
+        encode: Callable[[dict[str, Any]], Iterable[bytes]],
+        custom: CustomFields | None = None,
+        close_transport: Callable[[], Any] = lambda: None,
+    ) -> None:
+        self.queue = queue
+        self.encode = encode
+        self.custom = custom
+        self._close_transport = close_transport
+
+    def put(self, entry: dict[str, Any]) -> None:
+        """Encode ``entry`` and queue its items (dropped and counted if the queue is full)."""
+        put = self.queue.put
+        for item in self.encode(entry):
+            put(item, len(item))
+
+    def close(self) -> Deferred[Any]:
+        """Send what is queued, then release the transport."""
+        d = self.queue.close()
+        d.addBoth(lambda _: maybeDeferred(self._close_transport))
+        return d
+
+
+def _key(conf: Mapping[str, Any]) -> str:
+    return json.dumps(conf, sort_keys=True, default=str)
+
+
+class SinkCache:
+    """The sinks of one plugin in this process, one per distinct config.
+
+    Sinks are built on first use (with the reactor of the request that needed
+    one) and kept across snapshots while a config with the same content is in
+    use; a sink whose config went away is closed (its queue flushed first).
+
+    :param build: ``build(reactor, conf) -> Sink``.
+    """
+
+    def __init__(self, build: Callable[[Any, dict[str, Any]], Sink]) -> None:
+        self._build = build
+        self._by_key: dict[str, Sink] = {}
+        # id(conf) -> (conf, sink): the hook's lookup costs no JSON encoding.
+        self._by_id: dict[int, tuple[dict[str, Any], Sink]] = {}
+
+    def get(self, conf: dict[str, Any], reactor: Any) -> Sink:
+        """The sink of ``conf`` (built now if none has its content)."""
+        found = self._by_id.get(id(conf))
+        if found is not None and found[0] is conf:
+            return found[1]
+        key = _key(conf)
+        sink = self._by_key.get(key)
+        if sink is None:
+            sink = self._by_key[key] = self._build(reactor, conf)
+        self._by_id[id(conf)] = (conf, sink)
+        return sink
+
+    def reset(self, configs: Iterable[Mapping[str, Any]]) -> None:
+        """Keep the sinks of ``configs`` (plugin rows or config dicts); close the others."""
+        keys = set()
+        for item in configs:
+            inner = item.get("config")
+            keys.add(_key(inner if isinstance(inner, dict) else item))
+        for key in [k for k in self._by_key if k not in keys]:
+            self._retire(self._by_key.pop(key))
+        self._by_id = {i: pair for i, pair in self._by_id.items() if _key(pair[0]) in keys}
+
+    def close(self) -> Deferred[Any]:
+        """Flush and close every sink (node shutdown)."""
+        from twisted.internet.defer import gatherResults
+
+        sinks = list(self._by_key.values())
+        self._by_key.clear()
+        self._by_id.clear()
+        return gatherResults([s.close() for s in sinks], consumeErrors=True)
+
+    @staticmethod
+    def _retire(sink: Sink) -> None:
+        sink.close().addErrback(lambda f: log.failure("closing a log sink failed", f))
+
+
+class LogPluginHandler(PluginHandler):
+    """Base of the log plugins: subclasses implement :meth:`build_sink` (and may override
+    :meth:`entry`)."""
+
+    def __init__(self) -> None:
+        self.sinks = SinkCache(self.build_sink)
+
+    def build_sink(self, reactor: Any, conf: dict[str, Any]) -> Sink:
+        """The sink of one config (its transport, queue and encoding)."""
+        raise NotImplementedError
+
+    def configure(self, configs: list[dict[str, Any]]) -> None:
+        self.sinks.reset(configs)
+
+    def entry(self, ctx: Any, conf: dict[str, Any]) -> dict[str, Any]:
+        """The entry this plugin sends for a request (Kong's serializer by default)."""
+        return serialize(ctx)
+
+    def log(self, ctx: Any, conf: dict[str, Any]) -> None:
+        """Queue the request's entry; never raises, never waits."""
+        try:
+            sink = self.sinks.get(conf, ctx.clock)
+            entry = self.entry(ctx, conf)
+            if sink.custom:
+                sink.custom.apply(entry, ctx)
+            sink.put(entry)
+        except Exception:
+            SINK_STATS.dropped(self.name)
+            log.failure("{plugin}: could not log the request", plugin=self.name)
+
+    def close(self) -> Deferred[Any]:
+        """Flush and close every sink of this plugin (node shutdown)."""
+        return self.sinks.close()

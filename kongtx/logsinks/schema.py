@@ -1,0 +1,75 @@
+"""Config fields the log plugins share: Kong's ``queue`` record and the custom fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kongtx.logsinks.custom_fields import validate_lua_fields, validate_template_fields
+from kongtx.logsinks.queue import QueueConf
+from kongtx.schema import Integer, Map, Number, Record, String
+
+__all__ = ["custom_fields_fields", "queue_conf", "queue_record"]
+
+
+def queue_record(**defaults: Any) -> Record:
+    """Kong's ``queue`` record (``kong/tools/queue_schema.lua``); ``defaults`` override Kong's."""
+    d = {**QueueConf().__dict__, **defaults}
+    return Record(
+        [
+            (
+                "max_batch_size",
+                Integer(required=True, default=d["max_batch_size"], between=(1, 1000000)),
+            ),
+            (
+                "max_coalescing_delay",
+                Number(required=True, default=d["max_coalescing_delay"], between=(0, 3600)),
+            ),
+            ("max_entries", Integer(required=True, default=d["max_entries"], between=(1, 1000000))),
+            ("max_bytes", Integer(default=d["max_bytes"])),
+            ("max_retry_time", Number(default=d["max_retry_time"])),
+            (
+                "initial_retry_delay",
+                Number(default=d["initial_retry_delay"], between=(0.001, 1000000)),
+            ),
+            ("max_retry_delay", Number(default=d["max_retry_delay"], between=(0.001, 1000000))),
+            ("concurrency_limit", Integer(default=d["concurrency_limit"], one_of=(-1, 1))),
+        ],
+        required=True,
+    )
+
+
+def custom_fields_fields() -> list[tuple[str, Any]]:
+    """``custom_fields`` (templates) and ``custom_fields_by_lua`` (``return <expr>``)."""
+    return [
+        (
+            "custom_fields",
+            Map(
+                keys=String(len_min=1),
+                values=String(len_min=1),
+                validators=[validate_template_fields],
+            ),
+        ),
+        (
+            "custom_fields_by_lua",
+            Map(keys=String(len_min=1), values=String(len_min=1), validators=[validate_lua_fields]),
+        ),
+    ]
+
+
+def queue_conf(conf: dict[str, Any]) -> QueueConf:
+    """The :class:`QueueConf` of a config with a ``queue`` record and Kong's deprecated
+    ``queue_size`` / ``flush_timeout`` (mapped to ``max_batch_size`` / ``max_coalescing_delay``
+    when the queue keeps its defaults); ``retry_count`` is ignored as in Kong 3.x."""
+    queue = dict(conf.get("queue") or {})
+    default = QueueConf()
+    if conf.get("queue_size") is not None and queue.get("max_batch_size") in (
+        None,
+        default.max_batch_size,
+    ):
+        queue["max_batch_size"] = conf["queue_size"]
+    if conf.get("flush_timeout") is not None and queue.get("max_coalescing_delay") in (
+        None,
+        default.max_coalescing_delay,
+    ):
+        queue["max_coalescing_delay"] = conf["flush_timeout"]
+    return QueueConf.from_config(queue)

@@ -1,0 +1,170 @@
+"""Kong's log serializer (``kong.log.serialize()``, ``kong/pdk/log.lua``), sans-IO.
+
+:func:`serialize` turns a finished request's :class:`~kongtx.proxy.context.ProxyContext`
+into the entry every log plugin sends: ``request``, ``upstream_uri``,
+``upstream_status``, ``response``, ``latencies``, ``tries``,
+``authenticated_entity``, ``route``, ``service``, ``consumer``, ``client_ip``,
+``started_at`` and ``source``. As Kong 3.x, the values of ``Authorization`` and
+``Proxy-Authorization`` are replaced by ``"REDACTED"``; keys that do not apply
+(no route, no consumer...) are absent, not null.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
+
+if TYPE_CHECKING:
+    from kongtx.http.headers import Headers
+    from kongtx.proxy.context import ProxyContext
+
+__all__ = ["REDACTED_HEADERS", "headers_table", "querystring_table", "serialize"]
+
+#: Request headers whose values Kong 3.x never logs.
+REDACTED_HEADERS = frozenset(("authorization", "proxy-authorization"))
+
+
+def headers_table(headers: Headers | None, redact: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``kong.request.get_headers()``: lower-case names, repeated names as lists."""
+    table: dict[str, Any] = {}
+    if headers is None:
+        return table
+    for name, value in headers.lower_items():
+        if name in redact:
+            value = "REDACTED"
+        current = table.get(name)
+        if current is None:
+            table[name] = value
+        elif isinstance(current, list):
+            current.append(value)
+        else:
+            table[name] = [current, value]
+    return table
+
+
+def querystring_table(query: str | None) -> dict[str, Any]:
+    """``kong.request.get_query()``: ``true`` for a valueless argument, lists for repeats."""
+    table: dict[str, Any] = {}
+    if not query:
+        return table
+    for part in query.split("&"):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name = unquote_plus(name)
+        item: Any = unquote_plus(value) if sep else True
+        current = table.get(name)
+        if current is None:
+            table[name] = item
+        elif isinstance(current, list):
+            current.append(item)
+        else:
+            table[name] = [current, item]
+    return table
+
+
+def _header_bytes(headers: Headers | None) -> int:
+    if headers is None:
+        return 0
+    return sum(len(name) + len(value) + 4 for name, value in headers.items()) + 2
+
+
+def _request_size(ctx: ProxyContext) -> int:
+    """nginx's ``$request_length``: request line, headers and body."""
+    request = ctx.request
+    line = len(request.method) + len(request.target) + len(request.version) + 9
+    body = request.headers.get("content-length")
+    try:
+        body_size = int(body) if body is not None else 0
+    except ValueError:
+        body_size = 0
+    return line + _header_bytes(request.headers) + body_size
+
+
+def _response_size(ctx: ProxyContext) -> int:
+    """nginx's ``$bytes_sent``: status line, headers and body."""
+    return 17 + _header_bytes(ctx.response_headers) + ctx.response_size
+
+
+def _host(ctx: ProxyContext) -> str:
+    """nginx's ``$host``: the Host header without its port, lower-cased."""
+    host = ctx.request.headers.get("host") or ""
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1].lower() if end > 0 else host.lower()
+    return host.partition(":")[0].lower()
+
+
+def _latencies(ctx: ProxyContext, now: float) -> dict[str, int]:
+    total = int((now - ctx.started_at) * 1000)
+    if ctx.proxy_latency is not None:
+        kong = ctx.proxy_latency
+    elif ctx.response_latency is not None:
+        kong = ctx.response_latency
+    else:
+        kong = total
+    proxy = ctx.upstream_latency if ctx.upstream_latency is not None else -1
+    return {"kong": kong, "proxy": proxy, "request": total, "receive": 0}
+
+
+def serialize(ctx: ProxyContext, now: float | None = None) -> dict[str, Any]:
+    """The log entry of a finished request, as ``kong.log.serialize()`` builds it.
+
+    :param ctx: the request's context, after the response was sent.
+    :param now: the time the response ended (default: ``ctx.clock.seconds()``).
+    :returns: a JSON-ready dict (a new one each call).
+    """
+    if now is None:
+        now = ctx.clock.seconds()
+    request = ctx.request
+    target = request.target
+    query = request.query
+    port = ctx.server_port
+    entry: dict[str, Any] = {
+        "request": {
+            "id": ctx.request_id,
+            "uri": target,
+            "url": f"{request.scheme}://{_host(ctx)}:{port}{target}",
+            "querystring": querystring_table(query),
+            "method": request.method,
+            "headers": headers_table(request.headers, REDACTED_HEADERS),
+            "size": _request_size(ctx),
+        },
+        "response": {
+            "status": ctx.response_status,
+            "headers": headers_table(ctx.response_headers),
+            "size": _response_size(ctx),
+        },
+        "latencies": _latencies(ctx, now),
+        "client_ip": ctx.client_ip,
+        "started_at": int(ctx.started_at * 1000),
+        "source": ctx.response_source,
+    }
+    if request.tls_version is not None:
+        entry["request"]["tls"] = {
+            "version": request.tls_version,
+            "client_verify": "NONE",
+        }
+    if ctx.upstream_started is not None:
+        upstream_query = ctx.upstream_query
+        path = ctx.upstream_path or request.path
+        entry["upstream_uri"] = path if not upstream_query else f"{path}?{upstream_query}"
+    if ctx.upstream_status is not None:
+        entry["upstream_status"] = ctx.upstream_status
+    if ctx.tries:
+        entry["tries"] = [dict(t) for t in ctx.tries]
+    credential = ctx.credential
+    if credential is not None:
+        entry["authenticated_entity"] = {
+            "id": credential.get("id"),
+            "consumer_id": ctx.consumer_id,
+        }
+    if ctx.route is not None:
+        entry["route"] = ctx.route
+    if ctx.service is not None:
+        entry["service"] = ctx.service
+    if ctx.consumer is not None:
+        entry["consumer"] = ctx.consumer
+    if ctx.log_extras:
+        entry.update(ctx.log_extras)
+    return entry

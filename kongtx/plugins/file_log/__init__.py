@@ -1,0 +1,1 @@
+"""file-log: Kong's file-log plugin (see schema.py and handler.py)."""

@@ -1,0 +1,1 @@
+"""http-log: Kong's http-log plugin (see schema.py and handler.py)."""

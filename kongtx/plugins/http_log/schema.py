@@ -1,0 +1,65 @@
+"""http-log config (Kong 3.x ``kong/plugins/http-log/schema.lua``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from kongtx.logsinks.schema import custom_fields_fields, queue_record
+from kongtx.schema import Custom, Integer, Map, Number, Record, String
+from kongtx.schema.typedefs import header_name, url
+
+__all__ = ["CONFIG", "OPTIONS"]
+
+_headers = Map(
+    keys=header_name(
+        match_none=[
+            (r"^[Hh][Oo][Ss][Tt]$", "cannot contain 'Host' header"),
+            (
+                r"^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Ll][Ee][Nn][Gg][Tt][Hh]$",
+                "cannot contain 'Content-Length' header",
+            ),
+            (
+                r"^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Tt][Yy][Pp][Ee]$",
+                "cannot contain 'Content-Type' header",
+            ),
+        ]
+    ),
+    values=String(),
+)
+
+
+def _no_double_authorization(conf: Mapping[str, Any]) -> Any:
+    endpoint = conf.get("http_endpoint") or ""
+    headers = conf.get("headers") or {}
+    if "@" in urlsplit(endpoint).netloc and any(k.lower() == "authorization" for k in headers):
+        return "specifying both an 'Authorization' header and user info in 'http_endpoint' is not allowed"
+    return None
+
+
+CONFIG = Record(
+    [
+        ("http_endpoint", url(required=True)),
+        ("method", String(default="POST", one_of=("POST", "PUT", "PATCH"))),
+        (
+            "content_type",
+            String(
+                default="application/json",
+                one_of=("application/json", "application/json; charset=utf-8"),
+            ),
+        ),
+        ("timeout", Number(default=10000)),
+        ("keepalive", Number(default=60000)),
+        ("retry_count", Integer()),
+        ("queue_size", Integer()),
+        ("flush_timeout", Number()),
+        ("headers", _headers),
+        ("queue", queue_record()),
+        *custom_fields_fields(),
+    ],
+    required=True,
+    entity_checks=[Custom(_no_double_authorization, ["http_endpoint", "headers"])],
+)
+
+OPTIONS = {"protocols": ["grpc", "grpcs", "http", "https"]}

@@ -1,0 +1,36 @@
+"""tcp-log: each entry as a JSON line over a kept-alive TCP (or TLS) connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kongtx.logsinks.custom_fields import CustomFields
+from kongtx.logsinks.plugin import LogPluginHandler, Sink, json_line
+from kongtx.logsinks.queue import BatchQueue
+from kongtx.logsinks.tcp import StreamSender, client_endpoint
+from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
+
+__all__ = ["Handler"]
+
+
+class Handler(LogPluginHandler):
+    name = "tcp-log"
+    priority = 7
+    version = "3.6.0"
+
+    def build_sink(self, reactor: Any, conf: dict[str, Any]) -> Sink:
+        timeout = conf["timeout"] / 1000.0
+        endpoint = client_endpoint(
+            reactor, conf["host"], conf["port"], timeout, conf["tls"], conf.get("tls_sni")
+        )
+        sender = StreamSender(reactor, endpoint, timeout, conf["keepalive"] / 1000.0)
+        queue: BatchQueue[bytes] = BatchQueue(
+            reactor,
+            sender.send,
+            TRANSPORT_QUEUE,
+            name=f"{conf['host']}:{conf['port']}",
+            plugin=self.name,
+        )
+        return Sink(
+            queue, lambda entry: (json_line(entry) + b"\n",), CustomFields(conf), sender.close
+        )
