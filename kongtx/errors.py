@@ -2,7 +2,10 @@
 
 Every error the DAO or the schema layer raises is a :class:`KongtxError`; the
 Admin API renders it with :meth:`KongtxError.to_body` and
-:attr:`KongtxError.http_status`.
+:attr:`KongtxError.http_status`. The errors that end a proxied request —
+:class:`ProxyExit` (raised by plugins) and :class:`UpstreamFailure` (raised
+while forwarding, also by plugins' body wrappers) — live here too, so plugins
+import them from one place.
 """
 
 from __future__ import annotations
@@ -137,3 +140,17 @@ class ProxyExit(Exception):
         self.body = body
         self.headers = headers
         self.content_type = content_type
+
+
+class UpstreamFailure(Exception):
+    """Forwarding failed (every try, or a body wrapper gave up): the core answers ``status``.
+
+    ``message`` set means a ``kong.response.error`` style answer (e.g. 503
+    ``failure to get a peer from the ring-balancer``); ``None`` means the
+    nginx-level error page for the status (502/503/504).
+    """
+
+    def __init__(self, status: int, message: str | None = None) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message

@@ -1,5 +1,7 @@
 """Admin API request-body decoding: JSON, form-urlencoded and multipart.
 
+Fields are split by :mod:`kongtx.http.request_body`, the parser plugins use too.
+
 Form keys follow Kong's ``arguments_decoder`` syntax: ``a.b=v`` builds a
 record, ``a[]=x`` appends to an array, ``a[1]=x`` sets a 1-based array slot,
 ``a[k]=v`` sets a map key and a plain key repeated becomes an array.  Form
@@ -12,12 +14,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
-from urllib.parse import parse_qsl
 
 from kongtx.admin.errors import AdminError
+from kongtx.http.request_body import MultipartBody, content_type_params, form_pairs
 
 __all__ = ["DecodedBody", "decode_body", "decode_form_pairs", "parse_form_key"]
 
@@ -156,18 +156,10 @@ def _media_type(content_type: bytes) -> str:
 
 
 def _decode_multipart(content_type: bytes, body: bytes) -> list[tuple[str, Any]]:
-    head = b"Content-Type: " + content_type + b"\r\nMIME-Version: 1.0\r\n\r\n"
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart():
+    boundary = content_type_params(content_type.decode("latin-1")).get("boundary")
+    if not boundary:
         raise AdminError(400, {"message": "Cannot parse multipart body"})
-    pairs: list[tuple[str, Any]] = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not name:
-            continue
-        payload = part.get_payload(decode=True) or b""
-        pairs.append((str(name), payload.decode("utf-8", "replace")))
-    return pairs
+    return MultipartBody(boundary.encode("latin-1"), body).pairs
 
 
 def decode_body(content_types: list[bytes] | None, body: bytes) -> DecodedBody:
@@ -194,8 +186,7 @@ def decode_body(content_types: list[bytes] | None, body: bytes) -> DecodedBody:
             raise AdminError(400, {"message": "Cannot parse JSON body"})
         return DecodedBody(data, form=False)
     if media == "application/x-www-form-urlencoded":
-        raw = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
-        return DecodedBody(decode_form_pairs(raw), form=True)
+        return DecodedBody(decode_form_pairs(form_pairs(body)), form=True)
     if media == "multipart/form-data":
         return DecodedBody(decode_form_pairs(_decode_multipart(content_type, body)), form=True)
     raise AdminError(415, None)

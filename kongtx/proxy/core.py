@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kongtx import __version__
-from kongtx.errors import ProxyExit
+from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import StreamBody, spool_body
 from kongtx.http.exchange import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
@@ -27,7 +27,7 @@ from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.paths import upstream_path
 from kongtx.proxy.relay import send_response
 from kongtx.proxy.snapshot import Snapshot
-from kongtx.proxy.upstream import UpstreamFailure, UpstreamForwarder
+from kongtx.proxy.upstream import UpstreamForwarder
 
 log = Logger()
 

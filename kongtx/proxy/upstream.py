@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from twisted.logger import Logger
 
+from kongtx.errors import UpstreamFailure
 from kongtx.http.body import BufferedBody, FileBody
 from kongtx.http.client import (
     UpstreamAddress,
@@ -24,20 +25,6 @@ from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.dns import DNSError, is_ip
 
 log = Logger()
-
-
-class UpstreamFailure(Exception):
-    """Every try failed: the core answers ``status`` (502/503/504).
-
-    ``message`` set means a ``kong.response.error`` style answer (e.g. 503
-    ``failure to get a peer from the ring-balancer``); ``None`` means the
-    nginx-level error page for the status.
-    """
-
-    def __init__(self, status: int, message: str | None = None) -> None:
-        super().__init__(status, message)
-        self.status = status
-        self.message = message
 
 
 class _HashView:

@@ -18,9 +18,9 @@ from twisted.internet.defer import Deferred
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
+from kongtx.http.request_body import parse_body
 from kongtx.plugins import authn
 from kongtx.plugins.base import ConfigCache, PluginHandler
-from kongtx.plugins.key_auth.body import parse_body
 
 __all__ = ["NEED_BODY", "Handler", "KeyAuthConfig", "KeyFound", "find_key", "prepare"]
 

@@ -7,7 +7,7 @@ stopped) and the consumer — the upstream request writer — fails with
 :class:`RequestSizeExceeded`:
 
 * before the upstream response has started, the upstream request fails with
-  it; the core answers it like an :class:`~kongtx.proxy.upstream.UpstreamFailure`
+  it; the core answers it like an :class:`~kongtx.errors.UpstreamFailure`
   carrying a message, i.e. Kong's ``413 Request size limit exceeded`` error
   (``417`` when the client sent ``Expect: 100-continue``), and the upstream
   connection is aborted so the upstream never sees a complete request;
@@ -25,8 +25,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from kongtx.errors import ProxyExit
-from kongtx.proxy.upstream import UpstreamFailure
+from kongtx.errors import ProxyExit, UpstreamFailure
 
 MESSAGE = "Request size limit exceeded"
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from typing import Any
-from urllib.parse import parse_qsl
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.http.body import BodyTooLarge
+from kongtx.http.request_body import get_body, group_repeated
 from kongtx.plugins.base import PluginHandler
+from kongtx.router import split_host_port
 
 #: Kong's default messages per status; other statuses without a message get no body.
 DEFAULT_MESSAGES = {
@@ -48,36 +48,8 @@ def plain_exit(conf: dict[str, Any]) -> ProxyExit:
     return ProxyExit(status, body={"message": message})
 
 
-def _multi(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            previous = out[name]
-            out[name] = previous + [value] if isinstance(previous, list) else [previous, value]
-        else:
-            out[name] = value
-    return out
-
-
-def parse_body(raw: bytes, content_type: str | None) -> Any:
-    """Kong's ``kong.request.get_body`` for JSON and url-encoded bodies; ``None`` otherwise."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    try:
-        if media == "application/json":
-            return json.loads(raw)
-        if media == "application/x-www-form-urlencoded":
-            return _multi(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return None
-
-
 def _host(value: str | None) -> str | None:
-    if not value:
-        return None
-    if value.startswith("["):
-        return value[: value.find("]") + 1].lower()
-    return value.rsplit(":", 1)[0].lower() if value.count(":") == 1 else value.lower()
+    return split_host_port(value)[0].lower() if value else None
 
 
 def _captures(match: Any) -> dict[str, Any]:
@@ -96,27 +68,20 @@ async def echo_exit(ctx: Any, conf: dict[str, Any]) -> ProxyExit:
         raw: bytes | None = await ctx.read_body(ECHO_BODY_LIMIT)
     except BodyTooLarge:
         raw = None
-    headers: dict[str, Any] = {}
-    for name, value in request.headers.items():
-        key = name.lower()
-        if key in headers:
-            previous = headers[key]
-            headers[key] = previous + [value] if isinstance(previous, list) else [previous, value]
-        else:
-            headers[key] = value
+    headers = group_repeated((name.lower(), value) for name, value in request.headers.items())
     echoed: dict[str, Any] = {
         "scheme": request.scheme,
         "host": _host(request.headers.get("host")),
         "port": request.server_port,
         "headers": headers,
-        "query": _multi(ctx.query_args()),
+        "query": group_repeated(ctx.query_args()),
         "method": request.method,
         "path": request.path,
         "uri_captures": _captures(ctx.match),
     }
     if raw is not None:
         echoed["raw_body"] = raw.decode("utf-8", "replace")
-        body = parse_body(raw, request.headers.get("content-type"))
+        body = get_body(request.headers.get("content-type"), raw)
         if body is not None:
             echoed["body"] = body
     content: dict[str, Any] = {

@@ -11,7 +11,11 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote
+
+from kongtx.http import request_body
+from kongtx.http.request_body import MultipartPart
+from kongtx.plugins.transformations import append_value
 
 if TYPE_CHECKING:
     from kongtx.plugins.request_transformer.plan import Ops
@@ -20,7 +24,6 @@ __all__ = [
     "ENCODED",
     "JSON",
     "MULTI",
-    "append_value",
     "body_kind",
     "decode_args",
     "encode_args",
@@ -29,31 +32,10 @@ __all__ = [
     "transform_urlencoded",
 ]
 
-JSON, MULTI, ENCODED = "json", "multi_part", "form_encoded"
+JSON, MULTI, ENCODED = request_body.JSON, request_body.MULTIPART, request_body.FORM
 
-
-def body_kind(content_type: str | None) -> str | None:
-    """Kong's ``get_content_type``: a substring test on the lower-cased ``Content-Type``."""
-    if not content_type:
-        return None
-    lowered = content_type.lower()
-    if "application/json" in lowered:
-        return JSON
-    if "multipart/form-data" in lowered:
-        return MULTI
-    if "application/x-www-form-urlencoded" in lowered:
-        return ENCODED
-    return None
-
-
-def append_value(current: Any, value: Any) -> list[Any]:
-    """Kong's ``append_value``: a string becomes a pair, a list grows, anything else is replaced."""
-    if isinstance(current, str):
-        return [current, value]
-    if isinstance(current, list):
-        current.append(value)
-        return current
-    return [value]
+#: Kong's ``get_content_type``: a substring test on the lower-cased ``Content-Type``.
+body_kind = request_body.media_kind
 
 
 def _present(params: Mapping[str, Any], name: str) -> bool:
@@ -137,21 +119,9 @@ def transform_json(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes | Non
 
 
 # -- x-www-form-urlencoded -----------------------------------------------------------
-def decode_args(raw: str) -> dict[str, Any]:
+def decode_args(raw: bytes) -> dict[str, Any]:
     """``ngx.decode_args``: repeated names become lists, a name without ``=`` is ``True``."""
-    out: dict[str, Any] = {}
-    for part in raw.split("&"):
-        if not part:
-            continue
-        name, eq, value = part.partition("=")
-        key = unquote_plus(name)
-        val: Any = unquote_plus(value) if eq else True
-        if key in out:
-            current = out[key]
-            out[key] = current + [val] if isinstance(current, list) else [current, val]
-        else:
-            out[key] = val
-    return out
+    return request_body.group_repeated(request_body.form_pairs(raw, bare=True))
 
 
 def encode_args(params: Mapping[str, Any]) -> str:
@@ -170,7 +140,7 @@ def encode_args(params: Mapping[str, Any]) -> str:
 def transform_urlencoded(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes | None:
     """Apply the body operations to a form-urlencoded body."""
     length = len(body)
-    params = decode_args(body.decode("latin-1"))
+    params = decode_args(body)
     if not _apply_ops(ops, params, env, length > 0, _unset):
         return None
     return encode_args(params).encode("latin-1", "replace")
@@ -178,43 +148,13 @@ def transform_urlencoded(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes
 
 # -- multipart/form-data ----------------------------------------------------------------
 _BOUNDARY_RE = re.compile(r'boundary=(?:"([^"]+)"|([^\s;,]+))', re.IGNORECASE)
-_NAME_RE = re.compile(rb'(?i)^content-disposition:.*?\bname="([^"]*)"')
 
 
-class _Part:
-    __slots__ = ("headers", "name", "value")
-
-    def __init__(self, headers: list[bytes], name: str | None, value: bytes) -> None:
-        self.headers = headers
-        self.name = name
-        self.value = value
+def _parse_multipart(body: bytes, boundary: bytes) -> list[MultipartPart]:
+    return [part for part in request_body.split_multipart(body, boundary)[1] if part is not None]
 
 
-def _parse_multipart(body: bytes, boundary: bytes) -> list[_Part]:
-    delimiter = b"--" + boundary
-    parts: list[_Part] = []
-    for segment in body.split(delimiter)[1:]:
-        if segment.startswith(b"--"):
-            break
-        if segment.startswith(b"\r\n"):
-            segment = segment[2:]
-        if segment.endswith(b"\r\n"):
-            segment = segment[:-2]
-        head, sep, value = segment.partition(b"\r\n\r\n")
-        if not sep:
-            head, value = b"", head
-        lines = [line for line in head.split(b"\r\n") if line]
-        name = None
-        for line in lines:
-            m = _NAME_RE.match(line)
-            if m is not None:
-                name = m.group(1).decode("utf-8", "replace")
-                break
-        parts.append(_Part(lines, name, value))
-    return parts
-
-
-def _serialize_multipart(parts: list[_Part], boundary: bytes) -> bytes:
+def _serialize_multipart(parts: list[MultipartPart], boundary: bytes) -> bytes:
     out: list[bytes] = []
     for part in parts:
         out.append(b"--" + boundary + b"\r\n")
@@ -225,21 +165,21 @@ def _serialize_multipart(parts: list[_Part], boundary: bytes) -> bytes:
     return b"".join(out)
 
 
-def _find(parts: list[_Part], name: str) -> _Part | None:
+def _find(parts: list[MultipartPart], name: str) -> MultipartPart | None:
     for part in parts:
         if part.name == name:
             return part
     return None
 
 
-def _set_simple(parts: list[_Part], name: str, value: str) -> None:
+def _set_simple(parts: list[MultipartPart], name: str, value: str) -> None:
     data = value.encode("utf-8")
     part = _find(parts, name)
     if part is not None:
         part.value = data
         return
     header = b'Content-Disposition: form-data; name="' + name.encode("utf-8") + b'"'
-    parts.append(_Part([header], name, data))
+    parts.append(MultipartPart([header], name, data))
 
 
 def transform_multipart(

@@ -21,6 +21,7 @@ from kongtx.plugins.base import ConfigCache, PluginHandler
 from kongtx.plugins.request_transformer import bodies
 from kongtx.plugins.request_transformer.plan import Ops, Plan
 from kongtx.plugins.request_transformer.template import TemplateError
+from kongtx.plugins.transformations import append_value
 from kongtx.proxy.context import ProxyContext
 
 __all__ = ["Handler", "HeaderTable", "TemplateEnv"]
@@ -158,7 +159,7 @@ def transform_querystring(ops: Ops, ctx: ProxyContext, env: TemplateEnv) -> None
         if table.get(name) is None:
             table[name] = value
     for name, value in ops.render("append", env):
-        table[name] = bodies.append_value(table.get(name), value)
+        table[name] = append_value(table.get(name), value)
     ctx.set_query_args(_query_pairs(table))
 
 
@@ -175,7 +176,7 @@ def transform_body(
 
 def move_form_to_query(ctx: ProxyContext, body: bytes) -> None:
     """A change to GET/HEAD/TRACE: form body arguments are added to the query string."""
-    params = bodies.decode_args(body.decode("latin-1"))
+    params = bodies.decode_args(body)
     if not params:
         return
     table = _grouped(_query_table(ctx.query_args()), params.items())

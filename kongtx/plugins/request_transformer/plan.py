@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kongtx.plugins.request_transformer.schema import split_entry
 from kongtx.plugins.request_transformer.template import Template, compile_template
+from kongtx.plugins.transformations import split_entry
 
 __all__ = ["Ops", "Plan"]
 

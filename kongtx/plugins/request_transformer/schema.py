@@ -5,21 +5,12 @@ from __future__ import annotations
 import re
 
 from kongtx.plugins.request_transformer.template import TemplateError, compile_template
+from kongtx.plugins.transformations import split_entry, validate_header_entry, validate_header_pair
 from kongtx.schema import Array, Record, String, typedefs
 
-__all__ = ["CONFIG", "OPTIONS", "split_entry", "validate_header_entry", "validate_header_pair"]
+__all__ = ["CONFIG", "OPTIONS"]
 
-_ENTRY_RE = re.compile(r"^([^:]+):*(.*)$", re.DOTALL)
-_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _HEADER_VALUE_RE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
-
-
-def split_entry(entry: str) -> tuple[str | None, str]:
-    """Split ``name:value`` as Kong's ``^([^:]+):*(.-)$`` does (extra colons are skipped)."""
-    m = _ENTRY_RE.match(entry)
-    if m is None:
-        return None, ""
-    return m.group(1), m.group(2)
 
 
 def _check_for_value(entry: str) -> str | None:
@@ -31,21 +22,6 @@ def _check_for_value(entry: str) -> str | None:
     except TemplateError as exc:
         return f"value '{value}' is not in supported format, error:{exc}"
     return None
-
-
-def validate_header_entry(entry: str, value_check: re.Pattern[str] | None = None) -> str | None:
-    """The name of a ``name:value`` entry must be a header name, its value match ``value_check``."""
-    name, value = split_entry(entry)
-    if name is None or not _HEADER_NAME_RE.match(name):
-        return f"'{name}' is not a valid header"
-    if value_check is not None and not value_check.match(value):
-        return f"'{value}' is not a valid header"
-    return None
-
-
-def validate_header_pair(entry: str) -> str | None:
-    """Both sides of ``old:new`` must be valid header names."""
-    return validate_header_entry(entry, _HEADER_NAME_RE)
 
 
 def _array(element: String) -> Array:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from kongtx import __version__
 from kongtx.http.headers import Headers
 from kongtx.plugins.base import ConfigCache, PluginHandler
-from kongtx.plugins.request_transformer.bodies import append_value
+from kongtx.plugins.transformations import append_value, split_entry
 from kongtx.proxy.context import ProxyContext
 
 __all__ = [
@@ -32,18 +31,15 @@ __all__ = [
     "transform_json_body",
 ]
 
-_ENTRY_RE = re.compile(r"^([^:]+):*(.*)$", re.DOTALL)
 _STATE_KEY = "_response_transformer_body"
 _NOT_JSON = object()
 _MISSING: Any = object()
 
 
 def _split(entry: str) -> tuple[str | None, str | None]:
-    """``^([^:]+):*(.-)$`` with an empty value as ``None`` (Kong's ``iter``)."""
-    m = _ENTRY_RE.match(entry)
-    if m is None:
-        return None, None
-    return m.group(1), (m.group(2) or None)
+    """:func:`split_entry` with an empty value as ``None`` (Kong's ``iter``)."""
+    name, value = split_entry(entry)
+    return name, value or None
 
 
 def is_json_body(content_type: str | None) -> bool:

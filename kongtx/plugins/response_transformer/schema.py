@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kongtx.plugins.request_transformer.schema import validate_header_pair
+from kongtx.plugins.transformations import validate_header_pair
 from kongtx.schema import Array, Record, String
 
 __all__ = ["CONFIG"]

@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
-from kongtx.plugins.key_auth.body import parse_body
+from kongtx.http.request_body import parse_body
 from kongtx.plugins.key_auth.handler import Handler
 from kongtx.plugins.key_auth.schema import CONFIG
 from kongtx.schema.fields import fill_record

@@ -6,14 +6,13 @@ import pytest
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from kongtx.errors import ProxyExit
+from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import BufferedBody, StreamBody
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.request_size_limiting.body import LimitedBody, RequestSizeExceeded
 from kongtx.plugins.request_size_limiting.handler import Handler, limit_bytes
 from kongtx.proxy.context import ProxyContext
-from kongtx.proxy.upstream import UpstreamFailure
 
 
 def _ctx(headers: list[tuple[str, str]], body=None) -> ProxyContext:

@@ -12,7 +12,8 @@ from kongtx.errors import ProxyExit
 from kongtx.http.body import BufferedBody
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
-from kongtx.plugins.request_termination.handler import Handler, parse_body, plain_exit
+from kongtx.http.request_body import get_body
+from kongtx.plugins.request_termination.handler import Handler, plain_exit
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.responses import render_exit
 
@@ -153,9 +154,9 @@ async def test_echo_with_trigger_absent_passes():
 
 def test_parse_body():
     """JSON and url-encoded bodies are parsed; others are not."""
-    assert parse_body(b"a=1&a=2&b=", "application/x-www-form-urlencoded") == {
+    assert get_body("application/x-www-form-urlencoded", b"a=1&a=2&b=") == {
         "a": ["1", "2"],
         "b": "",
     }
-    assert parse_body(b"{bad", "application/json") is None
-    assert parse_body(b"text", "text/plain") is None
+    assert get_body("application/json", b"{bad") is None
+    assert get_body("text/plain", b"text") is None

@@ -13,10 +13,10 @@ from twisted.internet.task import Clock
 from kongtx.http.body import BufferedBody, StreamBody
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
-from kongtx.plugins.request_transformer import bodies
 from kongtx.plugins.request_transformer.handler import Handler, HeaderTable
-from kongtx.plugins.request_transformer.schema import CONFIG, split_entry
+from kongtx.plugins.request_transformer.schema import CONFIG
 from kongtx.plugins.request_transformer.template import TemplateError, compile_template
+from kongtx.plugins.transformations import append_value, split_entry
 from kongtx.proxy.context import ProxyContext
 from kongtx.schema.fields import fill_record
 
@@ -368,10 +368,10 @@ def test_body_read_waits_for_a_slow_body() -> None:
 
 def test_append_value_rules() -> None:
     """Kong's append_value: string -> pair, list grows, other -> fresh list."""
-    assert bodies.append_value("a", "b") == ["a", "b"]
-    assert bodies.append_value(["a"], "b") == ["a", "b"]
-    assert bodies.append_value(None, "b") == ["b"]
-    assert bodies.append_value(5, "b") == ["b"]
+    assert append_value("a", "b") == ["a", "b"]
+    assert append_value(["a"], "b") == ["a", "b"]
+    assert append_value(None, "b") == ["b"]
+    assert append_value(5, "b") == ["b"]
 
 
 def test_plans_are_cached_per_config() -> None:
