@@ -73,12 +73,17 @@ def content_type_params(header: str) -> dict[str, str]:
     return out
 
 
-def group_repeated(pairs: Iterable[tuple[str, V]]) -> dict[str, V | list[V]]:
-    """Kong's argument table: one value stays itself, a repeated name becomes a list."""
-    out: dict[str, Any] = {}
+def group_repeated(
+    pairs: Iterable[tuple[str, V]], into: dict[str, Any] | None = None
+) -> dict[str, V | list[V]]:
+    """Kong's argument table: one value stays itself, a repeated name becomes a list.
+
+    :param into: a table to add to (a ``dict`` subclass too), else a new one.
+    """
+    out: dict[str, Any] = {} if into is None else into
     for name, value in pairs:
-        if name in out:
-            previous = out[name]
+        if dict.__contains__(out, name):
+            previous = dict.__getitem__(out, name)
             if isinstance(previous, list):
                 previous.append(value)
             else:

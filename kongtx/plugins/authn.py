@@ -18,6 +18,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from kongtx.errors import ProxyExit
+from kongtx.plugins.base import ProxyContext
 
 __all__ = [
     "ANONYMOUS",
@@ -72,7 +73,7 @@ def _put(headers: Any, name: str, value: Any) -> None:
 
 
 def set_consumer(
-    ctx: Any,
+    ctx: ProxyContext,
     consumer: dict[str, Any] | None,
     credential: dict[str, Any] | None,
     identifier: str | None = None,
@@ -104,12 +105,12 @@ def set_consumer(
         headers.set(ANONYMOUS, "true")
 
 
-def or_already_done(ctx: Any, conf: dict[str, Any]) -> bool:
+def or_already_done(ctx: ProxyContext, conf: dict[str, Any]) -> bool:
     """``anonymous`` set (logical OR) and an earlier auth plugin already set a credential."""
     return bool(conf.get("anonymous")) and ctx.credential is not None
 
 
-def load_anonymous(ctx: Any, anonymous: str) -> dict[str, Any]:
+def load_anonymous(ctx: ProxyContext, anonymous: str) -> dict[str, Any]:
     """The consumer named by ``anonymous`` (id or username).
 
     :raises ProxyExit: 500 ``anonymous consumer <x> is configured but doesn't exist``.
@@ -123,12 +124,12 @@ def load_anonymous(ctx: Any, anonymous: str) -> dict[str, Any]:
     return consumer
 
 
-def set_anonymous(ctx: Any, anonymous: str) -> None:
+def set_anonymous(ctx: ProxyContext, anonymous: str) -> None:
     """Authenticate the anonymous consumer (no credential, ``X-Anonymous-Consumer: true``)."""
     set_consumer(ctx, load_anonymous(ctx, anonymous), None)
 
 
-def fail(ctx: Any, conf: dict[str, Any], error: ProxyExit) -> None:
+def fail(ctx: ProxyContext, conf: dict[str, Any], error: ProxyExit) -> None:
     """A failed authentication: anonymous consumer when configured, else raise ``error``."""
     anonymous = conf.get("anonymous")
     if anonymous:

@@ -1,4 +1,10 @@
-"""The plugin API: the handler base class and the plugin registry.
+"""The plugin API: the handler base class, the request context and the plugin registry.
+
+Plugin authors import from here: :class:`PluginHandler` (the hooks),
+:class:`ProxyContext` (what a hook's ``ctx`` is), :class:`ConfigCache`, and the
+type names :data:`PluginConfig` and :data:`HookResult`; the errors a hook
+raises are in :mod:`kongtx.errors` and the in-memory testing kit is
+:mod:`kongtx.plugins.testing`.
 
 A plugin is a package (bundled ones live in ``kongtx/plugins/<name_with_underscores>/``)
 with a ``handler`` module defining ``Handler`` (a :class:`PluginHandler`
@@ -17,23 +23,35 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Dict, Generic, Optional, TypeVar, Union
 
 from twisted.logger import Logger
 
 from kongtx.errors import ConfigError
+from kongtx.proxy.context import ProxyContext
 
 __all__ = [
+    "BodyFilterResult",
     "ConfigCache",
+    "HookResult",
+    "PluginConfig",
     "PluginHandler",
+    "ProxyContext",
     "LoadedPlugin",
     "PluginSet",
     "load_plugins",
     "bundled_plugins",
 ]
+
+#: A plugin's ``config`` as validated by its schema (defaults filled in).
+PluginConfig = Dict[str, Any]
+#: What a phase hook returns: ``None`` when done, or an awaitable to wait for.
+HookResult = Optional[Awaitable[None]]
+#: What ``body_filter`` returns: the new chunk (``None``: unchanged), or an awaitable of it.
+BodyFilterResult = Union[bytes, None, Awaitable[Optional[bytes]]]
 
 log = Logger()
 
@@ -59,11 +77,10 @@ class PluginHandler:
     """Base class of plugin handlers.
 
     Subclasses set :attr:`name`, :attr:`priority` (Kong's numbers) and
-    :attr:`version`, and define any of the phase hooks ``rewrite``,
-    ``access``, ``header_filter``, ``log`` taking ``(ctx, conf)``, and
-    ``body_filter(ctx, conf, chunk, eof) -> bytes``. A hook may return
-    ``None`` or an awaitable; it ends the request by raising
-    :class:`kongtx.errors.ProxyExit`.
+    :attr:`version`, and override the phase hooks they need (the ones declared
+    here do nothing and are not run). A hook may finish synchronously
+    (return ``None``) or return an awaitable; ``rewrite`` and ``access`` end
+    the request by raising :class:`kongtx.errors.ProxyExit`.
     """
 
     name: ClassVar[str] = ""
@@ -74,14 +91,41 @@ class PluginHandler:
         """Called with every enabled plugin row (``name``, ``config``, scoping...) of this
         plugin when a snapshot is built."""
 
-    def wants_response_body(self, conf: dict[str, Any], ctx: Any = None) -> bool:
+    # -- phase hooks (Kong's order) -------------------------------------------------
+    def rewrite(self, ctx: ProxyContext, conf: PluginConfig) -> HookResult:
+        """Before routing (global plugins only): ``ctx.route`` is not known yet."""
+        return None
+
+    def access(self, ctx: ProxyContext, conf: PluginConfig) -> HookResult:
+        """After routing, before forwarding: authenticate, change the upstream request, exit."""
+        return None
+
+    def header_filter(self, ctx: ProxyContext, conf: PluginConfig) -> HookResult:
+        """The response head is known (``ctx.response_status``/``ctx.response_headers``)."""
+        return None
+
+    def body_filter(
+        self, ctx: ProxyContext, conf: PluginConfig, chunk: bytes, eof: bool
+    ) -> BodyFilterResult:
+        """Each response body chunk (``eof`` on the last); returns the chunk to send instead.
+
+        Streamed chunks must be filtered synchronously; an awaitable result is
+        only allowed when :meth:`wants_response_body` asked for the whole body.
+        """
+        return None
+
+    def log(self, ctx: ProxyContext, conf: PluginConfig) -> HookResult:
+        """After the response was sent; failures are logged, never sent."""
+        return None
+
+    def wants_response_body(self, conf: PluginConfig, ctx: ProxyContext | None = None) -> bool:
         """Whether ``body_filter`` needs the whole upstream body at once (``ctx`` has the
         response status and headers)."""
         return False
 
     def has_hook(self, phase: str) -> bool:
-        """Whether this handler defines ``phase`` itself."""
-        return getattr(type(self), phase, None) is not None and phase in _defined_hooks(type(self))
+        """Whether this handler overrides the ``phase`` hook."""
+        return phase in _defined_hooks(type(self))
 
 
 class ConfigCache(Generic[T]):

@@ -6,12 +6,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 
 from kongtx.http.body import BufferedBody, read_body
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
+from kongtx.http.request_body import ParsedBody, parse_body
 
 if TYPE_CHECKING:
+    from kongtx.plugins.base import LoadedPlugin
     from kongtx.proxy.snapshot import Snapshot
     from kongtx.router import Match
 
@@ -63,7 +66,7 @@ class ProxyContext:
     )
 
     def __init__(
-        self, request: GatewayRequest, snapshot: Snapshot, clock: Any, request_id: str
+        self, request: GatewayRequest, snapshot: Snapshot, clock: IReactorTime, request_id: str
     ) -> None:
         self.request = request
         self.snapshot = snapshot
@@ -79,7 +82,8 @@ class ProxyContext:
         self.credential: dict[str, Any] | None = None
         self.authenticated_groups: list[str] | None = None
         self.shared: dict[str, Any] = {}
-        self.plugins: list[Any] = []
+        #: The plugins (and config rows) that run on this request, in Kong's order.
+        self.plugins: list[tuple[LoadedPlugin, dict[str, Any]]] = []
         self.upstream_path: str | None = None
         self.upstream_query: str | None = request.query
         self.response_status = 0
@@ -139,6 +143,16 @@ class ProxyContext:
             return data
 
         return read_body(body, limit).addCallback(keep)
+
+    def get_body(self, limit: int | None = None) -> Deferred[ParsedBody | None]:
+        """Kong's ``kong.request.get_body()``: the buffered body parsed by its Content-Type.
+
+        Fires with a :class:`~kongtx.http.request_body.FormBody`, ``JsonBody``
+        or ``MultipartBody`` (``.args()``, ``.get(name)``), or ``None`` for a
+        body of another type or one that does not parse.
+        """
+        content_type = self.request.headers.get("content-type")
+        return self.read_body(limit).addCallback(lambda raw: parse_body(content_type, raw))
 
     def set_body(self, data: bytes, content_type: str | None = None) -> None:
         """Replace the request body sent upstream (Content-Length follows)."""

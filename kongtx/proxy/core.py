@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-from inspect import isawaitable
 from typing import Any, Callable
 
 from twisted.internet.defer import Deferred
@@ -22,7 +21,7 @@ from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import StreamBody, spool_body
 from kongtx.http.exchange import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
-from kongtx.proxy import forwarding, responses
+from kongtx.proxy import forwarding, phases, responses
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.paths import upstream_path
 from kongtx.proxy.relay import send_response
@@ -178,18 +177,14 @@ class Gateway:
         else:
             await self._proxy(ctx, writer)
         if ctx.snapshot.log_phase:
-            await self._run_phase(ctx, "log")
+            await phases.run_phase(ctx, "log")
 
     # -- phases ------------------------------------------------------------------
     async def _rewrite_and_access(self, ctx: ProxyContext) -> None:
         snapshot = ctx.snapshot
         request = ctx.request
         scheme = request.scheme
-        for plugin, row in snapshot.rewrite_plugins:
-            if scheme in row["protocols"]:
-                result = plugin.handler.rewrite(ctx, row["config"])  # type: ignore[attr-defined]
-                if result is not None and isawaitable(result):
-                    await result
+        await phases.run_rewrite(ctx)
         match = snapshot.router.match(
             request.method,
             request.headers.get("host"),
@@ -207,7 +202,7 @@ class Gateway:
         ctx.service = match.service
         self._check_protocol(ctx, route)
         original_host = request.headers.get("host")
-        await self._access(ctx)
+        await phases.run_access(ctx)
         if ctx.service is None:
             # Kong runs the access plugins first (request-termination may answer).
             raise ProxyExit(503, "no Service found with those values")
@@ -251,48 +246,6 @@ class Gateway:
             code, None, body=b"", headers=[("Location", f"https://{host}{request.target}")]
         )
 
-    async def _access(self, ctx: ProxyContext) -> None:
-        scheme = ctx.request.scheme
-        chain = ctx.snapshot.plugin_chain(
-            ctx.route["id"] if ctx.route else None, ctx.service["id"] if ctx.service else None
-        )
-        collected = ctx.plugins
-        pending_exit: BaseException | None = None
-        for entry in chain:
-            row = entry.resolve(ctx.consumer["id"] if ctx.consumer else None)
-            if row is None or scheme not in row["protocols"]:
-                continue
-            plugin = entry.plugin
-            collected.append((plugin, row))
-            if pending_exit is not None or "access" not in plugin.phases:
-                continue
-            try:
-                result = plugin.handler.access(ctx, row["config"])  # type: ignore[attr-defined]
-                if result is not None and isawaitable(result):
-                    await result
-            except ProxyExit as exc:
-                pending_exit = exc
-            except Exception:
-                log.failure("plugin {name} failed in access", name=plugin.name)
-                pending_exit = ProxyExit(500, "An unexpected error occurred")
-        if pending_exit is not None:
-            raise pending_exit
-
-    async def _run_phase(self, ctx: ProxyContext, phase: str) -> None:
-        """Run ``header_filter`` or ``log`` of the plugins collected for this request.
-
-        These phases cannot answer the request any more: a failing hook is logged and
-        the others still run.
-        """
-        for plugin, row in ctx.plugins:
-            if phase in plugin.phases:
-                try:
-                    result = getattr(plugin.handler, phase)(ctx, row["config"])
-                    if result is not None and isawaitable(result):
-                        await result
-                except Exception:
-                    log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
-
     # -- answering ---------------------------------------------------------------
     async def _respond_exit(
         self, ctx: ProxyContext, writer: ResponseWriter, exc: ProxyExit
@@ -310,8 +263,8 @@ class Gateway:
         ctx.response_headers = headers
         ctx.response_source = "kong"
         self._add_generated_headers(ctx, headers)
-        await self._run_phase(ctx, "header_filter")
-        body = await self._filter_whole_body(ctx, body)
+        await phases.run_phase(ctx, "header_filter")
+        body = await phases.filter_whole_body(ctx, body)
         self._write_simple(ctx, writer, ctx.response_status, ctx.response_headers, body)
 
     def _add_generated_headers(self, ctx: ProxyContext, headers: Headers) -> None:
@@ -342,21 +295,6 @@ class Gateway:
         if body:
             writer.write(body)
         writer.finish()
-
-    async def _filter_whole_body(self, ctx: ProxyContext, body: bytes) -> bytes:
-        for plugin, row in ctx.plugins:
-            if "body_filter" in plugin.phases:
-                try:
-                    result = plugin.handler.body_filter(ctx, row["config"], body, True)  # type: ignore[attr-defined]
-                    if result is not None and isawaitable(result):
-                        result = await result
-                    if result is not None:
-                        body = result
-                except Exception:
-                    log.failure("plugin {name} failed in body_filter", name=plugin.name)
-        if ctx.response_headers is not None and "content-length" in ctx.response_headers:
-            ctx.response_headers.set("Content-Length", str(len(body)))
-        return body
 
     # -- proxying ----------------------------------------------------------------
     def _prepare_upstream(self, ctx: ProxyContext) -> tuple[Headers, str]:
@@ -464,8 +402,8 @@ class Gateway:
             response.headers, self._replaced_response if response.status != 101 else _UPGRADE_KEPT
         )
         self._add_response_headers(ctx, response.headers)
-        await self._run_phase(ctx, "header_filter")
-        await send_response(self, ctx, writer, response)
+        await phases.run_phase(ctx, "header_filter")
+        await send_response(ctx, writer, response)
 
     def _add_response_headers(self, ctx: ProxyContext, headers: Headers) -> None:
         """Kong's headers on a proxied response (upstream copies of them were taken out)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -13,9 +11,13 @@ from kongtx.http.client import UpstreamResponse
 from kongtx.http.exchange import ResponseWriter
 from kongtx.http.splice import splice
 from kongtx.proxy.context import ProxyContext
-
-if TYPE_CHECKING:
-    from kongtx.proxy.core import Gateway
+from kongtx.proxy.phases import (
+    PluginRow,
+    body_filters,
+    filter_chunk,
+    filter_whole_body,
+    wants_whole_body,
+)
 
 log = Logger()
 
@@ -25,9 +27,7 @@ class _Relay:
 
     __slots__ = ("writer", "ctx", "done", "filters")
 
-    def __init__(
-        self, writer: ResponseWriter, ctx: ProxyContext, filters: list[tuple[Any, dict[str, Any]]]
-    ) -> None:
+    def __init__(self, writer: ResponseWriter, ctx: ProxyContext, filters: list[PluginRow]) -> None:
         self.writer = writer
         self.ctx = ctx
         self.done: Deferred[None] = Deferred()
@@ -35,7 +35,7 @@ class _Relay:
 
     def write(self, data: bytes) -> None:
         if self.filters:
-            data = self._filter(data, False)
+            data = filter_chunk(self.ctx, self.filters, data, False)
             if not data:
                 return
         self.ctx.response_size += len(data)
@@ -43,7 +43,7 @@ class _Relay:
 
     def finish(self) -> None:
         if self.filters:
-            tail = self._filter(b"", True)
+            tail = filter_chunk(self.ctx, self.filters, b"", True)
             if tail:
                 self.ctx.response_size += len(tail)
                 self.writer.write(tail)
@@ -59,20 +59,9 @@ class _Relay:
         if not self.done.called:
             self.done.callback(None)
 
-    def _filter(self, data: bytes, eof: bool) -> bytes:
-        ctx = self.ctx
-        for plugin, row in self.filters:
-            try:
-                result = plugin.handler.body_filter(ctx, row["config"], data, eof)
-                if result is not None:
-                    data = result
-            except Exception:
-                log.failure("plugin {name} failed in body_filter", name=plugin.name)
-        return data
-
 
 async def send_response(
-    gateway: Gateway, ctx: ProxyContext, writer: ResponseWriter, response: UpstreamResponse
+    ctx: ProxyContext, writer: ResponseWriter, response: UpstreamResponse
 ) -> None:
     """Write ``response`` (status and headers possibly changed by header_filter) to the client."""
     headers = ctx.response_headers
@@ -82,14 +71,14 @@ async def send_response(
         writer.write_head(101, headers, response.reason)
         await splice(writer.upgrade(), response.upgraded)
         return
-    filters = [(p, row) for p, row in ctx.plugins if "body_filter" in p.phases]
-    if filters and any(p.handler.wants_response_body(row["config"], ctx) for p, row in filters):
+    filters = body_filters(ctx)
+    if filters and wants_whole_body(ctx, filters):
         try:
             data = await read_body(response.body)
         except Exception:
             writer.abort()
             return
-        data = await gateway._filter_whole_body(ctx, data)
+        data = await filter_whole_body(ctx, data)
         if ctx.request.method != "HEAD":
             headers.set("Content-Length", str(len(data)))
         writer.write_head(ctx.response_status, headers, response.reason)

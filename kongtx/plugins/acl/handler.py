@@ -14,7 +14,7 @@ from typing import Any
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 
 __all__ = ["AclConfig", "Handler", "authenticated_groups", "blocked", "prepare"]
 
@@ -48,7 +48,7 @@ def blocked(cfg: AclConfig, groups: tuple[str, ...]) -> bool:
     return in_group if cfg.deny else not in_group
 
 
-def authenticated_groups(ctx: Any) -> tuple[str, ...] | None:
+def authenticated_groups(ctx: ProxyContext) -> tuple[str, ...] | None:
     """Groups set by an authenticating plugin (``ctx.shared`` first, as Kong's ``kong.ctx.shared``)."""
     groups = ctx.shared.get("authenticated_groups")
     if not isinstance(groups, (list, tuple)):
@@ -85,7 +85,7 @@ class Handler(PluginHandler):
             groups = self._groups[consumer_id] = tuple(r["group"] for r in rows)
         return groups
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         """Let the request through, or answer 401/403."""
         cfg = self._configs.get(conf)
         consumer = ctx.consumer

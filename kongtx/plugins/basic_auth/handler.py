@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.basic_auth import crypto
 
 __all__ = ["Handler", "parse_credentials"]
@@ -65,7 +65,7 @@ class Handler(PluginHandler):
     def __init__(self) -> None:
         self.verified = crypto.VerificationCache()
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> Deferred[None] | None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
         if authn.or_already_done(ctx, conf):
             return None
@@ -99,7 +99,7 @@ class Handler(PluginHandler):
 
     async def _verify(
         self,
-        ctx: Any,
+        ctx: ProxyContext,
         conf: dict[str, Any],
         consumer: dict[str, Any],
         credential: dict[str, Any],
@@ -121,7 +121,7 @@ def _retrieve(headers: Any, name: str, hide: bool) -> tuple[str, bytes] | None:
     return given
 
 
-def _fail(ctx: Any, conf: dict[str, Any]) -> None:
+def _fail(ctx: ProxyContext, conf: dict[str, Any]) -> None:
     realm = conf.get("realm") or "service"
     error = ProxyExit(401, "Unauthorized", headers=[("WWW-Authenticate", f'Basic realm="{realm}"')])
     authn.fail(ctx, conf, error)

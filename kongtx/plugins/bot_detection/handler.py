@@ -7,7 +7,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.bot_detection.rules import BOTS_RE
 from kongtx.schema.typedefs import pcre_to_python
 
@@ -70,7 +70,7 @@ class Handler(PluginHandler):
         """Compile every config of the new snapshot (and forget the old ones)."""
         self._detectors.reset(configs)
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         agents = ctx.request.headers.get_all("user-agent")
         if not agents:
             return

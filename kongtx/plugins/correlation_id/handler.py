@@ -19,8 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kongtx import __version__
-from kongtx.plugins.base import PluginHandler
-from kongtx.proxy.context import ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 
 __all__ = ["Handler"]
 

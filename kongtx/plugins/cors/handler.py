@@ -6,7 +6,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.cors.policy import Policy
 
 #: ``ctx.shared`` flag: this request was a preflight; header_filter adds nothing.
@@ -27,7 +27,7 @@ class Handler(PluginHandler):
         """Compile every config of the new snapshot (and forget the old ones)."""
         self._policies.reset(configs)
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         request = ctx.request
         if request.method != "OPTIONS":
             return
@@ -41,7 +41,7 @@ class Handler(PluginHandler):
             return
         raise ProxyExit(200, headers=policy.preflight_headers(origin, headers))
 
-    def header_filter(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def header_filter(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         if ctx.shared.get(SKIP):
             return
         origin = ctx.request.headers.get("origin")

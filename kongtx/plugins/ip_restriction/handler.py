@@ -6,7 +6,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.ip_restriction.matcher import IPMatcher, parse_client_ip
 
 UNIDENTIFIED = "Cannot identify the client IP address, unix domain sockets are not supported."
@@ -59,7 +59,7 @@ class Handler(PluginHandler):
         """The compiled form of ``conf`` (built on first use if configure did not see it)."""
         return self._compiled.get(conf)
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         refusal = check(self._compiled.get(conf), ctx.client_ip)
         if refusal is not None:
             raise refusal

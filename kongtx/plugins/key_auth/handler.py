@@ -20,7 +20,7 @@ from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.http.request_body import parse_body
 from kongtx.plugins import authn
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 
 __all__ = ["NEED_BODY", "Handler", "KeyAuthConfig", "KeyFound", "find_key", "prepare"]
 
@@ -120,7 +120,7 @@ class Handler(PluginHandler):
         """The digest of ``conf``."""
         return self._configs.get(conf)
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> Deferred[None] | None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
         cfg = self._configs.get(conf)
         if not cfg.run_on_preflight and ctx.request.method == "OPTIONS":
@@ -138,7 +138,9 @@ class Handler(PluginHandler):
         self._finish(ctx, conf, cfg, found, None)
         return None
 
-    async def _access_with_body(self, ctx: Any, conf: dict[str, Any], cfg: KeyAuthConfig) -> None:
+    async def _access_with_body(
+        self, ctx: ProxyContext, conf: dict[str, Any], cfg: KeyAuthConfig
+    ) -> None:
         raw = await ctx.read_body()
         parsed = parse_body(ctx.request.headers.get("content-type"), raw)
         try:
@@ -150,7 +152,7 @@ class Handler(PluginHandler):
 
     def _finish(
         self,
-        ctx: Any,
+        ctx: ProxyContext,
         conf: dict[str, Any],
         cfg: KeyAuthConfig,
         found: KeyFound | None,
@@ -176,7 +178,7 @@ class Handler(PluginHandler):
             return
         authn.set_consumer(ctx, consumer, credential, credential["id"])
 
-    def _expired(self, ctx: Any, credential: dict[str, Any]) -> bool:
+    def _expired(self, ctx: ProxyContext, credential: dict[str, Any]) -> bool:
         """Whether a credential created with a ``ttl`` has run out, by ``ctx.clock``.
 
         Snapshot rows carry ``ttl`` = seconds left when the snapshot was read.
@@ -206,7 +208,7 @@ def _same(stored: Any, given: str) -> bool:
     return hmac.compare_digest(stored.encode("utf-8"), given.encode("utf-8"))
 
 
-def _hide(ctx: Any, cfg: KeyAuthConfig, name: str, parsed: Any) -> None:
+def _hide(ctx: ProxyContext, cfg: KeyAuthConfig, name: str, parsed: Any) -> None:
     """hide_credentials: drop the key from the header, the query string and the body."""
     ctx.request.headers.remove(name)
     pairs = ctx.query_args()

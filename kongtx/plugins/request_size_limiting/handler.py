@@ -6,7 +6,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.request_size_limiting.body import MESSAGE, LimitedBody
 from kongtx.plugins.request_size_limiting.schema import SIZE_UNITS
 
@@ -47,7 +47,7 @@ class Handler(PluginHandler):
     priority = 951
     version = KONG_COMPAT_VERSION
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         request = ctx.request
         headers = request.headers
         limit = limit_bytes(conf)

@@ -10,7 +10,7 @@ from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.http.body import BodyTooLarge
 from kongtx.http.request_body import get_body, group_repeated
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.router import split_host_port
 
 #: Kong's default messages per status; other statuses without a message get no body.
@@ -29,7 +29,7 @@ ECHO_BODY_LIMIT = 1 << 20
 _HOSTNAME = socket.gethostname()
 
 
-def triggered(ctx: Any, trigger: str) -> bool:
+def triggered(ctx: ProxyContext, trigger: str) -> bool:
     """Whether a request header or a query argument named ``trigger`` is present."""
     if trigger in ctx.request.headers:
         return True
@@ -61,7 +61,7 @@ def _captures(match: Any) -> dict[str, Any]:
     return {"unnamed": unnamed, "named": named or []}
 
 
-async def echo_exit(ctx: Any, conf: dict[str, Any]) -> ProxyExit:
+async def echo_exit(ctx: ProxyContext, conf: dict[str, Any]) -> ProxyExit:
     """The echo exit: the request as Kong sees it, plus the matched route and service."""
     request = ctx.request
     try:
@@ -107,7 +107,7 @@ class Handler(PluginHandler):
     priority = 2
     version = KONG_COMPAT_VERSION
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> Any:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Any:
         trigger = conf.get("trigger")
         if trigger is not None and not triggered(ctx, trigger):
             return None
@@ -115,5 +115,5 @@ class Handler(PluginHandler):
             return self._echo(ctx, conf)
         raise plain_exit(conf)
 
-    async def _echo(self, ctx: Any, conf: dict[str, Any]) -> None:
+    async def _echo(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         raise await echo_exit(ctx, conf)

@@ -10,38 +10,24 @@ synchronous and the body streams.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from twisted.internet.defer import Deferred
 
 from kongtx import __version__
 from kongtx.http.headers import Headers
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.http.request_body import group_repeated
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.request_transformer import bodies
 from kongtx.plugins.request_transformer.plan import Ops, Plan
 from kongtx.plugins.request_transformer.template import TemplateError
 from kongtx.plugins.transformations import append_value
-from kongtx.proxy.context import ProxyContext
 
 __all__ = ["Handler", "HeaderTable", "TemplateEnv"]
 
 _EMPTY: dict[str, Any] = {}
-_T = TypeVar("_T", bound=dict)  # type: ignore[type-arg]
 _BODYLESS = frozenset(("GET", "HEAD", "TRACE"))
-
-
-def _grouped(table: _T, pairs: Iterable[tuple[str, Any]]) -> _T:
-    """Fill ``table`` from name/value pairs; a repeated name becomes a list of its values."""
-    for name, value in pairs:
-        current = dict.get(table, name)
-        if current is None:
-            table[name] = value
-        elif isinstance(current, list):
-            current.append(value)
-        else:
-            table[name] = [current, value]
-    return table
 
 
 class HeaderTable(dict):  # type: ignore[type-arg]
@@ -58,7 +44,7 @@ class HeaderTable(dict):  # type: ignore[type-arg]
     @classmethod
     def of(cls, headers: Headers) -> HeaderTable:
         """Snapshot ``headers``; repeated names become lists."""
-        return _grouped(cls(), headers.lower_items())
+        return group_repeated(headers.lower_items(), into=cls())  # type: ignore[return-value]
 
 
 class TemplateEnv:
@@ -91,7 +77,7 @@ class TemplateEnv:
 
 
 def _query_table(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    return _grouped({}, pairs)
+    return group_repeated(pairs)
 
 
 def _query_pairs(table: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -179,7 +165,7 @@ def move_form_to_query(ctx: ProxyContext, body: bytes) -> None:
     params = bodies.decode_args(body)
     if not params:
         return
-    table = _grouped(_query_table(ctx.query_args()), params.items())
+    table = group_repeated(params.items(), into=_query_table(ctx.query_args()))
     ctx.set_query_args(_query_pairs(table))
 
 

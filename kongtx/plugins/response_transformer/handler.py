@@ -18,9 +18,8 @@ from typing import Any
 
 from kongtx import __version__
 from kongtx.http.headers import Headers
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.transformations import append_value, split_entry
-from kongtx.proxy.context import ProxyContext
 
 __all__ = [
     "Handler",

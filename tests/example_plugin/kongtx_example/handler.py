@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet import task
 
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import HookResult, PluginConfig, PluginHandler, ProxyContext
 
 #: What the log phase saw: (status, request id, bytes sent), one entry per request.
 LOGGED: list[tuple[int, str, int]] = []
@@ -17,7 +15,7 @@ class Handler(PluginHandler):
     priority = 500
     version = "0.1.0"
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> Any:
+    def access(self, ctx: ProxyContext, conf: PluginConfig) -> HookResult:
         if conf["fail"]:
             raise RuntimeError("example plugin asked to fail (secret=hunter2 must not leak)")
         ctx.request.headers.set(conf["header"], conf["value"])
@@ -26,10 +24,11 @@ class Handler(PluginHandler):
             return task.deferLater(ctx.clock, conf["delay"], lambda: None)
         return None
 
-    def header_filter(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def header_filter(self, ctx: ProxyContext, conf: PluginConfig) -> None:
+        assert ctx.response_headers is not None
         ctx.response_headers.set(conf["header"], conf["value"])
 
-    def log(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def log(self, ctx: ProxyContext, conf: PluginConfig) -> None:
         LOGGED.append((ctx.response_status, ctx.request_id, ctx.response_size))
         if conf["fail"]:
             raise RuntimeError("log hooks may fail too")

@@ -1,7 +1,7 @@
 """Unit tests of the shared auth helpers (consumer headers, anonymous OR/AND logic).
 
-Also provides :func:`make_ctx`, a real ``ProxyContext`` over a real in-memory
-``Snapshot`` (no I/O), used by the auth plugins' unit tests.
+Also provides :func:`make_ctx`, the plugin testing kit's context with the auth
+plugins' credential indexes, used by the auth plugins' unit tests.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from kongtx.errors import ProxyExit
-from kongtx.http.body import BufferedBody
-from kongtx.http.exchange import GatewayRequest
-from kongtx.http.headers import Headers
-from kongtx.plugins import authn
-from kongtx.plugins.base import PluginSet
+from kongtx.plugins import authn, testing
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.snapshot import Snapshot
 
@@ -39,9 +35,7 @@ def consumer(username: str | None = None, custom_id: str | None = None) -> dict[
 
 
 def make_snapshot(rows: dict[str, list[dict[str, Any]]]) -> Snapshot:
-    plugins = PluginSet([])
-    plugins.credential_indexes = dict(INDEXES)
-    return Snapshot(rows, plugins)
+    return testing.make_snapshot(rows, credential_indexes=INDEXES)
 
 
 def make_ctx(
@@ -54,18 +48,7 @@ def make_ctx(
     clock: Clock | None = None,
 ) -> ProxyContext:
     snapshot = rows if isinstance(rows, Snapshot) else make_snapshot(rows)
-    request = GatewayRequest(
-        method,
-        target,
-        "1.1",
-        Headers(list(headers)),
-        "http",
-        "127.0.0.1",
-        5000,
-        8000,
-        body=BufferedBody(body) if body is not None else None,
-    )
-    return ProxyContext(request, snapshot, clock or Clock(), "rid")
+    return testing.make_context(method, target, headers, body, rows=snapshot, clock=clock)
 
 
 def test_set_consumer_sets_and_clears_headers() -> None:

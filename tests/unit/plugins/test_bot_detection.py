@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from twisted.internet.task import Clock
 
 from kongtx.errors import ProxyExit
-from kongtx.http.exchange import GatewayRequest
-from kongtx.http.headers import Headers
 from kongtx.plugins.bot_detection.handler import ALLOWED, BOT, DENIED, Detector, Handler
 from kongtx.plugins.bot_detection.rules import BOTS, BOTS_RE
-from kongtx.proxy.context import ProxyContext
+from kongtx.plugins.testing import make_context
 
 CHROME = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_4) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -19,9 +16,7 @@ CHROME = (
 
 
 def _run(conf: dict, agents: list[str]) -> ProxyExit | None:
-    headers = Headers([("User-Agent", a) for a in agents])
-    request = GatewayRequest("GET", "/", "1.1", headers, "http", "127.0.0.1", 5000, 8000)
-    ctx = ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
+    ctx = make_context(headers=[("User-Agent", a) for a in agents])
     try:
         Handler().access(ctx, conf)
     except ProxyExit as exc:

@@ -8,10 +8,10 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
-from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.correlation_id.handler import Handler
 from kongtx.plugins.correlation_id.schema import CONFIG
+from kongtx.plugins.testing import make_context
 from kongtx.proxy.context import ProxyContext
 from kongtx.schema.fields import fill_record
 
@@ -25,10 +25,7 @@ def _conf(**fields: Any) -> dict[str, Any]:
 
 
 def _ctx(headers: list[tuple[str, str]] | None = None, clock: Clock | None = None) -> ProxyContext:
-    request = GatewayRequest(
-        "GET", "/", "1.1", Headers(headers or []), "http", "127.0.0.1", 5000, 8000
-    )
-    return ProxyContext(request, None, clock or Clock(), "rid")  # type: ignore[arg-type]
+    return make_context(headers=headers or [], clock=clock)
 
 
 def test_defaults() -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from twisted.internet.task import Clock
 
 from kongtx.errors import ProxyExit
-from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.cors.handler import Handler
 from kongtx.plugins.cors.policy import DEFAULT_METHODS, Policy, normalize_origin
+from kongtx.plugins.testing import make_context
 from kongtx.proxy.context import ProxyContext
 
 BASE = {
@@ -30,10 +29,7 @@ def _conf(**changes) -> dict:
 
 
 def _ctx(method: str = "GET", headers: list[tuple[str, str]] | None = None) -> ProxyContext:
-    request = GatewayRequest(
-        method, "/", "1.1", Headers(headers or []), "http", "127.0.0.1", 5000, 8000
-    )
-    return ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
+    return make_context(method, "/", headers or [])
 
 
 def _preflight(conf: dict, headers: list[tuple[str, str]]) -> Headers | None:

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from twisted.internet.task import Clock
 
 from kongtx.errors import ProxyExit
-from kongtx.http.exchange import GatewayRequest
-from kongtx.http.headers import Headers
 from kongtx.plugins.ip_restriction.handler import UNIDENTIFIED, Handler
 from kongtx.plugins.ip_restriction.matcher import IPMatcher, parse_client_ip
+from kongtx.plugins.testing import make_context, make_request
 from kongtx.proxy.context import ProxyContext
 
 
 def _ctx(client_ip: str) -> ProxyContext:
-    request = GatewayRequest("GET", "/", "1.1", Headers(), "http", "10.9.9.9", 5000, 8000)
-    ctx = ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
-    ctx.client_ip = client_ip
-    return ctx
+    request = make_request(client_ip="10.9.9.9")
+    return make_context(request=request, client_ip=client_ip)
 
 
 def _run(conf: dict, ip: str) -> ProxyExit | None:

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import BufferedBody, StreamBody
-from kongtx.http.exchange import GatewayRequest
-from kongtx.http.headers import Headers
 from kongtx.plugins.request_size_limiting.body import LimitedBody, RequestSizeExceeded
 from kongtx.plugins.request_size_limiting.handler import Handler, limit_bytes
+from kongtx.plugins.testing import make_context
 from kongtx.proxy.context import ProxyContext
 
 
 def _ctx(headers: list[tuple[str, str]], body=None) -> ProxyContext:
-    request = GatewayRequest(
-        "POST", "/", "1.1", Headers(headers), "http", "127.0.0.1", 5000, 8000, body=body
-    )
-    return ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
+    return make_context("POST", "/", headers, body)
 
 
 def _conf(size=10, unit="bytes", require=False) -> dict:

@@ -6,14 +6,13 @@ import json
 
 import pytest
 import pytest_twisted
-from twisted.internet.task import Clock
 
 from kongtx.errors import ProxyExit
 from kongtx.http.body import BufferedBody
-from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.request_body import get_body
 from kongtx.plugins.request_termination.handler import Handler, plain_exit
+from kongtx.plugins.testing import make_context
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.responses import render_exit
 
@@ -33,18 +32,7 @@ def _conf(**changes) -> dict:
 def _ctx(
     target: str = "/", headers: list[tuple[str, str]] | None = None, body=None
 ) -> ProxyContext:
-    request = GatewayRequest(
-        "POST",
-        target,
-        "1.1",
-        Headers(headers or [("Host", "Api.Test:8000")]),
-        "http",
-        "127.0.0.1",
-        5000,
-        8000,
-        body=body,
-    )
-    return ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
+    return make_context("POST", target, headers or [("Host", "Api.Test:8000")], body)
 
 
 def _sync(conf: dict, ctx: ProxyContext | None = None) -> ProxyExit | None:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
 
-from kongtx.http.body import BufferedBody, StreamBody
+from kongtx.http.body import StreamBody
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.request_transformer.handler import Handler, HeaderTable
 from kongtx.plugins.request_transformer.schema import CONFIG
 from kongtx.plugins.request_transformer.template import TemplateError, compile_template
+from kongtx.plugins.testing import make_context
 from kongtx.plugins.transformations import append_value, split_entry
 from kongtx.proxy.context import ProxyContext
 from kongtx.schema.fields import fill_record
@@ -39,20 +38,7 @@ def _ctx(
     body: bytes | None = None,
     captures: dict | None = None,
 ) -> ProxyContext:
-    request = GatewayRequest(
-        method,
-        target,
-        "1.1",
-        Headers(headers or []),
-        "http",
-        "127.0.0.1",
-        5000,
-        8000,
-        body=BufferedBody(body) if body is not None else None,
-    )
-    ctx = ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
-    ctx.match = SimpleNamespace(uri_captures=captures or {})  # type: ignore[assignment]
-    return ctx
+    return make_context(method, target, headers or [], body, uri_captures=captures or {})
 
 
 def _run(conf: dict[str, Any], ctx: ProxyContext, handler: Handler | None = None) -> None:
@@ -335,7 +321,7 @@ def test_body_ops_on_other_content_types_do_not_buffer() -> None:
         2,
         body=StreamBody(None),
     )
-    ctx = ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
+    ctx = make_context(request=request)
     assert Handler().access(ctx, _conf(add={"body": ["a:1"]})) is None
     assert isinstance(ctx.request.body, StreamBody)
 
@@ -354,7 +340,7 @@ def test_body_read_waits_for_a_slow_body() -> None:
         2,
         body=stream,
     )
-    ctx = ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
+    ctx = make_context(request=request)
     result = Handler().access(ctx, _conf(add={"body": ["a:1"], "querystring": ["b:2"]}))
     assert isinstance(result, Deferred) and not result.called
     stream.feed(b'{"x":')

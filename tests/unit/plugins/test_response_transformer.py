@@ -6,12 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from twisted.internet.task import Clock
 
-from kongtx.http.exchange import GatewayRequest
-from kongtx.http.headers import Headers
 from kongtx.plugins.response_transformer.handler import Handler, is_json_body, json_value
 from kongtx.plugins.response_transformer.schema import CONFIG
+from kongtx.plugins.testing import make_context, upstream_answer
 from kongtx.proxy.context import ProxyContext
 from kongtx.schema.fields import fill_record
 
@@ -25,10 +23,8 @@ def _conf(**sections: Any) -> dict[str, Any]:
 
 
 def _ctx(response: list[tuple[str, str]]) -> ProxyContext:
-    request = GatewayRequest("GET", "/", "1.1", Headers(), "http", "127.0.0.1", 5000, 8000)
-    ctx = ProxyContext(request, None, Clock(), "rid")  # type: ignore[arg-type]
-    ctx.response_status = 200
-    ctx.response_headers = Headers(response)
+    ctx = make_context()
+    upstream_answer(ctx, 200, response)
     return ctx
 
 

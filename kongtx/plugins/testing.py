@@ -1,0 +1,287 @@
+"""The plugin testing kit: run a plugin's hooks in memory, without sockets or a database.
+
+A third-party plugin's unit tests (and the bundled plugins') build a real
+:class:`~kongtx.proxy.context.ProxyContext` over a real in-memory
+:class:`~kongtx.proxy.snapshot.Snapshot`, run one hook or a whole phase, give
+the plugin a fake upstream answer and look at what reached the client::
+
+    from kongtx.plugins.testing import make_context, run_hook, run_response
+
+    ctx = make_context(headers=[("apikey", "k1")], rows={"consumers": [...]})
+    exit_ = run_hook(Handler(), "access", ctx, conf)        # ProxyExit or None
+    body = run_response(Handler(), ctx, conf, status=200, body=b"{}")
+
+Time is a :class:`twisted.internet.task.Clock` (``ctx.clock``): advance it
+instead of sleeping. Hooks that wait on something the test controls (a
+streamed body, the clock) are run with :func:`run_hook_deferred`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from inspect import isawaitable
+from typing import Any, Optional
+
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+
+from kongtx.errors import ProxyExit
+from kongtx.http.body import BufferedBody, StreamBody
+from kongtx.http.exchange import GatewayRequest
+from kongtx.http.headers import Headers
+from kongtx.plugins.base import LoadedPlugin, PluginConfig, PluginHandler, PluginSet
+from kongtx.proxy import phases
+from kongtx.proxy.context import ProxyContext
+from kongtx.proxy.snapshot import Snapshot
+from kongtx.router import Match
+
+__all__ = [
+    "assert_exit",
+    "make_context",
+    "make_request",
+    "make_snapshot",
+    "run_hook",
+    "run_hook_deferred",
+    "run_phase",
+    "run_response",
+    "upstream_answer",
+]
+
+Rows = Mapping[str, Iterable[dict[str, Any]]]
+
+
+def make_request(
+    method: str = "GET",
+    target: str = "/",
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes | StreamBody | BufferedBody | None = None,
+    *,
+    scheme: str = "http",
+    client_ip: str = "127.0.0.1",
+    client_port: int = 5000,
+    server_port: int = 8000,
+    sni: str | None = None,
+) -> GatewayRequest:
+    """A client request as the HTTP server hands it to the gateway (``bytes`` body: buffered)."""
+    if isinstance(body, bytes):
+        body = BufferedBody(body)
+    return GatewayRequest(
+        method,
+        target,
+        "1.1",
+        Headers(list(headers)),
+        scheme,
+        client_ip,
+        client_port,
+        server_port,
+        sni=sni,
+        body=body,
+    )
+
+
+def make_snapshot(
+    rows: Rows | None = None, *, credential_indexes: Mapping[str, str] | None = None
+) -> Snapshot:
+    """An in-memory configuration snapshot of ``rows`` (``{"consumers": [...], ...}``).
+
+    :param credential_indexes: ``{table: key_field}`` of credential tables
+        looked up by ``ctx.snapshot.credential(table, key)`` (a plugin's
+        ``daos.CREDENTIAL_INDEXES``).
+    """
+    plain = {table: list(found) for table, found in (rows or {}).items()}
+    plugins = PluginSet([])
+    plugins.credential_indexes = dict(credential_indexes or {})
+    return Snapshot(plain, plugins)
+
+
+def make_context(
+    method: str = "GET",
+    target: str = "/",
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes | StreamBody | BufferedBody | None = None,
+    *,
+    rows: Rows | Snapshot | None = None,
+    credential_indexes: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    request: GatewayRequest | None = None,
+    client_ip: str | None = None,
+    route: dict[str, Any] | None = None,
+    service: dict[str, Any] | None = None,
+    uri_captures: dict[int | str, str | None] | None = None,
+    request_id: str = "rid",
+) -> ProxyContext:
+    """A request context as plugins see it in ``access`` (routed when ``route`` is given).
+
+    :param rows: the configuration rows, or a ready :class:`Snapshot`.
+    :param request: a ready request (else one is built from ``method`` ... ``body``).
+    :param client_ip: the client address after the trusted-proxy rules.
+    :param uri_captures: the route's regex captures (``ctx.match.uri_captures``).
+    """
+    snapshot = (
+        rows
+        if isinstance(rows, Snapshot)
+        else make_snapshot(rows, credential_indexes=credential_indexes)
+    )
+    if request is None:
+        request = make_request(method, target, headers, body)
+    ctx = ProxyContext(request, snapshot, clock or Clock(), request_id)
+    if client_ip is not None:
+        ctx.client_ip = client_ip
+    if route is not None or service is not None or uri_captures is not None:
+        ctx.route = route if route is not None else {"id": "route-id"}
+        ctx.service = service
+        ctx.match = Match(
+            route=ctx.route,
+            service=service,
+            matched_path=None,
+            prefix=None,
+            postfix=request.path.lstrip("/"),
+            uri_captures=dict(uri_captures or {}),
+            matched_host=None,
+            path=request.path,
+        )
+    return ctx
+
+
+def run_hook_deferred(
+    handler: PluginHandler, phase: str, ctx: ProxyContext, conf: PluginConfig
+) -> Deferred[ProxyExit | None]:
+    """Run one hook; the Deferred fires with the :class:`ProxyExit` it raised, or ``None``.
+
+    Other exceptions fail the Deferred.
+    """
+    try:
+        result = getattr(handler, phase)(ctx, conf)
+    except ProxyExit as exc:
+        return succeed(exc)
+    except Exception:
+        failed: Deferred[ProxyExit | None] = Deferred()
+        failed.errback(Failure())
+        return failed
+    if result is None or not isawaitable(result):
+        return succeed(None)
+
+    def exited(failure: Failure) -> ProxyExit:
+        failure.trap(ProxyExit)
+        exc: ProxyExit = failure.value
+        return exc
+
+    waited: Deferred[Any] = ensureDeferred(result)
+    return waited.addCallbacks(lambda _: None, exited)
+
+
+def run_hook(
+    handler: PluginHandler, phase: str, ctx: ProxyContext, conf: PluginConfig
+) -> ProxyExit | None:
+    """Run one hook to its end now: the :class:`ProxyExit` it raised, or ``None``.
+
+    :raises AssertionError: the hook is still waiting (use :func:`run_hook_deferred`).
+    :raises Exception: whatever else the hook raised.
+    """
+    return _now(run_hook_deferred(handler, phase, ctx, conf), f"{phase} hook")
+
+
+def run_phase(
+    ctx: ProxyContext,
+    plugins: Iterable[tuple[PluginHandler, PluginConfig]],
+    phase: str = "access",
+) -> ProxyExit | None:
+    """Run ``phase`` of several plugins in Kong's order, as the gateway does.
+
+    The plugins become ``ctx.plugins`` (the ones this request runs). In
+    ``rewrite``/``access`` the first exit stops the other hooks and is
+    returned; in the other phases a failing hook is logged and the rest run.
+    """
+    loaded = PluginSet([LoadedPlugin(handler, _NO_MODULE, {}) for handler, _ in plugins])
+    confs = {id(handler): conf for handler, conf in plugins}
+    ctx.plugins = [(p, {"config": confs[id(p.handler)], "protocols": _ALL}) for p in loaded.ordered]
+    if phase in ("rewrite", "access"):
+        for plugin, row in ctx.plugins:
+            if phase in plugin.phases:
+                outcome = run_hook(plugin.handler, phase, ctx, row["config"])
+                if outcome is not None:
+                    return outcome
+        return None
+    _now(ensureDeferred(phases.run_phase(ctx, phase)), f"{phase} phase")
+    return None
+
+
+def upstream_answer(
+    ctx: ProxyContext, status: int = 200, headers: Iterable[tuple[str, str]] = ()
+) -> None:
+    """Give ``ctx`` the upstream's response head, as the gateway does before ``header_filter``."""
+    ctx.response_status = status
+    ctx.response_headers = Headers(list(headers))
+    ctx.response_source = "upstream"
+    ctx.upstream_status = str(status)
+
+
+def run_response(
+    handler: PluginHandler,
+    ctx: ProxyContext,
+    conf: PluginConfig,
+    *,
+    status: int = 200,
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes | Iterable[bytes] = b"",
+) -> bytes:
+    """Answer ``ctx`` from a fake upstream and run ``header_filter`` and ``body_filter``.
+
+    ``body`` is one chunk or several (streamed). When the plugin
+    :meth:`~PluginHandler.wants_response_body`, it gets the whole body at once,
+    as in the gateway. Returns the body the client receives; the status and
+    headers it receives are ``ctx.response_status`` / ``ctx.response_headers``.
+    """
+    upstream_answer(ctx, status, headers)
+    ctx.plugins = [(LoadedPlugin(handler, _NO_MODULE, {}), {"config": conf, "protocols": _ALL})]
+    _now(ensureDeferred(phases.run_phase(ctx, "header_filter")), "header_filter")
+    chunks = [body] if isinstance(body, bytes) else list(body)
+    filters = phases.body_filters(ctx)
+    if not filters:
+        return b"".join(chunks)
+    if phases.wants_whole_body(ctx, filters):
+        whole = phases.filter_whole_body(ctx, b"".join(chunks))
+        return _now(ensureDeferred(whole), "body_filter")
+    out = [phases.filter_chunk(ctx, filters, chunk, False) for chunk in chunks]
+    out.append(phases.filter_chunk(ctx, filters, b"", True))
+    return b"".join(out)
+
+
+def assert_exit(
+    outcome: ProxyExit | None,
+    status: int,
+    message: str | None = None,
+    *,
+    body: Any = None,
+) -> ProxyExit:
+    """Check that a hook answered with ``status`` (and ``message`` / ``body`` when given)."""
+    assert outcome is not None, f"expected a {status} exit, the request went on"
+    assert outcome.status == status, f"expected a {status} exit, got {outcome.status}"
+    if message is not None:
+        assert outcome.message == message, f"expected {message!r}, got {outcome.message!r}"
+    if body is not None:
+        assert outcome.body == body, f"expected body {body!r}, got {outcome.body!r}"
+    return outcome
+
+
+_ALL = ("http", "https", "grpc", "grpcs", "ws", "wss")
+
+
+class _NoModule:
+    """Stands in for a plugin's package when a handler is run on its own."""
+
+    __name__ = "kongtx.plugins.testing"
+
+
+_NO_MODULE: Any = _NoModule()
+
+
+def _now(waiting: Deferred[Any], what: str) -> Any:
+    results: list[Optional[Any]] = []
+    failures: list[Failure] = []
+    waiting.addCallbacks(results.append, failures.append)
+    if failures:
+        failures[0].raiseException()
+    assert results, f"the {what} is still waiting (use run_hook_deferred / advance the clock)"
+    return results[0]

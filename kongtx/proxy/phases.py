@@ -1,0 +1,142 @@
+"""Running the plugins' phase hooks for one request, in Kong's order (each loop once).
+
+``rewrite`` and ``access`` may answer the request (a :class:`ProxyExit`
+propagates); ``header_filter``, ``body_filter`` and ``log`` cannot any more: a
+failing hook is logged and the others still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from inspect import isawaitable
+from typing import Any
+
+from twisted.logger import Logger
+
+from kongtx.errors import ProxyExit
+from kongtx.plugins.base import LoadedPlugin, PluginConfig
+from kongtx.proxy.context import ProxyContext
+
+log = Logger()
+
+#: A plugin with the config row it runs with on this request.
+PluginRow = tuple[LoadedPlugin, PluginConfig]
+
+
+async def run_rewrite(ctx: ProxyContext) -> None:
+    """The global plugins' ``rewrite`` hooks (before routing)."""
+    scheme = ctx.request.scheme
+    for plugin, row in ctx.snapshot.rewrite_plugins:
+        if scheme in row["protocols"]:
+            result = plugin.handler.rewrite(ctx, row["config"])
+            if result is not None and isawaitable(result):
+                await result
+
+
+async def run_access(ctx: ProxyContext) -> None:
+    """Collect the plugins of the matched route/service/consumer and run their ``access``.
+
+    Every plugin is collected (later phases run them) even after one answered;
+    the first answer is raised once the chain is walked.
+    """
+    scheme = ctx.request.scheme
+    chain = ctx.snapshot.plugin_chain(
+        ctx.route["id"] if ctx.route else None, ctx.service["id"] if ctx.service else None
+    )
+    collected = ctx.plugins
+    pending_exit: ProxyExit | None = None
+    for entry in chain:
+        row = entry.resolve(ctx.consumer["id"] if ctx.consumer else None)
+        if row is None or scheme not in row["protocols"]:
+            continue
+        plugin = entry.plugin
+        collected.append((plugin, row))
+        if pending_exit is not None or "access" not in plugin.phases:
+            continue
+        try:
+            result = plugin.handler.access(ctx, row["config"])
+            if result is not None and isawaitable(result):
+                await result
+        except ProxyExit as exc:
+            pending_exit = exc
+        except Exception:
+            log.failure("plugin {name} failed in access", name=plugin.name)
+            pending_exit = ProxyExit(500, "An unexpected error occurred")
+    if pending_exit is not None:
+        raise pending_exit
+
+
+async def run_phase(ctx: ProxyContext, phase: str) -> None:
+    """Run ``header_filter`` or ``log`` of the plugins collected for this request."""
+    for plugin, row in ctx.plugins:
+        if phase in plugin.phases:
+            try:
+                result = getattr(plugin.handler, phase)(ctx, row["config"])
+                if result is not None and isawaitable(result):
+                    await result
+            except Exception:
+                log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
+
+
+def body_filters(ctx: ProxyContext) -> list[PluginRow]:
+    """The collected plugins that have a ``body_filter`` hook."""
+    return [(p, row) for p, row in ctx.plugins if "body_filter" in p.phases]
+
+
+def wants_whole_body(ctx: ProxyContext, filters: list[PluginRow]) -> bool:
+    """Whether one of ``filters`` asked for the whole response body at once."""
+    return any(p.handler.wants_response_body(row["config"], ctx) for p, row in filters)
+
+
+async def run_body_filter(
+    ctx: ProxyContext, filters: list[PluginRow], data: bytes, eof: bool
+) -> bytes:
+    """Pass one body chunk through ``filters``; each gets what the previous one returned."""
+    for plugin, row in filters:
+        try:
+            result = plugin.handler.body_filter(ctx, row["config"], data, eof)
+            if result is not None and not isinstance(result, bytes) and isawaitable(result):
+                result = await result
+            if result is not None:
+                data = result
+        except Exception:
+            log.failure("plugin {name} failed in body_filter", name=plugin.name)
+    return data
+
+
+def filter_chunk(ctx: ProxyContext, filters: list[PluginRow], data: bytes, eof: bool) -> bytes:
+    """:func:`run_body_filter` for a streamed chunk, which cannot wait: run to its end now."""
+    return _run_now(run_body_filter(ctx, filters, data, eof), data)
+
+
+async def filter_whole_body(ctx: ProxyContext, body: bytes) -> bytes:
+    """The whole response body through every ``body_filter`` (``eof`` set); Content-Length follows."""
+    body = await run_body_filter(ctx, body_filters(ctx), body, True)
+    headers = ctx.response_headers
+    if headers is not None and "content-length" in headers:
+        headers.set("Content-Length", str(len(body)))
+    return body
+
+
+def _run_now(coroutine: Coroutine[Any, Any, bytes], unchanged: bytes) -> bytes:
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: bytes = done.value
+        return result
+    coroutine.close()
+    log.error("a body_filter hook waited on a streamed chunk; the chunk is sent unfiltered")
+    return unchanged
+
+
+__all__ = [
+    "PluginRow",
+    "body_filters",
+    "filter_chunk",
+    "filter_whole_body",
+    "run_access",
+    "run_body_filter",
+    "run_phase",
+    "run_rewrite",
+    "wants_whole_body",
+]
