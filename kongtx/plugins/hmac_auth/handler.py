@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.hmac_auth import signature as sig
 
 __all__ = ["Handler"]
@@ -37,7 +37,7 @@ def _unauthorized(conf: dict[str, Any], message: str) -> ProxyExit:
     return ProxyExit(401, message, headers=[("WWW-Authenticate", www)])
 
 
-def _params(ctx: Any, conf: dict[str, Any]) -> sig.HmacParams | None:
+def _params(ctx: ProxyContext, conf: dict[str, Any]) -> sig.HmacParams | None:
     headers = ctx.request.headers
     params = sig.parse_authorization(headers.get("proxy-authorization"))
     hide = conf.get("hide_credentials")
@@ -59,7 +59,7 @@ def _acceptable(params: sig.HmacParams | None, conf: dict[str, Any]) -> bool:
     return params.algorithm in (conf.get("algorithms") or ()) and params.algorithm in sig.DIGESTS
 
 
-def check(ctx: Any, conf: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def check(ctx: ProxyContext, conf: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(consumer, credential)`` when the signature is right (the body is checked apart).
 
     :raises ProxyExit: 401 with Kong's message.
@@ -102,7 +102,7 @@ class Handler(PluginHandler):
     priority = 1030
     version = KONG_COMPAT_VERSION
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> Deferred[None] | None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
         if authn.or_already_done(ctx, conf):
             return None
@@ -117,7 +117,11 @@ class Handler(PluginHandler):
         return None
 
     async def _check_body(
-        self, ctx: Any, conf: dict[str, Any], consumer: dict[str, Any], credential: dict[str, Any]
+        self,
+        ctx: ProxyContext,
+        conf: dict[str, Any],
+        consumer: dict[str, Any],
+        credential: dict[str, Any],
     ) -> None:
         body = await ctx.read_body()
         if not sig.digest_matches(ctx.request.headers.get("digest"), body):

@@ -15,7 +15,7 @@ from typing import Any
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.jwt import token as jwt_token
 
 __all__ = ["Handler", "authenticate"]
@@ -44,7 +44,9 @@ def _secret_material(conf: dict[str, Any], secret: dict[str, Any], alg: str) -> 
     return value.encode("utf-8")
 
 
-def authenticate(ctx: Any, conf: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+def authenticate(
+    ctx: ProxyContext, conf: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], str]:
     """``(consumer, jwt_secret, token)`` of the request.
 
     :raises ProxyExit: 401 with Kong's message (or claim errors as the body).
@@ -110,7 +112,7 @@ class Handler(PluginHandler):
     priority = 1450
     version = KONG_COMPAT_VERSION
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
         if not conf.get("run_on_preflight", True) and ctx.request.method == "OPTIONS":
             return
