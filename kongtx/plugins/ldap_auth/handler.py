@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.ldap_auth.cache import MISS, BindCache
 from kongtx.plugins.ldap_auth.client import (
     LdapBinder,
@@ -137,13 +137,13 @@ class Handler(PluginHandler):
     def configure(self, configs: list[dict[str, Any]]) -> None:
         self._configs.reset(configs)
 
-    def _parts(self, ctx: Any) -> tuple[LdapBinder, BindCache]:
+    def _parts(self, ctx: ProxyContext) -> tuple[LdapBinder, BindCache]:
         if self._binder is None or self._cache is None:
             self._binder = LdapBinder(ctx.clock, self._ca_pems)
             self._cache = BindCache(ctx.clock)
         return self._binder, self._cache
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> Deferred[None] | None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
         if authn.or_already_done(ctx, conf):
             return None
@@ -170,7 +170,7 @@ class Handler(PluginHandler):
         return None
 
     async def _access_slow(
-        self, ctx: Any, conf: dict[str, Any], cfg: LdapConfig, attempts: list[Any]
+        self, ctx: ProxyContext, conf: dict[str, Any], cfg: LdapConfig, attempts: list[Any]
     ) -> None:
         binder, cache = self._parts(ctx)
         for given in attempts:
@@ -191,7 +191,7 @@ class Handler(PluginHandler):
         authn.fail(ctx, conf, _unauthorized(cfg))
 
     @staticmethod
-    def _success(ctx: Any, conf: dict[str, Any], username: str) -> None:
+    def _success(ctx: ProxyContext, conf: dict[str, Any], username: str) -> None:
         if conf.get("hide_credentials"):
             ctx.request.headers.remove("authorization")
             ctx.request.headers.remove("proxy-authorization")
