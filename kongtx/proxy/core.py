@@ -12,7 +12,7 @@ import os
 import random
 from typing import Any, Callable
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -23,7 +23,7 @@ from kongtx.http.exchange import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
 from kongtx.proxy import forwarding, phases, responses
 from kongtx.proxy.context import ProxyContext
-from kongtx.proxy.paths import upstream_path
+from kongtx.proxy.paths import climbs_above_root, upstream_path
 from kongtx.proxy.relay import send_response
 from kongtx.proxy.snapshot import Snapshot
 from kongtx.proxy.upstream import UpstreamForwarder
@@ -124,6 +124,11 @@ class Gateway:
     def handle(self, request: GatewayRequest, writer: ResponseWriter) -> Deferred[None]:
         """Serve one request; the Deferred fires after the log phase."""
         self.requests_total += 1
+        if not forwarding.valid_host(request.headers.get("host")) or climbs_above_root(
+            request.path
+        ):
+            self.reject(request, writer, 400)
+            return succeed(None)
         ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id())
         ctx.node_id = self.node_id
         d = Deferred.fromCoroutine(self._serve(ctx, writer))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Iterable
 
 from kongtx.http.headers import Headers
@@ -114,6 +115,18 @@ def strip_hop_by_hop(headers: Headers, names: frozenset[str]) -> dict[str, list[
         if listed:
             taken.update(headers.take(listed))
     return taken
+
+
+#: What nginx's host validation refuses (and userinfo, which a Host never carries).
+_BAD_HOST = re.compile(r"[\x00-\x20\x7f/\\@]|\.\.")
+
+
+def valid_host(value: str | None) -> bool:
+    """Whether a request's ``Host`` is acceptable (absent is: HTTP/1.0); nginx answers 400
+    to an empty one, or one with whitespace, a slash, ``..`` or userinfo."""
+    if value is None:
+        return True
+    return bool(value) and value != "." and _BAD_HOST.search(value) is None
 
 
 def host_header(service: dict[str, Any], hostname: str, port: int) -> str:

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from kongtx.router import Match
 
-__all__ = ["escape_path", "normalize_path", "sanitize_postfix", "upstream_path"]
+__all__ = [
+    "climbs_above_root",
+    "escape_path",
+    "normalize_path",
+    "sanitize_postfix",
+    "upstream_path",
+]
 
 # Kong keeps these percent-encoded when normalizing (kong/tools/uri.lua).
 _RESERVED = frozenset("!*'();:@&=+$,/?%#[]")
@@ -48,6 +54,24 @@ def _remove_dot_segments(path: str) -> str:
     last = segments[-1]
     trailing = "/" if last in ("", ".", "..") else ""
     return "/" + "/".join(out) + trailing
+
+
+def climbs_above_root(raw: str) -> bool:
+    """Whether the path's ``..`` segments (``%2e%2e`` too) climb above ``/``: nginx answers
+    such a request 400 instead of resolving it to the root (``/../../etc/passwd``)."""
+    if "." not in raw and "%" not in raw:
+        return False
+    if "%" in raw:
+        raw = _PCT.sub(_decode, raw)
+    depth = 0
+    for segment in raw.split("/")[1:]:
+        if segment == "..":
+            if not depth:
+                return True
+            depth -= 1
+        elif segment and segment != ".":
+            depth += 1
+    return False
 
 
 def normalize_path(raw: str) -> str:

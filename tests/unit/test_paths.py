@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kongtx.http.headers import Headers
+from kongtx.proxy.forwarding import valid_host
 from kongtx.proxy.paths import (
+    climbs_above_root,
     escape_path,
     normalize_path,
     sanitize_postfix,
@@ -246,3 +248,50 @@ def test_upstream_path_is_escaped() -> None:
     assert _upstream("/svc", ["/foo"], "/foo/a%20b%2Fc") == "/svc/a%20b%2Fc"
     assert _upstream("/svc", ["/foo"], "/foo/caf%C3%A9") == "/svc/caf%C3%A9"
     assert _upstream("/svc", ["/foo"], "/foo/a b") == "/svc/a%20b"
+
+
+@pytest.mark.parametrize(
+    "raw, above",
+    [
+        ("/", False),
+        ("/a/b", False),
+        ("/a/../b", False),
+        ("/a/%2e%2e/b", False),
+        ("/a/./../b/..", False),
+        ("/..", True),
+        ("/../etc/passwd", True),
+        ("/%2e%2e/%2e%2e/etc/passwd", True),
+        ("/%2E./x", True),
+        ("/a//../../x", True),
+        ("/a/b/../../../x", True),
+        ("/...", False),
+        ("/a.b/..c", False),
+    ],
+)
+def test_climbs_above_root(raw: str, above: bool) -> None:
+    """nginx's 400 case: dot-segments (also percent-encoded) that climb above the root."""
+    assert climbs_above_root(raw) is above
+
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (None, True),
+        ("example.com", True),
+        ("example.com.", True),
+        ("example.com:8000", True),
+        ("[::1]:8000", True),
+        ("", False),
+        ("a b", False),
+        ("a\tb", False),
+        ("a/b", False),
+        ("a\\b", False),
+        ("user@example.com", False),
+        ("a..b", False),
+        ("a\x00b", False),
+        (".", False),
+    ],
+)
+def test_valid_host(value: str | None, ok: bool) -> None:
+    """Host values nginx refuses (and userinfo) are invalid; absent is fine (HTTP/1.0)."""
+    assert valid_host(value) is ok

@@ -32,7 +32,7 @@ def check_head(
     for name, value in raw:
         size = len(name)
         if size == 14 and name.lower() == b"content-length":
-            cl = value
+            cl = value.rstrip(b" \t")  # trailing whitespace is OWS (RFC 9112 §5)
             cl_count += 1
         elif size == 17 and name.lower() == b"transfer-encoding":
             te = value

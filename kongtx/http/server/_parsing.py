@@ -88,6 +88,10 @@ class _RequestParsing:
         upgrade = parser.should_upgrade()
         length, chunked, expect = check_head(raw, version, upgrade, method, factory.max_body_size)
         has_body = chunked or bool(length)
+        if chunked:
+            # RFC 9112 §7.1.2: a Content-Length in the trailer section is dropped, not a
+            # framing error (llhttp would see it next to Transfer-Encoding).
+            parser.set_dangerous_leniencies(lenient_chunked_length=True)
 
         exchange = Exchange(self, parser.should_keep_alive(), expect, upgrade)
         body = RequestBody(length, exchange) if has_body else None
@@ -147,6 +151,8 @@ class _RequestParsing:
         exchange.message_complete = True
         self._timer_kind = 0
         if exchange.body is not None:
+            if exchange.body.length is None:
+                self._parser.set_dangerous_leniencies(lenient_chunked_length=False)  # type: ignore[union-attr]
             self.resume_reading(PAUSE_BODY | PAUSE_WAIT)
             if not exchange.discard:
                 exchange.body.end()
@@ -180,6 +186,10 @@ class _RequestParsing:
                 self._raw_count += len(data)
                 if self._raw_count > self._factory.max_header_size + _READ_SLACK:
                     self._parse_failed(400, _wire.HEADER_TOO_LARGE)
+                elif data[-1:] == b"\n" and self._url and parser.get_http_version() == "0.0":
+                    # The request line ended without a version (HTTP/0.9): llhttp would
+                    # wait for a header section that never comes; nginx answers at once.
+                    self._parse_failed(400, _wire.BAD_REQUEST)
         finally:
             self._in_feed = False
         self._next()

@@ -156,3 +156,65 @@ async def test_catastrophic_route_regex_does_not_stall(env):
     assert reply.status == 404
     assert time.perf_counter() - started < 0.5
     assert (await gw.proxy("GET", "/aaaa")).status == 200
+
+
+# -- 6. Host validation and dot-segments above the root --------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    [b"a b", b"a/b", b"u@a", b"", b"a\\b", b"a..b"],
+    ids=["space", "slash", "userinfo", "empty", "backslash", "dots"],
+)
+@pytest_twisted.ensureDeferred
+async def test_invalid_host_is_400_and_not_forwarded(env, host):
+    """A Host nginx would refuse gets Kong's 400 and never becomes X-Forwarded-Host."""
+    gw, upstream = env
+    await _service(gw, upstream.port, "echo")
+    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    answer = await _exchange(
+        gw.node.port_of("proxy"),
+        b"GET / HTTP/1.1\r\nHost: " + host + b"\r\nAccept: application/json\r\n\r\n",
+    )
+    assert _status(answer) == 400, answer[:300]
+    assert b'"message":"Bad request"' in answer
+    assert upstream.requests == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_dot_segments_inside_the_root_still_resolve(env):
+    """``/a/%2e%2e/b`` stays inside the root: resolved and forwarded as ``/b``; a valid Host
+    with a port and a trailing dot is accepted."""
+    gw, upstream = env
+    await _service(gw, upstream.port, "echo")
+    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    reply = await gw.proxy("GET", "/a/%2e%2e/b", headers={"Host": "api.example.:8000"})
+    assert reply.status == 200, reply
+    assert reply.json["path"] == "/b"
+    assert (await gw.proxy("GET", "/%2e%2e/x")).status == 400
+    assert len(upstream.requests) == 1
+
+
+# -- 9. RFC 9112 strictness where it allows ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5 \t\r\n\r\nhello",
+        b"POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n",
+    ],
+    ids=["cl_trailing_ows", "cl_in_trailer"],
+)
+@pytest_twisted.ensureDeferred
+async def test_valid_framing_is_accepted(env, payload):
+    """Trailing whitespace after a Content-Length value is OWS, and a Content-Length in a
+    chunked trailer is dropped: both requests are proxied with their body."""
+    gw, upstream = env
+    await _service(gw, upstream.port, "echo")
+    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    answer = await _exchange(gw.node.port_of("proxy"), payload, wait=1.0)
+    assert _status(answer) == 200, answer[:300]
+    (request,) = upstream.requests
+    assert request.body == b"hello"

@@ -203,6 +203,16 @@ HOSTILE = {
     "duplicate_cl": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
     "invalid_chunk": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
     "huge_header": b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n",
+    # issue 15: Host validation, dot-segments above the root, HTTP/0.9
+    "host_space": b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+    "host_slash": b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+    "host_userinfo": b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n",
+    "host_empty": b"GET / HTTP/1.1\r\nHost: \r\n\r\n",
+    "host_dots": b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n",
+    "dotdot_encoded": b"GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n",
+    "dotdot_plain": b"GET /../../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n",
+    "dotdot_mixed": b"GET /a/.%2E/%2e./etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n",
+    "http09_line": b"GET /\r\n",
 }
 
 

@@ -51,6 +51,8 @@ BAD_REQUESTS = {
     "garbage": b"\x00\x01\x02garbage\r\n\r\n",
     "lowercase_method": b"get / HTTP/1.1\r\n" + H + b"\r\n",
     "http09": b"GET /\r\n\r\n",
+    "http09_line_only": b"GET /\r\n",
+    "http09_line_only_lf": b"GET /index.html\n",
     "bad_version": b"GET / HTTP/1.9\r\n" + H + b"\r\n",
     "space_in_target": b"GET /a b HTTP/1.1\r\n" + H + b"\r\n",
     "control_in_target": b"GET /a\x01b HTTP/1.1\r\n" + H + b"\r\n",
@@ -84,7 +86,9 @@ def test_bad_request_rejected(name: str) -> None:
     assert_rejected(transport, rec, 400, b"Bad request\n")
 
 
-@pytest.mark.parametrize("name", ["cl_and_te", "bare_lf", "obs_fold", "invalid_chunk_size"])
+@pytest.mark.parametrize(
+    "name", ["cl_and_te", "bare_lf", "obs_fold", "invalid_chunk_size", "http09_line_only"]
+)
 def test_bad_request_byte_by_byte(name: str) -> None:
     """The same rejections hold when the request arrives one byte at a time."""
     rec = Recorder()
@@ -223,3 +227,33 @@ def test_data_after_rejection_ignored() -> None:
     proto.dataReceived(BAD_REQUESTS["bare_lf"])
     proto.dataReceived(GET)
     assert_rejected(transport, rec, 400)
+
+
+def test_content_length_with_trailing_whitespace_accepted() -> None:
+    """RFC 9112: ``Content-Length: 5`` followed by spaces or tabs is valid (OWS)."""
+    for padding in (b" ", b"\t", b" \t "):
+        rec = Recorder()
+        proto, transport, _ = connect(rec)
+        proto.dataReceived(
+            b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5" + padding + b"\r\n\r\nhello"
+        )
+        assert len(rec.calls) == 1 and not transport.disconnecting
+        assert rec.requests[0].body.length == 5
+
+
+def test_content_length_in_trailer_dropped() -> None:
+    """A Content-Length field in a chunked trailer is dropped, not a framing error; the
+    next request on the connection is still checked for CL + TE."""
+    rec = Recorder()
+    proto, transport, _ = connect(rec)
+    proto.dataReceived(
+        b"POST / HTTP/1.1\r\n"
+        + H
+        + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n"
+    )
+    assert len(rec.calls) == 1 and not transport.disconnecting
+    assert "Content-Length" not in rec.requests[0].headers
+    answer(rec.calls[0][1], body=b"first")
+    proto.dataReceived(BAD_REQUESTS["cl_and_te"])
+    resps = parse_responses(transport.value())
+    assert [r.status for r in resps] == [200, 400] and transport.disconnecting
