@@ -30,6 +30,8 @@ from kongtx.proxy.resource import GatewayResource, GatewaySite
 from kongtx.proxy.snapshot import Snapshot
 from kongtx.proxy.upstream import UpstreamForwarder
 from kongtx.proxy.upstream_tls import UpstreamTLS
+from kongtx.ratelimit.counters import CounterStore, LocalCounters
+from kongtx.ratelimit.policies import CounterPolicies
 from kongtx.store.snapshot import SnapshotManager
 
 log = Logger()
@@ -70,6 +72,11 @@ class GatewayNode(MultiService):
         self.gateway = Gateway(
             reactor, self._current_snapshot, self.forwarder, config, node_id=self.node_id
         )
+        #: The ``local`` rate-limiting counters: this process's own, or (a child worker)
+        #: a :class:`~kongtx.ratelimit.shared.SharedCounters` view of worker 0's.
+        self.local_counters: CounterStore = LocalCounters(reactor)
+        #: The counter policies plugins count with (set once the store is open).
+        self.counters: CounterPolicies | None = None
         self.ports: dict[str, list[IListeningPort]] = {"proxy": [], "proxy_ssl": [], "admin": []}
         self.ready: Deferred[GatewayNode] = Deferred()
         self._starting: Deferred[None] | None = None
@@ -107,6 +114,9 @@ class GatewayNode(MultiService):
             self.dao = await open_store(self.config, self.reactor)
         self.snapshots = SnapshotManager(self.dao, self.build_snapshot, self.reactor)
         self.snapshots.add_swap_listener(self._swapped)
+        self.counters = CounterPolicies(self.reactor, self.local_counters, self.dao.backend)
+        for plugin in self.plugins.ordered:
+            plugin.handler.attach(self)
         snapshot = await self.snapshots.start()
         self._swapped(snapshot)
         await self._listen()
@@ -194,6 +204,10 @@ class GatewayNode(MultiService):
             self.snapshots.stop()
         await self._close_plugins()
         self.balancers.stop()
+        for plugin in self.plugins.ordered:
+            await _quietly(plugin.handler.detach, plugin.name)
+        if self.counters is not None:
+            await self.counters.close()
         await self.pool.close()
         if self.dao is not None:
             await self.dao.close()
@@ -208,6 +222,15 @@ class GatewayNode(MultiService):
                     await close()
                 except Exception:
                     log.failure("plugin {name} failed to close", name=plugin.name)
+
+
+async def _quietly(fn: Any, name: str) -> None:
+    try:
+        result = fn()
+        if isinstance(result, Deferred):
+            await result
+    except Exception:
+        log.failure("plugin {name} failed to detach", name=name)
 
 
 def _ssl_endpoint(reactor: Any, listener: Any, factory: Any) -> Any:

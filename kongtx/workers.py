@@ -22,9 +22,10 @@ already follows the cluster events (LISTEN/NOTIFY), so nothing is forwarded.
 more than one worker (a DB-less config could not reach the children).
 
 Per-process state stays per process: balancer health counters, DNS cache,
-upstream connection pools and, like Kong's ``local`` policy per nginx worker,
-local rate-limiting counters (a limit of ``L`` is enforced per process, so the
-node as a whole may let up to ``N * L`` through).
+upstream connection pools. The ``local`` rate-limiting counters are per node,
+as Kong's (an nginx shared dict): worker 0 owns them and serves them to the
+children over a Unix socket (:mod:`kongtx.ratelimit.shared`), so a limit of
+``L`` lets exactly ``L`` through the node whichever process serves a request.
 
 Supervision: a child that dies is restarted (after 0.5 s, doubling up to 30 s
 while it keeps dying within 10 s of its start). A child whose stdin reaches
@@ -229,6 +230,7 @@ class WorkerSupervisor(Service):
     :param count: total number of workers, the parent included.
     :param bound: returns the proxy ports the parent bound (after ``node.ready``).
     :param stop_timeout: seconds between SIGTERM and SIGKILL at stop.
+    :param counters_address: where worker 0 serves its local rate-limiting counters.
     """
 
     def __init__(
@@ -239,8 +241,10 @@ class WorkerSupervisor(Service):
         bound: Callable[[], list[tuple[str, int]]],
         *,
         stop_timeout: float = 10.0,
+        counters_address: str | None = None,
     ) -> None:
         self.reactor = reactor
+        self.counters_address = counters_address
         self.node = node
         self.count = count
         self._bound = bound
@@ -317,6 +321,7 @@ class WorkerSupervisor(Service):
             "index": index,
             "config": _raw_config(self.node.config),
             "ports": [port for _iface, port in self._bound()],
+            "counters": self.counters_address,
         }
         protocol.send(json.dumps(boot).encode() + b"\n")
         self.workers[index] = protocol
@@ -382,10 +387,14 @@ class WorkerGroup(MultiService):
     :meth:`port_of` are exposed for embedders and tests.
     """
 
-    def __init__(self, node: Any, supervisor: WorkerSupervisor) -> None:
+    def __init__(
+        self, node: Any, supervisor: WorkerSupervisor, counters: Service | None = None
+    ) -> None:
         super().__init__()
         self.node = node
         self.supervisor = supervisor
+        if counters is not None:
+            counters.setServiceParent(self)
         node.setServiceParent(self)
         supervisor.setServiceParent(self)
 
@@ -412,10 +421,16 @@ def make_service(reactor: Any, config: Any) -> Any:
         return build_gateway(reactor, config)
     if config.database == "off":
         raise ConfigError("worker_processes > 1 needs a database (sqlite or postgres), not 'off'")
+    from kongtx.ratelimit.shared import CounterServer, new_address
+
     wrapped = ReusePortReactor(reactor)
     node = build_gateway(wrapped, config)
-    supervisor = WorkerSupervisor(reactor, node, count, lambda: list(wrapped.bound))
-    return WorkerGroup(node, supervisor)
+    address = new_address()
+    counters = CounterServer(reactor, node.local_counters, address)
+    supervisor = WorkerSupervisor(
+        reactor, node, count, lambda: list(wrapped.bound), counters_address=address
+    )
+    return WorkerGroup(node, supervisor, counters)
 
 
 # --------------------------------------------------------------------------- child side
@@ -461,6 +476,10 @@ def _child_main() -> int:
     from kongtx.logsinks.reopen import install_sigusr1
 
     node = build_gateway(ReusePortReactor(reactor, boot["ports"]), config)
+    if boot.get("counters"):
+        from kongtx.ratelimit.shared import SharedCounters
+
+        node.local_counters = SharedCounters(reactor, boot["counters"])
     freeze_gc_when_ready(node)
     install_sigusr1(reactor)
     status = {"code": 0}

@@ -118,6 +118,15 @@ class PluginHandler:
         """After the response was sent; failures are logged, never sent."""
         return None
 
+    def attach(self, node: Any) -> None:
+        """Called once the node has opened its store, before it serves: a plugin that
+        keeps node-wide state takes it here (``node.reactor``, ``node.dao``,
+        ``node.config``, ``node.counters`` -- the rate-limiting counter policies)."""
+
+    def detach(self) -> Any:
+        """Called when the node stops; may return a Deferred (connections closing)."""
+        return None
+
     def wants_response_body(self, conf: PluginConfig, ctx: ProxyContext | None = None) -> bool:
         """Whether ``body_filter`` needs the whole upstream body at once (``ctx`` has the
         response status and headers)."""

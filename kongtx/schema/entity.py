@@ -118,6 +118,8 @@ class Subschema:
     name: str
     fields: dict[str, Field]
     entity_checks: list[Any] = _dc_field(default_factory=list)
+    #: ``(data, op) -> data`` input rewriters for the rows of this subschema.
+    shorthands: list[Any] = _dc_field(default_factory=list)
 
 
 class Entity:
@@ -268,6 +270,10 @@ class Entity:
         out = dict(data)
         for shorthand in self.shorthands:
             out = shorthand(out, op)
+        sub = self.subschema_for(out)
+        if sub is not None:
+            for shorthand in sub.shorthands:
+                out = shorthand(out, op)
         return normalize_fields(self.fields_for(out), out)
 
     def fill_defaults(self, data: Mapping[str, Any], now: float) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class PluginSchema:
     no_route: bool = False
     no_service: bool = False
     entity_checks: list[Any] = _dc_field(default_factory=list)
+    shorthands: list[Any] = _dc_field(default_factory=list)
 
     def field_overrides(self) -> dict[str, Field]:
         """The plugins-entity fields this plugin specializes."""
@@ -52,7 +53,9 @@ class PluginSchema:
 
     def subschema(self) -> Subschema:
         """The :class:`Subschema` installed on the plugins entity."""
-        return Subschema(self.name, self.field_overrides(), list(self.entity_checks))
+        return Subschema(
+            self.name, self.field_overrides(), list(self.entity_checks), list(self.shorthands)
+        )
 
     def to_schema_json(self) -> dict[str, Any]:
         """Kong's ``GET /schemas/plugins/{name}`` body."""
@@ -137,11 +140,13 @@ class Registry:
         no_route: bool = False,
         no_service: bool = False,
         entity_checks: Iterable[Any] = (),
+        shorthands: Iterable[Any] = (),
     ) -> PluginSchema:
         """Declare plugin ``name``'s config record and scoping rules.
 
         ``entity_checks`` run on the whole plugin row (dotted names such as
-        ``config.second`` reach into the config).
+        ``config.second`` reach into the config); ``shorthands`` are
+        ``(row, op) -> row`` input rewriters (Kong's shorthand fields).
         """
         if not isinstance(config_record, Record):
             raise TypeError("config_record must be a Record")
@@ -153,6 +158,7 @@ class Registry:
             no_route,
             no_service,
             list(entity_checks),
+            list(shorthands),
         )
         self._plugins[name] = plugin
         plugins_entity = self._entities.get("plugins")

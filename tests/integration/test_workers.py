@@ -153,6 +153,11 @@ class Node:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Any:
+    yield from run_node(tmp_path)
+
+
+def run_node(tmp_path: Path, plugins: str = "off") -> Any:
+    """Start ``twistd -n kongtx`` with :data:`WORKERS` workers; yield its :class:`Node`, stop it."""
     proxy, admin = _free_port(), _free_port()
     conf = tmp_path / "kongtx.conf"
     conf.write_text(
@@ -161,7 +166,7 @@ def node(tmp_path: Path) -> Any:
         f"proxy_listen = 127.0.0.1:{proxy}\n"
         f"admin_listen = 127.0.0.1:{admin}\n"
         f"worker_processes = {WORKERS}\n"
-        "plugins = off\n"
+        f"plugins = {plugins}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KONG_", "KONGTX_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)

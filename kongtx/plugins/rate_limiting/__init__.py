@@ -1,0 +1,1 @@
+"""The ``rate-limiting`` plugin (Kong's), counting exactly on every policy."""

@@ -1,0 +1,128 @@
+"""One ``rate-limiting`` config digested for the request path (sans-IO).
+
+:class:`RateLimitPlan` knows who a request is counted as (Kong's identifiers),
+which counters it touches (one :class:`~kongtx.ratelimit.counters.Hit` per
+configured period) and which headers the outcome produces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kongtx.ratelimit.counters import Hit, Outcome
+from kongtx.ratelimit.windows import EXPIRATIONS, PERIODS, Window, window
+
+__all__ = ["NO_ID", "RateLimitPlan", "format_number"]
+
+#: Kong's id for "no route" / "no service" in counter keys (global plugins).
+NO_ID = "00000000-0000-0000-0000-000000000000"
+TABLE = "ratelimiting_metrics"
+
+_LIMIT = {p: f"X-RateLimit-Limit-{p.capitalize()}" for p in PERIODS}
+_REMAINING = {p: f"X-RateLimit-Remaining-{p.capitalize()}" for p in PERIODS}
+
+
+def format_number(value: float) -> str:
+    """A number as Lua prints it in a header: ``5``, ``2.5``."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class RateLimitPlan:
+    """A ``rate-limiting`` config and the scope of its plugin.
+
+    :param conf: the plugin's ``config``.
+    :param route_id: the plugin's route id, or None (global or service plugin).
+    :param service_id: the plugin's service id, or None.
+    """
+
+    def __init__(
+        self, conf: dict[str, Any], route_id: str | None = None, service_id: str | None = None
+    ) -> None:
+        self.limits = [(p, float(conf[p])) for p in PERIODS if conf.get(p) is not None]
+        self.limit_by = conf.get("limit_by") or "consumer"
+        self.header_name = conf.get("header_name")
+        self.path = conf.get("path")
+        self.route_id = route_id or NO_ID
+        self.service_id = service_id or NO_ID
+        self.key_prefix = f"ratelimit:{self.route_id}:{self.service_id}:"
+        self.fault_tolerant = bool(conf.get("fault_tolerant", True))
+        self.hide_client_headers = bool(conf.get("hide_client_headers", False))
+        self.error_code = int(conf.get("error_code") or 429)
+        self.error_message = conf.get("error_message") or "API rate limit exceeded"
+        self.store: Any = None  # the policy's counter store, bound on first use
+        self._second = -1
+        self._windows: list[Window] = []
+
+    # -- who ---------------------------------------------------------------------
+    def identifier(self, ctx: Any) -> str:
+        """Kong's identifier for ``limit_by``; the client IP when it has none."""
+        limit_by = self.limit_by
+        found: Any = None
+        if limit_by == "consumer":
+            found = ctx.consumer_id or ctx.credential_id
+        elif limit_by == "credential":
+            found = ctx.credential_id
+        elif limit_by == "service":
+            service = ctx.service
+            found = service.get("id") if service else None
+        elif limit_by == "header":
+            found = ctx.request.headers.get(self.header_name) if self.header_name else None
+        elif limit_by == "path":
+            found = ctx.path if ctx.path == self.path else None
+        return found or ctx.client_ip
+
+    # -- what --------------------------------------------------------------------
+    def windows(self, now: float) -> list[Window]:
+        """The current window of every configured period (computed once per second)."""
+        second = int(now)
+        if second != self._second:
+            self._windows = [window(period, now) for period, _ in self.limits]
+            self._second = second
+        return self._windows
+
+    def hits(self, identifier: str, windows: list[Window]) -> list[Hit]:
+        """One counter per configured period, each counting this request once."""
+        prefix = self.key_prefix + identifier + ":"
+        return [
+            Hit(
+                f"{prefix}{w.start * 1000}:{w.period}",
+                limit,
+                1,
+                w.end,
+                TABLE,
+                identifier,
+                w.period,
+                w.start,
+                self.route_id,
+                self.service_id,
+            )
+            for (_, limit), w in zip(self.limits, windows)
+        ]
+
+    # -- headers -----------------------------------------------------------------
+    def headers(
+        self, outcome: Outcome, windows: list[Window], now: float
+    ) -> tuple[list[tuple[str, str]], int]:
+        """Kong's headers for ``outcome`` and the ``RateLimit-Reset`` seconds.
+
+        Remaining counts this request when it passes; a blocked request only
+        takes one off the period that blocked it (as Kong reports it).
+        """
+        out: list[tuple[str, str]] = []
+        best: tuple[float, int, float, Window] | None = None
+        for index, ((period, limit), w) in enumerate(zip(self.limits, windows)):
+            remaining = limit - outcome.values[index]
+            if index == outcome.blocked:
+                remaining -= 1
+            remaining = max(0.0, remaining)
+            out.append((_LIMIT[period], format_number(limit)))
+            out.append((_REMAINING[period], format_number(remaining)))
+            length = EXPIRATIONS[period]
+            if best is None or remaining < best[0] or (remaining == best[0] and length > best[1]):
+                best = (remaining, length, limit, w)
+        assert best is not None
+        reset = best[3].reset(now)
+        out.append(("RateLimit-Limit", format_number(best[2])))
+        out.append(("RateLimit-Remaining", format_number(best[0])))
+        out.append(("RateLimit-Reset", str(reset)))
+        return out, reset
