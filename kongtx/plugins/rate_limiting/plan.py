@@ -10,21 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from kongtx.ratelimit.counters import Hit, Outcome
+from kongtx.ratelimit.identity import NO_ID, format_number, identifier
 from kongtx.ratelimit.windows import EXPIRATIONS, PERIODS, Window, window
 
-__all__ = ["NO_ID", "RateLimitPlan", "format_number"]
+__all__ = ["RateLimitPlan"]
 
-#: Kong's id for "no route" / "no service" in counter keys (global plugins).
-NO_ID = "00000000-0000-0000-0000-000000000000"
 TABLE = "ratelimiting_metrics"
 
 _LIMIT = {p: f"X-RateLimit-Limit-{p.capitalize()}" for p in PERIODS}
 _REMAINING = {p: f"X-RateLimit-Remaining-{p.capitalize()}" for p in PERIODS}
-
-
-def format_number(value: float) -> str:
-    """A number as Lua prints it in a header: ``5``, ``2.5``."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 class RateLimitPlan:
@@ -53,23 +47,9 @@ class RateLimitPlan:
         self._second = -1
         self._windows: list[Window] = []
 
-    # -- who ---------------------------------------------------------------------
     def identifier(self, ctx: Any) -> str:
         """Kong's identifier for ``limit_by``; the client IP when it has none."""
-        limit_by = self.limit_by
-        found: Any = None
-        if limit_by == "consumer":
-            found = ctx.consumer_id or ctx.credential_id
-        elif limit_by == "credential":
-            found = ctx.credential_id
-        elif limit_by == "service":
-            service = ctx.service
-            found = service.get("id") if service else None
-        elif limit_by == "header":
-            found = ctx.request.headers.get(self.header_name) if self.header_name else None
-        elif limit_by == "path":
-            found = ctx.path if ctx.path == self.path else None
-        return found or ctx.client_ip
+        return identifier(ctx, self.limit_by, self.header_name, self.path)
 
     # -- what --------------------------------------------------------------------
     def windows(self, now: float) -> list[Window]:

@@ -45,10 +45,11 @@ async def route_id(gw, name: str) -> str:
     return (await gw.admin("GET", f"/routes/{name}")).json["id"]
 
 
-async def forget_redis_keys(route: str) -> None:
+async def forget_redis_keys(route: str, prefix: str = "ratelimit") -> None:
+    """Delete the counters of ``route`` (tests share Redis database 0 with others)."""
     redis = await txredisapi.Connection("127.0.0.1", 6379, dbid=0, reconnect=False)
     try:
-        keys = await redis.keys(f"ratelimit:{route}:*")
+        keys = await redis.keys(f"{prefix}:{route}:*")
         if keys:
             await redis.delete(*keys)
     finally:

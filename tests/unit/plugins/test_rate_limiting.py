@@ -11,9 +11,10 @@ from kongtx.errors import ProxyExit
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.rate_limiting.handler import Handler
-from kongtx.plugins.rate_limiting.plan import NO_ID, RateLimitPlan, format_number
+from kongtx.plugins.rate_limiting.plan import RateLimitPlan
 from kongtx.proxy.context import ProxyContext
 from kongtx.ratelimit.counters import CounterUnavailable, Outcome
+from kongtx.ratelimit.identity import NO_ID, format_number
 
 
 def result_of(d: Deferred):

@@ -1,0 +1,1 @@
+"""The ``response-ratelimiting`` plugin (Kong's): limits on usage the upstream reports."""

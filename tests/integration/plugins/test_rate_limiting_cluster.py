@@ -1,0 +1,75 @@
+"""rate-limiting across two nodes: one exact limit through shared PostgreSQL (cluster) or Redis."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, DeferredList
+
+from tests.integration.harness import start_gateway
+from tests.integration.plugins.test_rate_limiting import REDIS, forget_redis_keys, room_in_minute
+from tests.integration.test_cluster import _bootstrap
+from tests.pg import create_database, drop_database
+from tests.support.upstream import start_upstream
+
+
+@pytest_twisted.async_yield_fixture
+async def two_nodes(tmp_path):
+    """Nodes A and B on one fresh PostgreSQL database (bootstrapped by the CLI), one upstream."""
+    db = create_database("kongtx_rl")
+    upstream = await start_upstream(reactor)
+    nodes = []
+    try:
+        done = _bootstrap(db.settings)
+        assert done.returncode == 0, done.stdout + done.stderr
+        pg = {k: str(v) for k, v in db.settings.items() if v is not None}
+        for name in ("a", "b"):
+            nodes.append(
+                await start_gateway(
+                    tmp_path / name, database="postgres", plugins="rate-limiting", **pg
+                )
+            )
+        a = nodes[0]
+        reply = await a.admin(
+            "POST", "/services", {"name": "svc", "url": f"http://127.0.0.1:{upstream.port}"}
+        )
+        assert reply.status == 201, reply
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.stop()
+        await upstream.stop()
+        drop_database(db)
+
+
+async def _split_burst(nodes, path: str, count: int) -> list[int]:
+    """``count`` concurrent requests, alternating between the nodes."""
+    calls = [Deferred.fromCoroutine(nodes[i % len(nodes)].proxy("GET", path)) for i in range(count)]
+    results = await DeferredList(calls, consumeErrors=True)
+    statuses = []
+    for ok, reply in results:
+        assert ok, reply
+        statuses.append(reply.status)
+    return statuses
+
+
+@pytest.mark.parametrize("policy", ["cluster", "redis"])
+@pytest_twisted.ensureDeferred
+async def test_two_nodes_share_one_exact_limit(two_nodes, policy):
+    """200 concurrent requests split over two nodes against 50 per minute: exactly 50 pass."""
+    a, b = two_nodes
+    config = {"minute": 50, "limit_by": "ip", "policy": policy}
+    if policy == "redis":
+        config["redis"] = REDIS
+    await a.route_with_plugin("shared", "rate-limiting", config)
+    await b.synced()
+    route = (await a.admin("GET", "/routes/shared")).json["id"]
+    try:
+        await room_in_minute()
+        statuses = await _split_burst(two_nodes, "/shared", 200)
+        assert statuses.count(200) == 50
+        assert statuses.count(429) == 150
+    finally:
+        if policy == "redis":
+            await forget_redis_keys(route)
