@@ -11,6 +11,7 @@ into the entry every log plugin sends: ``request``, ``upstream_uri``,
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
@@ -18,7 +19,18 @@ if TYPE_CHECKING:
     from kongtx.http.headers import Headers
     from kongtx.proxy.context import ProxyContext
 
-__all__ = ["REDACTED_HEADERS", "headers_table", "querystring_table", "serialize"]
+__all__ = [
+    "DEFAULT_WORKSPACE_ID",
+    "DEFAULT_WORKSPACE_NAME",
+    "REDACTED_HEADERS",
+    "headers_table",
+    "querystring_table",
+    "serialize",
+]
+
+#: kongtx has one workspace, Kong's ``default``; its id is fixed so every node logs the same.
+DEFAULT_WORKSPACE_NAME = "default"
+DEFAULT_WORKSPACE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "kongtx:workspaces:default"))
 
 #: Request headers whose values Kong 3.x never logs.
 REDACTED_HEADERS = frozenset(("authorization", "proxy-authorization"))
@@ -139,6 +151,8 @@ def serialize(ctx: ProxyContext, now: float | None = None) -> dict[str, Any]:
         "client_ip": ctx.client_ip,
         "started_at": int(ctx.started_at * 1000),
         "source": ctx.response_source,
+        "workspace": DEFAULT_WORKSPACE_ID,
+        "workspace_name": DEFAULT_WORKSPACE_NAME,
     }
     if request.tls_version is not None:
         entry["request"]["tls"] = {

@@ -1,0 +1,1 @@
+"""datadog: Kong's datadog plugin (see schema.py and handler.py)."""

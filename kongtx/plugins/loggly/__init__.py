@@ -1,0 +1,1 @@
+"""loggly: Kong's loggly plugin (see schema.py and handler.py)."""

@@ -1,0 +1,23 @@
+"""loggly config (Kong 3.x ``kong/plugins/loggly/schema.lua``)."""
+
+from __future__ import annotations
+
+from kongtx.logsinks.schema import custom_fields_fields
+from kongtx.logsinks.severity_schema import severity_fields
+from kongtx.schema import Number, Record, Set, String
+from kongtx.schema.typedefs import host, port
+
+__all__ = ["CONFIG"]
+
+CONFIG = Record(
+    [
+        ("host", host(default="logs-01.loggly.com")),
+        ("port", port(default=514)),
+        ("key", String(required=True)),
+        ("tags", Set(String(), default=["kong"])),
+        *severity_fields(required=False),
+        ("timeout", Number(default=10000)),
+        *custom_fields_fields(),
+    ],
+    required=True,
+)

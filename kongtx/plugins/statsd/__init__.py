@@ -1,0 +1,1 @@
+"""statsd: Kong's statsd plugin (see schema.py and handler.py)."""

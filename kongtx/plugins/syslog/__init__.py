@@ -1,0 +1,1 @@
+"""syslog: Kong's syslog plugin (see schema.py and handler.py)."""
