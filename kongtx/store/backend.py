@@ -59,6 +59,9 @@ class Tx(Protocol):
     ) -> list[Row]:
         """Return up to ``size`` rows with id > ``after`` in id order, filtered."""
 
+    async def upsert_many(self, entity: Any, rows: list[Row]) -> None:
+        """Insert or replace (by id) full rows in bulk, keeping existing ``created_at``."""
+
     async def all(self, entity: Any) -> list[Row]:
         """Return every live row in id order."""
 

@@ -40,6 +40,16 @@ class _Table:
         return row
 
 
+def build_tables(tables: dict[str, list[Row]]) -> dict[str, _Table]:
+    """Tables holding ``tables`` (``{entity: rows}``), ids sorted once (no I/O: thread-safe)."""
+    out: dict[str, _Table] = {}
+    for name, rows in tables.items():
+        t = out[name] = _Table()
+        t.rows = {row["id"]: row for row in rows}
+        t.ids = sorted(t.rows)
+    return out
+
+
 class MemoryTx:
     """A transaction over :class:`MemoryBackend` tables (see :class:`~kongtx.store.backend.Tx`)."""
 
@@ -91,6 +101,15 @@ class MemoryTx:
         old = t.pop(id)
         if old is not None:
             self.undo.append((entity.name, id, old))
+
+    async def upsert_many(self, entity: Any, rows: list[Row]) -> None:
+        """Insert or replace (by id) ``rows``; ``created_at`` of existing rows is kept."""
+        t = self._table(entity)
+        for row in rows:
+            old = t.rows.get(row["id"])
+            if old is not None and "created_at" in old:
+                row = {**row, "created_at": old["created_at"]}
+            await self.insert(entity, row)
 
     async def page(
         self,
@@ -186,6 +205,18 @@ class MemoryBackend:
     async def close(self) -> None:
         """Nothing to release."""
         self.closed = True
+
+    async def replace_tables(self, fresh: dict[str, _Table]) -> None:
+        """Swap every table for ``fresh`` (from :func:`build_tables`) at once (DB-less reload).
+
+        Waits for the transaction in progress, if any; readers see the old or
+        the new contents, never a mix.
+        """
+        await self._lock.acquire()
+        try:
+            self._tables = fresh
+        finally:
+            self._lock.release()
 
     def reset(self) -> None:
         """Drop every row (``migrations reset`` / declarative reload)."""

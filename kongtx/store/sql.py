@@ -19,6 +19,9 @@ from kongtx.store.events import ChangeEvent
 
 Execute = Callable[[str, Any], Awaitable[list[tuple[Any, ...]]]]
 
+#: bound parameters per statement (SQLite allows 32766, PostgreSQL 65535)
+_MAX_PARAMS = 30000
+
 # column kinds
 TEXT, INT, FLOAT, BOOL, JSON, FK = "text", "int", "float", "bool", "json", "fk"
 _KIND_BY_TYPE = {"string": TEXT, "integer": INT, "number": FLOAT, "boolean": BOOL, "foreign": FK}
@@ -153,6 +156,17 @@ class TableSql:
         if c.kind == FK:
             stmts.append(self.index_sql(c))
         return stmts
+
+    def upsert_sql(self, count: int) -> str:
+        """Insert ``count`` rows; a row whose id exists replaces it (``created_at`` kept)."""
+        row = "(" + self.dialect.placeholders(len(self.columns)) + ")"
+        sets = ", ".join(
+            f"{quote(c.name)} = excluded.{quote(c.name)}"
+            for c in self.columns
+            if c.key not in ("id", "created_at")
+        )
+        head = self.insert_sql.split(" VALUES ", 1)[0]
+        return f"{head} VALUES {', '.join([row] * count)} ON CONFLICT ({quote('id')}) DO UPDATE SET {sets}"
 
     def drop_sql(self) -> str:
         """Return the statement dropping this table."""
@@ -350,6 +364,42 @@ class SqlTx:
     async def all(self, entity: Any) -> list[Row]:
         t = self._schema.table(entity)
         return await self._select(t, [], [], f" ORDER BY {quote('id')}")
+
+    async def upsert_many(self, entity: Any, rows: list[Row]) -> None:
+        """Insert or replace (by id) ``rows`` in a few multi-row statements.
+
+        ``created_at`` of a row that already exists is kept; tags are rewritten.
+        """
+        t = self._schema.table(entity)
+        if not rows:
+            return
+        per = max(1, _MAX_PARAMS // len(t.columns))
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            params: list[Any] = []
+            for row in chunk:
+                params += t.values(row)
+            await self._exec(t.upsert_sql(len(chunk)), params)
+            if t.has_tags:
+                await self._rewrite_tags(t, chunk)
+
+    async def _rewrite_tags(self, t: TableSql, rows: list[Row]) -> None:
+        p = self._p
+        ids = [r["id"] for r in rows]
+        await self._exec(
+            f"DELETE FROM tags WHERE entity_name = {p} AND entity_id IN "
+            f"({self._schema.dialect.placeholders(len(ids))})",
+            [t.table, *ids],
+        )
+        triples = [(t.table, r["id"], tag) for r in rows for tag in dict.fromkeys(r.get("tags") or ())]
+        per = _MAX_PARAMS // 3
+        for start in range(0, len(triples), per):
+            chunk = triples[start : start + per]
+            values = ", ".join([f"({p}, {p}, {p})"] * len(chunk))
+            await self._exec(
+                f"INSERT INTO tags (entity_name, entity_id, tag) VALUES {values}",
+                [v for triple in chunk for v in triple],
+            )
 
     async def purge_expired(self, entity: Any) -> None:
         t = self._schema.table(entity)
