@@ -1,4 +1,5 @@
-"""The ``kongtx`` command: ``kongtx migrations bootstrap|up|reset|list [-c CONF] [-y]``.
+"""The ``kongtx`` command: ``kongtx migrations bootstrap|up|reset|list [-c CONF] [-y]``;
+every other subcommand lives in :mod:`kongtx.commands`.
 
 Console script entry point ``kongtx = kongtx.cli:main``. The configured
 plugins are loaded first so their entities (credentials) get tables too.
@@ -25,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("-c", "--conf", default=None, help="configuration file")
     mig.add_argument("-y", "--yes", action="store_true", help="assume yes (reset)")
     mig.add_argument("-p", "--prefix", default=None, help="override the prefix directory")
+    from kongtx.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -129,6 +133,10 @@ def _ask(prompt: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script entry point; exits with the command's status."""
     args = build_parser().parse_args(argv)
+    if args.command != "migrations":
+        from kongtx.commands import run
+
+        raise SystemExit(run(args))
     try:
         config = _load(args)
     except ConfigError as exc:

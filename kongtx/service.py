@@ -79,6 +79,10 @@ class GatewayNode(MultiService):
         self.counters: CounterPolicies | None = None
         self.ports: dict[str, list[IListeningPort]] = {"proxy": [], "proxy_ssl": [], "admin": []}
         self.ready: Deferred[GatewayNode] = Deferred()
+        #: 0 in the process serving the Admin API, ``n`` in worker process ``n``
+        self.worker_index = 0
+        #: DB-less mode's declarative configuration (``database = off``)
+        self.declarative: Any = None
         self._starting: Deferred[None] | None = None
 
     # -- snapshot ----------------------------------------------------------------
@@ -112,11 +116,20 @@ class GatewayNode(MultiService):
 
         if self.dao is None:
             self.dao = await open_store(self.config, self.reactor)
+        if self.config.database == "off":
+            from kongtx.declarative.dbless import DeclarativeState
+
+            self.declarative = DeclarativeState(
+                self.dao, self.reactor, self.config, worker_index=self.worker_index
+            )
+            await self.declarative.load_configured()
         self.snapshots = SnapshotManager(self.dao, self.build_snapshot, self.reactor)
         self.snapshots.add_swap_listener(self._swapped)
         self.counters = CounterPolicies(self.reactor, self.local_counters, self.dao.backend)
         for plugin in self.plugins.ordered:
             plugin.handler.attach(self)
+        if self.declarative is not None:
+            self.declarative.attach(self.snapshots)
         snapshot = await self.snapshots.start()
         self._swapped(snapshot)
         await self._listen()
@@ -151,6 +164,7 @@ class GatewayNode(MultiService):
             health=self.balancers,
             clock=self.reactor,
             server_stats=self._server_stats,
+            declarative=self.declarative,
         )
         admin_site = Site(admin.resource())
         admin_site.noisy = False

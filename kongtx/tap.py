@@ -62,6 +62,8 @@ class Options(usage.Options):
         """Load the configuration; a bad setting becomes a usage error."""
         overrides = {prop: self[opt] for opt, prop in _OVERRIDES.items() if self[opt] is not None}
         env = os.environ if self._env is None else self._env
+        self["overrides"] = overrides
+        self["env"] = env
         try:
             self["config_object"] = load_config(self["config"], env, overrides)
         except ConfigError as exc:
@@ -82,6 +84,14 @@ def makeService(options: Options | dict[str, Any]) -> IService:
     # One process (build_gateway) or, with worker_processes > 1, a supervised group
     # sharing the proxy listeners through SO_REUSEPORT.
     service = make_service(reactor, options["config_object"])
-    freeze_gc_when_ready(getattr(service, "node", service))
+    node = getattr(service, "node", service)
+    freeze_gc_when_ready(node)
     install_sigusr1(reactor)  # log rotation: reopen every log file
+    if "overrides" in options:  # ``kongtx reload`` (SIGHUP) re-reads what twistd was given
+        from kongtx.reload import HangupReloader
+
+        def reread() -> Any:
+            return load_config(options["config"], options["env"], options["overrides"])
+
+        HangupReloader(reactor, node, reread).setServiceParent(service)
     return service

@@ -18,8 +18,10 @@ parent, the only writer, forwards every committed change event over a pipe
 DAO, so its :class:`~kongtx.store.snapshot.SnapshotManager` rebuilds from the
 database file exactly as after a local write. With PostgreSQL every process
 already follows the cluster events (LISTEN/NOTIFY), so nothing is forwarded.
-``database = off`` keeps an in-memory store per process and is refused with
-more than one worker (a DB-less config could not reach the children).
+``database = off`` keeps an in-memory store per process: the parent writes
+each declarative configuration it loads to ``<prefix>/dbless.json`` and the
+full-reload event it forwards makes every child load that file (see
+:mod:`kongtx.declarative.dbless`).
 
 Per-process state stays per process: balancer health counters, DNS cache,
 upstream connection pools. The ``local`` rate-limiting counters are per node,
@@ -412,15 +414,12 @@ def make_service(reactor: Any, config: Any) -> Any:
 
     :param reactor: the reactor.
     :param config: a loaded Config; ``config.worker_count()`` processes are run.
-    :raises ConfigError: more than one worker with ``database = off``.
     """
     from kongtx.service import build_gateway
 
     count = config.worker_count()
     if count <= 1:
         return build_gateway(reactor, config)
-    if config.database == "off":
-        raise ConfigError("worker_processes > 1 needs a database (sqlite or postgres), not 'off'")
     from kongtx.ratelimit.shared import CounterServer, new_address
 
     wrapped = ReusePortReactor(reactor)
@@ -480,6 +479,7 @@ def _child_main() -> int:
         from kongtx.ratelimit.shared import SharedCounters
 
         node.local_counters = SharedCounters(reactor, boot["counters"])
+    node.worker_index = int(boot["index"])
     freeze_gc_when_ready(node)
     install_sigusr1(reactor)
     status = {"code": 0}

@@ -51,6 +51,8 @@ class AdminAPI:
     :param server_stats: optional callable returning ``/status`` ``server`` counters.
     :param clock: optional ``IReactorTime`` (validation defaults, 0.x ``created_at``).
     :param registry: the schema registry (default: ``kongtx.schema.registry``).
+    :param declarative: DB-less mode's :class:`~kongtx.declarative.dbless.DeclarativeState`
+        (``/config``); ``None`` with a database.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class AdminAPI:
         server_stats: Callable[[], dict[str, int]] | None = None,
         clock: Any = None,
         registry: Any = None,
+        declarative: Any = None,
     ) -> None:
         if registry is None:
             from kongtx.schema import registry
@@ -76,6 +79,7 @@ class AdminAPI:
         self.server_stats = server_stats
         self.clock = clock
         self.registry = registry
+        self.declarative = declarative
         self.crud = Crud(self)
         tokens = {t.lower() for t in (getattr(config, "headers", None) or ["latency_tokens"])}
         self._latency_header = "latency_tokens" in tokens or "x-kong-admin-latency" in tokens

@@ -10,6 +10,7 @@ schema registry; :mod:`kongtx.declarative.load` writes them into a store
 from __future__ import annotations
 
 from kongtx.declarative._errors import declarative_error, flatten
+from kongtx.declarative._export import dump_yaml, export_document
 from kongtx.declarative._migrate import FORMAT_VERSIONS
 from kongtx.declarative._parse import Parsed, parse_document, parse_text
 from kongtx.declarative._text import decode, document_hash
@@ -20,6 +21,8 @@ __all__ = [
     "declarative_error",
     "decode",
     "document_hash",
+    "dump_yaml",
+    "export_document",
     "flatten",
     "parse_document",
     "parse_text",

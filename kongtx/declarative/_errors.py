@@ -131,7 +131,7 @@ class _Flattener:
                 continue
             for i, item in enumerate(value):
                 if i < len(child_errs) and isinstance(item, dict):
-                    if item.get(fks[0]) is None:
+                    if item.get(fks[0]) is None and pk is not None:
                         item[fks[0]] = pk
                     self.entity(child.name, item, child_errs[i])
         if not err:

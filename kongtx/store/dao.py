@@ -19,6 +19,7 @@ from kongtx.errors import (
     InvalidOptions,
     InvalidSize,
     NotFound,
+    OperationUnsupported,
     PrimaryKeyViolation,
     UniqueViolation,
 )
@@ -52,6 +53,14 @@ class DAO:
         self._hub = ChangeHub()
         self._refs_cache: tuple[int, dict[str, list[tuple[Any, str, str]]]] | None = None
         self._closers: list[Callable[[], Any]] = []
+        #: DB-less mode: only a whole declarative configuration may change the rows.
+        self.read_only = False
+
+    def _check_writable(self, ent: Any, operation: str) -> None:
+        if self.read_only:
+            raise OperationUnsupported(
+                f"cannot {operation} '{ent.name}' entities when not using a database"
+            )
 
     # -- listeners ------------------------------------------------------------
     def add_change_listener(self, cb: ChangeListener) -> None:
@@ -314,6 +323,7 @@ class DAO:
         :raises SchemaViolation, PrimaryKeyViolation, ForeignKeyViolation, UniqueViolation, InvalidOptions:
         """
         ent = self._entity(entity)
+        self._check_writable(ent, "create")
         data = dict(data)
         ttl = self._pop_ttl(ent, data)
         return await self._run(lambda tx: self._insert_in_tx(tx, ent, data, ttl))
@@ -324,6 +334,7 @@ class DAO:
         :raises NotFound: if there is no such row.
         """
         ent = self._entity(entity)
+        self._check_writable(ent, "update")
         patch = dict(patch)
         ttl = self._pop_ttl(ent, patch)
         transient = self._pop_transient(ent, patch)
@@ -350,6 +361,7 @@ class DAO:
     async def upsert(self, entity: Any, id: str, data: dict[str, Any]) -> Row:
         """PUT: create or fully replace the row ``id`` (omitted fields reset to defaults)."""
         ent = self._entity(entity)
+        self._check_writable(ent, "create or update")
         data = dict(data)
         ttl = self._pop_ttl(ent, data)
         data[ent.primary_key] = id
@@ -377,6 +389,7 @@ class DAO:
 
         async def work(tx: Any) -> None:
             if await tx.get(ent, id) is not None:
+                self._check_writable(ent, "remove")
                 await self._delete_in_tx(tx, ent, id)
 
         await self._run(work)

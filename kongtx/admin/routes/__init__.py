@@ -14,9 +14,10 @@ __all__ = ["install_specials"]
 
 def install_specials(api: AdminAPI, router: Router) -> None:
     """Register every non-generic endpoint (later registrations win per verb)."""
-    from kongtx.admin.routes import apis, info, schemas, tags, upstreams
+    from kongtx.admin.routes import apis, config, info, schemas, tags, upstreams
 
     info.install(api, router)
+    config.install(api, router)
     schemas.install(api, router)
     tags.install(api, router)
     upstreams.install(api, router)
