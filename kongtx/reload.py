@@ -82,7 +82,10 @@ class HangupReloader(Service):
             except (KongtxError, ConfigError) as exc:
                 log.error("reload: {error}; the previous configuration stays", error=str(exc))
                 return
-            log.info("reload: declarative configuration {what}", what="loaded" if loaded else "unchanged (none configured)")
+            log.info(
+                "reload: declarative configuration {what}",
+                what="loaded" if loaded else "unchanged (none configured)",
+            )
         elif node.dao is not None:
             node.dao.fire(FULL_RELOAD)
             log.info("reload: configuration rebuilt from the database")

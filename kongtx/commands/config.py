@@ -24,10 +24,14 @@ def add(sub: Any) -> None:
         description="Work with declarative configuration files (Kong's format).",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    init = actions.add_parser("init", help=f"write a commented example file (default ./{DEFAULT_FILE})")
+    init = actions.add_parser(
+        "init", help=f"write a commented example file (default ./{DEFAULT_FILE})"
+    )
     init.add_argument("file", nargs="?", default=DEFAULT_FILE)
     init.set_defaults(func=_init)
-    parse = actions.add_parser("parse", help="validate a declarative file; errors make the exit status 1")
+    parse = actions.add_parser(
+        "parse", help="validate a declarative file; errors make the exit status 1"
+    )
     parse.add_argument("file")
     parse.set_defaults(func=_parse)
     imp = actions.add_parser(
@@ -37,7 +41,8 @@ def add(sub: Any) -> None:
     imp.add_argument("file")
     imp.set_defaults(func=_db_import)
     exp = actions.add_parser(
-        "db_export", help=f"write the database as a declarative file (default ./{DEFAULT_FILE}; - for stdout)"
+        "db_export",
+        help=f"write the database as a declarative file (default ./{DEFAULT_FILE}; - for stdout)",
     )
     exp.add_argument("file", nargs="?", default=DEFAULT_FILE)
     exp.set_defaults(func=_db_export)

@@ -28,13 +28,17 @@ _TWISTD = "from twisted.scripts.twistd import run; run()"
 def add(sub: Any) -> None:
     """Register the process commands."""
     start = sub.add_parser("start", help="start kongtx in the background (twistd)")
-    start.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the listeners (30)")
+    start.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the listeners (30)"
+    )
     start.set_defaults(func=_start)
     stop = sub.add_parser("stop", help="stop the running node (SIGTERM)")
     stop.add_argument("--timeout", type=float, default=10.0, help="seconds before SIGKILL (10)")
     stop.set_defaults(func=_stop)
     quit_ = sub.add_parser("quit", help="stop gracefully: finish requests in flight, then exit")
-    quit_.add_argument("-t", "--timeout", type=float, default=10.0, help="seconds before SIGKILL (10)")
+    quit_.add_argument(
+        "-t", "--timeout", type=float, default=10.0, help="seconds before SIGKILL (10)"
+    )
     quit_.set_defaults(func=_stop)
     restart = sub.add_parser("restart", help="stop (if running), then start")
     restart.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")

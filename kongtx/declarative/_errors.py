@@ -84,7 +84,11 @@ def _join(ns: str, key: Any) -> str:
 
 
 def _categorize(errs: Any, ns: str, out: list[dict[str, Any]]) -> None:
-    items = enumerate(errs) if isinstance(errs, list) else sorted(errs.items(), key=lambda kv: _sort_key(kv[0]))
+    items = (
+        enumerate(errs)
+        if isinstance(errs, list)
+        else sorted(errs.items(), key=lambda kv: _sort_key(kv[0]))
+    )
     for key, err in items:
         if err is None:
             continue
@@ -143,9 +147,15 @@ class _Flattener:
         tags = entity.get("tags")
         self.out.append(
             {
-                "entity_name": entity.get("name") if isinstance(entity.get("name"), str) and entity.get("name") else None,
-                "entity_id": entity.get("id") if isinstance(entity.get("id"), str) and is_uuid(entity["id"]) else None,
-                "entity_tags": tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
+                "entity_name": entity.get("name")
+                if isinstance(entity.get("name"), str) and entity.get("name")
+                else None,
+                "entity_id": entity.get("id")
+                if isinstance(entity.get("id"), str) and is_uuid(entity["id"])
+                else None,
+                "entity_tags": tags
+                if isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+                else None,
                 "entity_type": _singular(entity_type),
                 "entity": entity,
                 "errors": errors,
@@ -153,7 +163,9 @@ class _Flattener:
         )
 
 
-def flatten(fields: dict[str, Any], document: Any, registry: Any) -> tuple[dict[str, Any], list[Any]]:
+def flatten(
+    fields: dict[str, Any], document: Any, registry: Any
+) -> tuple[dict[str, Any], list[Any]]:
     """Split Kong's error tree into ``(what is left of it, flattened_errors)``.
 
     :param fields: the JSON error tree (lists for entity sections).

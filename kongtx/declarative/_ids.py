@@ -9,7 +9,7 @@ failing that, its cache key. Re-applying the same file yields the same ids.
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 __all__ = ["entity_uuid", "key_for"]
@@ -18,7 +18,7 @@ __all__ = ["entity_uuid", "key_for"]
 NAMESPACE = uuid.UUID("fd02801f-0957-4a15-a55a-c8d9606f30b5")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _namespace(entity_name: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, entity_name)
 
@@ -36,7 +36,9 @@ def _ref_text(value: Any) -> str | None:
     return None
 
 
-def key_for(ent: Any, item: dict[str, Any], parent_id: str | None, parent_fk: str | None) -> str | None:
+def key_for(
+    ent: Any, item: dict[str, Any], parent_id: str | None, parent_fk: str | None
+) -> str | None:
     """The key an id is derived from, or ``None`` (a random id then).
 
     :param item: the entity as written in the file (references unresolved).

@@ -87,7 +87,9 @@ class _Walker:
                 if sections is not None and child.name not in sections:
                     sections[child.name] = (child, fname)
 
-    def section(self, ent: Any, value: Any, path: tuple[Any, ...], parent: tuple[str, str] | None) -> None:
+    def section(
+        self, ent: Any, value: Any, path: tuple[Any, ...], parent: tuple[str, str] | None
+    ) -> None:
         if not isinstance(value, list):
             _put(self.tree, path[:-1], {path[-1]: "expected an array"})
             return
@@ -96,7 +98,9 @@ class _Walker:
                 raw = {ent.endpoint_key: raw}  # ``snis: [a.test]`` under a certificate
             self.item(ent, raw, (*path, i), parent)
 
-    def item(self, ent: Any, raw: Any, path: tuple[Any, ...], parent: tuple[str, str] | None) -> None:
+    def item(
+        self, ent: Any, raw: Any, path: tuple[Any, ...], parent: tuple[str, str] | None
+    ) -> None:
         if not isinstance(raw, dict):
             _put(self.tree, path[:-1], {path[-1]: "expected a record"})
             return
@@ -306,4 +310,3 @@ def parse_document(document: Any, registry: Any, now: float) -> Parsed:
 def parse_text(text: str | bytes, registry: Any, now: float) -> Parsed:
     """Decode YAML/JSON ``text`` and :func:`parse_document` it."""
     return parse_document(decode(text), registry, now)
-

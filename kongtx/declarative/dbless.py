@@ -125,7 +125,9 @@ class DeclarativeState:
             try:
                 text = await self._in_thread(lambda: _read(path))
             except OSError as exc:
-                raise ConfigError(f"declarative_config: could not read {path}: {exc.strerror}") from None
+                raise ConfigError(
+                    f"declarative_config: could not read {path}: {exc.strerror}"
+                ) from None
         if text is None:
             if self._persist:
                 await self._in_thread(lambda: self._write(None))

@@ -391,7 +391,9 @@ class SqlTx:
             f"({self._schema.dialect.placeholders(len(ids))})",
             [t.table, *ids],
         )
-        triples = [(t.table, r["id"], tag) for r in rows for tag in dict.fromkeys(r.get("tags") or ())]
+        triples = [
+            (t.table, r["id"], tag) for r in rows for tag in dict.fromkeys(r.get("tags") or ())
+        ]
         per = _MAX_PARAMS // 3
         for start in range(0, len(triples), per):
             chunk = triples[start : start + per]
