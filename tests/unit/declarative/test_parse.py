@@ -20,12 +20,19 @@ SAMPLE_PLUGINS = {
     "bot-detection",
     "correlation-id",
     "cors",
+    "file-log",
+    "hmac-auth",
+    "http-log",
     "ip-restriction",
+    "jwt",
     "key-auth",
+    "ldap-auth",
     "request-size-limiting",
     "request-termination",
     "request-transformer",
     "response-transformer",
+    "tcp-log",
+    "udp-log",
 }
 
 
@@ -43,6 +50,7 @@ def test_sample_files_cover_every_entity_and_plugin(registry, name):
     core = {"services", "routes", "consumers", "plugins", "upstreams", "targets"}
     core |= {"certificates", "snis", "ca_certificates"}
     credentials = {"keyauth_credentials", "basicauth_credentials", "acls"}
+    credentials |= {"hmacauth_credentials", "jwt_secrets"}
     assert core | credentials <= set(parsed.entities)
     assert {p["name"] for p in parsed.entities["plugins"]} == SAMPLE_PLUGINS
     assert set(registry.enabled_plugins()) >= SAMPLE_PLUGINS
