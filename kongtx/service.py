@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import Site
 
 from kongtx import tls
+from kongtx.bus import NodeBus
 from kongtx.http.client import UpstreamPool
 from kongtx.plugins.base import PluginSet, load_plugins
 from kongtx.proxy.core import Gateway
@@ -75,6 +76,8 @@ class GatewayNode(MultiService):
         #: The ``local`` rate-limiting counters: this process's own, or (a child worker)
         #: a :class:`~kongtx.ratelimit.shared.SharedCounters` view of worker 0's.
         self.local_counters: CounterStore = LocalCounters(reactor)
+        #: Messages to the node's other worker processes (proxy-cache purges).
+        self.bus = NodeBus()
         #: The counter policies plugins count with (set once the store is open).
         self.counters: CounterPolicies | None = None
         self.ports: dict[str, list[IListeningPort]] = {"proxy": [], "proxy_ssl": [], "admin": []}
@@ -165,6 +168,7 @@ class GatewayNode(MultiService):
             clock=self.reactor,
             server_stats=self._server_stats,
             declarative=self.declarative,
+            extensions=[p.handler.admin_routes for p in self.plugins.ordered],
         )
         admin_site = Site(admin.resource())
         admin_site.noisy = False

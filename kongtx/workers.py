@@ -16,7 +16,9 @@ Configuration changes: each process keeps its own snapshot. With SQLite the
 parent, the only writer, forwards every committed change event over a pipe
 (the child's stdin, one JSON line per event); the child fires it on its own
 DAO, so its :class:`~kongtx.store.snapshot.SnapshotManager` rebuilds from the
-database file exactly as after a local write. With PostgreSQL every process
+database file exactly as after a local write. The same pipe carries the
+parent's :class:`~kongtx.bus.NodeBus` messages (JSON objects, e.g. proxy-cache
+purges made through the Admin API). With PostgreSQL every process
 already follows the cluster events (LISTEN/NOTIFY), so nothing is forwarded.
 ``database = off`` keeps an in-memory store per process: the parent writes
 each declarative configuration it loads to ``<prefix>/dbless.json`` and the
@@ -270,6 +272,7 @@ class WorkerSupervisor(Service):
         if getattr(node.dao, "cluster", None) is None:
             # SQLite: this process is the only writer; tell the children.
             node.dao.add_change_listener(self._forward)
+        node.bus.add_forwarder(self._forward_message)
         for index in range(1, self.count):
             self._spawn(index)
         return node
@@ -357,6 +360,11 @@ class WorkerSupervisor(Service):
 
     def _forward(self, event: ChangeEvent) -> None:
         line = json.dumps([event.entity, event.op, event.id]).encode() + b"\n"
+        for worker in self.workers.values():
+            worker.send(line)
+
+    def _forward_message(self, topic: str, data: Any) -> None:
+        line = json.dumps({"topic": topic, "data": data}).encode() + b"\n"
         for worker in self.workers.values():
             worker.send(line)
 
@@ -488,7 +496,11 @@ def _child_main() -> int:
         delimiter = b"\n"
 
         def lineReceived(self, line: bytes) -> None:
-            entity, op, eid = json.loads(line)
+            message = json.loads(line)
+            if isinstance(message, dict):  # a NodeBus message from worker 0
+                node.bus.deliver(message["topic"], message["data"])
+                return
+            entity, op, eid = message
             if node.dao is not None:  # before the store opens, the first load sees it
                 node.dao.fire(ChangeEvent(entity, op, eid))
 

@@ -53,6 +53,7 @@ class AdminAPI:
     :param registry: the schema registry (default: ``kongtx.schema.registry``).
     :param declarative: DB-less mode's :class:`~kongtx.declarative.dbless.DeclarativeState`
         (``/config``); ``None`` with a database.
+    :param extensions: ``(api, router)`` callables adding endpoints (plugins' Admin APIs).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class AdminAPI:
         clock: Any = None,
         registry: Any = None,
         declarative: Any = None,
+        extensions: list[Callable[[AdminAPI, Router], None]] | None = None,
     ) -> None:
         if registry is None:
             from kongtx.schema import registry
@@ -81,6 +83,7 @@ class AdminAPI:
         self.registry = registry
         self.declarative = declarative
         self.crud = Crud(self)
+        self.extensions = list(extensions or ())
         tokens = {t.lower() for t in (getattr(config, "headers", None) or ["latency_tokens"])}
         self._latency_header = "latency_tokens" in tokens or "x-kong-admin-latency" in tokens
         self._router: Router | None = None
@@ -105,6 +108,8 @@ class AdminAPI:
                 for pattern, methods in self.crud.endpoints(ent):
                     router.add(pattern, methods)
             install_specials(self, router)
+            for extend in self.extensions:
+                extend(self, router)
             self._router = router
             self._registered = len(entities)
         return self._router

@@ -127,6 +127,10 @@ class PluginHandler:
         """Called when the node stops; may return a Deferred (connections closing)."""
         return None
 
+    def admin_routes(self, admin: Any, router: Any) -> None:
+        """Add this plugin's Admin API endpoints (``router.add(pattern, {verb: handler})``,
+        handlers ``async (AdminRequest, params) -> Response``); ``admin`` is the AdminAPI."""
+
     def wants_response_body(self, conf: PluginConfig, ctx: ProxyContext | None = None) -> bool:
         """Whether ``body_filter`` needs the whole upstream body at once (``ctx`` has the
         response status and headers)."""

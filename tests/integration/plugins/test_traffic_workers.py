@@ -1,4 +1,4 @@
-"""rate-limiting ``local`` with ``worker_processes = 2``: one exact limit for the whole node."""
+"""Traffic plugins with ``worker_processes = 2``: one exact local limit per node, proxy-cache purges reach every worker."""
 
 from __future__ import annotations
 
@@ -99,3 +99,47 @@ async def test_local_limit_is_exact_across_worker_processes(rl_node: Node, upstr
     assert codes.count(429) == 50
     served_by = {pid for pid, _path in upstream.served}
     assert served_by == upstream.candidates, "the waves should reach both workers"
+
+
+@pytest.fixture
+def pc_node(tmp_path: Path) -> Any:
+    yield from run_node(tmp_path, plugins="proxy-cache")
+
+
+@pytest_twisted.ensureDeferred
+async def test_proxy_cache_purge_reaches_every_worker(pc_node: Node, upstream: Upstream):
+    """Each worker caches on its own; DELETE /proxy-cache empties both (one Miss each after)."""
+    node = pc_node
+    await _started(node)
+    await _route(node, upstream, "pc", "/pc")
+    code, body = await _http(
+        "POST",
+        f"http://127.0.0.1:{node.admin}/services/pc/plugins",
+        {"name": "proxy-cache", "config.strategy": "memory", "config.content_type": "text/html"},
+    )
+    assert code == 201, body
+
+    async def statuses(count: int) -> list[str]:
+        results = await gatherResults(
+            [Deferred.fromCoroutine(_get(node, "/pc", "t")) for _ in range(count)]
+        )
+        return [h.get("x-cache-status", ["-"])[0] for _c, h in results]
+
+    # Until both workers have the plugin and an entry: a Miss in each, Hits afterwards.
+    deadline = time.monotonic() + DEADLINE
+    misses = 0
+    while True:
+        seen = await statuses(10)
+        misses += seen.count("Miss")
+        if misses >= 2 and all(s == "Hit" for s in seen):
+            break
+        assert time.monotonic() < deadline, (seen, node.log_text())
+        await deferLater(reactor, 0.1, lambda: None)
+    code, body = await _http("DELETE", f"http://127.0.0.1:{node.admin}/proxy-cache")
+    assert code == 204, body
+    await deferLater(reactor, 0.5, lambda: None)  # the purge travels over the workers' pipes
+    # One at a time (concurrent misses would all go upstream): one Miss per worker.
+    after: list[str] = []
+    for _ in range(30):
+        after += await statuses(1)
+    assert after.count("Miss") == 2, after

@@ -1,0 +1,1 @@
+"""The ``proxy-cache`` plugin (Kong's), memory strategy: responses cached in this process."""
