@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from twisted.internet.defer import Deferred
 
 from kongtx.errors import ConfigError, KongtxError
+
+if TYPE_CHECKING:
+    from kongtx.config import Config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,12 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace) -> Config:
     from kongtx.config import load_config
 
     overrides = {"prefix": args.prefix} if args.prefix else None
     config = load_config(args.conf, overrides=overrides)
-    plugins = getattr(config, "plugins", None)
+    plugins = config.plugins
     if plugins:
         from kongtx.plugins.base import load_plugins
 

@@ -181,7 +181,7 @@ class GatewayNode(MultiService):
 
     def _proxy_factory(self, scheme: str) -> Any:
         config = self.config
-        if getattr(config, "proxy_frontend", "resource") == "native":
+        if config.proxy_frontend == "native":
             from kongtx.http.server import HTTPServerFactory
 
             return HTTPServerFactory(

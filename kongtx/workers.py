@@ -57,6 +57,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
 
+from kongtx.config import Config
 from kongtx.errors import ConfigError
 from kongtx.store.events import ChangeEvent
 
@@ -382,12 +383,9 @@ def _signal(worker: _WorkerProtocol, sig: str) -> None:
         log.debug("signal {sig} to worker {index}: {exc!r}", sig=sig, index=worker.index, exc=exc)
 
 
-def _raw_config(config: Any) -> dict[str, str | None]:
+def _raw_config(config: Config) -> dict[str, str | None]:
     """The raw property values the parent's Config was parsed from."""
-    raw = getattr(config, "_raw", None)
-    if raw is None:
-        raise ConfigError("worker_processes > 1 needs a Config from kongtx.config.load_config")
-    return dict(raw)
+    return config.raw
 
 
 class WorkerGroup(MultiService):

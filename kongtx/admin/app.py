@@ -84,7 +84,7 @@ class AdminAPI:
         self.declarative = declarative
         self.crud = Crud(self)
         self.extensions = list(extensions or ())
-        tokens = {t.lower() for t in (getattr(config, "headers", None) or ["latency_tokens"])}
+        tokens = {t.lower() for t in (config.headers if config is not None else ["latency_tokens"])}
         self._latency_header = "latency_tokens" in tokens or "x-kong-admin-latency" in tokens
         self._router: Router | None = None
         self._registered = -1
@@ -169,9 +169,7 @@ class AdminAPI:
             request.kongtx_started = self.clock.seconds()  # type: ignore[attr-defined]
         headers = request.requestHeaders
         origin = headers.getRawHeaders(b"origin", [b"*"])[0]
-        allowed = (
-            getattr(self.config, "admin_gui_origin", None) if self.config is not None else None
-        )
+        allowed = self.config.get("admin_gui_origin") if self.config is not None else None
         if allowed:
             allowed_list = allowed if isinstance(allowed, (list, tuple)) else [allowed]
             origin = (

@@ -16,7 +16,7 @@ from typing import Any
 
 from kongtx.config._listeners import Listener, parse_listeners
 from kongtx.config._parsers import parse_size
-from kongtx.config._properties import _LISTENERS, PROPERTIES
+from kongtx.config._properties import _LISTENERS, PROPERTIES, Properties
 from kongtx.config._properties import Property as Property  # re-exported
 from kongtx.errors import ConfigError
 
@@ -41,16 +41,28 @@ REDACTED = "******"
 # --------------------------------------------------------------------------- Config
 
 
-class Config:
-    """The parsed configuration: one read-only attribute per property.
+class Config(Properties):
+    """The parsed configuration: one typed, read-only attribute per property.
 
-    Build it with :func:`load_config`.
+    The attributes, their types and defaults are declared once, in
+    :class:`~kongtx.config._properties.Properties`. Build it with
+    :func:`load_config`.
     """
 
+    _raw: dict[str, str | None]
+
     def __init__(self, values: Mapping[str, Any], raw: Mapping[str, str | None]) -> None:
+        missing = PROPERTIES.keys() - values.keys()
+        if missing:
+            raise ConfigError(f"Config needs every property; missing {sorted(missing)}")
         d = self.__dict__
         d.update(values)
         d["_raw"] = dict(raw)
+
+    @property
+    def raw(self) -> dict[str, str | None]:
+        """The raw values (as written) the properties were parsed from."""
+        return dict(self._raw)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Config is read-only")

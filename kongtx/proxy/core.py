@@ -13,10 +13,12 @@ import random
 from typing import Any, Callable
 
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kongtx import __version__
+from kongtx.config import Config
 from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import StreamBody, spool_body
 from kongtx.http.exchange import GatewayRequest, ResponseWriter
@@ -64,45 +66,34 @@ def _new_request_id() -> str:
 class Gateway:
     """The proxy core shared by every front-end.
 
-    :param clock: the reactor (for time).
+    :param clock: the reactor's time.
     :param snapshot: returns the current :class:`Snapshot`.
     :param forwarder: sends requests upstream (balancing, retries, TLS).
-    :param settings: a ``Config`` (``headers``, ``trusted_ips``, ``real_ip_header``, ...).
+    :param settings: the node's ``Config`` (``headers``, ``trusted_ips``, ``real_ip_header``, ...).
     """
 
     def __init__(
         self,
-        clock: Any,
+        clock: IReactorTime,
         snapshot: Callable[[], Snapshot],
         forwarder: UpstreamForwarder,
-        settings: Any,
+        settings: Config,
         node_id: str | None = None,
     ) -> None:
         self.clock = clock
         self.node_id = node_id
         self._snapshot = snapshot
         self.forwarder = forwarder
-        self.headers = HeaderSettings(
-            list(
-                getattr(
-                    settings, "headers", ["server_tokens", "latency_tokens", "X-Kong-Request-Id"]
-                )
-            ),
-            list(getattr(settings, "headers_upstream", ["X-Kong-Request-Id"])),
-        )
-        self.trusted = forwarding.TrustedIPs(getattr(settings, "trusted_ips", None) or ())
-        self.real_ip_header = getattr(settings, "real_ip_header", "X-Real-IP") or "X-Real-IP"
-        self.real_ip_recursive = bool(getattr(settings, "real_ip_recursive", False))
-        self.error_default_type = (
-            getattr(settings, "error_default_type", "text/plain") or "text/plain"
-        )
+        self.headers = HeaderSettings(settings.headers, settings.headers_upstream)
+        self.trusted = forwarding.TrustedIPs(settings.trusted_ips)
+        self.real_ip_header = settings.real_ip_header
+        self.real_ip_recursive = settings.real_ip_recursive
+        self.error_default_type = settings.error_default_type
         self.error_templates = responses.load_templates(settings)
         #: port_maps "80:8000": the port clients used, by the port kongtx listens on.
         self.port_maps = {
             int(inside): int(outside)
-            for outside, _, inside in (
-                entry.strip().partition(":") for entry in getattr(settings, "port_maps", None) or ()
-            )
+            for outside, _, inside in (entry.strip().partition(":") for entry in settings.port_maps)
         }
         self.requests_total = 0
         self._replaced_upstream = (

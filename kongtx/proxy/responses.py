@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kongtx.errors import ProxyExit
 from kongtx.http.headers import Headers
+
+if TYPE_CHECKING:
+    from kongtx.config import Config
 
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -99,11 +102,11 @@ def negotiate(headers: Headers, default: str = JSON, use_content_type: bool = Fa
     return default
 
 
-def load_templates(config: Any) -> dict[str, str]:
+def load_templates(config: Config) -> dict[str, str]:
     """The ``error_template_*`` files by content type (each has two ``%s``: message, request id)."""
     templates = {}
     for kind, content_type in (("json", JSON), ("html", HTML), ("xml", XML), ("plain", PLAIN)):
-        path = getattr(config, f"error_template_{kind}", None)
+        path = config.get(f"error_template_{kind}")
         if path:
             with open(path, encoding="utf-8") as template:
                 templates[content_type] = template.read()

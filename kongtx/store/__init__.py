@@ -18,11 +18,22 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kongtx.store.dao import DAO, Page
 from kongtx.store.events import FULL_RELOAD, ChangeEvent
 from kongtx.store.migrations import MigrationsNeeded, Migrator
+
+if TYPE_CHECKING:
+    from kongtx.store.pgpool import PgSettings
+
+    class StoreSettings(PgSettings, Protocol):
+        """What the store reads from the configuration (a ``Config`` has it)."""
+
+        database: str
+        prefix: str
+        db_update_frequency: float
+
 
 __all__ = [
     "DAO",
@@ -44,9 +55,9 @@ def _registry(registry: Any) -> Any:
     return registry
 
 
-def make_backend(config: Any, reactor: Any, node_id: str | None = None) -> Any:
+def make_backend(config: StoreSettings, reactor: Any, node_id: str | None = None) -> Any:
     """Build (without migrating) the backend named by ``config.database``."""
-    database = getattr(config, "database", "sqlite")
+    database = config.database
     if database == "off" or database == "memory":
         from kongtx.store.memory import MemoryBackend
 
@@ -64,7 +75,7 @@ def make_backend(config: Any, reactor: Any, node_id: str | None = None) -> Any:
 
 
 async def open_store(
-    config: Any,
+    config: StoreSettings,
     reactor: Any,
     *,
     registry: Any = None,
@@ -94,7 +105,7 @@ async def open_store(
                 backend.pool,
                 node_id,
                 dao.fire,
-                float(getattr(config, "db_update_frequency", 5) or 5),
+                config.db_update_frequency,
             )
             await listener.start()
             dao.add_closer(listener.stop)

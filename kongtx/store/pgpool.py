@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg2
 import psycopg2.extensions
@@ -36,19 +36,30 @@ _UNAVAILABLE = (
 )
 
 
-def connect_kwargs(settings: Any) -> dict[str, Any]:
+class PgSettings(Protocol):
+    """The ``pg_*`` settings a connection needs (a :class:`kongtx.config.Config` has them)."""
+
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str | None
+    pg_database: str
+    pg_ssl: bool
+    pg_timeout: int
+
+
+def connect_kwargs(settings: PgSettings) -> dict[str, Any]:
     """Build psycopg2 connect keyword arguments from ``pg_*`` settings."""
-    timeout_ms = int(getattr(settings, "pg_timeout", 5000) or 5000)
     kwargs: dict[str, Any] = {
-        "host": getattr(settings, "pg_host", "127.0.0.1"),
-        "port": int(getattr(settings, "pg_port", 5432)),
-        "user": getattr(settings, "pg_user", "kong"),
-        "dbname": getattr(settings, "pg_database", "kong"),
-        "connect_timeout": max(1, math.ceil(timeout_ms / 1000)),
-        "sslmode": "require" if getattr(settings, "pg_ssl", False) else "disable",
+        "host": settings.pg_host,
+        "port": int(settings.pg_port),
+        "user": settings.pg_user,
+        "dbname": settings.pg_database,
+        "connect_timeout": max(1, math.ceil(settings.pg_timeout / 1000)),
+        "sslmode": "require" if settings.pg_ssl else "disable",
         "application_name": "kongtx",
     }
-    password = getattr(settings, "pg_password", None)
+    password = settings.pg_password
     if password:
         kwargs["password"] = password
     return kwargs

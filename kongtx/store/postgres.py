@@ -18,7 +18,13 @@ from twisted.logger import Logger
 
 from kongtx.errors import DatabaseError, KongtxError
 from kongtx.store.events import ChangeEvent
-from kongtx.store.pgpool import PgConnection, PgPool, connect_kwargs, is_unavailable
+from kongtx.store.pgpool import (
+    PgConnection,
+    PgPool,
+    PgSettings,
+    connect_kwargs,
+    is_unavailable,
+)
 from kongtx.store.sql import POSTGRES, SqlSchema, SqlTx
 
 T = TypeVar("T")
@@ -38,11 +44,13 @@ class PostgresBackend:
 
     name = "postgres"
 
-    def __init__(self, settings: Any, reactor: Any, node_id: str, *, pool_size: int = 4) -> None:
+    def __init__(
+        self, settings: PgSettings, reactor: Any, node_id: str, *, pool_size: int = 4
+    ) -> None:
         self.settings = settings
         self.reactor = reactor
         self.node_id = node_id
-        self.timeout = int(getattr(settings, "pg_timeout", 5000) or 5000) / 1000.0
+        self.timeout = settings.pg_timeout / 1000.0
         self.pool = PgPool(reactor, connect_kwargs(settings), size=pool_size, timeout=self.timeout)
         self.schema = SqlSchema(POSTGRES)
         self.publish_events = True

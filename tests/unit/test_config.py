@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kongtx.config import PROPERTIES, Listener, load_config, parse_listeners, parse_size
+from kongtx.config import PROPERTIES, Config, Listener, load_config, parse_listeners, parse_size
 from kongtx.errors import ConfigError
 
 
@@ -291,3 +291,19 @@ def test_example_file_documents_every_default(tmp_path: Path) -> None:
     # and uncommented, the same text loads as the defaults
     live = re.sub(r"^#([a-z0-9_]+ =)", r"\1", text, flags=re.MULTILINE)
     assert _load(tmp_path, text=live).as_dict() == _load().as_dict()
+
+
+def test_every_property_is_declared_once_with_a_type() -> None:
+    """Config's attributes are the typed declarations of Properties; each default is stated there."""
+    from kongtx.config._properties import Properties
+
+    annotations = Properties.__annotations__
+    assert list(annotations) == list(PROPERTIES)
+    config = load_config(env={}, search_default_paths=False)
+    assert config.proxy_frontend == "native" and config.real_ip_header == "X-Real-IP"
+    assert config.pg_timeout == 5000 and config.port_maps == [] and config.pg_password is None
+    assert config.raw["pg_timeout"] == "5000"
+    with pytest.raises(AttributeError):
+        config.pg_timeout = 1  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="missing"):
+        Config({"prefix": "x"}, {})
