@@ -163,7 +163,7 @@ class AdminAPI:
             return self._render(request, Response(500, {"message": "An unexpected error occurred"}))
 
     def _cors(self, request: IRequest) -> None:
-        request.defaultContentType = None  # our bodies are JSON or empty, never text/html
+        request.defaultContentType = None  # type: ignore[attr-defined] # our bodies are JSON or empty, never text/html
         request.setHeader(b"server", SERVER_TOKEN)
         if self.clock is not None:
             request.kongtx_started = self.clock.seconds()  # type: ignore[attr-defined]

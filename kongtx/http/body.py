@@ -27,6 +27,26 @@ class BodyConsumer(Protocol):
     def fail(self, reason: Failure) -> None: ...
 
 
+class Body(Protocol):
+    """A message body: a push producer started once per send (:meth:`start`).
+
+    Implemented by :class:`StreamBody`, :class:`BufferedBody`, :class:`FileBody`
+    and body wrappers (e.g. request-size-limiting's ``LimitedBody``).
+    """
+
+    @property
+    def length(self) -> int | None:
+        """The size in bytes when known (Content-Length), else ``None``."""
+
+    def start(self, consumer: BodyConsumer) -> None: ...
+
+    def pauseProducing(self) -> None: ...
+
+    def resumeProducing(self) -> None: ...
+
+    def stopProducing(self) -> None: ...
+
+
 class BodyTooLarge(Exception):
     """A body exceeded the limit given to :func:`read_body`."""
 
@@ -291,7 +311,7 @@ class _Collector:
             self.done.errback(reason)
 
 
-def read_body(body: StreamBody | BufferedBody | None, limit: int | None = None) -> Deferred[bytes]:
+def read_body(body: Body | None, limit: int | None = None) -> Deferred[bytes]:
     """Collect a whole body (only where a plugin asked for buffering).
 
     :param limit: fail with :class:`BodyTooLarge` past this many bytes.

@@ -13,7 +13,7 @@ from typing import Callable, Protocol
 
 from twisted.internet.interfaces import IPushProducer
 
-from kongtx.http.body import BufferedBody, StreamBody
+from kongtx.http.body import Body
 from kongtx.http.headers import Headers
 
 
@@ -59,7 +59,7 @@ class GatewayRequest:
         client_port: int,
         server_port: int,
         sni: str | None = None,
-        body: StreamBody | BufferedBody | None = None,
+        body: Body | None = None,
         tls_version: str | None = None,
         keep_alive: bool = True,
     ) -> None:

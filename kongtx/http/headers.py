@@ -6,6 +6,7 @@ decoded as latin-1, so bytes round-trip exactly.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Iterable, Iterator
 
 
@@ -81,7 +82,7 @@ class Headers:
                 return
         fields.append((key, name, value))
 
-    def take(self, names: frozenset[str] | set[str]) -> dict[str, list[str]]:
+    def take(self, names: AbstractSet[str]) -> dict[str, list[str]]:
         """Remove, in one pass, every field whose lower-case name is in ``names``.
 
         :returns: the removed values by lower-case name, in order.

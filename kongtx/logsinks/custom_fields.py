@@ -27,6 +27,7 @@ from twisted.logger import Logger
 
 from kongtx.plugins.request_transformer.handler import TemplateEnv
 from kongtx.plugins.request_transformer.template import (
+    Lookup,
     TemplateError,
     compile_expression,
     compile_template,
@@ -39,7 +40,7 @@ __all__ = ["CustomFields", "validate_lua_fields", "validate_template_fields"]
 
 log = Logger()
 
-_Value = Callable[[Mapping[str, Any]], Any]
+_Value = Callable[[Lookup], Any]
 
 
 def _compile_template_value(source: str) -> _Value:

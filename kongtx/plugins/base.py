@@ -199,7 +199,7 @@ class ConfigCache(Generic[T]):
 
 
 def _defined_hooks(cls: type) -> set[str]:
-    hooks = set()
+    hooks: set[str] = set()
     for klass in cls.__mro__:
         if klass is PluginHandler:
             break

@@ -18,16 +18,16 @@ streamed body, the clock) are run with :func:`run_hook_deferred`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from inspect import isawaitable
 from typing import Any, Optional
 
-from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
-from kongtx.http.body import BufferedBody, StreamBody
+from kongtx.http.body import Body, BufferedBody
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.base import LoadedPlugin, PluginConfig, PluginHandler, PluginSet
@@ -55,7 +55,7 @@ def make_request(
     method: str = "GET",
     target: str = "/",
     headers: Iterable[tuple[str, str]] = (),
-    body: bytes | StreamBody | BufferedBody | None = None,
+    body: bytes | Body | None = None,
     *,
     scheme: str = "http",
     client_ip: str = "127.0.0.1",
@@ -99,7 +99,7 @@ def make_context(
     method: str = "GET",
     target: str = "/",
     headers: Iterable[tuple[str, str]] = (),
-    body: bytes | StreamBody | BufferedBody | None = None,
+    body: bytes | Body | None = None,
     *,
     rows: Rows | Snapshot | None = None,
     credential_indexes: Mapping[str, str] | None = None,
@@ -155,19 +155,17 @@ def run_hook_deferred(
         result = getattr(handler, phase)(ctx, conf)
     except ProxyExit as exc:
         return succeed(exc)
-    except Exception:
-        failed: Deferred[ProxyExit | None] = Deferred()
-        failed.errback(Failure())
-        return failed
+    except Exception as exc:
+        return fail(exc)
     if result is None or not isawaitable(result):
         return succeed(None)
 
-    def exited(failure: Failure) -> ProxyExit:
-        failure.trap(ProxyExit)
-        exc: ProxyExit = failure.value
-        return exc
+    def exited(failure: Failure) -> ProxyExit | Failure:
+        if isinstance(failure.value, ProxyExit):
+            return failure.value
+        return failure
 
-    waited: Deferred[Any] = ensureDeferred(result)
+    waited: Deferred[Any] = Deferred.fromCoroutine(_awaited(result))
     return waited.addCallbacks(lambda _: None, exited)
 
 
@@ -179,7 +177,8 @@ def run_hook(
     :raises AssertionError: the hook is still waiting (use :func:`run_hook_deferred`).
     :raises Exception: whatever else the hook raised.
     """
-    return _now(run_hook_deferred(handler, phase, ctx, conf), f"{phase} hook")
+    outcome: ProxyExit | None = _now(run_hook_deferred(handler, phase, ctx, conf), f"{phase} hook")
+    return outcome
 
 
 def run_phase(
@@ -242,7 +241,8 @@ def run_response(
         return b"".join(chunks)
     if phases.wants_whole_body(ctx, filters):
         whole = phases.filter_whole_body(ctx, b"".join(chunks))
-        return _now(ensureDeferred(whole), "body_filter")
+        filtered: bytes = _now(ensureDeferred(whole), "body_filter")
+        return filtered
     out = [phases.filter_chunk(ctx, filters, chunk, False) for chunk in chunks]
     out.append(phases.filter_chunk(ctx, filters, b"", True))
     return b"".join(out)
@@ -275,6 +275,10 @@ class _NoModule:
 
 
 _NO_MODULE: Any = _NoModule()
+
+
+async def _awaited(result: Awaitable[Any]) -> Any:
+    return await result
 
 
 def _now(waiting: Deferred[Any], what: str) -> Any:

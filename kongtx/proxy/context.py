@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -76,8 +77,8 @@ class ProxyContext:
         self.client_ip = request.client_ip
         self.server_port = request.server_port
         self.match: Match | None = None
-        self.route: dict[str, Any] | None = None
-        self.service: dict[str, Any] | None = None
+        self.route: Mapping[str, Any] | None = None
+        self.service: Mapping[str, Any] | None = None
         self.consumer: dict[str, Any] | None = None
         self.credential: dict[str, Any] | None = None
         self.authenticated_groups: list[str] | None = None

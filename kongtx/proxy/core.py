@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from twisted.internet.defer import Deferred, succeed
@@ -99,12 +100,12 @@ class Gateway:
         self._replaced_upstream = (
             forwarding.HOP_BY_HOP | forwarding.FORWARDED | {"via", "x-kong-request-id"}
         )
-        settings = self.headers
+        tokens = self.headers
         ours = {
-            "x-kong-upstream-latency": settings.upstream_latency,
-            "x-kong-proxy-latency": settings.proxy_latency,
-            "x-kong-upstream-status": settings.upstream_status,
-            "x-kong-request-id": settings.request_id,
+            "x-kong-upstream-latency": tokens.upstream_latency,
+            "x-kong-proxy-latency": tokens.proxy_latency,
+            "x-kong-upstream-status": tokens.upstream_status,
+            "x-kong-request-id": tokens.request_id,
         }
         # Upstream copies of the headers kongtx sets are replaced, the others pass through.
         self._replaced_response = forwarding.RESPONSE_HOP_BY_HOP | {
@@ -207,7 +208,7 @@ class Gateway:
             # A plugin replaced Host (kong.service.request.set_header): it wins over preserve_host.
             ctx.upstream_host = host
 
-    def _check_protocol(self, ctx: ProxyContext, route: dict[str, Any]) -> None:
+    def _check_protocol(self, ctx: ProxyContext, route: Mapping[str, Any]) -> None:
         request = ctx.request
         protocols = route.get("protocols") or ("http", "https")
         if "grpc" in protocols or "grpcs" in protocols:
@@ -345,7 +346,8 @@ class Gateway:
     async def _proxy(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
         headers, target = self._prepare_upstream(ctx)
         body = ctx.request.body
-        if isinstance(body, StreamBody) and ctx.route.get("request_buffering", True):  # type: ignore[union-attr]
+        assert ctx.route is not None
+        if isinstance(body, StreamBody) and ctx.route.get("request_buffering", True):
             # nginx's proxy_request_buffering: read the whole body first (spooled to
             # disk past 1 MiB), so the upstream never waits on a slow client and
             # the request can be retried on another target.
@@ -373,7 +375,7 @@ class Gateway:
             await self._respond_exit(ctx, writer, exc)
             return
         except UpstreamFailure as failure:
-            status, err_headers, body = responses.render_nginx_error(
+            status, err_headers, page = responses.render_nginx_error(
                 failure.status,
                 ctx.request.headers,
                 ctx.request_id,
@@ -381,13 +383,13 @@ class Gateway:
                 self.error_templates,
             )
             if failure.message is not None:
-                status, err_headers, body = responses.render_exit(
+                status, err_headers, page = responses.render_exit(
                     ProxyExit(failure.status, failure.message),
                     ctx.request.headers,
                     ctx.request_id,
                     self.error_templates,
                 )
-            await self._respond_generated(ctx, writer, status, err_headers, body)
+            await self._respond_generated(ctx, writer, status, err_headers, page)
             return
         ctx.upstream_latency = int((self.clock.seconds() - ctx.upstream_started) * 1000)
         ctx.upstream_status = str(response.status)

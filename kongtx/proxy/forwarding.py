@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Any, Iterable
 
 from kongtx.http.headers import Headers
@@ -129,7 +130,7 @@ def valid_host(value: str | None) -> bool:
     return bool(value) and value != "." and _BAD_HOST.search(value) is None
 
 
-def host_header(service: dict[str, Any], hostname: str, port: int) -> str:
+def host_header(service: Mapping[str, Any], hostname: str, port: int) -> str:
     """Host sent upstream when ``preserve_host`` is off: host, plus port unless the default."""
     protocol = service.get("protocol") or "http"
     if (port == 80 and protocol in ("http", "grpc")) or (

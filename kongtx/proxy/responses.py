@@ -162,6 +162,7 @@ def render_exit(
             headers.add(name, value)
     body = exc.body
     if body is not None:
+        content_type: str | None
         if isinstance(body, (dict, list)):
             data = json.dumps(body).encode()
             content_type = exc.content_type or JSON

@@ -7,6 +7,7 @@ snapshot they started with.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Iterable
 
 from kongtx.plugins.base import LoadedPlugin, PluginSet
@@ -141,7 +142,7 @@ class Snapshot:
             if not (_fk(row, "route") or _fk(row, "service") or _fk(row, "consumer"))
         )
 
-    def service_plan(self, service: Row) -> Any:
+    def service_plan(self, service: Mapping[str, Any]) -> Any:
         """Forwarding settings of ``service``, computed once per snapshot."""
         plan = self._plans.get(service["id"])
         if plan is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from twisted.logger import Logger
@@ -77,7 +78,7 @@ class ServicePlan:
         "address",
     )
 
-    def __init__(self, service: dict[str, Any]) -> None:
+    def __init__(self, service: Mapping[str, Any]) -> None:
         self.tries = (service.get("retries") or 0) + 1
         self.connect_timeout = (service.get("connect_timeout") or 60000) / 1000.0
         self.write_timeout = (service.get("write_timeout") or 60000) / 1000.0
@@ -109,7 +110,7 @@ class UpstreamForwarder:
         pool: UpstreamPool,
         balancers: Any,
         dns: Any,
-        tls_creator: Callable[[dict[str, Any], str, Any], Any] | None = None,
+        tls_creator: Callable[[Mapping[str, Any], str, Any], Any] | None = None,
     ) -> None:
         self.pool = pool
         self.balancers = balancers
@@ -132,6 +133,7 @@ class UpstreamForwarder:
         )
         hash_value = None
         if balancer is not None:
+            assert upstream is not None
             hash_value = hash_input(upstream, _HashView(ctx))
             if hash_value is None and upstream.get("hash_on") == "cookie":
                 # Kong: no cookie yet -> make one up, hash on it and hand it to the client.
@@ -156,7 +158,7 @@ class UpstreamForwarder:
                     break
                 balancer.acquire(address)
                 ip, port, hostname = address.ip, address.port, address.hostname or address.ip
-                if upstream.get("host_header"):
+                if upstream is not None and upstream.get("host_header"):
                     hostname = upstream["host_header"]
             elif plan.fixed_ip is not None:
                 address = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kongtx import tls
@@ -22,7 +23,7 @@ class UpstreamTLS:
         """Forget every creator (a new snapshot may have changed certificates)."""
         self._cache.clear()
 
-    def creator(self, service: dict[str, Any], server_name: str, snapshot: Any) -> Any:
+    def creator(self, service: Mapping[str, Any], server_name: str, snapshot: Any) -> Any:
         """The client connection creator for ``service`` talking to ``server_name``."""
         key = (service["id"], server_name)
         found = self._cache.get(key)

@@ -241,9 +241,9 @@ class Field:
         if err is not None:
             return err
         for validator in self.validators:
-            message = validator(value)
-            if message:
-                return message
+            problem = validator(value)
+            if problem:
+                return problem
         return None
 
     def _check_children(self, value: Any) -> Any:

@@ -64,7 +64,7 @@ def _lua_pretty(value: Any, indent: str = "") -> str:
         return "null" if value is None else str(value)
     table = _as_lua_table(value)
     inner = indent + "  "
-    lines = []
+    lines: list[str] = []
     for key in sorted(table, key=_lua_key):
         item = _lua_pretty(table[key], inner)
         if isinstance(value, list) and key == len(lines) + 1:

@@ -78,8 +78,8 @@ def flatten_fields(fields: Any, prefix: str = "") -> dict[str, str]:
 def _legacy_error(err: KongtxError, mapping: dict[str, str], gen: str) -> AdminError:
     if isinstance(err, UniqueViolation):
         fields = err.fields if isinstance(err.fields, dict) else {}
-        out = {k: f"already exists with value '{v}'" for k, v in fields.items()}
-        return AdminError(409, out or {"message": err.message})
+        taken = {k: f"already exists with value '{v}'" for k, v in fields.items()}
+        return AdminError(409, taken or {"message": err.message})
     if isinstance(err, SchemaViolation):
         flat = flatten_fields(err.fields)
         out: dict[str, str] = {}

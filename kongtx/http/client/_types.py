@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kongtx.http.body import BufferedBody, StreamBody
+from kongtx.http.body import Body, StreamBody
 from kongtx.http.headers import Headers
 
 #: States of an upstream connection (``UpstreamConnection.state``).
@@ -74,7 +74,7 @@ class UpstreamRequest:
         method: str,
         target: str,
         headers: Headers,
-        body: StreamBody | BufferedBody | None = None,
+        body: Body | None = None,
     ) -> None:
         self.method = method
         self.target = target

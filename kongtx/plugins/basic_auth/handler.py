@@ -71,7 +71,8 @@ class Handler(PluginHandler):
             return None
         headers = ctx.request.headers
         if "authorization" not in headers and "proxy-authorization" not in headers:
-            return _fail(ctx, conf)
+            _fail(ctx, conf)
+            return None
         snapshot = ctx.snapshot
         hide = conf.get("hide_credentials", False)
         credential = None
@@ -81,14 +82,18 @@ class Handler(PluginHandler):
         if credential is None:
             given = _retrieve(headers, "authorization", hide)
             if given is None:
-                return _fail(ctx, conf)
+                _fail(ctx, conf)
+                return None
             credential = snapshot.credential(TABLE, given[0])
         if credential is None:
-            return _fail(ctx, conf)
+            _fail(ctx, conf)
+            return None
         consumer = snapshot.consumers.get((credential.get("consumer") or {}).get("id"))
         hashed = credential.get("password")
         if consumer is None or not isinstance(hashed, str):
-            return _fail(ctx, conf)
+            _fail(ctx, conf)
+            return None
+        assert given is not None
         password = given[1]
         if self.verified.hit(credential["id"], hashed, password):
             authn.set_consumer(ctx, consumer, credential, credential.get("username"))

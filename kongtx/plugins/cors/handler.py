@@ -50,6 +50,7 @@ class Handler(PluginHandler):
             return
         acao, vary, credentials = policy.response_headers(origin)
         headers = ctx.response_headers
+        assert headers is not None
         if acao is not None:
             headers.set("Access-Control-Allow-Origin", acao)
         else:

@@ -81,7 +81,7 @@ def check(ctx: ProxyContext, conf: dict[str, Any]) -> tuple[dict[str, Any], dict
     assert params is not None
     credential = ctx.snapshot.credential(TABLE, params.username)
     secret = credential.get("secret") if credential is not None else None
-    if not isinstance(secret, str):
+    if credential is None or not isinstance(secret, str):
         raise _unauthorized(conf, NOT_VALID)
     text = sig.signing_string(
         params.headers, headers, request.method, request.target, request.version

@@ -102,9 +102,9 @@ def find_tokens(
             if key == name and value:
                 found[value] = None
     for name in cookie_names:
-        value = cookie_value(cookie_header, name)
-        if value:
-            found[value] = None
+        cookie = cookie_value(cookie_header, name)
+        if cookie:
+            found[cookie] = None
     for name in header_names:
         values = headers.get_all(name)
         if not values:
@@ -202,7 +202,7 @@ def claim_errors(claims: dict[str, Any], to_verify: Iterable[str], now: int) -> 
     """Kong's ``verify_registered_claims``: ``{claim: message}`` for ``exp``/``nbf`` (empty when fine)."""
     errors: dict[str, str] = {}
     for name in to_verify:
-        value = claims.get(name)
+        value: Any = claims.get(name)
         if not _is_number(value):
             errors[name] = "must be a number"
         elif name == "exp" and value <= now:
@@ -214,7 +214,7 @@ def claim_errors(claims: dict[str, Any], to_verify: Iterable[str], now: int) -> 
 
 def expiration_errors(claims: dict[str, Any], maximum: float, now: int) -> dict[str, str]:
     """Kong's ``check_maximum_expiration`` (``maximum`` > 0)."""
-    exp = claims.get("exp")
+    exp: Any = claims.get("exp")
     if not _is_number(exp) or exp - now > maximum:
         return {"exp": "exceeds maximum allowed expiration"}
     return {}

@@ -173,7 +173,7 @@ class Handler(PluginHandler):
         ):
             consumer_ref = credential.get("consumer") or {}
             consumer = snapshot.consumers.get(consumer_ref.get("id"))
-        if consumer is None:
+        if consumer is None or credential is None:
             authn.fail(ctx, conf, _unauthorized(cfg, INVALID))
             return
         authn.set_consumer(ctx, consumer, credential, credential["id"])

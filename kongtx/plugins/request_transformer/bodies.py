@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from kongtx.http import request_body
 from kongtx.http.request_body import MultipartPart
+from kongtx.plugins.request_transformer.template import Lookup
 from kongtx.plugins.transformations import append_value
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def _unset(params: Mapping[str, Any], name: str) -> bool:
 def _apply_ops(
     ops: Ops,
     params: dict[str, Any],
-    env: Mapping[str, Any],
+    env: Lookup,
     has_body: bool,
     absent: Callable[[Mapping[str, Any], str], bool],
 ) -> bool:
@@ -99,7 +100,7 @@ def _apply_ops(
 
 
 # -- JSON ----------------------------------------------------------------------
-def transform_json(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes | None:
+def transform_json(ops: Ops, body: bytes, env: Lookup) -> bytes | None:
     """Apply the body operations to a JSON object body."""
     length = len(body)
     params: Any
@@ -137,7 +138,7 @@ def encode_args(params: Mapping[str, Any]) -> str:
     return "&".join(parts)
 
 
-def transform_urlencoded(ops: Ops, body: bytes, env: Mapping[str, Any]) -> bytes | None:
+def transform_urlencoded(ops: Ops, body: bytes, env: Lookup) -> bytes | None:
     """Apply the body operations to a form-urlencoded body."""
     length = len(body)
     params = decode_args(body)
@@ -182,9 +183,7 @@ def _set_simple(parts: list[MultipartPart], name: str, value: str) -> None:
     parts.append(MultipartPart([header], name, data))
 
 
-def transform_multipart(
-    ops: Ops, body: bytes, env: Mapping[str, Any], content_type: str
-) -> bytes | None:
+def transform_multipart(ops: Ops, body: bytes, env: Lookup, content_type: str) -> bytes | None:
     """Apply rename, remove, replace and add (Kong has no multipart append) to a multipart body."""
     m = _BOUNDARY_RE.search(content_type)
     if m is None:
@@ -197,11 +196,11 @@ def transform_multipart(
         for old, new in ops.render_rename(env):
             part = _find(parts, old)
             if part is not None:
-                value = part.value
+                content = part.value
                 _set_simple(parts, new, "")
                 target = _find(parts, new)
                 assert target is not None
-                target.value = value
+                target.value = content
                 parts[:] = [p for p in parts if p.name != old]
                 changed = True
         for name in ops.remove:

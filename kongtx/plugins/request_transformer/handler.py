@@ -21,7 +21,7 @@ from kongtx.http.request_body import group_repeated
 from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.request_transformer import bodies
 from kongtx.plugins.request_transformer.plan import Ops, Plan
-from kongtx.plugins.request_transformer.template import TemplateError
+from kongtx.plugins.request_transformer.template import Lookup, TemplateError
 from kongtx.plugins.transformations import append_value
 
 __all__ = ["Handler", "HeaderTable", "TemplateEnv"]
@@ -92,7 +92,7 @@ def _query_pairs(table: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 # -- the transformations -----------------------------------------------------------
-def transform_headers(ops: Ops, headers: Headers, env: Mapping[str, Any]) -> None:
+def transform_headers(ops: Ops, headers: Headers, env: Lookup) -> None:
     """Apply the header operations in place (templates see the headers as they were before)."""
     rename = ops.render_rename(env)
     replace = ops.render("replace", env)
@@ -150,7 +150,7 @@ def transform_querystring(ops: Ops, ctx: ProxyContext, env: TemplateEnv) -> None
 
 
 def transform_body(
-    ops: Ops, body: bytes, kind: str, content_type: str, env: Mapping[str, Any]
+    ops: Ops, body: bytes, kind: str, content_type: str, env: Lookup
 ) -> bytes | None:
     """The new body, or ``None`` to leave it untouched."""
     if kind == bodies.JSON:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kongtx.plugins.request_transformer.template import Template, compile_template
+from kongtx.plugins.request_transformer.template import Lookup, Template, compile_template
 from kongtx.plugins.transformations import split_entry
 
 __all__ = ["Ops", "Plan"]
@@ -13,7 +13,7 @@ __all__ = ["Ops", "Plan"]
 _OPS = ("remove", "rename", "replace", "add", "append")
 
 
-def _render(template: Template | None, env: Mapping[str, Any]) -> str | None:
+def _render(template: Template | None, env: Lookup) -> str | None:
     """Kong's ``param_value``: an empty value is ``nil``, otherwise the rendered template."""
     if template is None:
         return None
@@ -50,7 +50,7 @@ class Ops:
             out.append((name, compile_template(value) if value != "" else None))
         return out
 
-    def render(self, op: str, env: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def render(self, op: str, env: Lookup) -> list[tuple[str, str]]:
         """``(name, rendered value)`` of ``op``'s entries that have a value."""
         out = []
         for name, template in getattr(self, op):
@@ -59,7 +59,7 @@ class Ops:
                 out.append((name, value))
         return out
 
-    def render_rename(self, env: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def render_rename(self, env: Lookup) -> list[tuple[str, str]]:
         """``(old, new)`` pairs with the new name rendered."""
         return self.render("rename", env)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from kongtx.plugins.request_transformer.template import TemplateError, compile_template
 from kongtx.plugins.transformations import split_entry, validate_header_entry, validate_header_pair
@@ -38,7 +39,7 @@ _colon_headers = _array(String(match=r"^[^:]+:.*$", validators=[validate_header_
 
 
 def _colon_record(with_uri: bool = False) -> Record:
-    fields = [
+    fields: list[tuple[str, Any]] = [
         ("body", _colon_strings),
         ("headers", _colon_header_values),
         ("querystring", _colon_strings),

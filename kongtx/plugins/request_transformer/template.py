@@ -18,8 +18,8 @@ argument (a list) renders as its values joined by ``", "``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 __all__ = ["Template", "TemplateError", "compile_template", "render_value"]
 
@@ -109,7 +109,15 @@ def _unquote(literal: str) -> str:
 
 
 # An expression compiles to a closure ``env -> value``.
-Expr = Callable[[Mapping[str, Any]], Any]
+
+
+class Lookup(Protocol):
+    """What a template reads names from: anything with ``get`` (a dict, a lazy environment)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+
+Expr = Callable[[Lookup], Any]
 
 
 def _truthy(value: Any) -> bool:
@@ -222,7 +230,7 @@ def _compare(op: str, left: Any, right: Any) -> bool:
 
 
 def _or(left: Expr, right: Expr) -> Expr:
-    def run(env: Mapping[str, Any]) -> Any:
+    def run(env: Lookup) -> Any:
         value = left(env)
         return value if _truthy(value) else right(env)
 
@@ -230,7 +238,7 @@ def _or(left: Expr, right: Expr) -> Expr:
 
 
 def _and(left: Expr, right: Expr) -> Expr:
-    def run(env: Mapping[str, Any]) -> Any:
+    def run(env: Lookup) -> Any:
         value = left(env)
         return right(env) if _truthy(value) else value
 
@@ -406,7 +414,7 @@ class Template:
         self.parts = parts
         self.constant = source if all(isinstance(p, str) for p in parts) else None
 
-    def render(self, env: Mapping[str, Any]) -> str:
+    def render(self, env: Lookup) -> str:
         """Render against ``env``; raises :class:`TemplateError` when an expression fails."""
         if self.constant is not None:
             return self.constant

@@ -141,8 +141,8 @@ def transform_headers(plan: Plan, headers: Headers) -> None:
         if new and old in before:
             values = before.get_all(old)
             headers.remove(new)
-            for value in values:
-                headers.add(new, value)
+            for kept in values:
+                headers.add(new, kept)
             headers.remove(old)
     for name, value in plan.h_replace:
         if value and name in before:
@@ -221,7 +221,7 @@ class Handler(PluginHandler):
         if not plan.json_any:
             return chunk
         shared = ctx.shared
-        state = shared.get(_STATE_KEY)
+        state: Any = shared.get(_STATE_KEY)
         if state is None:
             headers = ctx.response_headers
             json_body = headers is not None and is_json_body(headers.get("content-type"))
