@@ -54,9 +54,7 @@ class GatewayNode(MultiService):
         self.node_id = str(uuid.uuid4())
         self.plugins: PluginSet = load_plugins(list(config.plugins))
         for plugin in self.plugins.ordered:
-            init_worker = getattr(plugin.handler, "init_worker", None)
-            if init_worker is not None:
-                init_worker(config, reactor)
+            plugin.handler.init_worker(config, reactor)
         self.snapshots: SnapshotManager[Snapshot] | None = None
         self.dns = _dns_cache(reactor, config)
         self.balancers = BalancerRegistry(reactor, self.dns, reactor, node_id=self.node_id)

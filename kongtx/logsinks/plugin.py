@@ -20,7 +20,7 @@ from kongtx.logsinks.custom_fields import CustomFields
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.serializer import serialize
 from kongtx.logsinks.stats import SINK_STATS
-from kongtx.plugins.base import PluginHandler
+from kongtx.plugins.base import PluginHandler, ProxyContext
 
 __all__ = ["LogPluginHandler", "Sink", "SinkCache", "json_line"]
 
@@ -136,11 +136,11 @@ class LogPluginHandler(PluginHandler):
     def configure(self, configs: list[dict[str, Any]]) -> None:
         self.sinks.reset(configs)
 
-    def entry(self, ctx: Any, conf: dict[str, Any]) -> dict[str, Any]:
+    def entry(self, ctx: ProxyContext, conf: dict[str, Any]) -> dict[str, Any]:
         """The entry this plugin sends for a request (Kong's serializer by default)."""
         return serialize(ctx)
 
-    def log(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def log(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         """Queue the request's entry; never raises, never waits."""
         try:
             sink = self.sinks.get(conf, ctx.clock)

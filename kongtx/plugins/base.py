@@ -26,11 +26,14 @@ import pkgutil
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, ClassVar, Dict, Generic, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Generic, Optional, TypeVar, Union
 
 from twisted.logger import Logger
 
 from kongtx.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kongtx.config import Config
 from kongtx.proxy.context import ProxyContext
 
 __all__ = [
@@ -86,6 +89,10 @@ class PluginHandler:
     name: ClassVar[str] = ""
     priority: ClassVar[int] = 0
     version: ClassVar[str] = "1.0.0"
+
+    def init_worker(self, config: Config, reactor: Any) -> None:
+        """Called once when the node starts (Kong's ``init_worker``), with the node's
+        settings and the reactor (for plugins that open connections or run timers)."""
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Called with every enabled plugin row (``name``, ``config``, scoping...) of this

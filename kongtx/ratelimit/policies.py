@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -16,7 +17,7 @@ __all__ = ["CounterPolicies"]
 class _NoDatabase:
     """``cluster`` without a SQL database (DB-less): every call fails."""
 
-    def hit(self, hits: list[Hit], strict: bool) -> Deferred[Outcome]:
+    def hit(self, hits: Sequence[Hit], strict: bool) -> Deferred[Outcome]:
         d: Deferred[Outcome] = Deferred()
         d.errback(CounterUnavailable("the cluster policy needs a database"))
         return d

@@ -56,6 +56,7 @@ class _ServerProtocol(Int32StringReceiver):
             hits = [Hit(str(k), float(limit), int(cost), int(exp)) for k, limit, cost, exp in raw]
         except (ValueError, TypeError):
             log.warn("counters: malformed request from a worker; closing")  # noqa: G010
+            assert self.transport is not None
             self.transport.loseConnection()
             return
         outcome = self.store.hit(hits, bool(strict))
@@ -146,7 +147,11 @@ class SharedCounters:
         message = json.dumps(
             [request_id, strict, [[h.key, h.limit, h.cost, h.expires] for h in hits]]
         ).encode()
-        d: Deferred[Outcome] = Deferred(lambda _: self._pending.pop(request_id, None))
+
+        def cancel(_: Deferred[Outcome]) -> None:
+            self._pending.pop(request_id, None)
+
+        d: Deferred[Outcome] = Deferred(cancel)
         self._pending[request_id] = d
         if self._protocol is not None:
             self._protocol.sendString(message)
@@ -199,7 +204,7 @@ class SharedCounters:
 
     def close(self) -> None:
         """Drop the connection (pending calls fail)."""
-        if self._protocol is not None:
+        if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.loseConnection()
 
 

@@ -14,7 +14,7 @@ import binascii
 import re
 from base64 import b64decode
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -30,6 +30,9 @@ from kongtx.plugins.ldap_auth.client import (
     LdapUnavailable,
     escape_dn_value,
 )
+
+if TYPE_CHECKING:
+    from kongtx.config import Config
 
 __all__ = ["Handler", "LdapConfig", "parse_credentials"]
 
@@ -122,11 +125,11 @@ class Handler(PluginHandler):
         self._cache: BindCache | None = None
         self._ca_pems: tuple[str, ...] = ()
 
-    def init_worker(self, config: Any, reactor: Any) -> None:
+    def init_worker(self, config: Config, reactor: Any) -> None:
         """Node start: the reactor to bind on and the CAs trusted for ``verify_ldap_host``
         (``lua_ssl_trusted_certificate`` files; ``system`` is the system store)."""
         pems = []
-        for item in getattr(config, "lua_ssl_trusted_certificate", None) or ():
+        for item in config.lua_ssl_trusted_certificate:
             if item != "system":
                 with open(item, encoding="utf-8") as fh:
                     pems.append(fh.read())

@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.rate_limiting.plan import RateLimitPlan
 from kongtx.ratelimit.counters import CounterUnavailable, LocalCounters, Outcome
 from kongtx.ratelimit.policies import CounterPolicies
@@ -64,7 +64,7 @@ class Handler(PluginHandler):
         route_id, service_id = self._scopes.get(id(conf), (None, None))
         return RateLimitPlan(conf, route_id, service_id)
 
-    def access(self, ctx: Any, conf: dict[str, Any]) -> Deferred[None] | None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Count the request; block it past a limit."""
         plan = self._plans.get(conf)
         store = plan.store
@@ -84,7 +84,7 @@ class Handler(PluginHandler):
         )
         return result
 
-    def _policies(self, ctx: Any) -> CounterPolicies:
+    def _policies(self, ctx: ProxyContext) -> CounterPolicies:
         if self._counters is None:
             # Not attached to a node (plugin tests): counters of this handler's own.
             self._counters = CounterPolicies(ctx.clock, LocalCounters(ctx.clock))
@@ -92,7 +92,7 @@ class Handler(PluginHandler):
 
     @staticmethod
     def _decide(
-        outcome: Outcome, ctx: Any, plan: RateLimitPlan, windows: list[Window], now: float
+        outcome: Outcome, ctx: ProxyContext, plan: RateLimitPlan, windows: list[Window], now: float
     ) -> None:
         if plan.hide_client_headers:
             if outcome.blocked >= 0:
@@ -112,7 +112,7 @@ class Handler(PluginHandler):
         if not plan.fault_tolerant:
             raise ProxyExit(500, "An unexpected error occurred")
 
-    def header_filter(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def header_filter(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         """Add the headers ``access`` computed."""
         headers = ctx.shared.pop(_HEADERS, None)
         if headers and ctx.response_headers is not None:

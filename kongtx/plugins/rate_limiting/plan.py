@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kongtx.plugins.base import ProxyContext
 from kongtx.ratelimit.counters import Hit, Outcome
 from kongtx.ratelimit.identity import NO_ID, format_number, identifier
 from kongtx.ratelimit.windows import EXPIRATIONS, PERIODS, Window, window
@@ -47,7 +48,7 @@ class RateLimitPlan:
         self._second = -1
         self._windows: list[Window] = []
 
-    def identifier(self, ctx: Any) -> str:
+    def identifier(self, ctx: ProxyContext) -> str:
         """Kong's identifier for ``limit_by``; the client IP when it has none."""
         return identifier(ctx, self.limit_by, self.header_name, self.path)
 

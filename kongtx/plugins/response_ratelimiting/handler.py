@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.response_ratelimiting.plan import ResponseLimitPlan, parse_usage
 from kongtx.ratelimit.counters import CounterUnavailable, LocalCounters, Outcome
 from kongtx.ratelimit.identity import format_number, identifier
@@ -67,7 +67,7 @@ class Handler(PluginHandler):
         route_id, service_id = self._scopes.get(id(conf), (None, None))
         return ResponseLimitPlan(conf, route_id, service_id)
 
-    def _store(self, ctx: Any, plan: ResponseLimitPlan, conf: dict[str, Any]) -> Any:
+    def _store(self, ctx: ProxyContext, plan: ResponseLimitPlan, conf: dict[str, Any]) -> Any:
         if plan.store is None:
             if self._counters is None:
                 self._counters = CounterPolicies(ctx.clock, LocalCounters(ctx.clock))
@@ -75,7 +75,7 @@ class Handler(PluginHandler):
         return plan.store
 
     # -- access ------------------------------------------------------------------
-    def access(self, ctx: Any, conf: dict[str, Any]) -> Deferred[None] | None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Read the counters: block an exhausted name early, tell the upstream what is left."""
         plan = self._plans.get(conf)
         if not plan.entries:
@@ -96,7 +96,7 @@ class Handler(PluginHandler):
 
     @staticmethod
     def _checked(
-        outcome: Outcome, ctx: Any, plan: ResponseLimitPlan, who: str, windows: list[Any]
+        outcome: Outcome, ctx: ProxyContext, plan: ResponseLimitPlan, who: str, windows: list[Any]
     ) -> None:
         if plan.block_on_first_violation:
             name = plan.exhausted(outcome)
@@ -117,7 +117,7 @@ class Handler(PluginHandler):
             raise ProxyExit(500, body={"message": "An unexpected error occurred"})
 
     # -- response ----------------------------------------------------------------
-    def header_filter(self, ctx: Any, conf: dict[str, Any]) -> Deferred[None] | None:
+    def header_filter(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Count the usage the upstream reported; past the quota, an empty 429."""
         plan = self._plans.get(conf)
         headers = ctx.response_headers
@@ -140,9 +140,10 @@ class Handler(PluginHandler):
 
     @staticmethod
     def _counted(
-        outcome: Outcome, ctx: Any, plan: ResponseLimitPlan, usage: dict[str, int]
+        outcome: Outcome, ctx: ProxyContext, plan: ResponseLimitPlan, usage: dict[str, int]
     ) -> None:
         headers = ctx.response_headers
+        assert headers is not None
         if not plan.hide_client_headers:
             for name, value in plan.headers(outcome, usage):
                 headers.set(name, value)
@@ -162,7 +163,9 @@ class Handler(PluginHandler):
             "response-ratelimiting: failed to count usage: {err}", err=failure.getErrorMessage()
         )
 
-    def body_filter(self, ctx: Any, conf: dict[str, Any], chunk: bytes, eof: bool) -> bytes | None:
+    def body_filter(
+        self, ctx: ProxyContext, conf: dict[str, Any], chunk: bytes, eof: bool
+    ) -> bytes | None:
         """Drop the upstream body of a response replaced by a 429."""
         if ctx.shared.get(_EMPTY):
             return b""
