@@ -18,23 +18,72 @@ def queue_record(**defaults: Any) -> Record:
         [
             (
                 "max_batch_size",
-                Integer(required=True, default=d["max_batch_size"], between=(1, 1000000)),
+                Integer(
+                    required=True,
+                    default=d["max_batch_size"],
+                    between=(1, 1000000),
+                    description="Most entries sent in one batch.",
+                ),
             ),
             (
                 "max_coalescing_delay",
-                Number(required=True, default=d["max_coalescing_delay"], between=(0, 3600)),
+                Number(
+                    required=True,
+                    default=d["max_coalescing_delay"],
+                    between=(0, 3600),
+                    description="Seconds an entry may wait for others to fill a batch.",
+                ),
             ),
-            ("max_entries", Integer(required=True, default=d["max_entries"], between=(1, 1000000))),
-            ("max_bytes", Integer(default=d["max_bytes"])),
-            ("max_retry_time", Number(default=d["max_retry_time"])),
+            (
+                "max_entries",
+                Integer(
+                    required=True,
+                    default=d["max_entries"],
+                    between=(1, 1000000),
+                    description="Most entries queued; past it the oldest are dropped.",
+                ),
+            ),
+            (
+                "max_bytes",
+                Integer(
+                    default=d["max_bytes"],
+                    description="Most bytes queued (string entries); unset for no limit.",
+                ),
+            ),
+            (
+                "max_retry_time",
+                Number(
+                    default=d["max_retry_time"],
+                    description="Seconds a failing batch is retried before it is dropped.",
+                ),
+            ),
             (
                 "initial_retry_delay",
-                Number(default=d["initial_retry_delay"], between=(0.001, 1000000)),
+                Number(
+                    default=d["initial_retry_delay"],
+                    between=(0.001, 1000000),
+                    description="Seconds before the first retry.",
+                ),
             ),
-            ("max_retry_delay", Number(default=d["max_retry_delay"], between=(0.001, 1000000))),
-            ("concurrency_limit", Integer(default=d["concurrency_limit"], one_of=(-1, 1))),
+            (
+                "max_retry_delay",
+                Number(
+                    default=d["max_retry_delay"],
+                    between=(0.001, 1000000),
+                    description="Longest delay between retries, in seconds.",
+                ),
+            ),
+            (
+                "concurrency_limit",
+                Integer(
+                    default=d["concurrency_limit"],
+                    one_of=(-1, 1),
+                    description="Batches sent at once: 1, or -1 for no limit.",
+                ),
+            ),
         ],
         required=True,
+        description="How log entries are queued and sent in batches.",
     )
 
 
@@ -47,11 +96,17 @@ def custom_fields_fields() -> list[tuple[str, Any]]:
                 keys=String(len_min=1),
                 values=String(len_min=1),
                 validators=[validate_template_fields],
+                description="Fields added to each log entry: name -> template (e.g. $(headers.host)).",
             ),
         ),
         (
             "custom_fields_by_lua",
-            Map(keys=String(len_min=1), values=String(len_min=1), validators=[validate_lua_fields]),
+            Map(
+                keys=String(len_min=1),
+                values=String(len_min=1),
+                validators=[validate_lua_fields],
+                description="Fields added to each log entry: name -> 'return <expression>'.",
+            ),
         ),
     ]
 

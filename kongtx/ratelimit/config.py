@@ -27,18 +27,26 @@ __all__ = [
 
 REDIS = Record(
     {
-        "host": typedefs.host,
-        "port": typedefs.port.derive(default=6379),
-        "timeout": typedefs.timeout.derive(default=2000),
-        "connect_timeout": typedefs.timeout,
-        "send_timeout": typedefs.timeout,
-        "read_timeout": typedefs.timeout,
-        "username": String(),
-        "password": String(len_min=0),
-        "database": Integer(default=0),
-        "ssl": Boolean(required=True, default=False),
-        "ssl_verify": Boolean(required=True, default=False),
-        "server_name": typedefs.sni,
+        "host": typedefs.host(description="Host of the Redis server (policy redis)."),
+        "port": typedefs.port.derive(default=6379, description="Port of the Redis server."),
+        "timeout": typedefs.timeout.derive(
+            default=2000, description="Milliseconds to wait for Redis (connect, send and read)."
+        ),
+        "connect_timeout": typedefs.timeout(
+            description="Milliseconds to wait when connecting to Redis."
+        ),
+        "send_timeout": typedefs.timeout(description="Milliseconds to wait when sending to Redis."),
+        "read_timeout": typedefs.timeout(description="Milliseconds to wait for Redis' answer."),
+        "username": String(description="Redis ACL username."),
+        "password": String(len_min=0, description="Redis password."),
+        "database": Integer(default=0, description="Redis database number."),
+        "ssl": Boolean(required=True, default=False, description="Connect to Redis with TLS."),
+        "ssl_verify": Boolean(
+            required=True, default=False, description="Verify Redis' certificate."
+        ),
+        "server_name": typedefs.sni(
+            description="Server name sent in the TLS handshake with Redis."
+        ),
     },
     required=True,
 )
@@ -84,9 +92,12 @@ def redis_checks(prefix: str = "config") -> list[Conditional]:
     ]
 
 
-def period_fields() -> dict[str, Number]:
-    """``second`` ... ``year``: optional numbers above 0."""
-    return {period: Number(gt=0) for period in PERIODS}
+def period_fields(counted: str = "HTTP requests") -> dict[str, Number]:
+    """``second`` ... ``year``: optional numbers above 0 (``counted`` names what they limit)."""
+    return {
+        period: Number(gt=0, description=f"Most {counted} allowed per {period}.")
+        for period in PERIODS
+    }
 
 
 def periods_in_order(limits: Mapping[str, Any], capital: bool = True) -> str | None:

@@ -6,9 +6,20 @@ from kongtx.schema.fields import Boolean, Record, String
 
 CONFIG = Record(
     {
-        "anonymous": String(),
-        "hide_credentials": Boolean(required=True, default=False),
-        "realm": String(required=True, default="service"),
+        "anonymous": String(
+            description="Consumer id or username used when authentication fails; "
+            "unset means the request is refused with 401."
+        ),
+        "hide_credentials": Boolean(
+            required=True,
+            default=False,
+            description="Remove the Authorization header before proxying.",
+        ),
+        "realm": String(
+            required=True,
+            default="service",
+            description="Realm of the WWW-Authenticate challenge sent with a 401.",
+        ),
     }
 )
 

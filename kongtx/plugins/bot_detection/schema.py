@@ -18,8 +18,16 @@ def _is_regex(value: str) -> str | None:
 
 CONFIG = Record(
     {
-        "allow": Array(String(validators=[_is_regex]), default=[]),
-        "deny": Array(String(validators=[_is_regex]), default=[]),
+        "allow": Array(
+            String(validators=[_is_regex]),
+            default=[],
+            description="User-Agent regexes let through even when they look like a bot.",
+        ),
+        "deny": Array(
+            String(validators=[_is_regex]),
+            default=[],
+            description="User-Agent regexes refused with 403, besides the built-in bot list.",
+        ),
     }
 )
 

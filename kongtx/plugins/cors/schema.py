@@ -22,15 +22,45 @@ def _asterisk_or_regex(value: str) -> str | None:
 
 CONFIG = Record(
     {
-        "origins": Array(String(validators=[_asterisk_or_regex])),
-        "headers": Array(String()),
-        "exposed_headers": Array(String()),
-        "methods": Array(String(one_of=METHODS), default=list(METHODS)),
-        "max_age": Number(),
-        "credentials": Boolean(required=True, default=False),
-        "private_network": Boolean(required=True, default=False),
-        "preflight_continue": Boolean(required=True, default=False),
-        "allow_origin_absent": Boolean(required=True, default=True),
+        "origins": Array(
+            String(validators=[_asterisk_or_regex]),
+            description="Allowed origins: '*', exact origins or regexes (unset: any).",
+        ),
+        "headers": Array(
+            String(),
+            description="Access-Control-Allow-Headers value (unset: the request's "
+            "Access-Control-Request-Headers).",
+        ),
+        "exposed_headers": Array(String(), description="Access-Control-Expose-Headers value."),
+        "methods": Array(
+            String(one_of=METHODS),
+            default=list(METHODS),
+            description="Access-Control-Allow-Methods value.",
+        ),
+        "max_age": Number(
+            description="Seconds a preflight answer may be cached (Access-Control-Max-Age)."
+        ),
+        "credentials": Boolean(
+            required=True,
+            default=False,
+            description="Send Access-Control-Allow-Credentials: true.",
+        ),
+        "private_network": Boolean(
+            required=True,
+            default=False,
+            description="Answer Access-Control-Request-Private-Network preflights with "
+            "Access-Control-Allow-Private-Network: true.",
+        ),
+        "preflight_continue": Boolean(
+            required=True,
+            default=False,
+            description="Proxy OPTIONS preflight requests to the upstream instead of answering them.",
+        ),
+        "allow_origin_absent": Boolean(
+            required=True,
+            default=True,
+            description="Add the CORS response headers even when the request has no Origin.",
+        ),
     }
 )
 

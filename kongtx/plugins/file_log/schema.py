@@ -14,9 +14,17 @@ CONFIG = Record(
             String(
                 required=True,
                 match_all=[(r"^[^*&%\\`]+$", "not a valid filename")],
+                description="File the log lines are appended to (created when missing).",
             ),
         ),
-        ("reopen", Boolean(required=True, default=False)),
+        (
+            "reopen",
+            Boolean(
+                required=True,
+                default=False,
+                description="Reopen the file for every log line (for external log rotation).",
+            ),
+        ),
         *custom_fields_fields(),
     ],
     required=True,

@@ -8,13 +8,33 @@ ALGORITHMS = ["hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"]
 
 CONFIG = Record(
     {
-        "hide_credentials": Boolean(required=True, default=False),
-        "clock_skew": Number(default=300, gt=0),
-        "anonymous": String(),
-        "validate_request_body": Boolean(required=True, default=False),
-        "enforce_headers": Array(String(), default=[]),
-        "algorithms": Array(String(one_of=ALGORITHMS), default=list(ALGORITHMS)),
-        "realm": String(),
+        "hide_credentials": Boolean(
+            required=True,
+            default=False,
+            description="Remove the Authorization header before proxying.",
+        ),
+        "clock_skew": Number(
+            default=300,
+            gt=0,
+            description="Seconds the Date or X-Date header may differ from the gateway's clock.",
+        ),
+        "anonymous": String(
+            description="Consumer id or username used when authentication fails; unset means the request is refused with 401."
+        ),
+        "validate_request_body": Boolean(
+            required=True,
+            default=False,
+            description="Check the request body against its Digest header.",
+        ),
+        "enforce_headers": Array(
+            String(), default=[], description="Headers the client must include in the signature."
+        ),
+        "algorithms": Array(
+            String(one_of=ALGORITHMS),
+            default=list(ALGORITHMS),
+            description="HMAC algorithms accepted.",
+        ),
+        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
     }
 )
 

@@ -40,21 +40,44 @@ def _no_double_authorization(conf: Mapping[str, Any]) -> Any:
 
 CONFIG = Record(
     [
-        ("http_endpoint", url(required=True)),
-        ("method", String(default="POST", one_of=("POST", "PUT", "PATCH"))),
+        (
+            "http_endpoint",
+            url(
+                required=True,
+                description="URL the log entries are sent to (userinfo is sent as Basic authentication).",
+            ),
+        ),
+        (
+            "method",
+            String(
+                default="POST",
+                one_of=("POST", "PUT", "PATCH"),
+                description="HTTP method of the log requests.",
+            ),
+        ),
         (
             "content_type",
             String(
                 default="application/json",
                 one_of=("application/json", "application/json; charset=utf-8"),
+                description="Content-Type of the log requests.",
             ),
         ),
-        ("timeout", Number(default=10000)),
-        ("keepalive", Number(default=60000)),
-        ("retry_count", Integer()),
-        ("queue_size", Integer()),
-        ("flush_timeout", Number()),
-        ("headers", _headers),
+        (
+            "timeout",
+            Number(default=10000, description="Milliseconds to wait for the log endpoint."),
+        ),
+        (
+            "keepalive",
+            Number(
+                default=60000,
+                description="Milliseconds an idle connection to the endpoint is kept open.",
+            ),
+        ),
+        ("retry_count", Integer(description="Deprecated (use queue.max_retry_time).")),
+        ("queue_size", Integer(description="Deprecated (use queue.max_batch_size).")),
+        ("flush_timeout", Number(description="Deprecated (use queue.max_coalescing_delay).")),
+        ("headers", _headers(description="Headers added to the log requests.")),
         ("queue", queue_record()),
         *custom_fields_fields(),
     ],

@@ -8,10 +8,15 @@ from kongtx.schema.fields import Array, Number, Record, String
 
 CONFIG = Record(
     {
-        "allow": Array(typedefs.ip_or_cidr),
-        "deny": Array(typedefs.ip_or_cidr),
-        "status": Number(),
-        "message": String(),
+        "allow": Array(
+            typedefs.ip_or_cidr,
+            description="Client addresses or CIDR ranges allowed; all others are refused.",
+        ),
+        "deny": Array(typedefs.ip_or_cidr, description="Client addresses or CIDR ranges refused."),
+        "status": Number(description="HTTP status of the refusal (default 403)."),
+        "message": String(
+            description="Message of the refusal (default 'IP address not allowed: <ip>')."
+        ),
     }
 )
 

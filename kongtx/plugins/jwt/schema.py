@@ -7,16 +7,34 @@ from kongtx.schema.fields import Boolean, Number, Record, Set, String
 
 CONFIG = Record(
     {
-        "uri_param_names": Set(String(), default=["jwt"]),
-        "cookie_names": Set(String(), default=[]),
-        "key_claim_name": String(default="iss"),
-        "secret_is_base64": Boolean(required=True, default=False),
-        "claims_to_verify": Set(String(one_of=["exp", "nbf"])),
-        "anonymous": String(),
-        "run_on_preflight": Boolean(required=True, default=True),
-        "maximum_expiration": Number(default=0, between=(0, 31536000)),
-        "header_names": Set(String(), default=["authorization"]),
-        "realm": String(),
+        "uri_param_names": Set(
+            String(), default=["jwt"], description="Query arguments searched for the token."
+        ),
+        "cookie_names": Set(String(), default=[], description="Cookies searched for the token."),
+        "key_claim_name": String(
+            default="iss", description="Claim naming the credential's key (iss by default)."
+        ),
+        "secret_is_base64": Boolean(
+            required=True, default=False, description="The credential secrets are base64-encoded."
+        ),
+        "claims_to_verify": Set(
+            String(one_of=["exp", "nbf"]), description="Registered claims checked: exp and/or nbf."
+        ),
+        "anonymous": String(
+            description="Consumer id or username used when authentication fails; unset means the request is refused with 401."
+        ),
+        "run_on_preflight": Boolean(
+            required=True, default=True, description="Also authenticate OPTIONS preflight requests."
+        ),
+        "maximum_expiration": Number(
+            default=0,
+            between=(0, 31536000),
+            description="Longest lifetime (exp) a token may have, in seconds; 0 for no limit.",
+        ),
+        "header_names": Set(
+            String(), default=["authorization"], description="Headers searched for a Bearer token."
+        ),
+        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
     }
 )
 

@@ -7,14 +7,38 @@ from kongtx.schema.fields import Array, Boolean, Record, String
 
 CONFIG = Record(
     {
-        "key_names": Array(typedefs.header_name, required=True, default=["apikey"]),
-        "hide_credentials": Boolean(required=True, default=False),
-        "anonymous": String(),
-        "key_in_header": Boolean(required=True, default=True),
-        "key_in_query": Boolean(required=True, default=True),
-        "key_in_body": Boolean(required=True, default=False),
-        "run_on_preflight": Boolean(required=True, default=True),
-        "realm": String(),
+        "key_names": Array(
+            typedefs.header_name,
+            required=True,
+            default=["apikey"],
+            description="Names of the header, query argument or body field holding the key.",
+        ),
+        "hide_credentials": Boolean(
+            required=True,
+            default=False,
+            description="Remove the key from the request before proxying.",
+        ),
+        "anonymous": String(
+            description="Consumer id or username used when authentication fails; "
+            "unset means the request is refused with 401."
+        ),
+        "key_in_header": Boolean(
+            required=True, default=True, description="Look for the key in request headers."
+        ),
+        "key_in_query": Boolean(
+            required=True, default=True, description="Look for the key in the query string."
+        ),
+        "key_in_body": Boolean(
+            required=True,
+            default=False,
+            description="Look for the key in a form, multipart or JSON request body.",
+        ),
+        "run_on_preflight": Boolean(
+            required=True,
+            default=True,
+            description="Also authenticate OPTIONS preflight requests.",
+        ),
+        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
     }
 )
 

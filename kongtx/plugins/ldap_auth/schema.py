@@ -8,20 +8,44 @@ from kongtx.schema.fields import Boolean, Number, Record, String
 
 CONFIG = Record(
     {
-        "ldap_host": typedefs.host.derive(required=True),
-        "ldap_port": typedefs.port.derive(required=True, default=389),
-        "ldaps": Boolean(required=True, default=False),
-        "start_tls": Boolean(required=True, default=False),
-        "verify_ldap_host": Boolean(required=True, default=False),
-        "base_dn": String(required=True),
-        "attribute": String(required=True),
-        "cache_ttl": Number(required=True, default=60),
-        "hide_credentials": Boolean(required=True, default=False),
-        "timeout": Number(default=10000),
-        "keepalive": Number(default=60000),
-        "anonymous": String(),
-        "header_type": String(default="ldap"),
-        "realm": String(),
+        "ldap_host": typedefs.host.derive(required=True, description="Host of the LDAP server."),
+        "ldap_port": typedefs.port.derive(
+            required=True, default=389, description="Port of the LDAP server."
+        ),
+        "ldaps": Boolean(
+            required=True, default=False, description="Connect with LDAP over TLS (ldaps)."
+        ),
+        "start_tls": Boolean(
+            required=True, default=False, description="Upgrade the connection with StartTLS."
+        ),
+        "verify_ldap_host": Boolean(
+            required=True,
+            default=False,
+            description="Verify the LDAP server's certificate (lua_ssl_trusted_certificate).",
+        ),
+        "base_dn": String(required=True, description="Base DN the users are searched under."),
+        "attribute": String(
+            required=True, description="Attribute holding the username (e.g. cn or uid)."
+        ),
+        "cache_ttl": Number(
+            required=True, default=60, description="Seconds a successful bind is remembered."
+        ),
+        "hide_credentials": Boolean(
+            required=True,
+            default=False,
+            description="Remove the credentials header before proxying.",
+        ),
+        "timeout": Number(default=10000, description="Milliseconds to wait for the LDAP server."),
+        "keepalive": Number(
+            default=60000, description="Milliseconds an idle LDAP connection is kept open."
+        ),
+        "anonymous": String(
+            description="Consumer id or username used when authentication fails; unset means the request is refused with 401."
+        ),
+        "header_type": String(
+            default="ldap", description="Scheme of the Authorization header (ldap by default)."
+        ),
+        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
     }
 )
 

@@ -21,18 +21,43 @@ def _periods_in_order(config: dict[str, Any]) -> str | None:
 CONFIG = Record(
     {
         **shared.period_fields(),
-        "limit_by": String(default="consumer", one_of=LIMIT_BY),
-        "header_name": typedefs.header_name,
-        "path": typedefs.path,
-        "policy": String(default="local", len_min=0, one_of=POLICIES),
-        "fault_tolerant": Boolean(required=True, default=True),
-        "redis": shared.REDIS,
-        "hide_client_headers": Boolean(required=True, default=False),
-        "error_code": Number(default=429, gt=0),
-        "error_message": String(default="API rate limit exceeded"),
+        "limit_by": String(
+            default="consumer",
+            one_of=LIMIT_BY,
+            description="What is counted: consumer, credential, ip, service, header, path or consumer-group.",
+        ),
+        "header_name": typedefs.header_name(
+            description="Header identifying the client (limit_by header)."
+        ),
+        "path": typedefs.path(description="Path counted (limit_by path)."),
+        "policy": String(
+            default="local",
+            len_min=0,
+            one_of=POLICIES,
+            description="Where counters live: local (this node), cluster (the database) or redis.",
+        ),
+        "fault_tolerant": Boolean(
+            required=True,
+            default=True,
+            description="Proxy requests when the counters cannot be reached.",
+        ),
+        "redis": shared.REDIS(description="Redis connection (policy redis)."),
+        "hide_client_headers": Boolean(
+            required=True,
+            default=False,
+            description="Do not send the RateLimit and X-RateLimit headers.",
+        ),
+        "error_code": Number(default=429, gt=0, description="HTTP status of the refusal."),
+        "error_message": String(
+            default="API rate limit exceeded", description="Message of the refusal."
+        ),
         # Kong batches counter writes when sync_rate >= 0; kongtx always counts in the
         # request (that is what makes the limits exact), so it is accepted and unused.
-        "sync_rate": Number(required=True, default=-1),
+        "sync_rate": Number(
+            required=True,
+            default=-1,
+            description="Accepted for compatibility; counters are always updated in the request.",
+        ),
     },
     validators=[_periods_in_order],
 )

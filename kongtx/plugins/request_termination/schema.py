@@ -28,12 +28,23 @@ def _check(config: dict[str, Any]) -> str | None:
 
 CONFIG = Record(
     {
-        "status_code": Integer(required=True, default=503, between=(100, 599)),
-        "message": String(),
-        "content_type": String(),
-        "body": String(),
-        "echo": Boolean(required=True, default=False),
-        "trigger": typedefs.header_name,
+        "status_code": Integer(
+            required=True,
+            default=503,
+            between=(100, 599),
+            description="HTTP status of the answer.",
+        ),
+        "message": String(description="Message of the JSON answer (not with body)."),
+        "content_type": String(description="Content-Type of a raw body."),
+        "body": String(description="Raw body of the answer (not with message)."),
+        "echo": Boolean(
+            required=True,
+            default=False,
+            description="Answer with a copy of the request and of the matched route and service.",
+        ),
+        "trigger": typedefs.header_name(
+            description="Only terminate requests with this header or query argument."
+        ),
     },
     validators=[_check],
 )

@@ -38,41 +38,77 @@ _colon_header_values = _array(
 _colon_headers = _array(String(match=r"^[^:]+:.*$", validators=[validate_header_pair]))
 
 
-def _colon_record(with_uri: bool = False) -> Record:
-    fields: list[tuple[str, Any]] = [
+_PLACES = {
+    "body": "request body parameters",
+    "headers": "request headers",
+    "querystring": "query string arguments",
+}
+_OPS = {
+    "remove": "Names of the {} to remove.",
+    "rename": "old:new names of the {} to rename.",
+    "replace": "name:value pairs replacing {} already present (values may be templates).",
+    "add": "name:value pairs of {} added when absent (values may be templates).",
+    "append": "name:value pairs of {} added to the values present (values may be templates).",
+}
+
+
+def _section(op: str, fields: list[tuple[str, Any]], summary: str) -> Record:
+    described = [
+        (name, field(description=_OPS[op].format(_PLACES[name]))) for name, field in fields
+    ]
+    return Record(described, required=True, description=summary)
+
+
+def _colon_fields() -> list[tuple[str, Any]]:
+    return [
         ("body", _colon_strings),
         ("headers", _colon_header_values),
         ("querystring", _colon_strings),
     ]
-    if with_uri:
-        fields.append(("uri", String()))
-    return Record(fields, required=True)
 
 
 CONFIG = Record(
     [
-        ("http_method", typedefs.http_method),
+        (
+            "http_method",
+            typedefs.http_method(description="Method of the request sent upstream."),
+        ),
         (
             "remove",
-            Record(
+            _section(
+                "remove",
                 [("body", _strings), ("headers", _headers), ("querystring", _strings)],
-                required=True,
+                "What to remove from the request (done first).",
             ),
         ),
         (
             "rename",
-            Record(
+            _section(
+                "rename",
                 [
                     ("body", _colon_strings),
                     ("headers", _colon_headers),
                     ("querystring", _colon_strings),
                 ],
-                required=True,
+                "What to rename in the request (after remove).",
             ),
         ),
-        ("replace", _colon_record(with_uri=True)),
-        ("add", _colon_record()),
-        ("append", _colon_record()),
+        (
+            "replace",
+            Record(
+                [
+                    *_section("replace", _colon_fields(), "").fields.items(),
+                    ("uri", String(description="New upstream path (may be a template).")),
+                ],
+                required=True,
+                description="What to replace in the request (after rename).",
+            ),
+        ),
+        ("add", _section("add", _colon_fields(), "What to add to the request (after replace).")),
+        (
+            "append",
+            _section("append", _colon_fields(), "What to append to the request (done last)."),
+        ),
     ],
     required=True,
 )

@@ -15,7 +15,7 @@ def _periods_in_order(limit: dict[str, Any]) -> str | None:
 
 
 LIMIT = Record(
-    shared.period_fields(),
+    shared.period_fields("units of this name"),
     required=True,
     entity_checks=[AtLeastOneOf(list(PERIODS))],
     validators=[_periods_in_order],
@@ -23,14 +23,41 @@ LIMIT = Record(
 
 CONFIG = Record(
     {
-        "header_name": String(default="x-kong-limit"),
-        "limit_by": String(default="consumer", one_of=("consumer", "credential", "ip")),
-        "policy": String(default="local", one_of=("local", "cluster", "redis")),
-        "fault_tolerant": Boolean(required=True, default=True),
-        "redis": shared.REDIS,
-        "block_on_first_violation": Boolean(required=True, default=False),
-        "hide_client_headers": Boolean(required=True, default=False),
-        "limits": Map(String(), LIMIT, required=True, len_min=1),
+        "header_name": String(
+            default="x-kong-limit",
+            description="Response header the upstream reports usage in (e.g. x-kong-limit: videos=1).",
+        ),
+        "limit_by": String(
+            default="consumer",
+            one_of=("consumer", "credential", "ip"),
+            description="What is counted: consumer, credential or ip.",
+        ),
+        "policy": String(
+            default="local",
+            one_of=("local", "cluster", "redis"),
+            description="Where counters live: local (this node), cluster (the database) or redis.",
+        ),
+        "fault_tolerant": Boolean(
+            required=True,
+            default=True,
+            description="Proxy requests when the counters cannot be reached.",
+        ),
+        "redis": shared.REDIS(description="Redis connection (policy redis)."),
+        "block_on_first_violation": Boolean(
+            required=True,
+            default=False,
+            description="Refuse a request as soon as any limit is reached.",
+        ),
+        "hide_client_headers": Boolean(
+            required=True, default=False, description="Do not send the X-RateLimit headers."
+        ),
+        "limits": Map(
+            String(),
+            LIMIT,
+            required=True,
+            len_min=1,
+            description="Limits per usage name: name -> {second, minute, hour, day, month, year}.",
+        ),
     }
 )
 

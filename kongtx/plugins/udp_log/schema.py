@@ -10,9 +10,12 @@ __all__ = ["CONFIG"]
 
 CONFIG = Record(
     [
-        ("host", host(required=True)),
-        ("port", port(required=True)),
-        ("timeout", Number(default=10000)),
+        ("host", host(required=True, description="Host of the log receiver.")),
+        ("port", port(required=True, description="UDP port of the log receiver.")),
+        (
+            "timeout",
+            Number(default=10000, description="Milliseconds to wait when sending to the receiver."),
+        ),
         *custom_fields_fields(),
     ],
     required=True,
