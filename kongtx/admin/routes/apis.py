@@ -34,7 +34,7 @@ from kongtx.errors import KongtxError, NotFound, SchemaViolation, UniqueViolatio
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
 
-__all__ = ["flatten_fields", "install"]
+__all__ = ["LegacyApis", "flatten_fields", "install"]
 
 _ROUTE_TO_API = {"hosts": "hosts", "paths": "uris", "methods": "methods", "strip_path": "strip_uri"}
 _SERVICE_TO_API = {
@@ -99,33 +99,50 @@ def _legacy_error(err: KongtxError, mapping: dict[str, str], gen: str) -> AdminE
     return AdminError(err.http_status, err.to_body())
 
 
-def install(api: AdminAPI, router: Router) -> None:
-    """Register ``/apis`` and ``/apis/{api}/plugins`` endpoints."""
-    dao = api.dao
+def _plugin_view(row: dict[str, Any], api_id: str) -> dict[str, Any]:
+    consumer = row.get("consumer") or {}
+    out = {
+        "id": row["id"],
+        "name": row["name"],
+        "api_id": api_id,
+        "consumer_id": consumer.get("id"),
+        "config": row.get("config"),
+        "enabled": row.get("enabled", True),
+        "created_at": int(row.get("created_at") or 0) * 1000,
+    }
+    return {k: v for k, v in out.items() if v is not None}
 
-    def now_ms() -> int | None:
+
+class LegacyApis:
+    """The ``/apis`` and ``/apis/{api}/plugins`` endpoints of one Admin API."""
+
+    def __init__(self, api: AdminAPI) -> None:
+        self.api = api
+        self.dao = api.dao
+
+    def _now_ms(self) -> int | None:
         # Without a clock the DAO's created_at (seconds) is reported * 1000.
-        return int(api.clock.seconds() * 1000) if api.clock is not None else None
+        return int(self.api.clock.seconds() * 1000) if self.api.clock is not None else None
 
-    def legacy_input(req: AdminRequest) -> dict[str, Any]:
+    def _legacy_input(self, req: AdminRequest) -> dict[str, Any]:
         body = req.body()
         return coerce_form_api(body.data) if body.form else dict(body.data)
 
-    async def load(ident: str) -> dict[str, Any] | None:
+    async def _load(self, ident: str) -> dict[str, Any] | None:
         if is_uuid(ident):
-            service = await dao.select("services", ident)
+            service = await self.dao.select("services", ident)
         else:
-            service = await dao.select_by_key("services", ident)
+            service = await self.dao.select_by_key("services", ident)
         if service is None or API_TAG not in (service.get("tags") or []):
             return None
         return service
 
-    async def represent(service: dict[str, Any]) -> dict[str, Any]:
-        route = await dao.select("routes", route_id_for(service["id"]))
+    async def _represent(self, service: dict[str, Any]) -> dict[str, Any]:
+        route = await self.dao.select("routes", route_id_for(service["id"]))
         return from_service_route(service, route)
 
-    async def store(
-        data: dict[str, Any], api_id: str, created_ms: int | None, existing: bool
+    async def _store(
+        self, data: dict[str, Any], api_id: str, created_ms: int | None, existing: bool
     ) -> dict[str, Any]:
         gen = generation(data)
         try:
@@ -135,23 +152,23 @@ def install(api: AdminAPI, router: Router) -> None:
         service_in, route_in = to_service_route(valid, gen, api_id, created_ms)
         rid = route_id_for(api_id)
         try:
-            service = await dao.upsert("services", api_id, service_in)
+            service = await self.dao.upsert("services", api_id, service_in)
         except KongtxError as err:
             raise _legacy_error(err, _SERVICE_TO_API, gen) from None
         try:
-            route = await dao.upsert("routes", rid, route_in)
+            route = await self.dao.upsert("routes", rid, route_in)
         except KongtxError as err:
             if not existing:  # undo the half-created API
-                await dao.delete("services", api_id)
+                await self.dao.delete("services", api_id)
             raise _legacy_error(err, _ROUTE_TO_API, gen) from None
         return from_service_route(service, route)
 
-    async def all_apis() -> list[dict[str, Any]]:
-        services = api.registry.get("services")
+    async def _all_apis(self) -> list[dict[str, Any]]:
+        services = self.api.registry.get("services")
         rows = []
         offset = None
         while True:
-            page = await dao.page(
+            page = await self.dao.page(
                 services.name, size=1000, offset=offset, tags=[API_TAG], tags_cond="and"
             )
             rows.extend(page.rows)
@@ -159,15 +176,15 @@ def install(api: AdminAPI, router: Router) -> None:
             if offset is None:
                 break
         rows.sort(key=lambda r: r["id"])
-        return [await represent(r) for r in rows]
+        return [await self._represent(r) for r in rows]
 
-    async def list_apis(req: AdminRequest, params: dict[str, str]) -> Response:
+    async def list_apis(self, req: AdminRequest, params: dict[str, str]) -> Response:
         raw_size = req.arg("size") or "100"
         try:
             size = int(raw_size)
         except ValueError:
             raise AdminError(400, {"size": "size is not a number"}) from None
-        items = await all_apis()
+        items = await self._all_apis()
         for key, values in req.query.items():
             if key in ("size", "offset"):
                 continue
@@ -195,72 +212,64 @@ def install(api: AdminAPI, router: Router) -> None:
             body["next"] = f"http://{host}/apis/?offset={escape_uri(next_token)}&size={size}"
         return Response(200, body)
 
-    async def create(req: AdminRequest, params: dict[str, str]) -> Response:
-        data = legacy_input(req)
+    async def create(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        data = self._legacy_input(req)
         api_id = data.pop("id", None) or str(uuid.uuid4())
         data.pop("created_at", None)
-        if await dao.select("services", api_id) is not None:
+        if await self.dao.select("services", api_id) is not None:
             raise AdminError(409, {"id": f"already exists with value '{api_id}'"})
-        return Response(201, await store(data, api_id, now_ms(), existing=False))
+        return Response(201, await self._store(data, api_id, self._now_ms(), existing=False))
 
-    async def put(req: AdminRequest, params: dict[str, str]) -> Response:
-        data = legacy_input(req)
+    async def put(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        data = self._legacy_input(req)
         api_id = data.pop("id", None)
-        existing = await load(api_id) if isinstance(api_id, str) else None
+        existing = await self._load(api_id) if isinstance(api_id, str) else None
         if existing is None:
             data.pop("created_at", None)
             return Response(
-                201, await store(data, api_id or str(uuid.uuid4()), now_ms(), existing=False)
+                201,
+                await self._store(
+                    data, api_id or str(uuid.uuid4()), self._now_ms(), existing=False
+                ),
             )
         created = data.pop("created_at", None) or from_service_route(existing, None)["created_at"]
-        return Response(200, await store(data, existing["id"], created, existing=True))
+        return Response(200, await self._store(data, existing["id"], created, existing=True))
 
-    async def get_one(req: AdminRequest, params: dict[str, str]) -> Response:
-        service = await load(params["apis"])
+    async def get_one(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await self._load(params["apis"])
         if service is None:
             raise not_found()
-        return Response(200, await represent(service))
+        return Response(200, await self._represent(service))
 
-    async def patch(req: AdminRequest, params: dict[str, str]) -> Response:
-        service = await load(params["apis"])
+    async def patch(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await self._load(params["apis"])
         if service is None:
             raise not_found()
-        patch_data = legacy_input(req)
+        patch_data = self._legacy_input(req)
         if not patch_data:
             raise AdminError(400, {"message": "empty body"})
-        current = await represent(service)
+        current = await self._represent(service)
         merged = {k: v for k, v in current.items() if k not in ("id", "created_at")}
         merged.update(patch_data)
         merged = {k: v for k, v in merged.items() if v is not None}
         return Response(
-            200, await store(merged, service["id"], current["created_at"], existing=True)
+            200, await self._store(merged, service["id"], current["created_at"], existing=True)
         )
 
-    async def delete(req: AdminRequest, params: dict[str, str]) -> Response:
-        service = await load(params["apis"])
+    async def delete(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await self._load(params["apis"])
         if service is None:
             raise not_found()
-        await dao.delete("routes", route_id_for(service["id"]))
-        await dao.delete("services", service["id"])
+        await self.dao.delete("routes", route_id_for(service["id"]))
+        await self.dao.delete("services", service["id"])
         return Response(204)
 
     # -- /apis/{api}/plugins --------------------------------------------------
 
-    def plugin_view(row: dict[str, Any], api_id: str) -> dict[str, Any]:
-        consumer = row.get("consumer") or {}
-        out = {
-            "id": row["id"],
-            "name": row["name"],
-            "api_id": api_id,
-            "consumer_id": consumer.get("id"),
-            "config": row.get("config"),
-            "enabled": row.get("enabled", True),
-            "created_at": int(row.get("created_at") or 0) * 1000,
-        }
-        return {k: v for k, v in out.items() if v is not None}
-
-    def plugin_input(req: AdminRequest, existing: dict[str, Any] | None = None) -> dict[str, Any]:
-        plugins = api.registry.get("plugins")
+    def _plugin_input(
+        self, req: AdminRequest, existing: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        plugins = self.api.registry.get("plugins")
         body = req.body()
         data = dict(body.data)
         if body.form:
@@ -273,65 +282,74 @@ def install(api: AdminAPI, router: Router) -> None:
         data.pop("api_id", None)
         return data
 
-    async def api_plugin(params: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        service = await load(params["apis"])
+    async def _api_plugin(self, params: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        service = await self._load(params["apis"])
         if service is None:
             raise not_found()
-        row = await dao.select("plugins", params["plugins"]) if is_uuid(params["plugins"]) else None
+        row = (
+            await self.dao.select("plugins", params["plugins"])
+            if is_uuid(params["plugins"])
+            else None
+        )
         if row is None or (row.get("route") or {}).get("id") != route_id_for(service["id"]):
             raise not_found()
         return service, row
 
-    async def plugins_list(req: AdminRequest, params: dict[str, str]) -> Response:
-        service = await load(params["apis"])
+    async def plugins_list(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await self._load(params["apis"])
         if service is None:
             raise not_found()
         rows = [
-            plugin_view(r, service["id"])
-            async for r in api.crud.iterate(
-                api.registry.get("plugins"), foreign=("route", route_id_for(service["id"]))
+            _plugin_view(r, service["id"])
+            async for r in self.api.crud.iterate(
+                self.api.registry.get("plugins"), foreign=("route", route_id_for(service["id"]))
             )
         ]
         return Response(200, {"data": rows, "total": len(rows)})
 
-    async def plugins_create(req: AdminRequest, params: dict[str, str]) -> Response:
-        service = await load(params["apis"])
+    async def plugins_create(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service = await self._load(params["apis"])
         if service is None:
             raise not_found()
-        data = plugin_input(req)
+        data = self._plugin_input(req)
         data["route"] = {"id": route_id_for(service["id"])}
         try:
             if "id" in data and isinstance(data["id"], str) and req.method == "PUT":
-                row = await dao.upsert("plugins", data.pop("id"), data)
+                row = await self.dao.upsert("plugins", data.pop("id"), data)
             else:
-                row = await dao.insert("plugins", data)
+                row = await self.dao.insert("plugins", data)
         except KongtxError as err:
             raise _legacy_error(err, {}, "10") from None
-        return Response(201, plugin_view(row, service["id"]))
+        return Response(201, _plugin_view(row, service["id"]))
 
-    async def plugin_get(req: AdminRequest, params: dict[str, str]) -> Response:
-        service, row = await api_plugin(params)
-        return Response(200, plugin_view(row, service["id"]))
+    async def plugin_get(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service, row = await self._api_plugin(params)
+        return Response(200, _plugin_view(row, service["id"]))
 
-    async def plugin_patch(req: AdminRequest, params: dict[str, str]) -> Response:
-        service, row = await api_plugin(params)
+    async def plugin_patch(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service, row = await self._api_plugin(params)
         try:
-            updated = await dao.update("plugins", row["id"], plugin_input(req, row))
+            updated = await self.dao.update("plugins", row["id"], self._plugin_input(req, row))
         except KongtxError as err:
             raise _legacy_error(err, {}, "10") from None
-        return Response(200, plugin_view(updated, service["id"]))
+        return Response(200, _plugin_view(updated, service["id"]))
 
-    async def plugin_delete(req: AdminRequest, params: dict[str, str]) -> Response:
-        _, row = await api_plugin(params)
-        await dao.delete("plugins", row["id"])
+    async def plugin_delete(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        _, row = await self._api_plugin(params)
+        await self.dao.delete("plugins", row["id"])
         return Response(204)
 
-    router.add("/apis", {"GET": list_apis, "POST": create, "PUT": put})
-    router.add("/apis/:apis", {"GET": get_one, "PATCH": patch, "DELETE": delete})
+
+def install(api: AdminAPI, router: Router) -> None:
+    """Register ``/apis`` and ``/apis/{api}/plugins`` endpoints."""
+    apis = LegacyApis(api)
+    router.add("/apis", {"GET": apis.list_apis, "POST": apis.create, "PUT": apis.put})
+    router.add("/apis/:apis", {"GET": apis.get_one, "PATCH": apis.patch, "DELETE": apis.delete})
     router.add(
-        "/apis/:apis/plugins", {"GET": plugins_list, "POST": plugins_create, "PUT": plugins_create}
+        "/apis/:apis/plugins",
+        {"GET": apis.plugins_list, "POST": apis.plugins_create, "PUT": apis.plugins_create},
     )
     router.add(
         "/apis/:apis/plugins/:plugins",
-        {"GET": plugin_get, "PATCH": plugin_patch, "DELETE": plugin_delete},
+        {"GET": apis.plugin_get, "PATCH": apis.plugin_patch, "DELETE": apis.plugin_delete},
     )
