@@ -67,8 +67,8 @@ class HangupReloader(Service):
         except ConfigError as exc:
             log.error("reload: {error}; the previous configuration stays", error=str(exc))
             return
-        old = getattr(self.node.config, "_raw", {})
-        new = getattr(config, "_raw", {})
+        old = self.node.config.raw
+        new = config.raw
         changed = sorted(k for k in new if new.get(k) != old.get(k) and k not in LIVE)
         if changed:
             log.warn(  # noqa: G010 - twisted's Logger has no warning()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 
 from kongtx.errors import ConfigError, KongtxError
+
+if TYPE_CHECKING:
+    from kongtx.config import Config
 
 __all__ = ["add_conf_options", "fail", "load", "react"]
 
@@ -27,7 +30,7 @@ def fail(message: str) -> int:
     return 1
 
 
-def load(args: argparse.Namespace, plugins: bool = True) -> Any:
+def load(args: argparse.Namespace, plugins: bool = True) -> Config:
     """The configuration named by ``-c`` (``-p`` overrides the prefix), plugins loaded.
 
     :raises ConfigError: for a bad configuration.
@@ -36,7 +39,7 @@ def load(args: argparse.Namespace, plugins: bool = True) -> Any:
 
     overrides = {"prefix": args.prefix} if getattr(args, "prefix", None) else None
     config = load_config(getattr(args, "conf", None), overrides=overrides)
-    if plugins and getattr(config, "plugins", None):
+    if plugins and config.plugins:
         from kongtx.plugins.base import load_plugins
 
         load_plugins(list(config.plugins))

@@ -13,11 +13,11 @@ __all__ = ["severity_fields"]
 def severity_fields(required: bool = True) -> list[tuple[str, Any]]:
     """``log_level`` and the three ``*_severity`` fields (default ``info``)."""
     return [
-        (name, String(required=required, default="info", one_of=SEVERITIES))
-        for name in (
-            "log_level",
-            "successful_severity",
-            "client_errors_severity",
-            "server_errors_severity",
+        (name, String(required=required, default="info", one_of=SEVERITIES, description=text))
+        for name, text in (
+            ("log_level", "Lowest severity of the entries sent."),
+            ("successful_severity", "Severity of entries for 1xx-3xx responses."),
+            ("client_errors_severity", "Severity of entries for 4xx responses."),
+            ("server_errors_severity", "Severity of entries for 5xx responses."),
         )
     ]

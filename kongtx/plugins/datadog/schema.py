@@ -43,11 +43,24 @@ DEFAULT_METRICS = [
 
 _METRIC = Record(
     [
-        ("name", String(required=True, one_of=METRIC_NAMES)),
-        ("stat_type", String(required=True, one_of=tuple(STAT_TYPES))),
-        ("tags", Array(String(match=r"^.*[^:]$"))),
-        ("sample_rate", Number(between=(0, 1))),
-        ("consumer_identifier", String(one_of=CONSUMER_IDENTIFIERS)),
+        ("name", String(required=True, one_of=METRIC_NAMES, description="Metric sent.")),
+        (
+            "stat_type",
+            String(
+                required=True, one_of=tuple(STAT_TYPES), description="StatsD type of the metric."
+            ),
+        ),
+        ("tags", Array(String(match=r"^.*[^:]$"), description="Tags added to the metric.")),
+        (
+            "sample_rate",
+            Number(between=(0, 1), description="Sampling rate of counters and gauges."),
+        ),
+        (
+            "consumer_identifier",
+            String(
+                one_of=CONSUMER_IDENTIFIERS, description="How the consumer is named in the metric."
+            ),
+        ),
     ],
     entity_checks=[
         Conditional(
@@ -58,17 +71,22 @@ _METRIC = Record(
 
 CONFIG = Record(
     [
-        ("host", host(default="localhost")),
-        ("port", port(default=8125)),
-        ("prefix", String(default="kong")),
-        ("service_name_tag", String(default="name")),
-        ("status_tag", String(default="status")),
-        ("consumer_tag", String(default="consumer")),
-        ("retry_count", Integer()),
-        ("queue_size", Integer()),
-        ("flush_timeout", Number()),
+        ("host", host(default="localhost", description="Host of the Datadog agent (DogStatsD).")),
+        ("port", port(default=8125, description="Port of the Datadog agent.")),
+        ("prefix", String(default="kong", description="Prefix of every metric name.")),
+        ("service_name_tag", String(default="name", description="Tag carrying the service name.")),
+        ("status_tag", String(default="status", description="Tag carrying the response status.")),
+        ("consumer_tag", String(default="consumer", description="Tag carrying the consumer.")),
+        ("retry_count", Integer(description="Deprecated (use queue.max_retry_time).")),
+        ("queue_size", Integer(description="Deprecated (use queue.max_batch_size).")),
+        ("flush_timeout", Number(description="Deprecated (use queue.max_coalescing_delay).")),
         ("queue", queue_record()),
-        ("metrics", Array(_METRIC, required=True, default=DEFAULT_METRICS)),
+        (
+            "metrics",
+            Array(
+                _METRIC, required=True, default=DEFAULT_METRICS, description="Metrics sent and how."
+            ),
+        ),
     ],
     required=True,
 )

@@ -11,12 +11,12 @@ __all__ = ["CONFIG"]
 
 CONFIG = Record(
     [
-        ("host", host(default="logs-01.loggly.com")),
-        ("port", port(default=514)),
-        ("key", String(required=True)),
-        ("tags", Set(String(), default=["kong"])),
+        ("host", host(default="logs-01.loggly.com", description="Loggly syslog host.")),
+        ("port", port(default=514, description="Loggly syslog UDP port.")),
+        ("key", String(required=True, description="Loggly customer token.")),
+        ("tags", Set(String(), default=["kong"], description="Tags attached to each entry.")),
         *severity_fields(required=False),
-        ("timeout", Number(default=10000)),
+        ("timeout", Number(default=10000, description="Milliseconds to wait when sending.")),
         *custom_fields_fields(),
     ],
     required=True,

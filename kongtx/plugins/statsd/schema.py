@@ -61,12 +61,31 @@ DEFAULT_METRICS = [
 
 _METRIC = Record(
     [
-        ("name", String(required=True, one_of=METRIC_NAMES)),
-        ("stat_type", String(required=True, one_of=STAT_TYPES)),
-        ("sample_rate", Number(gt=0)),
-        ("consumer_identifier", String(one_of=CONSUMER_IDENTIFIERS)),
-        ("service_identifier", String(one_of=SERVICE_IDENTIFIERS)),
-        ("workspace_identifier", String(one_of=WORKSPACE_IDENTIFIERS)),
+        ("name", String(required=True, one_of=METRIC_NAMES, description="Metric sent.")),
+        (
+            "stat_type",
+            String(required=True, one_of=STAT_TYPES, description="StatsD type of the metric."),
+        ),
+        ("sample_rate", Number(gt=0, description="Sampling rate of counters and gauges.")),
+        (
+            "consumer_identifier",
+            String(
+                one_of=CONSUMER_IDENTIFIERS, description="How the consumer is named in the metric."
+            ),
+        ),
+        (
+            "service_identifier",
+            String(
+                one_of=SERVICE_IDENTIFIERS, description="How the service is named in the metric."
+            ),
+        ),
+        (
+            "workspace_identifier",
+            String(
+                one_of=WORKSPACE_IDENTIFIERS,
+                description="How the workspace is named in the metric.",
+            ),
+        ),
     ],
     entity_checks=[
         Conditional(
@@ -77,30 +96,67 @@ _METRIC = Record(
 
 CONFIG = Record(
     [
-        ("host", host(default="localhost")),
-        ("port", port(default=8125)),
-        ("prefix", String(default="kong")),
-        ("metrics", Array(_METRIC, default=DEFAULT_METRICS)),
-        ("allow_status_codes", Array(String(match=r"^[0-9]+-[0-9]+$"))),
-        ("udp_packet_size", Number(between=(0, 65507), default=0)),
-        ("use_tcp", Boolean(default=False)),
-        ("hostname_in_prefix", Boolean(default=False)),
+        ("host", host(default="localhost", description="Host of the StatsD server.")),
+        ("port", port(default=8125, description="Port of the StatsD server.")),
+        ("prefix", String(default="kong", description="Prefix of every metric name.")),
+        ("metrics", Array(_METRIC, default=DEFAULT_METRICS, description="Metrics sent and how.")),
+        (
+            "allow_status_codes",
+            Array(
+                String(match=r"^[0-9]+-[0-9]+$"),
+                description="Status ranges (e.g. 200-299) whose requests are counted; unset for all.",
+            ),
+        ),
+        (
+            "udp_packet_size",
+            Number(
+                between=(0, 65507),
+                default=0,
+                description="Pack metrics into UDP packets of up to this many bytes (0: one per packet).",
+            ),
+        ),
+        ("use_tcp", Boolean(default=False, description="Send over TCP instead of UDP.")),
+        (
+            "hostname_in_prefix",
+            Boolean(default=False, description="Add the node's hostname to the prefix."),
+        ),
         (
             "consumer_identifier_default",
-            String(required=True, default="custom_id", one_of=CONSUMER_IDENTIFIERS),
+            String(
+                required=True,
+                default="custom_id",
+                one_of=CONSUMER_IDENTIFIERS,
+                description="How consumers are named when a metric does not say.",
+            ),
         ),
         (
             "service_identifier_default",
-            String(required=True, default="service_name_or_host", one_of=SERVICE_IDENTIFIERS),
+            String(
+                required=True,
+                default="service_name_or_host",
+                one_of=SERVICE_IDENTIFIERS,
+                description="How services are named when a metric does not say.",
+            ),
         ),
         (
             "workspace_identifier_default",
-            String(required=True, default="workspace_id", one_of=WORKSPACE_IDENTIFIERS),
+            String(
+                required=True,
+                default="workspace_id",
+                one_of=WORKSPACE_IDENTIFIERS,
+                description="How workspaces are named when a metric does not say.",
+            ),
         ),
-        ("retry_count", Integer()),
-        ("queue_size", Integer()),
-        ("flush_timeout", Number()),
-        ("tag_style", String(one_of=TAG_STYLES)),
+        ("retry_count", Integer(description="Deprecated (use queue.max_retry_time).")),
+        ("queue_size", Integer(description="Deprecated (use queue.max_batch_size).")),
+        ("flush_timeout", Number(description="Deprecated (use queue.max_coalescing_delay).")),
+        (
+            "tag_style",
+            String(
+                one_of=TAG_STYLES,
+                description="Tag syntax: dogstatsd, influxdb, librato or signalfx (unset: no tags).",
+            ),
+        ),
         ("queue", queue_record()),
     ],
     required=True,

@@ -18,10 +18,29 @@ __all__ = ["CONFIG"]
 CONFIG = Record(
     [
         *severity_fields(),
-        ("facility", String(required=True, default="user", one_of=tuple(FACILITIES))),
-        ("socket_path", String(required=True, default="/dev/log", starts_with="/")),
-        ("host", host()),
-        ("port", port(required=True, default=514)),
+        (
+            "facility",
+            String(
+                required=True,
+                default="user",
+                one_of=tuple(FACILITIES),
+                description="Syslog facility of the entries.",
+            ),
+        ),
+        (
+            "socket_path",
+            String(
+                required=True,
+                default="/dev/log",
+                starts_with="/",
+                description="Local syslog socket (used when host is unset).",
+            ),
+        ),
+        ("host", host(description="Host of a remote syslog server (UDP).")),
+        (
+            "port",
+            port(required=True, default=514, description="UDP port of the remote syslog server."),
+        ),
         *custom_fields_fields(),
     ],
     required=True,
