@@ -17,7 +17,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler
+from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.proxy_cache import api
 from kongtx.plugins.proxy_cache.cache_key import build_cache_key
 from kongtx.plugins.proxy_cache.policy import (
@@ -160,7 +160,7 @@ class Handler(PluginHandler):
         api.install(self, admin, router)
 
     # -- access ------------------------------------------------------------------
-    def access(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         """Answer from the cache, or mark the request Miss/Refresh/Bypass."""
         plan = self._plans.get(conf)
         request = ctx.request
@@ -212,7 +212,7 @@ class Handler(PluginHandler):
         raise ProxyExit(cached.status, body=cached.body, headers=out)
 
     # -- response ----------------------------------------------------------------
-    def header_filter(self, ctx: Any, conf: dict[str, Any]) -> None:
+    def header_filter(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         """Decide whether this response is stored; add X-Cache-Status / X-Cache-Key."""
         state: _State | None = ctx.shared.get(_STATE)
         headers = ctx.response_headers
@@ -245,7 +245,7 @@ class Handler(PluginHandler):
         if state.key is not None and (plan.show_key or state.debug):
             headers.set("X-Cache-Key", state.key)
 
-    def body_filter(self, ctx: Any, conf: dict[str, Any], chunk: bytes, eof: bool) -> None:
+    def body_filter(self, ctx: ProxyContext, conf: dict[str, Any], chunk: bytes, eof: bool) -> None:
         """Collect a cacheable body; store it once complete."""
         state: _State | None = ctx.shared.get(_STATE)
         if state is None or not state.collect:
