@@ -36,4 +36,6 @@ def identifier(
 
 def format_number(value: float) -> str:
     """A number as Lua prints it in a header: ``5``, ``2.5``."""
+    if type(value) is int:
+        return str(value)
     return str(int(value)) if float(value).is_integer() else repr(float(value))

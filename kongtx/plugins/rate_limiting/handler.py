@@ -116,9 +116,9 @@ class Handler(PluginHandler):
         """Add the headers ``access`` computed."""
         headers = ctx.shared.pop(_HEADERS, None)
         if headers and ctx.response_headers is not None:
-            response_headers = ctx.response_headers
-            for name, value in headers:
-                response_headers.set(name, value)
+            # Replace any the upstream sent, in one pass over the response's headers.
+            ctx.response_headers.take(self._plans.get(conf).header_names)
+            ctx.response_headers.extend(headers)
 
     def detach(self) -> None:
         """Forget the node's policies and the plans bound to them."""

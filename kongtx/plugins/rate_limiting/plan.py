@@ -33,7 +33,15 @@ class RateLimitPlan:
     def __init__(
         self, conf: dict[str, Any], route_id: str | None = None, service_id: str | None = None
     ) -> None:
-        self.limits = [(p, float(conf[p])) for p in PERIODS if conf.get(p) is not None]
+        # Integral limits stay ints, so remaining counts print without a conversion.
+        self.limits = [(p, _number(conf[p])) for p in PERIODS if conf.get(p) is not None]
+        self._limit_texts = [format_number(limit) for _, limit in self.limits]
+        #: Lower-case names of every header this plan sets (replaced in one pass).
+        self.header_names = frozenset(
+            [_LIMIT[p].lower() for p, _ in self.limits]
+            + [_REMAINING[p].lower() for p, _ in self.limits]
+            + ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]
+        )
         self.limit_by = conf.get("limit_by") or "consumer"
         self.header_name = conf.get("header_name")
         self.path = conf.get("path")
@@ -47,6 +55,7 @@ class RateLimitPlan:
         self.store: Any = None  # the policy's counter store, bound on first use
         self._second = -1
         self._windows: list[Window] = []
+        self._hits: dict[str, list[Hit]] = {}  # by identifier, for the current second
 
     def identifier(self, ctx: ProxyContext) -> str:
         """Kong's identifier for ``limit_by``; the client IP when it has none."""
@@ -59,12 +68,19 @@ class RateLimitPlan:
         if second != self._second:
             self._windows = [window(period, now) for period, _ in self.limits]
             self._second = second
+            self._hits = {}
         return self._windows
 
     def hits(self, identifier: str, windows: list[Window]) -> list[Hit]:
-        """One counter per configured period, each counting this request once."""
+        """One counter per configured period, each counting this request once.
+
+        Built once per identifier and second (``windows`` must be this second's).
+        """
+        found = self._hits.get(identifier)
+        if found is not None and found[0].expires == windows[0].end:
+            return found
         prefix = self.key_prefix + identifier + ":"
-        return [
+        built = self._hits[identifier] = [
             Hit(
                 f"{prefix}{w.start * 1000}:{w.period}",
                 limit,
@@ -79,6 +95,7 @@ class RateLimitPlan:
             )
             for (_, limit), w in zip(self.limits, windows)
         ]
+        return built
 
     # -- headers -----------------------------------------------------------------
     def headers(
@@ -90,20 +107,28 @@ class RateLimitPlan:
         takes one off the period that blocked it (as Kong reports it).
         """
         out: list[tuple[str, str]] = []
-        best: tuple[float, int, float, Window] | None = None
+        best: tuple[float, int, str, Window] | None = None
+        values = outcome.values
+        texts = self._limit_texts
         for index, ((period, limit), w) in enumerate(zip(self.limits, windows)):
-            remaining = limit - outcome.values[index]
+            remaining = limit - values[index]
             if index == outcome.blocked:
                 remaining -= 1
-            remaining = max(0.0, remaining)
-            out.append((_LIMIT[period], format_number(limit)))
+            if remaining < 0:
+                remaining = 0
+            out.append((_LIMIT[period], texts[index]))
             out.append((_REMAINING[period], format_number(remaining)))
             length = EXPIRATIONS[period]
             if best is None or remaining < best[0] or (remaining == best[0] and length > best[1]):
-                best = (remaining, length, limit, w)
+                best = (remaining, length, texts[index], w)
         assert best is not None
         reset = best[3].reset(now)
-        out.append(("RateLimit-Limit", format_number(best[2])))
+        out.append(("RateLimit-Limit", best[2]))
         out.append(("RateLimit-Remaining", format_number(best[0])))
         out.append(("RateLimit-Reset", str(reset)))
         return out, reset
+
+
+def _number(value: Any) -> float:
+    number = float(value)
+    return int(number) if number.is_integer() else number
