@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, TimeoutError
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import UNIXClientEndpoint, UNIXServerEndpoint
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IDelayedCall, IListeningPort
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import Int32StringReceiver
@@ -139,6 +140,10 @@ class SharedCounters:
         self._connecting: list[Deferred[_ClientProtocol]] | None = None
         self._pending: dict[int, Deferred[Outcome]] = {}
         self._next_id = 0
+        # One timer for every call (not one per call): calls are answered in order, so the
+        # oldest unanswered call is the first to run out of time.
+        self._deadlines: deque[tuple[float, int]] = deque()
+        self._watchdog: IDelayedCall | None = None
 
     def hit(self, hits: Sequence[Hit], strict: bool) -> Deferred[Outcome]:
         """Apply ``hits`` in worker 0's store."""
@@ -153,15 +158,29 @@ class SharedCounters:
 
         d: Deferred[Outcome] = Deferred(cancel)
         self._pending[request_id] = d
+        self._deadlines.append((self.reactor.seconds() + self.timeout, request_id))
+        if self._watchdog is None:
+            self._watchdog = self.reactor.callLater(self.timeout, self._expire)
         if self._protocol is not None:
             self._protocol.sendString(message)
         else:
             self._connect().addCallbacks(
                 lambda proto: proto.sendString(message), lambda f: self._fail(request_id, f)
             )
-        d.addTimeout(self.timeout, self.reactor)
-        d.addErrback(_unavailable)
         return d
+
+    def _expire(self) -> None:
+        """Fail the calls whose time ran out; re-arm for the next one."""
+        self._watchdog = None
+        now = self.reactor.seconds()
+        deadlines = self._deadlines
+        while deadlines and (deadlines[0][0] <= now or deadlines[0][1] not in self._pending):
+            _, request_id = deadlines.popleft()
+            d = self._pending.pop(request_id, None)
+            if d is not None and not d.called:
+                d.errback(CounterUnavailable("worker 0's counters did not answer in time"))
+        if deadlines:
+            self._watchdog = self.reactor.callLater(max(0.0, deadlines[0][0] - now), self._expire)
 
     def _connect(self) -> Deferred[_ClientProtocol]:
         waiter: Deferred[_ClientProtocol] = Deferred()
@@ -187,10 +206,13 @@ class SharedCounters:
     def _fail(self, request_id: int, failure: Failure) -> None:
         d = self._pending.pop(request_id, None)
         if d is not None and not d.called:
-            d.errback(failure)
+            d.errback(_unavailable(failure))
 
     def _answered(self, request_id: int, outcome: Outcome) -> None:
         d = self._pending.pop(request_id, None)
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1] not in self._pending:
+            deadlines.popleft()
         if d is not None and not d.called:
             d.callback(outcome)
 
@@ -203,7 +225,10 @@ class SharedCounters:
                 d.errback(CounterUnavailable("worker 0's counters went away"))
 
     def close(self) -> None:
-        """Drop the connection (pending calls fail)."""
+        """Drop the connection (pending calls fail) and the timer."""
+        if self._watchdog is not None and self._watchdog.active():
+            self._watchdog.cancel()
+        self._watchdog = None
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.loseConnection()
 
@@ -211,6 +236,4 @@ class SharedCounters:
 def _unavailable(failure: Failure) -> Failure:
     if failure.check(CounterUnavailable):
         return failure
-    if failure.check(TimeoutError):
-        return Failure(CounterUnavailable("worker 0's counters did not answer in time"))
     return Failure(CounterUnavailable(f"worker 0's counters: {failure.getErrorMessage()}"))
