@@ -15,6 +15,7 @@ from twisted.internet.interfaces import IPushProducer
 
 from kongtx.http.body import Body
 from kongtx.http.headers import Headers
+from kongtx.http.raw_channel import RawChannel
 
 
 class GatewayRequest:
@@ -118,26 +119,3 @@ class ResponseWriter(Protocol):
 
     def upgrade(self) -> RawChannel:
         """After a 101 response has been written: hand over the client connection as raw bytes."""
-
-
-class RawChannel(Protocol):
-    """A connection switched to raw bytes after ``101 Switching Protocols`` (WebSocket).
-
-    Both the client side (``ResponseWriter.upgrade``) and the upstream side
-    (``UpstreamResponse.upgraded``) expose this; ``kongtx.http.splice.splice``
-    joins two of them with back-pressure both ways.
-    """
-
-    def write(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-    def set_receiver(self, on_data: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
-        """Deliver incoming bytes (including any already buffered) and the close to these callbacks."""
-
-    def pauseProducing(self) -> None: ...
-
-    def resumeProducing(self) -> None: ...
-
-    def register_producer(self, producer: IPushProducer) -> None:
-        """Let this channel's socket pause ``producer`` when its write buffer fills."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.internet.defer import Deferred
 
-from kongtx.http.exchange import RawChannel
+from kongtx.http.raw_channel import RawChannel
 
 
 class _Splice:

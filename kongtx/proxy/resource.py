@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from twisted.internet.interfaces import IPushProducer
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
@@ -19,8 +19,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from kongtx.http.body import FileBody
-from kongtx.http.exchange import GatewayRequest, RawChannel
+from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
+from kongtx.http.raw_channel import RawChannel
 from kongtx.proxy.core import Gateway
 
 log = Logger()
@@ -94,69 +95,34 @@ class _ResourceWriter:
         channel = self.request.channel
         channel.setTimeout(None)
         transport = channel.transport
-        raw = _HijackedChannel(transport)
+        raw = RawChannel(transport)
         # twisted.web registered itself as the socket's producer and paused reading
         # while the request was in flight: take both back.
         transport.unregisterProducer()
         # Whatever the transport (TCP, or TLS through TLSMemoryBIOProtocol), bytes are
         # delivered to the protocol object it points at: point it at ours.
+        receiver = _RawProtocol(raw)
+        receiver.transport = transport
         if hasattr(transport, "wrappedProtocol"):
-            transport.wrappedProtocol = raw
+            transport.wrappedProtocol = receiver
         else:
-            transport.protocol = raw
+            transport.protocol = receiver
         transport.resumeProducing()
         self.gone = True
         return raw
 
 
-class _HijackedChannel(Protocol):
-    """A raw byte channel over a transport taken from twisted.web after a 101."""
+class _RawProtocol(Protocol):
+    """Takes over a twisted.web connection after a 101: its bytes go to a :class:`RawChannel`."""
 
-    def __init__(self, transport: Any) -> None:
-        self.transport = transport
-        self._on_data: Callable[[bytes], None] | None = None
-        self._on_close: Callable[[], None] | None = None
-        self._pending: list[bytes] = []
-        self._closed = False
+    def __init__(self, channel: RawChannel) -> None:
+        self.channel = channel
 
     def dataReceived(self, data: bytes) -> None:
-        if self._on_data is None:
-            self._pending.append(data)
-        else:
-            self._on_data(data)
+        self.channel.data_received(data)
 
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self._closed = True
-        if self._on_close is not None:
-            self._on_close()
-
-    def write(self, data: bytes) -> None:
-        if not self._closed:
-            self.transport.write(data)
-
-    def close(self) -> None:
-        if not self._closed:
-            self.transport.loseConnection()
-
-    def set_receiver(self, on_data: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
-        self._on_data, self._on_close = on_data, on_close
-        pending, self._pending = self._pending, []
-        for data in pending:
-            on_data(data)
-        if self._closed:
-            on_close()
-
-    def pauseProducing(self) -> None:
-        self.transport.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        self.transport.resumeProducing()
-
-    def stopProducing(self) -> None:
-        self.close()
-
-    def register_producer(self, producer: IPushProducer) -> None:
-        self.transport.registerProducer(producer, True)
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.channel.connection_lost()
 
 
 class GatewayResource(Resource):

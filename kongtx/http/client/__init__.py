@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from kongtx.http.client._connection import UpstreamConnection
 from kongtx.http.client._pool import UpstreamPool
-from kongtx.http.client._streams import UpstreamChannel
 from kongtx.http.client._types import (
     UpstreamAddress,
     UpstreamClosed,
@@ -29,7 +28,6 @@ from kongtx.http.client._types import (
 
 __all__ = [
     "UpstreamAddress",
-    "UpstreamChannel",
     "UpstreamClosed",
     "UpstreamConnectError",
     "UpstreamConnection",

@@ -10,6 +10,7 @@ callbacks are in :mod:`kongtx.http.client._parsing`.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from typing import Protocol as TypingProtocol
 
 from httptools import (
     HttpParserCallbackError,
@@ -17,6 +18,7 @@ from httptools import (
     HttpParserUpgrade,
     HttpResponseParser,
 )
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol, connectionDone
@@ -25,7 +27,7 @@ from zope.interface import implementer
 
 from kongtx.http.body import BufferedBody, StreamBody
 from kongtx.http.client._parsing import _ResponseParsing, _SkipBody
-from kongtx.http.client._streams import UpstreamChannel, _BodyWriter
+from kongtx.http.client._streams import _BodyWriter
 from kongtx.http.client._types import (
     ACTIVE,
     CLOSED,
@@ -39,9 +41,36 @@ from kongtx.http.client._types import (
     UpstreamTimeout,
     serialize_head,
 )
+from kongtx.http.raw_channel import RawChannel
 
 if TYPE_CHECKING:
-    from kongtx.http.client._pool import UpstreamPool, _Exchange
+    from kongtx.http.client._pool import _Exchange
+
+
+class ConnectionOwner(TypingProtocol):
+    """What an :class:`UpstreamConnection` needs from the pool that owns it.
+
+    The whole interface between a connection and its pool: the connection tells
+    the owner when it can serve another request, when it idled out and when it
+    is gone, and asks it to connect afresh for a request to retry.
+    """
+
+    reactor: Any
+    idle_timeout: float
+    max_requests: int
+
+    def connect(self, ex: _Exchange) -> None:
+        """Open a new connection for ``ex``."""
+
+    def connection_reusable(self, conn: UpstreamConnection) -> None:
+        """``conn`` finished its exchange and may serve another request."""
+
+    def connection_idle_expired(self, conn: UpstreamConnection) -> None:
+        """``conn`` stayed idle past ``idle_timeout``."""
+
+    def connection_lost(self, conn: UpstreamConnection, state: int) -> None:
+        """``conn`` is closed (``state``: what it was doing)."""
+
 
 #: Buffered bodies up to this size go out in the same write as the head.
 _COALESCE_LIMIT = 65536
@@ -51,9 +80,9 @@ _COALESCE_LIMIT = 65536
 class UpstreamConnection(_ResponseParsing, Protocol):
     """A pooled keep-alive connection; one exchange at a time (no pipelining)."""
 
-    def __init__(self, pool: UpstreamPool, key: tuple[Any, ...], tls: bool) -> None:
-        self._pool = pool
-        self._reactor = pool.reactor
+    def __init__(self, owner: ConnectionOwner, key: tuple[Any, ...], tls: bool) -> None:
+        self._owner = owner
+        self._reactor = owner.reactor
         self.key = key
         self._tls = tls
         self._parser = HttpResponseParser(self)
@@ -61,7 +90,8 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         #: Requests sent on this connection so far.
         self.requests = 0
         self.connector: Any = None
-        self._closed_waiters: list[Any] = []
+        #: Fired once the connection is lost (the pool waits on them when closing).
+        self.closed_waiters: list[Deferred[None]] = []
         self._ex: _Exchange | None = None
         #: One lazily re-armed timer serves the idle and read timeouts.
         self._timer: Any = None
@@ -69,7 +99,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         self._reading = False
         self._write_call: Any = None
         self._writer: _BodyWriter | None = None
-        self._channel: UpstreamChannel | None = None
+        self._channel: RawChannel | None = None
         self._last_read = 0.0
         self._read_timeout = 0.0
         self._paused = False
@@ -87,8 +117,8 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         self._keep_alive = False
         self._until_close = False
         # bound once, handed to every response body
-        self._pause_cb = self._pause_reading
-        self._resume_cb = self._resume_reading
+        self._pause_cb = self.pause_reading
+        self._resume_cb = self.resume_reading
         self._stop_cb = self._stop_body
 
     # connection set-up ------------------------------------------------------
@@ -156,7 +186,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
     def idle(self, now: float) -> None:
         """The connection went back to the pool at ``now``."""
         self._idle_since = now
-        self._arm(now, now + self._pool.idle_timeout)
+        self._arm(now, now + self._owner.idle_timeout)
 
     def _on_timer(self) -> None:
         # Fires at the earliest deadline it was armed for; deadlines move
@@ -165,9 +195,9 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         state = self.state
         now = self._reactor.seconds()
         if state is IDLE:
-            left = self._idle_since + self._pool.idle_timeout - now
+            left = self._idle_since + self._owner.idle_timeout - now
             if left <= 0:
-                self._pool._idle_expired(self)
+                self._owner.connection_idle_expired(self)
                 return
         elif (state is ACTIVE or state is UPGRADED) and self._reading:
             if self._paused:
@@ -206,12 +236,14 @@ class UpstreamConnection(_ResponseParsing, Protocol):
             self._fail(UpstreamTimeout("write"))
 
     # response body flow control -----------------------------------------------
-    def _pause_reading(self) -> None:
+    def pause_reading(self) -> None:
+        """Stop reading from the upstream socket (back-pressure)."""
         if not self._paused:
             self._paused = True
             self.transport.pauseProducing()
 
-    def _resume_reading(self) -> None:
+    def resume_reading(self) -> None:
+        """Read from the upstream socket again."""
         if self._paused:
             self._paused = False
             self._last_read = self._reactor.seconds()
@@ -229,7 +261,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         if state is not ACTIVE:
             if state is UPGRADED:
                 self._last_read = self._reactor.seconds()
-                self._channel._data(data)  # type: ignore[union-attr]
+                self._channel.data_received(data)  # type: ignore[union-attr]
             elif state is not CLOSED:
                 # Bytes nobody asked for (idle, or before the handshake): not HTTP we can trust.
                 self._abort()
@@ -284,7 +316,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         self._cancel_write_timer()
         self.state = UPGRADED
         if rest:
-            channel._buffer.append(rest)
+            channel.data_received(rest)
         if not self._reading:
             self._start_reading(self._reactor.seconds())
         if not ex.deferred.called:  # type: ignore[union-attr]
@@ -304,9 +336,9 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         if self._paused:
             self._paused = False
             self.transport.resumeProducing()
-        if self._keep_alive and self._request_done and self.requests < self._pool.max_requests:
+        if self._keep_alive and self._request_done and self.requests < self._owner.max_requests:
             self.state = IDLE
-            self._pool._release(self)
+            self._owner.connection_reusable(self)
         else:
             self.state = CLOSED
             self.transport.loseConnection()
@@ -395,11 +427,13 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         state = self.state
         self.state = CLOSED
         self._cancel_timers()
-        self._pool._lost(self, state)
+        self._owner.connection_lost(self, state)
+        for waiter in self.closed_waiters:
+            waiter.callback(None)
         if state is ACTIVE:
             self._lost_active(reason)
         elif state is UPGRADED:
-            self._channel._lost()  # type: ignore[union-attr]
+            self._channel.connection_lost()  # type: ignore[union-attr]
         elif state is CONNECTING and self.connector is not None:
             self.connector.handshake_failed(reason)
 
@@ -419,7 +453,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
                 # A kept-alive connection the upstream had closed: nothing reached
                 # the upstream application, so send again on a fresh connection.
                 ex.retried = True
-                self._pool._connect(ex)
+                self._owner.connect(ex)
                 return
             ex.deferred.errback(
                 UpstreamClosed(

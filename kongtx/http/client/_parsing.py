@@ -7,9 +7,9 @@ The callbacks only record state on the connection; ``dataReceived`` in
 from __future__ import annotations
 
 from kongtx.http.body import StreamBody
-from kongtx.http.client._streams import UpstreamChannel
 from kongtx.http.client._types import ACTIVE, UpstreamResponse
 from kongtx.http.headers import Headers
+from kongtx.http.raw_channel import RawChannel
 
 
 class _SkipBody(Exception):
@@ -64,7 +64,9 @@ class _ResponseParsing:
         raw.clear()
         version = parser.get_http_version()
         if status == 101:
-            self._channel = UpstreamChannel(self)
+            self._channel = RawChannel(
+                self.transport, pause_reading=self.pause_reading, resume_reading=self.resume_reading
+            )
             self._response = UpstreamResponse(
                 status, reason, headers, version, _ended_body(), self._channel
             )

@@ -97,7 +97,7 @@ class _Connector(ClientFactory):
             return
         self.done = True
         self._stop_timer()
-        self.pool._connected(self, conn)
+        self.pool.connector_done(self, conn)
         ex = self.ex
         if ex.owner is self:
             conn.send(ex)
@@ -137,7 +137,7 @@ class _Connector(ClientFactory):
             return
         self.done = True
         self._stop_timer()
-        self.pool._connecting.discard(self)
+        self.pool.connector_done(self, None)
         if abort:
             conn = self.conn
             if conn is not None:
@@ -203,7 +203,7 @@ class UpstreamPool:
             if conn.state is IDLE and not conn.transport.disconnecting:
                 conn.send(ex)
                 return ex.deferred
-        self._connect(ex)
+        self.connect(ex)
         return ex.deferred
 
     def idle_count(self, address: UpstreamAddress) -> int:
@@ -225,15 +225,16 @@ class UpstreamPool:
         waits = []
         for conn in list(self._connections):
             lost: Deferred[None] = Deferred()
-            conn._closed_waiters.append(lost)
+            conn.closed_waiters.append(lost)
             waits.append(lost)
             conn.shutdown()
         self._idle.clear()
         done: Deferred[Any] = DeferredList(waits)
         return done.addCallback(lambda _: None)
 
-    # used by connections and connectors -----------------------------------------
-    def _connect(self, ex: _Exchange) -> None:
+    # the owner interface (ConnectionOwner) and the connectors' --------------------
+    def connect(self, ex: _Exchange) -> None:
+        """Open a new connection for ``ex`` (its connector sends ``ex`` once connected)."""
         connector = _Connector(self, ex)
         self._connecting.add(connector)
         address = ex.address
@@ -253,12 +254,15 @@ class UpstreamPool:
             creator = self._tls_creators[name] = optionsForClientTLS(name)
         return creator
 
-    def _connected(self, connector: _Connector, conn: UpstreamConnection) -> None:
+    def connector_done(self, connector: _Connector, conn: UpstreamConnection | None) -> None:
+        """``connector`` finished: with its connection, or ``None`` when connecting failed."""
         self._connecting.discard(connector)
-        self._connections.add(conn)
-        self.connections_opened += 1
+        if conn is not None:
+            self._connections.add(conn)
+            self.connections_opened += 1
 
-    def _release(self, conn: UpstreamConnection) -> None:
+    def connection_reusable(self, conn: UpstreamConnection) -> None:
+        """Keep ``conn`` idle for the next request to its upstream (or close it: pool full)."""
         idle = self._idle.get(conn.key)
         if idle is None:
             idle = self._idle[conn.key] = []
@@ -268,7 +272,8 @@ class UpstreamPool:
         idle.append(conn)
         conn.idle(self.reactor.seconds())
 
-    def _idle_expired(self, conn: UpstreamConnection) -> None:
+    def connection_idle_expired(self, conn: UpstreamConnection) -> None:
+        """Close ``conn``, idle for too long."""
         self._remove_idle(conn)
         conn.close_idle()
 
@@ -283,9 +288,8 @@ class UpstreamPool:
             # Keys come and go (a new snapshot brings new TLS creators): drop empty lists.
             del self._idle[conn.key]
 
-    def _lost(self, conn: UpstreamConnection, state: int) -> None:
+    def connection_lost(self, conn: UpstreamConnection, state: int) -> None:
+        """Forget ``conn`` (closed)."""
         self._connections.discard(conn)
         if state is IDLE:
             self._remove_idle(conn)
-        for waiter in conn._closed_waiters:
-            waiter.callback(None)

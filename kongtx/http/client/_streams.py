@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IPushProducer
@@ -78,67 +77,3 @@ class _BodyWriter:
     def stopProducing(self) -> None:
         # The connection went away; connectionLost reports it.
         pass
-
-
-class UpstreamChannel:
-    """The upstream side of a connection switched to raw bytes by a 101."""
-
-    __slots__ = ("_buffer", "_closed", "_conn", "_on_close", "_on_data", "_producer")
-
-    def __init__(self, conn: UpstreamConnection) -> None:
-        self._conn = conn
-        self._buffer: list[bytes] = []
-        self._on_data: Callable[[bytes], None] | None = None
-        self._on_close: Callable[[], None] | None = None
-        self._closed = False
-        self._producer = False
-
-    def write(self, data: bytes) -> None:
-        """Send raw bytes upstream."""
-        if not self._closed:
-            self._conn.transport.write(data)
-
-    def close(self) -> None:
-        """Close the connection once buffered bytes are written."""
-        transport = self._conn.transport
-        if self._producer:
-            self._producer = False
-            transport.unregisterProducer()
-        transport.loseConnection()
-
-    def set_receiver(self, on_data: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
-        """Deliver buffered then live bytes to ``on_data``; ``on_close`` when the connection ends."""
-        self._on_data = on_data
-        self._on_close = on_close
-        buffered, self._buffer = self._buffer, []
-        for chunk in buffered:
-            on_data(chunk)
-        if self._closed:
-            on_close()
-
-    def pauseProducing(self) -> None:
-        self._conn._pause_reading()
-
-    def resumeProducing(self) -> None:
-        self._conn._resume_reading()
-
-    def stopProducing(self) -> None:
-        self._conn.transport.abortConnection()
-
-    def register_producer(self, producer: IPushProducer) -> None:
-        """Let the upstream socket pause ``producer`` when its write buffer fills."""
-        if not self._closed:
-            self._producer = True
-            self._conn.transport.registerProducer(producer, True)
-
-    def _data(self, data: bytes) -> None:
-        on_data = self._on_data
-        if on_data is None:
-            self._buffer.append(data)
-        else:
-            on_data(data)
-
-    def _lost(self) -> None:
-        self._closed = True
-        if self._on_close is not None:
-            self._on_close()

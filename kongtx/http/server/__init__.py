@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
+from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server._factory import HTTPServerFactory
 from kongtx.http.server._parsing import WAIT_BUFFER, RequestRejected
 from kongtx.http.server._protocol import DRAIN_LIMIT, HTTPServerProtocol
-from kongtx.http.server._writer import Exchange, RawChannel, RequestBody
+from kongtx.http.server._writer import Exchange, RequestBody
 
 __all__ = [
     "DRAIN_LIMIT",

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kongtx.http.exchange import GatewayRequest
+from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server import _wire
 from kongtx.http.server._parsing import _BODY, _HEADER, _KEEPALIVE, RequestRejected, _RequestParsing
 from kongtx.http.server._writer import (
@@ -26,7 +27,6 @@ from kongtx.http.server._writer import (
     PAUSE_PIPELINE,
     PAUSE_WAIT,
     Exchange,
-    RawChannel,
 )
 
 if TYPE_CHECKING:
@@ -240,7 +240,7 @@ class HTTPServerProtocol(_RequestParsing, Protocol):
         self._timer_kind = 0
         buffered = self._upgrade_buf or []
         self._upgrade_buf = None
-        channel = RawChannel(self.transport, buffered, closed=self.lost)
+        channel = RawChannel(self.transport, buffered, closed=self.lost, held=True)
         self._channel = channel
         # The transport stays paused until the channel has a receiver.
         if not self._pause_mask and not self.lost:

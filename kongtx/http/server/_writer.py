@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
-from zope.interface import implementer
 
 from kongtx.http.body import BodyConsumer, StreamBody
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
+from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server._wire import CHUNKED_END, CONTINUE, CRLF, status_line
 
 if TYPE_CHECKING:
@@ -310,77 +310,3 @@ PAUSE_WAIT = 2  # body bytes are piling up before the core started reading them
 PAUSE_PIPELINE = 4  # a response is in progress and the next request is already here
 PAUSE_UPGRADE = 8  # waiting for the core to accept or refuse an upgrade
 PAUSE_ERROR = 16  # the parser failed; an error response is waiting its turn
-
-
-@implementer(IPushProducer)
-class RawChannel:
-    """The client connection as raw bytes after ``101 Switching Protocols``."""
-
-    __slots__ = ("_buffer", "_closed", "_held", "_on_close", "_on_data", "_paused", "_transport")
-
-    def __init__(self, transport: object, buffered: list[bytes], closed: bool = False) -> None:
-        self._transport = transport
-        self._buffer = buffered
-        self._on_data: Callable[[bytes], None] | None = None
-        self._on_close: Callable[[], None] | None = None
-        self._closed = closed
-        self._paused = False  # paused by our user (splice back-pressure)
-        self._held = True  # paused by us until a receiver is set
-
-    def write(self, data: bytes) -> None:
-        """Send bytes to the client."""
-        if not self._closed:
-            self._transport.write(data)  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        """Close the client connection once pending bytes are written."""
-        if not self._closed:
-            self._transport.loseConnection()  # type: ignore[attr-defined]
-
-    def set_receiver(self, on_data: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
-        """Deliver buffered and future bytes to ``on_data``, the close to ``on_close``."""
-        self._on_data = on_data
-        self._on_close = on_close
-        buffered, self._buffer = self._buffer, []
-        for data in buffered:
-            on_data(data)
-        if self._closed:
-            self._on_close = None
-            on_close()
-            return
-        self._held = False
-        if not self._paused:
-            self._transport.resumeProducing()  # type: ignore[attr-defined]
-
-    def pauseProducing(self) -> None:
-        if not self._paused:
-            self._paused = True
-            if not self._held and not self._closed:
-                self._transport.pauseProducing()  # type: ignore[attr-defined]
-
-    def resumeProducing(self) -> None:
-        if self._paused:
-            self._paused = False
-            if not self._held and not self._closed:
-                self._transport.resumeProducing()  # type: ignore[attr-defined]
-
-    def stopProducing(self) -> None:
-        self.close()
-
-    def register_producer(self, producer: IPushProducer) -> None:
-        """Let the client socket pause ``producer`` while its write buffer is full."""
-        if not self._closed:
-            self._transport.registerProducer(producer, True)  # type: ignore[attr-defined]
-
-    # -- from the protocol -----------------------------------------------------
-    def data_received(self, data: bytes) -> None:
-        if self._on_data is None:
-            self._buffer.append(data)
-        else:
-            self._on_data(data)
-
-    def connection_lost(self) -> None:
-        self._closed = True
-        callback, self._on_close = self._on_close, None
-        if callback is not None:
-            callback()
