@@ -130,6 +130,32 @@ def valid_host(value: str | None) -> bool:
     return bool(value) and value != "." and _BAD_HOST.search(value) is None
 
 
+def upstream_host(
+    plugin_host: str | None,
+    preserved_host: str | None,
+    service_host: str | None,
+    service: Mapping[str, Any],
+    hostname: str,
+    port: int,
+) -> str:
+    """The Host header sent upstream (decided here only), in Kong's order of precedence.
+
+    :param plugin_host: what a plugin set (``ctx.upstream_host``): it wins.
+    :param preserved_host: the client's Host when the route has ``preserve_host``.
+    :param service_host: the service's own Host, computed once per snapshot when
+        the service is not a balanced upstream.
+    :param hostname: the target's host (a balancer target, or its ``host_header``).
+    :param port: the target's port.
+    """
+    if plugin_host is not None:
+        return plugin_host
+    if preserved_host:
+        return preserved_host
+    if service_host is not None:
+        return service_host
+    return host_header(service, hostname, port)
+
+
 def host_header(service: Mapping[str, Any], hostname: str, port: int) -> str:
     """Host sent upstream when ``preserve_host`` is off: host, plus port unless the default."""
     protocol = service.get("protocol") or "http"

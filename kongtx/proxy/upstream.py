@@ -167,14 +167,17 @@ class UpstreamForwarder:
                 address = None
                 ip, port = await self._resolve(service["host"], plan.port)
                 hostname = service["host"]
-            if ctx.upstream_host is not None:
-                headers.set("Host", ctx.upstream_host)
-            elif preserve_host and client_host:
-                headers.set("Host", client_host)
-            elif balancer is None:
-                headers.set("Host", plan.host_header)
-            else:
-                headers.set("Host", forwarding.host_header(service, hostname, port))
+            headers.set(
+                "Host",
+                forwarding.upstream_host(
+                    ctx.upstream_host,
+                    client_host if preserve_host else None,
+                    plan.host_header if balancer is None else None,
+                    service,
+                    hostname,
+                    port,
+                ),
+            )
             up_address = plan.address if balancer is None else None
             if up_address is None:
                 creator = (
