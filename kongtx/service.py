@@ -22,13 +22,14 @@ from twisted.web.server import Site
 
 from kongtx import tls
 from kongtx.bus import NodeBus
+from kongtx.cache import Entities, open_entities
 from kongtx.http.client import UpstreamPool
 from kongtx.plugins.base import PluginSet, load_plugins
 from kongtx.proxy.core import Gateway
 from kongtx.proxy.dns import DNSCache, system_resolver
 from kongtx.proxy.healthcheck import BalancerRegistry
 from kongtx.proxy.resource import GatewayResource, GatewaySite
-from kongtx.proxy.snapshot import Snapshot
+from kongtx.proxy.snapshot import ROUTING_ENTITIES, Snapshot
 from kongtx.proxy.upstream import UpstreamForwarder
 from kongtx.proxy.upstream_tls import UpstreamTLS
 from kongtx.ratelimit.counters import CounterStore, LocalCounters
@@ -56,6 +57,8 @@ class GatewayNode(MultiService):
         for plugin in self.plugins.ordered:
             plugin.handler.init_worker(config, reactor)
         self.snapshots: SnapshotManager[Snapshot] | None = None
+        #: Consumers and credentials by key (the entity cache), once the store is open.
+        self.entities: Entities | None = None
         self.dns = _dns_cache(reactor, config)
         self.balancers = BalancerRegistry(reactor, self.dns, reactor, node_id=self.node_id)
         self.pool = UpstreamPool(
@@ -124,7 +127,11 @@ class GatewayNode(MultiService):
                 self.dao, self.reactor, self.config, worker_index=self.worker_index
             )
             await self.declarative.load_configured()
-        self.snapshots = SnapshotManager(self.dao, self.build_snapshot, self.reactor)
+        self.entities = open_entities(self.config, self.reactor, self.dao)
+        self.gateway.entities = self.entities
+        self.snapshots = SnapshotManager(
+            self.dao, self.build_snapshot, self.reactor, entities=ROUTING_ENTITIES
+        )
         self.snapshots.add_swap_listener(self._swapped)
         self.counters = CounterPolicies(self.reactor, self.local_counters, self.dao.backend)
         for plugin in self.plugins.ordered:

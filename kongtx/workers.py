@@ -59,7 +59,7 @@ from zope.interface import directlyProvides, providedBy
 
 from kongtx.config import Config
 from kongtx.errors import ConfigError
-from kongtx.store.events import ChangeEvent
+from kongtx.store.events import ChangeEvent, event_from_wire, event_to_wire
 
 __all__ = [
     "ReusePortReactor",
@@ -74,6 +74,7 @@ log = Logger()
 RESTART_DELAY = 0.5
 MAX_RESTART_DELAY = 30.0
 STABLE_AFTER = 10.0  # a child that lived this long is healthy: reset the backoff
+_MAX_EVENT_LINE = 64 * 1024  # a larger change event is forwarded without its rows
 
 
 # --------------------------------------------------------------------------- listening sockets
@@ -360,7 +361,7 @@ class WorkerSupervisor(Service):
         self._respawns[index] = self.reactor.callLater(delay, self._spawn, index)
 
     def _forward(self, event: ChangeEvent) -> None:
-        line = json.dumps([event.entity, event.op, event.id]).encode() + b"\n"
+        line = json.dumps(event_to_wire(event, _MAX_EVENT_LINE)).encode() + b"\n"
         for worker in self.workers.values():
             worker.send(line)
 
@@ -493,14 +494,16 @@ def _child_main() -> int:
     class Events(LineOnlyReceiver):
         delimiter = b"\n"
 
+        MAX_LENGTH = 2 * _MAX_EVENT_LINE
+
         def lineReceived(self, line: bytes) -> None:
             message = json.loads(line)
             if isinstance(message, dict):  # a NodeBus message from worker 0
                 node.bus.deliver(message["topic"], message["data"])
                 return
-            entity, op, eid = message
+            event = event_from_wire(message)
             if node.dao is not None:  # before the store opens, the first load sees it
-                node.dao.fire(ChangeEvent(entity, op, eid))
+                node.dao.fire(event)
 
         def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
             if reactor.running:

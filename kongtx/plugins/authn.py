@@ -1,10 +1,11 @@
 """Helpers shared by the authentication plugins (Kong's ``set_consumer`` and ``anonymous`` logic).
 
-An auth plugin that succeeds calls :func:`set_consumer`; one that fails calls
+An auth plugin that succeeds calls :func:`set_consumer`; one that fails returns
 :func:`fail`, which either answers (``anonymous`` unset: logical AND between
-auth plugins) or authenticates the ``anonymous`` consumer (logical OR). With
-``anonymous`` set, :func:`or_already_done` tells a plugin that an earlier one
-already authenticated the request, so it must do nothing.
+auth plugins) or authenticates the ``anonymous`` consumer (logical OR), read
+through the entity cache (a Deferred on a cache miss). With ``anonymous`` set,
+:func:`or_already_done` tells a plugin that an earlier one already
+authenticated the request, so it must do nothing.
 
 Header values: kongtx's :class:`~kongtx.http.headers.Headers` holds latin-1
 decoded ``str``; a consumer's username may be any Unicode text, which Kong
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from kongtx.cache import then
 from kongtx.errors import ProxyExit
 from kongtx.plugins.base import ProxyContext
 
@@ -105,34 +108,43 @@ def set_consumer(
         headers.set(ANONYMOUS, "true")
 
 
-def or_already_done(ctx: ProxyContext, conf: dict[str, Any]) -> bool:
+def or_already_done(ctx: ProxyContext, anonymous: str | None) -> bool:
     """``anonymous`` set (logical OR) and an earlier auth plugin already set a credential."""
-    return bool(conf.get("anonymous")) and ctx.credential is not None
+    return bool(anonymous) and ctx.credential is not None
 
 
-def load_anonymous(ctx: ProxyContext, anonymous: str) -> dict[str, Any]:
-    """The consumer named by ``anonymous`` (id or username).
+def load_anonymous(ctx: ProxyContext, anonymous: str) -> Any:
+    """The consumer named by ``anonymous`` (id or username), through the entity cache:
+    the row on a cache hit, else a Deferred firing with it.
 
-    :raises ProxyExit: 500 ``anonymous consumer <x> is configured but doesn't exist``.
+    :raises ProxyExit: 500 ``anonymous consumer <x> is configured but doesn't exist``
+        (raised, or the Deferred fails with it).
     """
-    consumer = ctx.snapshot.find_consumer(anonymous)
-    if consumer is None:
-        log.error(
-            "anonymous consumer {anonymous} is configured but doesn't exist", anonymous=anonymous
-        )
-        raise ProxyExit(500, f"anonymous consumer {anonymous} is configured but doesn't exist")
-    return consumer
+
+    def found(consumer: dict[str, Any] | None) -> dict[str, Any]:
+        if consumer is None:
+            log.error(
+                "anonymous consumer {anonymous} is configured but doesn't exist",
+                anonymous=anonymous,
+            )
+            raise ProxyExit(500, f"anonymous consumer {anonymous} is configured but doesn't exist")
+        return consumer
+
+    return then(ctx.entities.consumer(anonymous), found)
 
 
-def set_anonymous(ctx: ProxyContext, anonymous: str) -> None:
-    """Authenticate the anonymous consumer (no credential, ``X-Anonymous-Consumer: true``)."""
-    set_consumer(ctx, load_anonymous(ctx, anonymous), None)
+def set_anonymous(ctx: ProxyContext, anonymous: str) -> Deferred[None] | None:
+    """Authenticate the anonymous consumer (no credential, ``X-Anonymous-Consumer: true``);
+    a Deferred when the consumer had to be read from the store."""
+    return then(load_anonymous(ctx, anonymous), lambda c: set_consumer(ctx, c, None))
 
 
-def fail(ctx: ProxyContext, conf: dict[str, Any], error: ProxyExit) -> None:
-    """A failed authentication: anonymous consumer when configured, else raise ``error``."""
-    anonymous = conf.get("anonymous")
+def fail(ctx: ProxyContext, anonymous: str | None, error: ProxyExit) -> Deferred[None] | None:
+    """A failed authentication: the ``anonymous`` consumer when configured, else raise ``error``.
+
+    Return what this returns from the hook (a Deferred when the anonymous
+    consumer was not cached yet).
+    """
     if anonymous:
-        set_anonymous(ctx, anonymous)
-        return
+        return set_anonymous(ctx, anonymous)
     raise error

@@ -11,8 +11,8 @@ with a ``handler`` module defining ``Handler`` (a :class:`PluginHandler`
 subclass) and a ``schema`` module defining ``CONFIG`` (a schema ``Record`` for
 the plugin's ``config``) and optionally ``OPTIONS`` (keyword arguments for
 ``registry.register_plugin_schema``: ``protocols``, ``no_consumer``...). A
-``daos`` module may define ``ENTITIES`` (credential entities) and
-``CREDENTIAL_INDEXES`` (``{table: key_field}`` indexed in the snapshot).
+``daos`` module may define ``ENTITIES`` (credential entities, looked up at
+request time through the entity cache, :mod:`kongtx.cache`).
 
 Third-party plugins declare an entry point in the ``kongtx.plugins`` group
 whose value is the plugin package (``myplugin = my_pkg.my_plugin``); it is
@@ -217,17 +217,14 @@ def _defined_hooks(cls: type) -> set[str]:
 class LoadedPlugin:
     """One loaded plugin: its handler, the phases it hooks, and its package."""
 
-    __slots__ = ("name", "handler", "priority", "phases", "module", "credential_indexes")
+    __slots__ = ("name", "handler", "priority", "phases", "module")
 
-    def __init__(
-        self, handler: PluginHandler, module: ModuleType, credential_indexes: dict[str, str]
-    ) -> None:
+    def __init__(self, handler: PluginHandler, module: ModuleType) -> None:
         self.name = handler.name
         self.handler = handler
         self.priority = handler.priority
         self.phases = frozenset(_defined_hooks(type(handler)))
         self.module = module
-        self.credential_indexes = credential_indexes
 
 
 class PluginSet:
@@ -237,9 +234,6 @@ class PluginSet:
         # Kong: descending priority; equal priorities by name descending.
         self.ordered = sorted(plugins, key=lambda p: (-p.priority, _desc(p.name)))
         self.by_name = {p.name: p for p in self.ordered}
-        self.credential_indexes: dict[str, str] = {}
-        for plugin in self.ordered:
-            self.credential_indexes.update(plugin.credential_indexes)
 
     def available(self) -> dict[str, dict[str, Any]]:
         """``available_on_server`` for ``GET /``."""
@@ -263,12 +257,10 @@ def _import_plugin(name: str, package: str) -> LoadedPlugin:
         daos_mod = None
     from kongtx.schema import registry
 
-    indexes: dict[str, str] = {}
     if daos_mod is not None:
         for entity in getattr(daos_mod, "ENTITIES", ()):
             if not registry.has(entity.name):
                 registry.register(entity)
-        indexes = dict(getattr(daos_mod, "CREDENTIAL_INDEXES", {}))
     options = dict(getattr(schema_mod, "OPTIONS", {}))
     registry.register_plugin_schema(name, schema_mod.CONFIG, **options)
     handler = handler_mod.Handler()
@@ -276,7 +268,7 @@ def _import_plugin(name: str, package: str) -> LoadedPlugin:
         raise ConfigError(
             f"plugins: package {package} declares plugin '{handler.name}', expected '{name}'"
         )
-    return LoadedPlugin(handler, importlib.import_module(package), indexes)
+    return LoadedPlugin(handler, importlib.import_module(package))
 
 
 def _third_party() -> dict[str, str]:

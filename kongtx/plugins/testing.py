@@ -26,6 +26,7 @@ from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
+from kongtx.cache import Entities, EntityCache
 from kongtx.errors import ProxyExit
 from kongtx.http.body import Body, BufferedBody
 from kongtx.http.exchange import GatewayRequest
@@ -37,8 +38,10 @@ from kongtx.proxy.snapshot import Snapshot
 from kongtx.router import Match
 
 __all__ = [
+    "RowsSource",
     "assert_exit",
     "make_context",
+    "make_entities",
     "make_request",
     "make_snapshot",
     "run_hook",
@@ -80,19 +83,49 @@ def make_request(
     )
 
 
-def make_snapshot(
-    rows: Rows | None = None, *, credential_indexes: Mapping[str, str] | None = None
-) -> Snapshot:
-    """An in-memory configuration snapshot of ``rows`` (``{"consumers": [...], ...}``).
-
-    :param credential_indexes: ``{table: key_field}`` of credential tables
-        looked up by ``ctx.snapshot.credential(table, key)`` (a plugin's
-        ``daos.CREDENTIAL_INDEXES``).
-    """
+def make_snapshot(rows: Rows | None = None) -> Snapshot:
+    """An in-memory configuration snapshot of ``rows`` (``{"routes": [...], ...}``)."""
     plain = {table: list(found) for table, found in (rows or {}).items()}
-    plugins = PluginSet([])
-    plugins.credential_indexes = dict(credential_indexes or {})
-    return Snapshot(plain, plugins)
+    return Snapshot(plain, PluginSet([]))
+
+
+class RowsSource:
+    """What the entity cache reads on a miss, over hand-built ``rows``
+    (``{"consumers": [...], "keyauth_credentials": [...]}``): the same row objects,
+    answered synchronously, each read counted in :attr:`queries`."""
+
+    def __init__(self, rows: Rows | None = None) -> None:
+        #: The rows read (the mapping given, not a copy: a test may change it).
+        self.rows: Rows = rows if rows is not None else {}
+        self.queries = 0
+
+    def select(self, entity: str, id: str) -> dict[str, Any] | None:
+        """The row ``id`` of ``entity``."""
+        return self.select_by_field(entity, "id", id)
+
+    def select_by_field(self, entity: str, field: str, value: Any) -> dict[str, Any] | None:
+        """The first row whose ``field`` is ``value``."""
+        self.queries += 1
+        for row in self.rows.get(entity, ()):
+            if row.get(field) == value:
+                return row
+        return None
+
+    def select_all_by(self, entity: str, field: str, value: Any) -> list[dict[str, Any]]:
+        """The rows whose ``field`` (a foreign key: its id) is ``value``, in list order."""
+        self.queries += 1
+        out = []
+        for row in self.rows.get(entity, ()):
+            ref = row.get(field)
+            if (ref.get("id") if isinstance(ref, dict) else ref) == value:
+                out.append(row)
+        return out
+
+
+def make_entities(rows: Rows | None = None, clock: Clock | None = None, **cache: Any) -> Entities:
+    """The entity cache over ``rows`` (``ctx.entities``); ``cache``: :class:`EntityCache`
+    options (``max_bytes``, ``ttl``, ``neg_ttl``). ``entities.source`` is the :class:`RowsSource`."""
+    return Entities(EntityCache(clock or Clock(), **cache), RowsSource(rows))
 
 
 def make_context(
@@ -102,7 +135,7 @@ def make_context(
     body: bytes | Body | None = None,
     *,
     rows: Rows | Snapshot | None = None,
-    credential_indexes: Mapping[str, str] | None = None,
+    entities: Entities | None = None,
     clock: Clock | None = None,
     request: GatewayRequest | None = None,
     client_ip: str | None = None,
@@ -113,19 +146,22 @@ def make_context(
 ) -> ProxyContext:
     """A request context as plugins see it in ``access`` (routed when ``route`` is given).
 
-    :param rows: the configuration rows, or a ready :class:`Snapshot`.
+    :param rows: the rows (``{"consumers": [...], "keyauth_credentials": [...], ...}``):
+        the snapshot is built from them and ``ctx.entities`` reads them; or a ready
+        :class:`Snapshot`.
+    :param entities: a ready entity cache (:func:`make_entities`), to share one between
+        requests (a cache hit on the second) or to count its queries.
     :param request: a ready request (else one is built from ``method`` ... ``body``).
     :param client_ip: the client address after the trusted-proxy rules.
     :param uri_captures: the route's regex captures (``ctx.match.uri_captures``).
     """
-    snapshot = (
-        rows
-        if isinstance(rows, Snapshot)
-        else make_snapshot(rows, credential_indexes=credential_indexes)
-    )
+    clock = clock or Clock()
+    snapshot = rows if isinstance(rows, Snapshot) else make_snapshot(rows)
+    if entities is None:
+        entities = make_entities(None if isinstance(rows, Snapshot) else rows, clock)
     if request is None:
         request = make_request(method, target, headers, body)
-    ctx = ProxyContext(request, snapshot, clock or Clock(), request_id)
+    ctx = ProxyContext(request, snapshot, clock, request_id, entities)
     if client_ip is not None:
         ctx.client_ip = client_ip
     if route is not None or service is not None or uri_captures is not None:

@@ -15,6 +15,7 @@ from kongtx.http.headers import Headers
 from kongtx.http.request_body import ParsedBody, parse_body
 
 if TYPE_CHECKING:
+    from kongtx.cache import Entities
     from kongtx.plugins.base import LoadedPlugin
     from kongtx.proxy.snapshot import Snapshot
     from kongtx.router import Match
@@ -64,10 +65,16 @@ class ProxyContext:
         "server_port",
         "upstream_host",
         "node_id",
+        "entities",
     )
 
     def __init__(
-        self, request: GatewayRequest, snapshot: Snapshot, clock: IReactorTime, request_id: str
+        self,
+        request: GatewayRequest,
+        snapshot: Snapshot,
+        clock: IReactorTime,
+        request_id: str,
+        entities: Entities | None = None,
     ) -> None:
         self.request = request
         self.snapshot = snapshot
@@ -104,6 +111,8 @@ class ProxyContext:
         #: Host a plugin asked to send upstream (wins over preserve_host and the target).
         self.upstream_host: str | None = None
         self.node_id: str | None = None
+        #: Consumers and credentials through the entity cache (see :mod:`kongtx.cache`).
+        self.entities = entities
 
     # -- request ---------------------------------------------------------------
     @property

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kongtx import __version__
+from kongtx.cache import Entities
 from kongtx.config import Config
 from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import StreamBody, spool_body
@@ -80,9 +81,12 @@ class Gateway:
         forwarder: UpstreamForwarder,
         settings: Config,
         node_id: str | None = None,
+        entities: Entities | None = None,
     ) -> None:
         self.clock = clock
         self.node_id = node_id
+        #: Consumers and credentials through the entity cache, handed to each request.
+        self.entities = entities
         self._snapshot = snapshot
         self.forwarder = forwarder
         self.headers = HeaderSettings(settings.headers, settings.headers_upstream)
@@ -121,7 +125,7 @@ class Gateway:
         ):
             self.reject(request, writer, 400)
             return succeed(None)
-        ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id())
+        ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id(), self.entities)
         ctx.node_id = self.node_id
         d = Deferred.fromCoroutine(self._serve(ctx, writer))
         d.addErrback(self._crashed, ctx, writer)

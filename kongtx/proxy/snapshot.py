@@ -15,6 +15,19 @@ from kongtx.router import Router
 
 Row = dict[str, Any]
 
+#: What a snapshot is built from. Consumers and credentials are not routing
+#: state: plugins look them up through the entity cache (:mod:`kongtx.cache`).
+ROUTING_ENTITIES = (
+    "services",
+    "routes",
+    "plugins",
+    "upstreams",
+    "targets",
+    "certificates",
+    "snis",
+    "ca_certificates",
+)
+
 
 def _fk(row: Row, field: str) -> str | None:
     ref = row.get(field)
@@ -70,17 +83,12 @@ class Snapshot:
         self.rows = rows
         self.services = {r["id"]: r for r in rows.get("services", ())}
         self.routes = {r["id"]: r for r in rows.get("routes", ())}
-        self.consumers = {r["id"]: r for r in rows.get("consumers", ())}
-        self.consumers_by_username = {
-            r["username"]: r for r in rows.get("consumers", ()) if r.get("username")
-        }
         self.upstreams_by_name = {r["name"]: r for r in rows.get("upstreams", ())}
         self.targets_by_upstream: dict[str, list[Row]] = {}
         for target in rows.get("targets", ()):
             self.targets_by_upstream.setdefault(_fk(target, "upstream") or "", []).append(target)
         self.router = Router(list(rows.get("routes", ())), self.services)
         self._index_certificates(rows)
-        self._index_credentials(rows, plugins)
         self._index_plugins(rows.get("plugins", ()), plugins)
         self._chains: dict[tuple[str | None, str | None], tuple[PluginEntry, ...]] = {}
         self._plans: dict[str, Any] = {}
@@ -98,33 +106,6 @@ class Snapshot:
             if cert is not None:
                 self.certificates_by_sni[sni["name"]] = cert
         self.ca_certificates = {r["id"]: r for r in rows.get("ca_certificates", ())}
-
-    # -- credentials -------------------------------------------------------------
-    def _index_credentials(self, rows: dict[str, list[Row]], plugins: PluginSet) -> None:
-        self._credentials: dict[str, dict[str, Row]] = {}
-        for table, key in plugins.credential_indexes.items():
-            self._credentials[table] = {
-                r[key]: r for r in rows.get(table, ()) if r.get(key) is not None
-            }
-        self.credentials_by_consumer: dict[str, dict[str, list[Row]]] = {}
-        for table in plugins.credential_indexes:
-            by_consumer: dict[str, list[Row]] = {}
-            for row in rows.get(table, ()):
-                by_consumer.setdefault(_fk(row, "consumer") or "", []).append(row)
-            self.credentials_by_consumer[table] = by_consumer
-
-    def credential(self, table: str, key: str) -> Row | None:
-        """The credential row of ``table`` whose indexed key is ``key`` (in memory, no I/O)."""
-        index = self._credentials.get(table)
-        return index.get(key) if index is not None else None
-
-    def consumer_credentials(self, table: str, consumer_id: str) -> list[Row]:
-        """Every row of ``table`` belonging to ``consumer_id`` (e.g. a consumer's ACL groups)."""
-        return self.credentials_by_consumer.get(table, {}).get(consumer_id, [])
-
-    def find_consumer(self, id_or_username: str) -> Row | None:
-        """A consumer by id or username (the ``anonymous`` setting accepts either)."""
-        return self.consumers.get(id_or_username) or self.consumers_by_username.get(id_or_username)
 
     # -- plugins -----------------------------------------------------------------
     def _index_plugins(self, plugin_rows: Iterable[Row], plugins: PluginSet) -> None:

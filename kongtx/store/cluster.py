@@ -21,7 +21,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from kongtx.errors import KongtxError
-from kongtx.store.events import FULL_RELOAD, ChangeEvent
+from kongtx.store.events import FULL_RELOAD, ChangeEvent, event_from_wire
 from kongtx.store.pgpool import PgConnection, PgPool, close_quietly
 from kongtx.store.postgres import CHANNEL
 
@@ -143,12 +143,13 @@ class ClusterListener:
             self._tick()
             return
         remote = msg.get("n") != self.node_id
-        for cid, entity, op, eid in msg.get("ev", ()):
+        for item in msg.get("ev", ()):
+            cid = item[0]
             if cid in self._seen:
                 continue
             self._seen[cid] = self._since or 0.0
             if remote:
-                self.fire(ChangeEvent(entity, op, eid))
+                self.fire(event_from_wire(item[1:]))
 
     # -- polling ---------------------------------------------------------------
     def _tick(self) -> Deferred[None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kongtx.errors import (
@@ -246,7 +246,7 @@ class DAO:
             current = {r[key]: r for r in await tx.find_all(child, fk, {"id": owner_id})}
             for name, r in current.items():
                 if name not in names:
-                    await self._delete_in_tx(tx, child, r["id"])
+                    await self._delete_in_tx(tx, child, r["id"], r)
             for name in names:
                 if name not in current:
                     await self._insert_in_tx(tx, child, {key: name, fk: {"id": owner_id}}, None)
@@ -267,11 +267,11 @@ class DAO:
         await self._check_unique(tx, ent, row)
         await self._check_transient_free(tx, ent, row["id"], transient)
         await tx.insert(ent, row)
-        tx.events.append(ChangeEvent(ent.name, CREATE, row["id"]))
-        await self._write_transient(tx, ent, row["id"], transient)
         out = self._present(ent, row, tx.now)
         for tname in ent.transient_fields:
             out[tname] = transient.get(tname, [])
+        tx.events.append(ChangeEvent(ent.name, CREATE, row["id"], out))
+        await self._write_transient(tx, ent, row["id"], transient)
         return out
 
     async def _replace_in_tx(
@@ -294,11 +294,13 @@ class DAO:
         await self._check_unique(tx, ent, row)
         await self._check_transient_free(tx, ent, row["id"], transient)
         await tx.update(ent, row)
-        tx.events.append(ChangeEvent(ent.name, UPDATE, row["id"]))
+        before = await self._with_transient(tx, ent, self._present(ent, existing, tx.now))
         await self._write_transient(tx, ent, row["id"], transient)
-        return await self._with_transient(tx, ent, self._present(ent, row, tx.now))
+        out = await self._with_transient(tx, ent, self._present(ent, row, tx.now))
+        tx.events.append(ChangeEvent(ent.name, UPDATE, row["id"], out, before))
+        return out
 
-    async def _delete_in_tx(self, tx: Any, ent: Any, id: str) -> None:
+    async def _delete_in_tx(self, tx: Any, ent: Any, id: str, old: Row | None = None) -> None:
         transient = set(ent.transient_fields)
         for child, fname, on_delete in self._referrers(ent.name):
             if child.ttl:
@@ -312,9 +314,10 @@ class DAO:
                     {"@referenced_by": child.name},
                 )
             for c in children:
-                await self._delete_in_tx(tx, child, c["id"])
+                await self._delete_in_tx(tx, child, c["id"], c)
         await tx.delete(ent, id)
-        tx.events.append(ChangeEvent(ent.name, DELETE, id))
+        gone = self._present(ent, old, tx.now) if old is not None else None
+        tx.events.append(ChangeEvent(ent.name, DELETE, id, None, gone))
 
     # -- public API -------------------------------------------------------------
     async def insert(self, entity: Any, data: dict[str, Any]) -> Row:
@@ -388,9 +391,10 @@ class DAO:
         ent = self._entity(entity)
 
         async def work(tx: Any) -> None:
-            if await tx.get(ent, id) is not None:
+            old = await tx.get(ent, id)
+            if old is not None:
                 self._check_writable(ent, "remove")
-                await self._delete_in_tx(tx, ent, id)
+                await self._delete_in_tx(tx, ent, id, old)
 
         await self._run(work)
 
@@ -419,6 +423,24 @@ class DAO:
                 if row is None
                 else await self._with_transient(tx, ent, self._present(ent, row, tx.now))
             )
+
+        return await self._run(work, write=False)
+
+    async def select_all_by(self, entity: Any, field: str, value: Any) -> list[Row]:
+        """Every row whose ``field`` equals ``value`` (a foreign key: the parent's id), in id order.
+
+        One indexed query (foreign keys and unique fields are indexed): what the
+        entity cache runs for a miss such as "the ACL groups of consumer X".
+        """
+        ent = self._entity(entity)
+        if field in ent.foreign_fields() and not isinstance(value, dict):
+            value = {"id": value}
+
+        async def work(tx: Any) -> list[Row]:
+            rows = await tx.find_all(ent, field, value)
+            return [
+                await self._with_transient(tx, ent, self._present(ent, r, tx.now)) for r in rows
+            ]
 
         return await self._run(work, write=False)
 
@@ -480,9 +502,13 @@ class DAO:
 
         return await self._run(work, write=False)
 
-    async def load_all(self) -> dict[str, list[Row]]:
-        """Every live row of every registered entity, read in one transaction."""
+    async def load_all(self, only: Iterable[str] | None = None) -> dict[str, list[Row]]:
+        """Every live row of every registered entity (or of the entities named in ``only``),
+        read in one transaction."""
         entities = list(self.registry.all())
+        if only is not None:
+            wanted = set(only)
+            entities = [e for e in entities if e.name in wanted]
 
         async def work(tx: Any) -> dict[str, list[Row]]:
             out: dict[str, list[Row]] = {}

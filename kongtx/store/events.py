@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -18,6 +20,11 @@ CREATE, UPDATE, DELETE, RELOAD = "create", "update", "delete", "reload"
 class ChangeEvent:
     """One committed change: ``entity`` name, ``op`` and row ``id``.
 
+    ``row`` is the row as committed (None for a delete) and ``old`` the row
+    before an update or delete, when the producer knows them: local writes
+    always carry them; an event from another node carries them when they fit
+    in the notification, else a listener that needs the row fetches it by id.
+
     ``op == "reload"`` (:data:`FULL_RELOAD`, entity ``"*"``, id ``None``) means
     changes may have been missed (e.g. after a database reconnect): listeners
     must rebuild everything from the store.
@@ -26,6 +33,8 @@ class ChangeEvent:
     entity: str
     op: str
     id: str | None
+    row: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    old: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_reload(self) -> bool:
@@ -34,6 +43,27 @@ class ChangeEvent:
 
 
 FULL_RELOAD = ChangeEvent("*", RELOAD, None)
+
+
+def event_to_wire(event: ChangeEvent, max_size: int) -> list[Any]:
+    """``[entity, op, id]`` plus ``row`` and ``old`` when the whole stays under ``max_size``
+    bytes of JSON (a larger event travels without its rows)."""
+    item: list[Any] = [event.entity, event.op, event.id]
+    if event.row is None and event.old is None:
+        return item
+    full = [*item, event.row, event.old]
+    if len(json.dumps(full, separators=(",", ":"))) <= max_size:
+        return full
+    return item
+
+
+def event_from_wire(item: list[Any]) -> ChangeEvent:
+    """The inverse of :func:`event_to_wire`."""
+    entity, op, eid = item[0], item[1], item[2]
+    row = item[3] if len(item) > 3 else None
+    old = item[4] if len(item) > 4 else None
+    return ChangeEvent(entity, op, eid, row, old)
+
 
 ChangeListener = Callable[[ChangeEvent], object]
 

@@ -17,7 +17,7 @@ import psycopg2
 from twisted.logger import Logger
 
 from kongtx.errors import DatabaseError, KongtxError
-from kongtx.store.events import ChangeEvent
+from kongtx.store.events import ChangeEvent, event_to_wire
 from kongtx.store.pgpool import (
     PgConnection,
     PgPool,
@@ -32,6 +32,10 @@ _log = Logger()
 
 CHANNEL = "kongtx_events"
 _MAX_PAYLOAD = 7000  # NOTIFY payloads must stay under 8000 bytes
+
+
+def _dumps(payload: Any) -> str:
+    return json.dumps(payload, separators=(",", ":"))
 
 
 class PostgresBackend:
@@ -100,8 +104,11 @@ class PostgresBackend:
                 "INSERT INTO cluster_events (node_id, entity, op, entity_id) VALUES (%s, %s, %s, %s) RETURNING id",
                 [self.node_id, ev.entity, ev.op, ev.id],
             )
-            items.append([rows[0][0], ev.entity, ev.op, ev.id])
-        payload = json.dumps({"n": self.node_id, "ev": items}, separators=(",", ":"))
+            items.append([rows[0][0], *event_to_wire(ev, _MAX_PAYLOAD // 2)])
+        payload = _dumps({"n": self.node_id, "ev": items})
+        if len(payload) > _MAX_PAYLOAD:
+            # without the rows (the other nodes read what they need by id)
+            payload = _dumps({"n": self.node_id, "ev": [item[:4] for item in items]})
         if len(payload) > _MAX_PAYLOAD:
             # too many to carry: tell listeners to read the table now
             payload = json.dumps({"n": self.node_id, "poll": 1})

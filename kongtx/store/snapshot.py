@@ -11,7 +11,7 @@ failed rebuild keeps the last good snapshot and is retried later.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -31,6 +31,8 @@ class SnapshotManager(Generic[S]):
 
     :param dao: a DAO (``load_all``, ``add_change_listener``).
     :param build: ``build(rows_by_entity) -> snapshot`` (may return a Deferred or coroutine).
+    :param entities: the entities the snapshot is built from (default: all); changes to
+        others (consumers, credentials) do not touch it.
     :param clock: used to retry a failed rebuild after ``retry_delay`` seconds
         (doubling up to ``max_retry_delay``).
     """
@@ -43,8 +45,10 @@ class SnapshotManager(Generic[S]):
         *,
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
+        entities: Iterable[str] | None = None,
     ) -> None:
         self._dao = dao
+        self._entities = frozenset(entities) if entities is not None else None
         self._build = build
         self._clock = clock
         self.current: S | None = None
@@ -101,7 +105,8 @@ class SnapshotManager(Generic[S]):
         return self._running is not None
 
     def _on_change(self, event: ChangeEvent) -> None:
-        self.request_rebuild()
+        if self._entities is None or event.is_reload or event.entity in self._entities:
+            self.request_rebuild()
 
     @staticmethod
     def _chain(d: Deferred[None]) -> Deferred[None]:
@@ -126,7 +131,10 @@ class SnapshotManager(Generic[S]):
             self._running = None
 
     async def _build_once(self) -> None:
-        rows = await self._dao.load_all()
+        if self._entities is None:
+            rows = await self._dao.load_all()
+        else:
+            rows = await self._dao.load_all(self._entities)
         snapshot = self._build(rows)
         if inspect.isawaitable(snapshot):
             snapshot = await ensureDeferred(snapshot)

@@ -17,6 +17,3 @@ ACLS = Entity(
 )
 
 ENTITIES = (ACLS,)
-# Indexed so that ``snapshot.consumer_credentials("acls", consumer_id)`` lists a
-# consumer's groups; the key index itself (by id) is not used.
-CREDENTIAL_INDEXES = {"acls": "id"}

@@ -1,6 +1,7 @@
 """``acl`` (Kong's ``kong/plugins/acl/handler.lua``, priority 950).
 
-The groups checked are the authenticated consumer's ``acls`` rows, or the
+The groups checked are the authenticated consumer's ``acls`` rows (through the
+entity cache, ``acls:<consumer id>:::::``), or the
 groups another plugin authenticated (``ctx.authenticated_groups``) when there
 is no consumer, when the consumer is the anonymous one (no credential), or
 always with ``always_use_authenticated_groups``.
@@ -11,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from twisted.internet.defer import Deferred
+
 from kongtx import KONG_COMPAT_VERSION
+from kongtx.cache import then
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 
-__all__ = ["AclConfig", "Handler", "authenticated_groups", "blocked", "prepare"]
+__all__ = ["AclConfig", "Handler", "authenticated_groups", "blocked", "consumer_groups", "prepare"]
 
 FORBIDDEN = "You cannot consume this service"
 
@@ -67,47 +71,46 @@ class Handler(PluginHandler):
 
     def __init__(self) -> None:
         self._configs: ConfigCache[AclConfig] = ConfigCache(prepare)
-        self._groups_snapshot: Any = None
-        self._groups: dict[str, tuple[str, ...]] = {}
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Digest every enabled config once per snapshot."""
         self._configs.reset(configs)
 
-    def consumer_groups(self, snapshot: Any, consumer_id: str) -> tuple[str, ...]:
-        """A consumer's groups in storage order (cached for the current snapshot)."""
-        if snapshot is not self._groups_snapshot:
-            self._groups_snapshot = snapshot
-            self._groups = {}
-        groups = self._groups.get(consumer_id)
-        if groups is None:
-            rows = snapshot.consumer_credentials("acls", consumer_id)
-            groups = self._groups[consumer_id] = tuple(r["group"] for r in rows)
-        return groups
-
-    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Let the request through, or answer 401/403."""
         cfg = self._configs.get(conf)
         consumer = ctx.consumer
-        header = authn.AUTHENTICATED_GROUPS
         if consumer is None:
             groups = authenticated_groups(ctx)
             if groups is None:
                 if ctx.credential is not None:
                     raise ProxyExit(403, FORBIDDEN)
                 raise ProxyExit(401, "Unauthorized")
-        else:
-            groups = None
-            if ctx.credential is None or cfg.always_use_authenticated_groups:
-                groups = authenticated_groups(ctx)
-            if groups is None:
-                groups = self.consumer_groups(ctx.snapshot, consumer["id"])
-                header = authn.CONSUMER_GROUPS
-        if blocked(cfg, groups):
-            raise ProxyExit(403, FORBIDDEN)
-        headers = ctx.request.headers
-        if cfg.hide_groups_header or not groups:
-            # Never forward a client-supplied copy in place of the groups header.
-            headers.remove(header)
-        else:
-            headers.set(header, authn.header_value(", ".join(groups)))
+            return _check(ctx, cfg, groups, authn.AUTHENTICATED_GROUPS)
+        if ctx.credential is None or cfg.always_use_authenticated_groups:
+            groups = authenticated_groups(ctx)
+            if groups is not None:
+                return _check(ctx, cfg, groups, authn.AUTHENTICATED_GROUPS)
+        return then(
+            consumer_groups(ctx.entities, consumer["id"]),
+            lambda groups: _check(ctx, cfg, groups, authn.CONSUMER_GROUPS),
+        )
+
+
+def consumer_groups(entities: Any, consumer_id: str) -> Any:
+    """A consumer's groups in storage order, through the entity cache (``acls:<id>:::::``):
+    a tuple on a cache hit, else a Deferred firing with it."""
+    return then(
+        entities.consumer_rows("acls", consumer_id), lambda rows: tuple(r["group"] for r in rows)
+    )
+
+
+def _check(ctx: Any, cfg: AclConfig, groups: tuple[str, ...], header: str) -> None:
+    if blocked(cfg, groups):
+        raise ProxyExit(403, FORBIDDEN)
+    headers = ctx.request.headers
+    if cfg.hide_groups_header or not groups:
+        # Never forward a client-supplied copy in place of the groups header.
+        headers.remove(header)
+    else:
+        headers.set(header, authn.header_value(", ".join(groups)))

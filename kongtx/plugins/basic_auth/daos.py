@@ -39,4 +39,3 @@ BASICAUTH_CREDENTIALS = Entity(
 )
 
 ENTITIES = (BASICAUTH_CREDENTIALS,)
-CREDENTIAL_INDEXES = {"basicauth_credentials": "username"}

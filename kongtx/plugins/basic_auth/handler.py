@@ -2,7 +2,8 @@
 
 ``Proxy-Authorization`` is read first, then ``Authorization``; the
 credentials are ``base64(username:password)`` split at the first ``:``.
-The username is looked up in the snapshot; the password is checked with
+The credential (``basicauth_credentials:<username>:::::``) and its consumer
+come from the entity cache (no I/O on a hit); the password is checked with
 bcrypt in a thread, unless this exact verification succeeded recently.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from kongtx import KONG_COMPAT_VERSION
+from kongtx.cache import then
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler, ProxyContext
@@ -67,40 +69,54 @@ class Handler(PluginHandler):
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
-        if authn.or_already_done(ctx, conf):
+        anonymous = conf.get("anonymous")
+        if authn.or_already_done(ctx, anonymous):
             return None
         headers = ctx.request.headers
         if "authorization" not in headers and "proxy-authorization" not in headers:
-            _fail(ctx, conf)
-            return None
-        snapshot = ctx.snapshot
+            return _fail(ctx, conf)
         hide = conf.get("hide_credentials", False)
-        credential = None
-        given = _retrieve(headers, "proxy-authorization", hide)
-        if given is not None:
-            credential = snapshot.credential(TABLE, given[0])
-        if credential is None:
+        proxy_given = _retrieve(headers, "proxy-authorization", hide)
+
+        def with_proxy_credential(credential: dict[str, Any] | None) -> Any:
+            if credential is not None:
+                assert proxy_given is not None
+                return self._with_credential(ctx, conf, credential, proxy_given[1])
+            # As Kong: Authorization is read (and hidden) only when Proxy-Authorization
+            # named no credential.
             given = _retrieve(headers, "authorization", hide)
             if given is None:
-                _fail(ctx, conf)
-                return None
-            credential = snapshot.credential(TABLE, given[0])
+                return _fail(ctx, conf)
+            return then(
+                ctx.entities.row(TABLE, "username", given[0]),
+                lambda c: self._with_credential(ctx, conf, c, given[1]),
+            )
+
+        if proxy_given is not None:
+            return then(ctx.entities.row(TABLE, "username", proxy_given[0]), with_proxy_credential)
+        return with_proxy_credential(None)
+
+    def _with_credential(
+        self, ctx: Any, conf: dict[str, Any], credential: dict[str, Any] | None, password: bytes
+    ) -> Any:
         if credential is None:
-            _fail(ctx, conf)
-            return None
-        consumer = snapshot.consumers.get((credential.get("consumer") or {}).get("id"))
+            return _fail(ctx, conf)
+        consumer_id = (credential.get("consumer") or {}).get("id")
         hashed = credential.get("password")
-        if consumer is None or not isinstance(hashed, str):
-            _fail(ctx, conf)
-            return None
-        assert given is not None
-        password = given[1]
-        if self.verified.hit(credential["id"], hashed, password):
-            authn.set_consumer(ctx, consumer, credential, credential.get("username"))
-            return None
-        return Deferred.fromCoroutine(
-            self._verify(ctx, conf, consumer, credential, hashed, password)
-        )
+        if consumer_id is None or not isinstance(hashed, str):
+            return _fail(ctx, conf)
+
+        def with_consumer(consumer: dict[str, Any] | None) -> Any:
+            if consumer is None:
+                return _fail(ctx, conf)
+            if self.verified.hit(credential["id"], hashed, password):
+                authn.set_consumer(ctx, consumer, credential, credential.get("username"))
+                return None
+            return Deferred.fromCoroutine(
+                self._verify(ctx, conf, consumer, credential, hashed, password)
+            )
+
+        return then(ctx.entities.consumer(consumer_id), with_consumer)
 
     async def _verify(
         self,
@@ -113,7 +129,9 @@ class Handler(PluginHandler):
     ) -> None:
         ok = await crypto.run_in_thread(ctx.clock, crypto.check_password, password, hashed)
         if not ok:
-            _fail(ctx, conf)
+            failed = _fail(ctx, conf)
+            if failed is not None:
+                await failed
             return
         self.verified.add(credential["id"], hashed, password)
         authn.set_consumer(ctx, consumer, credential, credential.get("username"))
@@ -126,7 +144,7 @@ def _retrieve(headers: Any, name: str, hide: bool) -> tuple[str, bytes] | None:
     return given
 
 
-def _fail(ctx: ProxyContext, conf: dict[str, Any]) -> None:
+def _fail(ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
     realm = conf.get("realm") or "service"
     error = ProxyExit(401, "Unauthorized", headers=[("WWW-Authenticate", f'Basic realm="{realm}"')])
-    authn.fail(ctx, conf, error)
+    return authn.fail(ctx, conf.get("anonymous"), error)

@@ -19,4 +19,3 @@ KEYAUTH_CREDENTIALS = Entity(
 )
 
 ENTITIES = (KEYAUTH_CREDENTIALS,)
-CREDENTIAL_INDEXES = {"keyauth_credentials": "key"}

@@ -2,8 +2,10 @@
 
 For each of ``key_names`` in order the key is looked for in the headers, then
 the query string, then (``key_in_body``) the body; the first string value
-wins, a repeated value is a duplicate (401). The key is checked against the
-snapshot's ``keyauth_credentials`` index (no I/O), then its ``ttl``.
+wins, a repeated value is a duplicate (401). The credential and its consumer
+come from the entity cache (``keyauth_credentials:<key>:::::`` and
+``consumers:<id>:::::``): no I/O on a hit, one indexed query on a miss. An
+expiring credential (``ttl``) is cached no longer than it lives.
 The request body is only buffered when ``key_in_body`` is set and needed.
 """
 
@@ -12,11 +14,11 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import Deferred
 
 from kongtx import KONG_COMPAT_VERSION
+from kongtx.cache import then
 from kongtx.errors import ProxyExit
 from kongtx.http.request_body import parse_body
 from kongtx.plugins import authn
@@ -24,6 +26,7 @@ from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 
 __all__ = ["NEED_BODY", "Handler", "KeyAuthConfig", "KeyFound", "find_key", "prepare"]
 
+TABLE = "keyauth_credentials"
 NO_KEY = "No API key found in request"
 INVALID = "Unauthorized"
 DUPLICATE = "Duplicate API key found"
@@ -109,8 +112,6 @@ class Handler(PluginHandler):
 
     def __init__(self) -> None:
         self._configs: ConfigCache[KeyAuthConfig] = ConfigCache(prepare)
-        # Per snapshot: credential id -> absolute expiry (see _expired).
-        self._expiry: WeakKeyDictionary[Any, dict[str, float]] = WeakKeyDictionary()
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         """Digest every enabled config once per snapshot."""
@@ -125,81 +126,65 @@ class Handler(PluginHandler):
         cfg = self._configs.get(conf)
         if not cfg.run_on_preflight and ctx.request.method == "OPTIONS":
             return None
-        if authn.or_already_done(ctx, conf):
+        anonymous = conf.get("anonymous")
+        if authn.or_already_done(ctx, anonymous):
             return None
         body: Any = NEED_BODY if cfg.in_body else None
         try:
             found = find_key(cfg, ctx.request.headers, ctx.query_args(), body)
         except ProxyExit as exc:
-            authn.fail(ctx, conf, exc)
-            return None
+            return authn.fail(ctx, anonymous, exc)
         if found is NEED_BODY or (cfg.in_body and cfg.hide_credentials and found is not None):
-            return Deferred.fromCoroutine(self._access_with_body(ctx, conf, cfg))
-        self._finish(ctx, conf, cfg, found, None)
-        return None
+            return Deferred.fromCoroutine(self._access_with_body(ctx, anonymous, cfg))
+        return self._finish(ctx, anonymous, cfg, found, None)
 
     async def _access_with_body(
-        self, ctx: ProxyContext, conf: dict[str, Any], cfg: KeyAuthConfig
+        self, ctx: ProxyContext, anonymous: str | None, cfg: KeyAuthConfig
     ) -> None:
         raw = await ctx.read_body()
         parsed = parse_body(ctx.request.headers.get("content-type"), raw)
         try:
             found = find_key(cfg, ctx.request.headers, ctx.query_args(), parsed)
         except ProxyExit as exc:
-            authn.fail(ctx, conf, exc)
+            await _settled(authn.fail(ctx, anonymous, exc))
             return
-        self._finish(ctx, conf, cfg, found, parsed)
+        await _settled(self._finish(ctx, anonymous, cfg, found, parsed))
 
     def _finish(
         self,
         ctx: ProxyContext,
-        conf: dict[str, Any],
+        anonymous: str | None,
         cfg: KeyAuthConfig,
         found: KeyFound | None,
         parsed: Any,
-    ) -> None:
+    ) -> Deferred[None] | None:
         if found is not None and cfg.hide_credentials:
             _hide(ctx, cfg, found.name, parsed)
         if found is None or found.key == "":
-            authn.fail(ctx, conf, _unauthorized(cfg, NO_KEY))
-            return
-        snapshot = ctx.snapshot
-        credential = snapshot.credential("keyauth_credentials", found.key)
-        consumer = None
-        if (
-            credential is not None
-            and _same(credential.get("key"), found.key)
-            and not self._expired(ctx, credential)
-        ):
-            consumer_ref = credential.get("consumer") or {}
-            consumer = snapshot.consumers.get(consumer_ref.get("id"))
-        if consumer is None or credential is None:
-            authn.fail(ctx, conf, _unauthorized(cfg, INVALID))
-            return
-        authn.set_consumer(ctx, consumer, credential, credential["id"])
+            return authn.fail(ctx, anonymous, _unauthorized(cfg, NO_KEY))
+        key = found.key
 
-    def _expired(self, ctx: ProxyContext, credential: dict[str, Any]) -> bool:
-        """Whether a credential created with a ``ttl`` has run out, by ``ctx.clock``.
+        def with_credential(credential: dict[str, Any] | None) -> Any:
+            if credential is None or not _same(credential.get("key"), key):
+                return authn.fail(ctx, anonymous, _unauthorized(cfg, INVALID))
+            consumer_id = (credential.get("consumer") or {}).get("id")
+            if consumer_id is None:
+                return authn.fail(ctx, anonymous, _unauthorized(cfg, INVALID))
 
-        Snapshot rows carry ``ttl`` = seconds left when the snapshot was read.
-        With ``snapshot.built_at`` the expiry is exact; without it, it is
-        anchored at the first time this snapshot's credential is seen.
-        """
-        ttl = credential.get("ttl")
-        if ttl is None:
-            return False
-        now = ctx.clock.seconds()
-        snapshot = ctx.snapshot
-        built_at = getattr(snapshot, "built_at", None)
-        if built_at is not None:
-            return bool(now >= built_at + ttl)
-        expiries = self._expiry.get(snapshot)
-        if expiries is None:
-            expiries = self._expiry[snapshot] = {}
-        expires_at = expiries.get(credential["id"])
-        if expires_at is None:
-            expires_at = expiries[credential["id"]] = now + ttl
-        return bool(now >= expires_at)
+            def with_consumer(consumer: dict[str, Any] | None) -> Any:
+                if consumer is None:
+                    return authn.fail(ctx, anonymous, _unauthorized(cfg, INVALID))
+                authn.set_consumer(ctx, consumer, credential, credential["id"])
+                return None
+
+            return then(ctx.entities.consumer(consumer_id), with_consumer)
+
+        return then(ctx.entities.row(TABLE, "key", key), with_credential)
+
+
+async def _settled(result: Deferred[None] | None) -> None:
+    if result is not None:
+        await result
 
 
 def _same(stored: Any, given: str) -> bool:

@@ -8,7 +8,8 @@ import pytest
 
 from kongtx.errors import ProxyExit
 from kongtx.plugins.acl.handler import Handler, blocked, prepare
-from tests.unit.plugins.test_authn import consumer, make_ctx, make_snapshot, new_id
+from kongtx.plugins.testing import make_entities
+from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
 ALICE = consumer("alice")
 NOBODY = consumer("nobody")
@@ -39,7 +40,7 @@ def conf(**kw: Any) -> dict[str, Any]:
 
 
 def authed(who: dict[str, Any], credential: bool = True, **kw: Any) -> Any:
-    ctx = make_ctx(make_snapshot(ROWS), **kw)
+    ctx = make_ctx(ROWS, **kw)
     ctx.authenticate(who, {"id": "cred"} if credential else None)
     return ctx
 
@@ -126,10 +127,23 @@ def test_authenticated_groups_precedence(always: bool, credential: bool, expecte
     assert ctx.request.headers.get(expected) == ("ops" if "Auth" in expected else "admin, dev")
 
 
-def test_group_cache_follows_snapshot() -> None:
-    """A consumer's groups are re-read when a new snapshot arrives."""
-    handler = Handler()
-    first = make_snapshot(ROWS)
-    assert handler.consumer_groups(first, ALICE["id"]) == ("admin", "dev")
-    second = make_snapshot({"consumers": [ALICE], "acls": [acl(ALICE, "ops")]})
-    assert handler.consumer_groups(second, ALICE["id"]) == ("ops",)
+def test_groups_come_from_the_entity_cache() -> None:
+    """A consumer's groups are read once (``acls:<consumer id>:::::``), then served from the
+    cache; a change event for one of its ACL rows makes the next request read them again."""
+    from kongtx.cache import cache_key
+    from kongtx.store.events import ChangeEvent
+
+    rows = {"consumers": [ALICE], "acls": [acl(ALICE, "admin")]}
+    entities = make_entities(rows)
+    ctx = make_ctx(entities)
+    ctx.authenticate(ALICE, {"id": "cred"})
+    assert check(ctx, conf(allow=["admin"])) is None
+    assert cache_key("acls", ALICE["id"]) in entities.cache
+    queries = entities.source.queries
+    assert check(ctx, conf(allow=["admin"])) is None
+    assert entities.source.queries == queries
+    ops = acl(ALICE, "ops")
+    rows["acls"] = [ops]
+    entities.on_change(ChangeEvent("acls", "create", ops["id"], ops))
+    assert check(ctx, conf(allow=["admin"])).status == 403
+    assert entities.source.queries == queries + 1

@@ -1,7 +1,7 @@
 """Unit tests of the shared auth helpers (consumer headers, anonymous OR/AND logic).
 
-Also provides :func:`make_ctx`, the plugin testing kit's context with the auth
-plugins' credential indexes, used by the auth plugins' unit tests.
+Also provides :func:`make_ctx`, a real ``ProxyContext`` whose entity cache
+reads hand-built rows (no I/O), used by the auth plugins' unit tests.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from typing import Any
 import pytest
 from twisted.internet.task import Clock
 
+from kongtx.cache import Entities
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn, testing
 from kongtx.proxy.context import ProxyContext
-from kongtx.proxy.snapshot import Snapshot
-
-INDEXES = {"keyauth_credentials": "key", "basicauth_credentials": "username", "acls": "id"}
 
 
 def new_id() -> str:
@@ -34,12 +32,8 @@ def consumer(username: str | None = None, custom_id: str | None = None) -> dict[
     }
 
 
-def make_snapshot(rows: dict[str, list[dict[str, Any]]]) -> Snapshot:
-    return testing.make_snapshot(rows, credential_indexes=INDEXES)
-
-
 def make_ctx(
-    rows: dict[str, list[dict[str, Any]]] | Snapshot,
+    rows: dict[str, list[dict[str, Any]]] | Entities,
     *,
     method: str = "GET",
     target: str = "/",
@@ -47,8 +41,10 @@ def make_ctx(
     body: bytes | None = None,
     clock: Clock | None = None,
 ) -> ProxyContext:
-    snapshot = rows if isinstance(rows, Snapshot) else make_snapshot(rows)
-    return testing.make_context(method, target, headers, body, rows=snapshot, clock=clock)
+    clock = clock or Clock()
+    if isinstance(rows, Entities):
+        return testing.make_context(method, target, headers, body, entities=rows, clock=clock)
+    return testing.make_context(method, target, headers, body, rows=rows, clock=clock)
 
 
 def test_set_consumer_sets_and_clears_headers() -> None:
@@ -86,7 +82,7 @@ def test_anonymous_by_username_and_id() -> None:
     anon = consumer("guest")
     for ref in (anon["id"], "guest"):
         ctx = make_ctx({"consumers": [anon]}, headers=[("X-Credential-Identifier", "forged")])
-        authn.fail(ctx, {"anonymous": ref}, ProxyExit(401, "Unauthorized"))
+        authn.fail(ctx, ref, ProxyExit(401, "Unauthorized"))
         assert ctx.consumer is anon and ctx.credential is None
         assert ctx.request.headers.get("x-anonymous-consumer") == "true"
         assert ctx.request.headers.get("x-consumer-username") == "guest"
@@ -97,7 +93,7 @@ def test_missing_anonymous_is_500() -> None:
     """A configured anonymous consumer that does not exist answers 500 with Kong's message."""
     ctx = make_ctx({"consumers": []})
     with pytest.raises(ProxyExit) as info:
-        authn.fail(ctx, {"anonymous": "ghost"}, ProxyExit(401, "Unauthorized"))
+        authn.fail(ctx, "ghost", ProxyExit(401, "Unauthorized"))
     assert info.value.status == 500
     assert info.value.message == "anonymous consumer ghost is configured but doesn't exist"
 
@@ -107,19 +103,19 @@ def test_fail_without_anonymous_raises_the_error() -> None:
     ctx = make_ctx({})
     error = ProxyExit(401, "No API key found in request")
     with pytest.raises(ProxyExit) as info:
-        authn.fail(ctx, {"anonymous": None}, error)
+        authn.fail(ctx, None, error)
     assert info.value is error
 
 
 def test_or_already_done() -> None:
     """Only with ``anonymous`` set and a credential already recorded does a plugin skip."""
     ctx = make_ctx({})
-    assert not authn.or_already_done(ctx, {"anonymous": "x"})
+    assert not authn.or_already_done(ctx, "x")
     ctx.authenticate(consumer("a"), {"id": "c"})
-    assert authn.or_already_done(ctx, {"anonymous": "x"})
-    assert not authn.or_already_done(ctx, {"anonymous": None})
+    assert authn.or_already_done(ctx, "x")
+    assert not authn.or_already_done(ctx, None)
     ctx.authenticate(consumer("anon"), None)
-    assert not authn.or_already_done(ctx, {"anonymous": "x"})
+    assert not authn.or_already_done(ctx, "x")
 
 
 def test_wire_text_round_trip() -> None:

@@ -14,8 +14,9 @@ from kongtx.errors import ProxyExit
 from kongtx.http.request_body import parse_body
 from kongtx.plugins.key_auth.handler import Handler
 from kongtx.plugins.key_auth.schema import CONFIG
+from kongtx.plugins.testing import make_entities
 from kongtx.schema.fields import fill_record
-from tests.unit.plugins.test_authn import consumer, make_ctx, make_snapshot, new_id
+from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
 
 def conf(**overrides: Any) -> dict[str, Any]:
@@ -223,33 +224,37 @@ def test_missing_anonymous_consumer() -> None:
 
 
 def test_ttl_expiry_follows_the_clock() -> None:
-    """A key with a ttl works until the ttl runs out, then is 401 ``Unauthorized``."""
+    """A key with a ttl is cached no longer than it lives: once it ran out, the store is
+    asked again, and a key the store no longer returns is 401 ``Unauthorized``."""
     clock = Clock()
     clock.advance(1000)
     cred = credential(ALICE, "short", ttl=10)
-    snapshot = make_snapshot({"consumers": [ALICE], "keyauth_credentials": [cred]})
+    rows = {"consumers": [ALICE], "keyauth_credentials": [cred]}
+    entities = make_entities(rows, clock)
     handler = Handler()
-    assert (
-        run(make_ctx(snapshot, headers=[("apikey", "short")], clock=clock), conf(), handler) is None
-    )
+
+    def ask() -> Any:
+        return run(make_ctx(entities, headers=[("apikey", "short")], clock=clock), conf(), handler)
+
+    assert ask() is None
     clock.advance(9)
-    assert (
-        run(make_ctx(snapshot, headers=[("apikey", "short")], clock=clock), conf(), handler) is None
-    )
+    assert ask() is None
+    queries = entities.source.queries
+    rows["keyauth_credentials"] = []  # the store stops returning an expired row
     clock.advance(1)
-    exc = run(make_ctx(snapshot, headers=[("apikey", "short")], clock=clock), conf(), handler)
+    exc = ask()
     assert (exc.status, exc.message) == (401, "Unauthorized")
+    assert entities.source.queries == queries + 1
 
 
-def test_ttl_uses_snapshot_build_time_when_known() -> None:
-    """When the snapshot records when it was read, the expiry is measured from then."""
-    clock = Clock()
-    clock.advance(500)
-    cred = credential(ALICE, "k2", ttl=5)
-    snapshot = make_snapshot({"consumers": [ALICE], "keyauth_credentials": [cred]})
-    snapshot.built_at = 490.0
-    exc = run(make_ctx(snapshot, headers=[("apikey", "k2")], clock=clock), conf())
-    assert exc.message == "Unauthorized"
+def test_hits_do_not_query() -> None:
+    """Once a key and its consumer are cached, a request costs no query and no Deferred."""
+    entities = make_entities(ROWS)
+    assert run(make_ctx(entities, headers=[("apikey", "secret-key")]), conf()) is None
+    queries = entities.source.queries
+    ctx = make_ctx(entities, headers=[("apikey", "secret-key")])
+    assert Handler().access(ctx, conf()) is None
+    assert ctx.consumer is ALICE and entities.source.queries == queries
 
 
 def test_configured_configs_are_digested_once() -> None:
