@@ -228,7 +228,7 @@ def run_phase(
     ``rewrite``/``access`` the first exit stops the other hooks and is
     returned; in the other phases a failing hook is logged and the rest run.
     """
-    loaded = PluginSet([LoadedPlugin(handler, _NO_MODULE, {}) for handler, _ in plugins])
+    loaded = PluginSet([LoadedPlugin(handler, _NO_MODULE) for handler, _ in plugins])
     confs = {id(handler): conf for handler, conf in plugins}
     ctx.plugins = [(p, {"config": confs[id(p.handler)], "protocols": _ALL}) for p in loaded.ordered]
     if phase in ("rewrite", "access"):
@@ -269,7 +269,7 @@ def run_response(
     headers it receives are ``ctx.response_status`` / ``ctx.response_headers``.
     """
     upstream_answer(ctx, status, headers)
-    ctx.plugins = [(LoadedPlugin(handler, _NO_MODULE, {}), {"config": conf, "protocols": _ALL})]
+    ctx.plugins = [(LoadedPlugin(handler, _NO_MODULE), {"config": conf, "protocols": _ALL})]
     _now(ensureDeferred(phases.run_phase(ctx, "header_filter")), "header_filter")
     chunks = [body] if isinstance(body, bytes) else list(body)
     filters = phases.body_filters(ctx)

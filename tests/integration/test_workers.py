@@ -156,6 +156,11 @@ def node(tmp_path: Path) -> Any:
     yield from run_node(tmp_path)
 
 
+@pytest.fixture
+def keyed_node(tmp_path: Path) -> Any:
+    yield from run_node(tmp_path, plugins="key-auth")
+
+
 def run_node(tmp_path: Path, plugins: str = "off") -> Any:
     """Start ``twistd -n kongtx`` with :data:`WORKERS` workers; yield its :class:`Node`, stop it."""
     proxy, admin = _free_port(), _free_port()
@@ -231,14 +236,19 @@ async def _until(
         await _pause(0.1)
 
 
-async def _http(method: str, url: str, data: dict[str, Any] | None = None) -> tuple[int, bytes]:
+async def _http(
+    method: str,
+    url: str,
+    data: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     """One request on a fresh connection (so the kernel picks a worker each time)."""
     import treq
     from twisted.internet import reactor
     from twisted.web.client import HTTPConnectionPool
 
     pool = HTTPConnectionPool(reactor, persistent=False)
-    resp = await treq.request(method, url, data=data, pool=pool, timeout=10)
+    resp = await treq.request(method, url, data=data, headers=headers, pool=pool, timeout=10)
     return resp.code, await resp.content()
 
 
@@ -271,21 +281,23 @@ async def _route(node: Node, upstream: Upstream, name: str, path: str) -> None:
     assert code == 201, body
 
 
-async def _burst(node: Node, path: str, count: int) -> list[int]:
+async def _burst(
+    node: Node, path: str, count: int, headers: dict[str, str] | None = None
+) -> list[int]:
     """``count`` proxied GETs, 10 at a time, each on a new connection; their statuses."""
     from twisted.internet.defer import gatherResults
 
     statuses: list[int] = []
     for _ in range(0, count, 10):
-        batch = [_http_d("GET", f"http://127.0.0.1:{node.proxy}{path}") for _ in range(10)]
+        batch = [_http_d("GET", f"http://127.0.0.1:{node.proxy}{path}", headers) for _ in range(10)]
         statuses += [code for code, _body in await gatherResults(batch)]
     return statuses
 
 
-def _http_d(method: str, url: str) -> Any:
+def _http_d(method: str, url: str, headers: dict[str, str] | None = None) -> Any:
     from twisted.internet.defer import Deferred
 
-    return Deferred.fromCoroutine(_http(method, url))
+    return Deferred.fromCoroutine(_http(method, url, headers=headers))
 
 
 # --------------------------------------------------------------------------- tests
@@ -391,6 +403,53 @@ async def test_both_workers_serve_and_follow_admin_changes(node: Node, upstream:
         await _pause(0.1)
     served_second = {pid for pid, path in upstream.served if path == "/second"}
     assert served_second == upstream.candidates
+
+
+@pytest_twisted.ensureDeferred
+async def test_deleted_key_stops_in_every_worker_within_a_second(
+    keyed_node: Node, upstream: Upstream
+) -> None:
+    """A key cached by both processes stops authenticating in both within a second of its
+    deletion (the parent relays the change event, which carries the row, to the child)."""
+    from twisted.internet import reactor
+
+    node = keyed_node
+    await _started(node)
+    upstream.candidates = node.workers()
+    await _route(node, upstream, "keyed", "/keyed")
+    admin = f"http://127.0.0.1:{node.admin}"
+    code, body = await _http(
+        "POST", f"{admin}/routes/{await _route_id(admin)}/plugins", {"name": "key-auth"}
+    )
+    assert code == 201, body
+    assert (await _http("POST", f"{admin}/consumers", {"username": "alice"}))[0] == 201
+    code, body = await _http("POST", f"{admin}/consumers/alice/key-auth", {"key": "k1"})
+    assert code == 201, body
+    key = {"apikey": "k1"}
+    start = reactor.seconds()
+    while True:
+        upstream.served.clear()
+        statuses = await _burst(node, "/keyed", 40, key)
+        served = {pid for pid, _path in upstream.served}
+        if statuses == [200] * 40 and served == upstream.candidates:
+            break  # both processes authenticated k1 (and cached it)
+        assert reactor.seconds() - start < PROPAGATION, statuses
+        await _pause(0.1)
+    assert (await _http("DELETE", f"{admin}/key-auths/k1"))[0] == 204
+    deleted_at = reactor.seconds()
+    while True:
+        statuses = await _burst(node, "/keyed", 20, key)
+        if statuses == [401] * 20:
+            break
+        assert reactor.seconds() - deleted_at < 1.0, statuses
+    statuses = await _burst(node, "/keyed", 100, key)
+    assert statuses == [401] * 100
+
+
+async def _route_id(admin: str) -> str:
+    code, body = await _http("GET", f"{admin}/routes")
+    assert code == 200, body
+    return str(json.loads(body)["data"][0]["id"])
 
 
 @pytest_twisted.ensureDeferred

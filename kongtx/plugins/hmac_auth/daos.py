@@ -18,4 +18,3 @@ HMACAUTH_CREDENTIALS = Entity(
 )
 
 ENTITIES = (HMACAUTH_CREDENTIALS,)
-CREDENTIAL_INDEXES = {"hmacauth_credentials": "username"}

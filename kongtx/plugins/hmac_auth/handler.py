@@ -15,6 +15,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from kongtx import KONG_COMPAT_VERSION
+from kongtx.cache import then
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler, ProxyContext
@@ -59,13 +60,12 @@ def _acceptable(params: sig.HmacParams | None, conf: dict[str, Any]) -> bool:
     return params.algorithm in (conf.get("algorithms") or ()) and params.algorithm in sig.DIGESTS
 
 
-def check(ctx: ProxyContext, conf: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(consumer, credential)`` when the signature is right (the body is checked apart).
+def read_signature(ctx: ProxyContext, conf: dict[str, Any]) -> Any:
+    """The request's signature parameters, once the date and their form check out.
 
     :raises ProxyExit: 401 with Kong's message.
     """
-    request = ctx.request
-    headers = request.headers
+    headers = ctx.request.headers
     if "authorization" not in headers and "proxy-authorization" not in headers:
         raise _unauthorized(conf, "Unauthorized")
     now = ctx.clock.seconds()
@@ -79,20 +79,27 @@ def check(ctx: ProxyContext, conf: dict[str, Any]) -> tuple[dict[str, Any], dict
     if not _acceptable(params, conf):
         raise _unauthorized(conf, NOT_VALID)
     assert params is not None
-    credential = ctx.snapshot.credential(TABLE, params.username)
+    return params
+
+
+def check_signature(
+    ctx: ProxyContext, conf: dict[str, Any], params: Any, credential: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``credential`` when the request's signature was made with its secret.
+
+    :raises ProxyExit: 401 with Kong's message.
+    """
+    request = ctx.request
     secret = credential.get("secret") if credential is not None else None
     if credential is None or not isinstance(secret, str):
         raise _unauthorized(conf, NOT_VALID)
     text = sig.signing_string(
-        params.headers, headers, request.method, request.target, request.version
+        params.headers, request.headers, request.method, request.target, request.version
     )
     expected = sig.sign(params.algorithm, secret.encode("utf-8"), text)
     if not sig.signature_matches(expected, params.signature):
         raise _unauthorized(conf, NOT_SAME)
-    consumer = ctx.snapshot.consumers.get((credential.get("consumer") or {}).get("id"))
-    if consumer is None:
-        raise _unauthorized(conf, NOT_VALID)
-    return consumer, credential
+    return credential
 
 
 class Handler(PluginHandler):
@@ -103,14 +110,42 @@ class Handler(PluginHandler):
     version = KONG_COMPAT_VERSION
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
-        """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
-        if authn.or_already_done(ctx, conf):
+        """Authenticate the request, or answer 401 (or fall back to ``anonymous``).
+
+        The credential (``hmacauth_credentials:<username>:::::``) and its
+        consumer come from the entity cache: no I/O on a hit.
+        """
+        anonymous = conf.get("anonymous")
+        if authn.or_already_done(ctx, anonymous):
             return None
         try:
-            consumer, credential = check(ctx, conf)
+            params = read_signature(ctx, conf)
         except ProxyExit as exc:
-            authn.fail(ctx, conf, exc)
-            return None
+            return authn.fail(ctx, anonymous, exc)
+
+        def with_credential(row: dict[str, Any] | None) -> Any:
+            try:
+                credential = check_signature(ctx, conf, params, row)
+            except ProxyExit as exc:
+                return authn.fail(ctx, anonymous, exc)
+            consumer_id = (credential.get("consumer") or {}).get("id")
+            return then(
+                ctx.entities.consumer(consumer_id) if consumer_id else None,
+                lambda consumer: self._with_consumer(ctx, conf, consumer, credential),
+            )
+
+        return then(ctx.entities.row(TABLE, "username", params.username), with_credential)
+
+    def _with_consumer(
+        self,
+        ctx: ProxyContext,
+        conf: dict[str, Any],
+        consumer: dict[str, Any] | None,
+        credential: dict[str, Any],
+    ) -> Deferred[None] | None:
+        anonymous = conf.get("anonymous")
+        if consumer is None:
+            return authn.fail(ctx, anonymous, _unauthorized(conf, NOT_VALID))
         if conf.get("validate_request_body"):
             return Deferred.fromCoroutine(self._check_body(ctx, conf, consumer, credential))
         authn.set_consumer(ctx, consumer, credential, credential.get("username"))
@@ -125,6 +160,8 @@ class Handler(PluginHandler):
     ) -> None:
         body = await ctx.read_body()
         if not sig.digest_matches(ctx.request.headers.get("digest"), body):
-            authn.fail(ctx, conf, _unauthorized(conf, NOT_SAME))
+            failed = authn.fail(ctx, conf.get("anonymous"), _unauthorized(conf, NOT_SAME))
+            if failed is not None:
+                await failed
             return
         authn.set_consumer(ctx, consumer, credential, credential.get("username"))

@@ -76,4 +76,3 @@ JWT_SECRETS = Entity(
 )
 
 ENTITIES = (JWT_SECRETS,)
-CREDENTIAL_INDEXES = {"jwt_secrets": "key"}

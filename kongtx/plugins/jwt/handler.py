@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import Deferred
+
 from kongtx import KONG_COMPAT_VERSION
+from kongtx.cache import then
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.jwt import token as jwt_token
 
-__all__ = ["Handler", "authenticate"]
+__all__ = ["Handler", "read_token", "verify"]
 
 TABLE = "jwt_secrets"
 
@@ -44,12 +47,10 @@ def _secret_material(conf: dict[str, Any], secret: dict[str, Any], alg: str) -> 
     return value.encode("utf-8")
 
 
-def authenticate(
-    ctx: ProxyContext, conf: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """``(consumer, jwt_secret, token)`` of the request.
+def read_token(ctx: ProxyContext, conf: dict[str, Any]) -> tuple[jwt_token.Token, str, str, str]:
+    """``(token, raw token, claim name, key)`` of the request (no lookup yet).
 
-    :raises ProxyExit: 401 with Kong's message (or claim errors as the body).
+    :raises ProxyExit: 401 with Kong's message.
     """
     request = ctx.request
     tokens = jwt_token.find_tokens(
@@ -79,7 +80,22 @@ def authenticate(
         raise _unauthorized(conf, f"No mandatory '{claim_name}' in claims")
     if key == "":
         raise _unauthorized(conf, f"Invalid '{claim_name}' in claims")
-    secret = ctx.snapshot.credential(TABLE, key) if isinstance(key, str) else None
+    if not isinstance(key, str):
+        raise _unauthorized(conf, f"No credentials found for given '{claim_name}'")
+    return token, raw, claim_name, key
+
+
+def verify(
+    ctx: ProxyContext,
+    conf: dict[str, Any],
+    token: jwt_token.Token,
+    claim_name: str,
+    secret: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``jwt_secrets`` row once the token checks out against it.
+
+    :raises ProxyExit: 401 with Kong's message (or claim errors as the body).
+    """
     if secret is None:
         raise _unauthorized(conf, f"No credentials found for given '{claim_name}'")
     algorithm = secret.get("algorithm") or "HS256"
@@ -99,10 +115,7 @@ def authenticate(
         errors = jwt_token.expiration_errors(token.claims, maximum, now)
         if errors:
             raise _unauthorized(conf, None, errors)
-    consumer = ctx.snapshot.consumers.get((secret.get("consumer") or {}).get("id"))
-    if consumer is None:
-        raise ProxyExit(401, f"Could not find consumer for '{claim_name}={key}'")
-    return consumer, secret, raw
+    return secret
 
 
 class Handler(PluginHandler):
@@ -112,16 +125,37 @@ class Handler(PluginHandler):
     priority = 1450
     version = KONG_COMPAT_VERSION
 
-    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
-        """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
+    def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
+        """Authenticate the request, or answer 401 (or fall back to ``anonymous``).
+
+        The secret (``jwt_secrets:<key>:::::``) and its consumer come from the
+        entity cache: no I/O on a hit.
+        """
         if not conf.get("run_on_preflight", True) and ctx.request.method == "OPTIONS":
-            return
-        if authn.or_already_done(ctx, conf):
-            return
+            return None
+        anonymous = conf.get("anonymous")
+        if authn.or_already_done(ctx, anonymous):
+            return None
         try:
-            consumer, secret, raw = authenticate(ctx, conf)
+            token, raw, claim_name, key = read_token(ctx, conf)
         except ProxyExit as exc:
-            authn.fail(ctx, conf, exc)
-            return
-        authn.set_consumer(ctx, consumer, secret, secret.get("key"))
-        ctx.shared["authenticated_jwt_token"] = raw
+            return authn.fail(ctx, anonymous, exc)
+
+        def with_secret(row: dict[str, Any] | None) -> Any:
+            try:
+                secret = verify(ctx, conf, token, claim_name, row)
+            except ProxyExit as exc:
+                return authn.fail(ctx, anonymous, exc)
+
+            def with_consumer(consumer: dict[str, Any] | None) -> Any:
+                if consumer is None:
+                    missing = ProxyExit(401, f"Could not find consumer for '{claim_name}={key}'")
+                    return authn.fail(ctx, anonymous, missing)
+                authn.set_consumer(ctx, consumer, secret, secret.get("key"))
+                ctx.shared["authenticated_jwt_token"] = raw
+                return None
+
+            consumer_id = (secret.get("consumer") or {}).get("id")
+            return then(ctx.entities.consumer(consumer_id) if consumer_id else None, with_consumer)
+
+        return then(ctx.entities.row(TABLE, "key", key), with_secret)

@@ -18,11 +18,9 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import PluginSet
 from kongtx.plugins.hmac_auth import signature as sig
 from kongtx.plugins.hmac_auth.handler import Handler
 from kongtx.plugins.hmac_auth.schema import CONFIG
-from kongtx.proxy.snapshot import Snapshot
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
@@ -70,12 +68,10 @@ def ctx_for(
     body: bytes | None = None,
     now: int = NOW,
 ) -> Any:
-    plugins = PluginSet([])
-    plugins.credential_indexes = {"hmacauth_credentials": "username"}
-    snap = Snapshot({"consumers": [ALICE, GUEST], "hmacauth_credentials": [CRED]}, plugins)
+    rows = {"consumers": [ALICE, GUEST], "hmacauth_credentials": [CRED]}
     clock = Clock()
     clock.advance(now)
-    return make_ctx(snap, method=method, target=target, headers=headers, body=body, clock=clock)
+    return make_ctx(rows, method=method, target=target, headers=headers, body=body, clock=clock)
 
 
 def run(ctx: Any, config: dict[str, Any]) -> ProxyExit | None:

@@ -15,12 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from twisted.internet.task import Clock
 
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import PluginSet
 from kongtx.plugins.jwt import token as jwt_token
 from kongtx.plugins.jwt.daos import JWT_SECRETS, valid_pem_key
 from kongtx.plugins.jwt.handler import Handler
 from kongtx.plugins.jwt.schema import CONFIG
-from kongtx.proxy.snapshot import Snapshot
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
@@ -72,10 +70,8 @@ HS = secret_row(ALICE, "alice-key")
 RS = secret_row(ALICE, "rs-key", algorithm="RS256", rsa_public_key=RSA_PUB, secret=None)
 
 
-def snapshot(*secrets: dict[str, Any]) -> Snapshot:
-    plugins = PluginSet([])
-    plugins.credential_indexes = {"jwt_secrets": "key"}
-    return Snapshot({"consumers": [ALICE, GUEST], "jwt_secrets": list(secrets)}, plugins)
+def rows(*secrets: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {"consumers": [ALICE, GUEST], "jwt_secrets": list(secrets)}
 
 
 def ctx_for(
@@ -83,8 +79,13 @@ def ctx_for(
 ) -> Any:
     clock = Clock()
     clock.advance(NOW)
-    snap = snapshot(*(secrets if secrets is not None else (HS, RS)))
-    return make_ctx(snap, target=target, headers=list(headers), method=method, clock=clock)
+    return make_ctx(
+        rows(*(secrets if secrets is not None else (HS, RS))),
+        target=target,
+        headers=list(headers),
+        method=method,
+        clock=clock,
+    )
 
 
 def bearer(token: str) -> list[tuple[str, str]]:

@@ -1,0 +1,178 @@
+"""The entity cache through the real gateway: credentials loaded on first use, invalidated by
+change events on this node and on another node (PostgreSQL NOTIFY), and a cache miss while the
+database is down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest_twisted
+from twisted.internet import reactor, task
+
+from kongtx.cache import cache_key
+from kongtx.config import load_config
+from kongtx.plugins.base import load_plugins
+from kongtx.store import open_store
+from tests.integration.harness import RunningGateway, start_gateway
+from tests.integration.store.forwarder import Forwarder
+from tests.pg import create_database, drop_database
+from tests.support.upstream import start_upstream
+
+
+async def _bootstrap(settings: dict[str, str]) -> None:
+    load_plugins(["key-auth"])  # registers keyauth_credentials, so its table is created
+    config = load_config(None, env={}, overrides={"database": "postgres", **settings})
+    dao = await open_store(config, reactor, auto_migrate=True)
+    await dao.close()
+
+
+async def _key_auth_route(gw: RunningGateway, upstream_port: int) -> None:
+    url = f"http://127.0.0.1:{upstream_port}"
+    assert (await gw.admin("POST", "/services", {"name": "s", "url": url})).status == 201
+    assert (
+        await gw.admin("POST", "/services/s/routes", {"name": "r", "paths": ["/k"]})
+    ).status == 201
+    reply = await gw.admin("POST", "/routes/r/plugins", {"name": "key-auth"})
+    assert reply.status == 201, reply
+    assert (await gw.admin("POST", "/consumers", {"username": "alice"})).status == 201
+
+
+async def _with_key(gw: RunningGateway, key: str) -> int:
+    return (await gw.proxy("GET", "/k", headers={"apikey": key})).status
+
+
+async def _until(gw: RunningGateway, key: str, status: int, within: float) -> float:
+    """Seconds until a request with ``key`` answers ``status`` (fails after ``within``)."""
+    started = reactor.seconds()
+    while True:
+        got = await _with_key(gw, key)
+        elapsed = reactor.seconds() - started
+        if got == status:
+            return elapsed
+        assert elapsed < within, f"still {got} after {elapsed:.2f}s, expected {status}"
+        await task.deferLater(reactor, 0.01, lambda: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_key_created_after_a_cached_miss_works_at_once(tmp_path: Any) -> None:
+    """SQLite, one node: an unknown key is a cached miss; creating it makes it work on the
+    next request, deleting it makes the next request fail, with no snapshot rebuild."""
+    upstream = await start_upstream(reactor)
+    gw = await start_gateway(tmp_path, plugins="key-auth")
+    try:
+        await _key_auth_route(gw, upstream.port)
+        version = gw.node.snapshots.version
+        assert await _with_key(gw, "late") == 401
+        assert gw.node.entities.cache.peek(cache_key("keyauth_credentials", "late")) == (
+            True,
+            None,
+        )
+        reply = await gw.request(
+            "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": "late"}
+        )
+        assert reply.status == 201
+        assert await _with_key(gw, "late") == 200
+        assert gw.node.snapshots.version == version  # credentials do not touch the snapshot
+        deleted = await gw.request("DELETE", gw.admin_url + "/key-auths/late")
+        assert deleted.status == 204
+        assert await _with_key(gw, "late") == 401
+    finally:
+        await gw.stop()
+        await upstream.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_two_nodes_follow_each_others_credentials_within_a_second(tmp_path: Any) -> None:
+    """PostgreSQL, two nodes, polling far away: a key deleted on A stops authenticating on B,
+    and a key created on A after B cached its miss works on B, each within a second."""
+    db = create_database("kongtx_cache")
+    upstream = await start_upstream(reactor)
+    nodes: list[RunningGateway] = []
+    try:
+        pg = {k: str(v) for k, v in db.settings.items() if v is not None}
+        await _bootstrap(pg)
+        for name in ("a", "b"):
+            nodes.append(
+                await start_gateway(
+                    tmp_path / name,
+                    database="postgres",
+                    plugins="key-auth",
+                    db_update_frequency="30",
+                    **pg,
+                )
+            )
+        node_a, node_b = nodes
+        await _key_auth_route(node_a, upstream.port)
+        reply = await node_a.request(
+            "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
+        )
+        assert reply.status == 201
+        await _until(node_b, "k1", 200, 1.0)  # the route reached B; k1 is now cached there
+        assert node_b.node.entities.cache.peek(cache_key("keyauth_credentials", "k1"))[0]
+
+        deleted = await node_a.request("DELETE", node_a.admin_url + "/key-auths/k1")
+        assert deleted.status == 204
+        assert await _until(node_b, "k1", 401, 1.0) < 1.0
+
+        assert await _with_key(node_b, "k2") == 401  # a cached miss on B
+        created = await node_a.request(
+            "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k2"}
+        )
+        assert created.status == 201
+        assert await _until(node_b, "k2", 200, 1.0) < 1.0
+    finally:
+        for node in nodes:
+            await node.stop()
+        await upstream.stop()
+        drop_database(db)
+
+
+@pytest_twisted.ensureDeferred
+async def test_miss_during_an_outage_fails_fast_then_recovers(tmp_path: Any) -> None:
+    """Database cut: a cached key keeps working; an uncached one answers Kong's 500 within
+    pg_timeout (no hang); once the database is back the same request succeeds, no restart."""
+    db = create_database("kongtx_cache_outage")
+    upstream = await start_upstream(reactor)
+    forwarder = Forwarder(reactor, db.host, db.port)
+    port = await forwarder.start()
+    settings = {
+        "pg_host": "127.0.0.1",
+        "pg_port": str(port),
+        "pg_user": db.user,
+        "pg_database": db.name,
+    }
+    gw = None
+    try:
+        await _bootstrap(settings)
+        gw = await start_gateway(
+            tmp_path,
+            database="postgres",
+            plugins="key-auth",
+            pg_timeout="1000",
+            db_update_frequency="1",
+            **settings,
+        )
+        await _key_auth_route(gw, upstream.port)
+        for key in ("warm", "cold"):
+            reply = await gw.request(
+                "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": key}
+            )
+            assert reply.status == 201
+        assert await _with_key(gw, "warm") == 200
+
+        forwarder.cut()
+        assert await _with_key(gw, "warm") == 200  # served from the cache
+        started = reactor.seconds()
+        failed = await gw.proxy("GET", "/k", headers={"apikey": "cold"})
+        assert failed.status == 500, failed
+        assert failed.json["message"] == "An unexpected error occurred"
+        assert reactor.seconds() - started < 2.5
+
+        forwarder.restore()
+        await _until(gw, "cold", 200, 10.0)
+    finally:
+        if gw is not None:
+            await gw.stop()
+        await forwarder.stop()
+        await upstream.stop()
+        drop_database(db)
