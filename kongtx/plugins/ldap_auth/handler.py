@@ -148,13 +148,12 @@ class Handler(PluginHandler):
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
-        if authn.or_already_done(ctx, conf):
+        if authn.or_already_done(ctx, conf.get("anonymous")):
             return None
         cfg = self._configs.get(conf)
         headers = ctx.request.headers
         if "authorization" not in headers and "proxy-authorization" not in headers:
-            authn.fail(ctx, conf, _unauthorized(cfg))
-            return None
+            return authn.fail(ctx, conf.get("anonymous"), _unauthorized(cfg))
         _, cache = self._parts(ctx)
         attempts = [
             parse_credentials(cfg, headers.get("proxy-authorization")),
@@ -169,8 +168,7 @@ class Handler(PluginHandler):
             if outcome:
                 self._success(ctx, conf, given[0])
                 return None
-        authn.fail(ctx, conf, _unauthorized(cfg))
-        return None
+        return authn.fail(ctx, conf.get("anonymous"), _unauthorized(cfg))
 
     async def _access_slow(
         self, ctx: ProxyContext, conf: dict[str, Any], cfg: LdapConfig, attempts: list[Any]
@@ -191,7 +189,9 @@ class Handler(PluginHandler):
             if ok:
                 self._success(ctx, conf, username)
                 return
-        authn.fail(ctx, conf, _unauthorized(cfg))
+        failed = authn.fail(ctx, conf.get("anonymous"), _unauthorized(cfg))
+        if failed is not None:
+            await failed
 
     @staticmethod
     def _success(ctx: ProxyContext, conf: dict[str, Any], username: str) -> None:
