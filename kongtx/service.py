@@ -57,8 +57,8 @@ class GatewayNode(MultiService):
         for plugin in self.plugins.ordered:
             plugin.handler.init_worker(config, reactor)
         self.snapshots: SnapshotManager[Snapshot] | None = None
-        #: Consumers and credentials by key (the entity cache), once the store is open.
-        self.entities: Entities | None = None
+        #: Consumers and credentials by key (the entity cache; attached to the store at start).
+        self.entities: Entities = open_entities(config, reactor)
         self.dns = _dns_cache(reactor, config)
         self.balancers = BalancerRegistry(reactor, self.dns, reactor, node_id=self.node_id)
         self.pool = UpstreamPool(
@@ -72,7 +72,12 @@ class GatewayNode(MultiService):
             self.pool, self.balancers, self.dns, self.upstream_tls.creator
         )
         self.gateway = Gateway(
-            reactor, self._current_snapshot, self.forwarder, config, node_id=self.node_id
+            reactor,
+            self._current_snapshot,
+            self.forwarder,
+            config,
+            node_id=self.node_id,
+            entities=self.entities,
         )
         #: The ``local`` rate-limiting counters: this process's own, or (a child worker)
         #: a :class:`~kongtx.ratelimit.shared.SharedCounters` view of worker 0's.
@@ -127,8 +132,7 @@ class GatewayNode(MultiService):
                 self.dao, self.reactor, self.config, worker_index=self.worker_index
             )
             await self.declarative.load_configured()
-        self.entities = open_entities(self.config, self.reactor, self.dao)
-        self.gateway.entities = self.entities
+        self.entities.attach(self.dao)
         self.snapshots = SnapshotManager(
             self.dao, self.build_snapshot, self.reactor, entities=ROUTING_ENTITIES
         )

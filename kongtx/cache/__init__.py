@@ -24,15 +24,13 @@ __all__ = [
 ]
 
 
-def open_entities(config: Any, clock: Any, dao: Any) -> Entities:
+def open_entities(config: Any, clock: Any) -> Entities:
     """The node's :class:`Entities` over a cache sized by ``mem_cache_size`` with
-    ``db_cache_ttl``/``db_cache_neg_ttl``, following ``dao``'s change events."""
+    ``db_cache_ttl``/``db_cache_neg_ttl``; :meth:`Entities.attach` gives it the store."""
     cache = EntityCache(
         clock,
-        max_bytes=int(getattr(config, "mem_cache_size", 128 * 1024 * 1024)),
-        ttl=float(getattr(config, "db_cache_ttl", 0) or 0),
-        neg_ttl=getattr(config, "db_cache_neg_ttl", None),
+        max_bytes=int(config.mem_cache_size),
+        ttl=float(config.db_cache_ttl or 0),
+        neg_ttl=config.db_cache_neg_ttl,
     )
-    entities = Entities(cache, dao)
-    dao.add_change_listener(entities.on_change)
-    return entities
+    return Entities(cache)

@@ -57,14 +57,20 @@ class Entities:
     """Consumers, credentials and per-consumer rows, by Kong's cache keys.
 
     :param cache: the node's :class:`EntityCache`.
-    :param source: the DAO.
+    :param source: the DAO (or :meth:`attach` it once the store is open).
     """
 
-    def __init__(self, cache: EntityCache, source: RowSource) -> None:
+    def __init__(self, cache: EntityCache, source: RowSource | None = None) -> None:
         self.cache = cache
-        self.source = source
+        #: Where misses are read (the DAO, once :meth:`attach` ran; nothing exists before).
+        self.source: RowSource = source if source is not None else _NoRows()
         #: entity -> the fields its rows are cached by (learned from the lookups made).
         self._fields: dict[str, set[str]] = {"consumers": {"id", "username"}}
+
+    def attach(self, dao: Any) -> None:
+        """Read misses from ``dao`` and follow its change events."""
+        self.source = dao
+        dao.add_change_listener(self.on_change)
 
     # -- lookups -------------------------------------------------------------------
     def consumer(self, id_or_username: str) -> Lookup:
@@ -149,6 +155,19 @@ class Entities:
             return
         if row is not None:
             self._forget(entity, self._fields.get(entity, set()), row)
+
+
+class _NoRows:
+    """The source of a cache not attached to a store: nothing exists."""
+
+    def select(self, entity: str, id: str) -> None:
+        return None
+
+    def select_by_field(self, entity: str, field: str, value: Any) -> None:
+        return None
+
+    def select_all_by(self, entity: str, field: str, value: Any) -> list[Row]:
+        return []
 
 
 async def _value(result: Any) -> Any:

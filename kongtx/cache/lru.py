@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Union
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
@@ -103,7 +103,7 @@ class EntityCache:
         try:
             result = load()
         except Exception:
-            return Deferred.fail(Failure())
+            return fail(Failure())
         if not inspect.isawaitable(result):
             self._store(key, result)
             return result
@@ -112,7 +112,7 @@ class EntityCache:
             out: list[Any] = []
             d.addBoth(out.append)
             if isinstance(out[0], Failure):
-                return Deferred.fail(out[0])
+                return fail(out[0])
             self._store(key, out[0])
             return out[0]
         flight = self._pending[key] = _Flight()

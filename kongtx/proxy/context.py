@@ -111,8 +111,9 @@ class ProxyContext:
         #: Host a plugin asked to send upstream (wins over preserve_host and the target).
         self.upstream_host: str | None = None
         self.node_id: str | None = None
-        #: Consumers and credentials through the entity cache (see :mod:`kongtx.cache`).
-        self.entities = entities
+        #: Consumers and credentials through the entity cache (see :mod:`kongtx.cache`);
+        #: without one (a context built by hand), an empty cache over no store.
+        self.entities: Entities = entities if entities is not None else _empty_entities(clock)
 
     # -- request ---------------------------------------------------------------
     @property
@@ -195,3 +196,9 @@ class ProxyContext:
     def elapsed_ms(self) -> int:
         """Milliseconds since the request started."""
         return int((self.clock.seconds() - self.started_at) * 1000)
+
+
+def _empty_entities(clock: IReactorTime) -> Entities:
+    from kongtx.cache import Entities, EntityCache
+
+    return Entities(EntityCache(clock))

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kongtx import __version__
-from kongtx.cache import Entities
+from kongtx.cache import Entities, EntityCache
 from kongtx.config import Config
 from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import StreamBody, spool_body
@@ -86,7 +86,7 @@ class Gateway:
         self.clock = clock
         self.node_id = node_id
         #: Consumers and credentials through the entity cache, handed to each request.
-        self.entities = entities
+        self.entities = entities if entities is not None else Entities(EntityCache(clock))
         self._snapshot = snapshot
         self.forwarder = forwarder
         self.headers = HeaderSettings(settings.headers, settings.headers_upstream)
@@ -133,7 +133,7 @@ class Gateway:
 
     def reject(self, request: GatewayRequest, writer: ResponseWriter, status: int) -> None:
         """Answer a request the front-end refused (e.g. 413) with Kong's nginx-level error page."""
-        ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id())
+        ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id(), self.entities)
         status, headers, body = responses.render_nginx_error(
             status, request.headers, ctx.request_id, self.error_default_type, self.error_templates
         )

@@ -10,12 +10,13 @@ always with ``always_use_authenticated_groups``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
 from kongtx import KONG_COMPAT_VERSION
-from kongtx.cache import then
+from kongtx.cache import Entities, Lookup, then
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
@@ -86,18 +87,20 @@ class Handler(PluginHandler):
                 if ctx.credential is not None:
                     raise ProxyExit(403, FORBIDDEN)
                 raise ProxyExit(401, "Unauthorized")
-            return _check(ctx, cfg, groups, authn.AUTHENTICATED_GROUPS)
+            _check(ctx, cfg, authn.AUTHENTICATED_GROUPS, groups)
+            return None
         if ctx.credential is None or cfg.always_use_authenticated_groups:
             groups = authenticated_groups(ctx)
             if groups is not None:
-                return _check(ctx, cfg, groups, authn.AUTHENTICATED_GROUPS)
+                _check(ctx, cfg, authn.AUTHENTICATED_GROUPS, groups)
+                return None
         return then(
             consumer_groups(ctx.entities, consumer["id"]),
-            lambda groups: _check(ctx, cfg, groups, authn.CONSUMER_GROUPS),
+            partial(_check, ctx, cfg, authn.CONSUMER_GROUPS),
         )
 
 
-def consumer_groups(entities: Any, consumer_id: str) -> Any:
+def consumer_groups(entities: Entities, consumer_id: str) -> Lookup:
     """A consumer's groups in storage order, through the entity cache (``acls:<id>:::::``):
     a tuple on a cache hit, else a Deferred firing with it."""
     return then(
@@ -105,7 +108,7 @@ def consumer_groups(entities: Any, consumer_id: str) -> Any:
     )
 
 
-def _check(ctx: Any, cfg: AclConfig, groups: tuple[str, ...], header: str) -> None:
+def _check(ctx: ProxyContext, cfg: AclConfig, header: str, groups: tuple[str, ...]) -> None:
     if blocked(cfg, groups):
         raise ProxyExit(403, FORBIDDEN)
     headers = ctx.request.headers

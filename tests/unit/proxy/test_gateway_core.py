@@ -178,7 +178,7 @@ def gateway(
     routes: list[dict[str, Any]] | None = None,
 ) -> tuple[Gateway, Recorder, Clock]:
     handler = Recorder()
-    plugins = PluginSet([LoadedPlugin(handler, _Module(), {})])
+    plugins = PluginSet([LoadedPlugin(handler, _Module())])
     rows: dict[str, list[dict[str, Any]]] = {
         "services": [SERVICE],
         "routes": routes if routes is not None else [route()],
