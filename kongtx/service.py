@@ -229,7 +229,6 @@ class GatewayNode(MultiService):
             ports.clear()
         if self.snapshots is not None:
             self.snapshots.stop()
-        await self._close_plugins()
         self.balancers.stop()
         for plugin in self.plugins.ordered:
             await _quietly(plugin.handler.detach, plugin.name)
@@ -239,16 +238,6 @@ class GatewayNode(MultiService):
         if self.dao is not None:
             await self.dao.close()
         await super().stopService()
-
-    async def _close_plugins(self) -> None:
-        """Let plugins with a ``close`` (the log plugins: flush their queues) finish."""
-        for plugin in self.plugins.ordered:
-            close = getattr(plugin.handler, "close", None)
-            if close is not None:
-                try:
-                    await close()
-                except Exception:
-                    log.failure("plugin {name} failed to close", name=plugin.name)
 
 
 async def _quietly(fn: Any, name: str) -> None:

@@ -20,7 +20,7 @@ from kongtx.logsinks.custom_fields import CustomFields
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.serializer import serialize
 from kongtx.logsinks.stats import SINK_STATS
-from kongtx.plugins.base import PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginConfig, PluginHandler, ProxyContext
 
 __all__ = ["LogPluginHandler", "Sink", "SinkCache", "json_line"]
 
@@ -128,6 +128,11 @@ class LogPluginHandler(PluginHandler):
 
     def __init__(self) -> None:
         self.sinks = SinkCache(self.build_sink)
+        #: The node's reactor (set by :meth:`attach`); sinks send and time with it.
+        self.reactor: Any = None
+
+    def attach(self, node: Any) -> None:
+        self.reactor = node.reactor
 
     def build_sink(self, reactor: Any, conf: dict[str, Any]) -> Sink:
         """The sink of one config (its transport, queue and encoding)."""
@@ -136,14 +141,14 @@ class LogPluginHandler(PluginHandler):
     def configure(self, configs: list[dict[str, Any]]) -> None:
         self.sinks.reset(configs)
 
-    def entry(self, ctx: ProxyContext, conf: dict[str, Any]) -> dict[str, Any]:
+    def entry(self, ctx: ProxyContext, conf: PluginConfig) -> dict[str, Any]:
         """The entry this plugin sends for a request (Kong's serializer by default)."""
         return serialize(ctx)
 
-    def log(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
+    def log(self, ctx: ProxyContext, conf: PluginConfig) -> None:
         """Queue the request's entry; never raises, never waits."""
         try:
-            sink = self.sinks.get(conf, ctx.clock)
+            sink = self.sinks.get(conf, self.reactor or ctx.clock)
             entry = self.entry(ctx, conf)
             if sink.custom:
                 sink.custom.apply(entry, ctx)
@@ -152,6 +157,6 @@ class LogPluginHandler(PluginHandler):
             SINK_STATS.dropped(self.name)
             log.failure("{plugin}: could not log the request", plugin=self.name)
 
-    def close(self) -> Deferred[Any]:
-        """Flush and close every sink of this plugin (node shutdown)."""
+    def detach(self) -> Deferred[Any]:
+        """Flush and close every sink of this plugin (node shutdown, 5 s at most each)."""
         return self.sinks.close()

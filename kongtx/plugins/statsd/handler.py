@@ -11,7 +11,7 @@ from kongtx.logsinks.schema import queue_conf
 from kongtx.logsinks.statsd_lines import pack
 from kongtx.logsinks.tcp import StreamSender, client_endpoint
 from kongtx.logsinks.udp import DatagramSender
-from kongtx.plugins.base import ProxyContext
+from kongtx.plugins.base import PluginConfig, ProxyContext
 from kongtx.plugins.statsd.metrics import allowed_status, metric_lines
 
 __all__ = ["Handler"]
@@ -22,7 +22,7 @@ class Handler(LogPluginHandler):
     priority = 11
     version = "3.6.0"
 
-    def log(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
+    def log(self, ctx: ProxyContext, conf: PluginConfig) -> None:
         if allowed_status(conf.get("allow_status_codes"), ctx.response_status):
             super().log(ctx, conf)
 
