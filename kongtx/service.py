@@ -86,7 +86,12 @@ class GatewayNode(MultiService):
         self.bus = NodeBus()
         #: The counter policies plugins count with (set once the store is open).
         self.counters: CounterPolicies | None = None
-        self.ports: dict[str, list[IListeningPort]] = {"proxy": [], "proxy_ssl": [], "admin": []}
+        self.ports: dict[str, list[IListeningPort]] = {
+            "proxy": [],
+            "proxy_ssl": [],
+            "admin": [],
+            "status": [],
+        }
         self.ready: Deferred[GatewayNode] = Deferred()
         #: 0 in the process serving the Admin API, ``n`` in worker process ``n``
         self.worker_index = 0
@@ -168,25 +173,51 @@ class GatewayNode(MultiService):
             else:
                 endpoint = serverFromString(self.reactor, listener.endpoint)
                 self.ports["proxy"].append(await endpoint.listen(factory))
+        api_args: dict[str, Any] = {
+            "node_id": self.node_id,
+            "plugins_available": self.plugins.available(),
+            "health": self.balancers,
+            "clock": self.reactor,
+            "server_stats": self._server_stats,
+        }
         admin = AdminAPI(
             self.dao,
             config,
-            node_id=self.node_id,
-            plugins_available=self.plugins.available(),
-            health=self.balancers,
-            clock=self.reactor,
-            server_stats=self._server_stats,
             declarative=self.declarative,
             extensions=[p.handler.admin_routes for p in self.plugins.ordered],
+            **api_args,
         )
-        admin_site = Site(admin.resource())
-        admin_site.noisy = False
-        for listener in config.admin_listen:
+        await self._serve_api("admin", config.admin_listen, admin, sni_factory)
+        if config.status_listen:
+            from kongtx.admin.status import StatusAPI
+
+            status = StatusAPI(
+                self.dao,
+                config,
+                extensions=self._plugin_routes("status_routes"),
+                ready=lambda: self.ready.called,
+                **api_args,
+            )
+            await self._serve_api("status", config.status_listen, status, sni_factory)
+
+    def _plugin_routes(self, hook: str) -> list[Any]:
+        """The plugins' ``status_routes(api, router)`` (Kong's status_api.lua), for the Status API."""
+        routes = []
+        for plugin in self.plugins.ordered:
+            install = getattr(plugin.handler, hook, None)
+            if install is not None:
+                routes.append(install)
+        return routes
+
+    async def _serve_api(self, kind: str, listeners: Any, api: Any, sni_factory: Any) -> None:
+        site = Site(api.resource())
+        site.noisy = False
+        for listener in listeners:
             if listener.ssl:
                 endpoint = _ssl_endpoint(self.reactor, listener, sni_factory)
             else:
                 endpoint = serverFromString(self.reactor, listener.endpoint)
-            self.ports["admin"].append(await endpoint.listen(admin_site))
+            self.ports[kind].append(await endpoint.listen(site))
 
     def _proxy_factory(self, scheme: str) -> Any:
         config = self.config

@@ -229,6 +229,9 @@ class AdminAPI:
             request.setHeader(b"x-kong-admin-latency", str(latency).encode())
         for name, value in response.headers.items():
             request.setHeader(name.encode("latin-1"), value.encode("latin-1"))
+        if isinstance(response.body, bytes):  # a ready body (its Content-Type in headers)
+            request.setHeader(b"content-length", str(len(response.body)).encode())
+            return response.body
         if response.body is None:
             request.setHeader(b"content-length", b"0")
             if response.status != 204:

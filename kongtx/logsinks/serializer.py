@@ -24,7 +24,10 @@ __all__ = [
     "DEFAULT_WORKSPACE_NAME",
     "REDACTED_HEADERS",
     "headers_table",
+    "latencies",
     "querystring_table",
+    "request_size",
+    "response_size",
     "serialize",
 ]
 
@@ -81,7 +84,7 @@ def _header_bytes(headers: Headers | None) -> int:
     return sum(len(name) + len(value) + 4 for name, value in headers.items()) + 2
 
 
-def _request_size(ctx: ProxyContext) -> int:
+def request_size(ctx: ProxyContext) -> int:
     """nginx's ``$request_length``: request line, headers and body."""
     request = ctx.request
     line = len(request.method) + len(request.target) + len(request.version) + 9
@@ -93,7 +96,7 @@ def _request_size(ctx: ProxyContext) -> int:
     return line + _header_bytes(request.headers) + body_size
 
 
-def _response_size(ctx: ProxyContext) -> int:
+def response_size(ctx: ProxyContext) -> int:
     """nginx's ``$bytes_sent``: status line, headers and body."""
     return 17 + _header_bytes(ctx.response_headers) + ctx.response_size
 
@@ -107,7 +110,8 @@ def _host(ctx: ProxyContext) -> str:
     return host.partition(":")[0].lower()
 
 
-def _latencies(ctx: ProxyContext, now: float) -> dict[str, int]:
+def latencies(ctx: ProxyContext, now: float) -> dict[str, int]:
+    """``kong``, ``proxy`` (-1 when not proxied), ``request`` and ``receive`` in ms."""
     total = int((now - ctx.started_at) * 1000)
     if ctx.proxy_latency is not None:
         kong = ctx.proxy_latency
@@ -140,14 +144,14 @@ def serialize(ctx: ProxyContext, now: float | None = None) -> dict[str, Any]:
             "querystring": querystring_table(query),
             "method": request.method,
             "headers": headers_table(request.headers, REDACTED_HEADERS),
-            "size": _request_size(ctx),
+            "size": request_size(ctx),
         },
         "response": {
             "status": ctx.response_status,
             "headers": headers_table(ctx.response_headers),
-            "size": _response_size(ctx),
+            "size": response_size(ctx),
         },
-        "latencies": _latencies(ctx, now),
+        "latencies": latencies(ctx, now),
         "client_ip": ctx.client_ip,
         "started_at": int(ctx.started_at * 1000),
         "source": ctx.response_source,

@@ -248,7 +248,7 @@ def upstream_answer(
     """Give ``ctx`` the upstream's response head, as the gateway does before ``header_filter``."""
     ctx.response_status = status
     ctx.response_headers = Headers(list(headers))
-    ctx.response_source = "upstream"
+    ctx.response_source = "service"
     ctx.upstream_status = str(status)
 
 

@@ -96,7 +96,8 @@ class ProxyContext:
         self.upstream_query: str | None = request.query
         self.response_status = 0
         self.response_headers: Headers | None = None
-        self.response_source = "kong"
+        #: Kong's ``kong.response.get_source()``: ``service``, ``exit`` or ``error``.
+        self.response_source = "error"
         self.response_size = 0
         self.tries: list[dict[str, Any]] = []
         self.upstream_started: float | None = None

@@ -254,15 +254,25 @@ class Gateway:
         status, headers, body = responses.render_exit(
             exc, ctx.request.headers, ctx.request_id, self.error_templates
         )
-        await self._respond_generated(ctx, writer, status, headers, body)
+        await self._respond_generated(ctx, writer, status, headers, body, source="exit")
 
     async def _respond_generated(
-        self, ctx: ProxyContext, writer: ResponseWriter, status: int, headers: Headers, body: bytes
+        self,
+        ctx: ProxyContext,
+        writer: ResponseWriter,
+        status: int,
+        headers: Headers,
+        body: bytes,
+        source: str = "error",
     ) -> None:
-        """A response produced by kongtx itself (exit, error): header_filter still runs."""
+        """A response produced by kongtx itself (exit, error): header_filter still runs.
+
+        :param source: Kong's ``kong.response.get_source()``: ``exit`` (a plugin or Kong
+            answered on purpose) or ``error``.
+        """
         ctx.response_status = status
         ctx.response_headers = headers
-        ctx.response_source = "kong"
+        ctx.response_source = source
         self._add_generated_headers(ctx, headers)
         await phases.run_phase(ctx, "header_filter")
         body = await phases.filter_whole_body(ctx, body)
@@ -399,7 +409,7 @@ class Gateway:
         ctx.upstream_status = str(response.status)
         ctx.response_status = response.status
         ctx.response_headers = response.headers
-        ctx.response_source = "upstream"
+        ctx.response_source = "service"
         forwarding.strip_hop_by_hop(
             response.headers, self._replaced_response if response.status != 101 else _UPGRADE_KEPT
         )

@@ -86,7 +86,7 @@ async def test_tcp_log_entry_for_authenticated_consumer(env):
         assert entry["consumer"]["id"] == consumer["id"]
         assert entry["consumer"]["username"] == "alice"
         assert entry["route"]["name"] == "tl" and entry["service"]["name"] == "svc"
-        assert entry["source"] == "upstream" and entry["client_ip"] == "127.0.0.1"
+        assert entry["source"] == "service" and entry["client_ip"] == "127.0.0.1"
         assert entry["tries"][0]["ip"] == "127.0.0.1" and entry["tries"][0]["port"] == upstream.port
         latencies = entry["latencies"]
         assert set(latencies) == {"kong", "proxy", "request", "receive"}
@@ -145,7 +145,7 @@ async def test_udp_log_unmatched_route_and_custom_fields(env):
         assert (await gw.proxy("GET", "/nowhere", headers={"X-User": "bob"})).status == 404
         (datagram,) = await rx.wait_for(1)
         entry = json.loads(datagram)
-        assert entry["response"]["status"] == 404 and entry["source"] == "kong"
+        assert entry["response"]["status"] == 404 and entry["source"] == "exit"
         assert "route" not in entry and "service" not in entry and "upstream_uri" not in entry
         assert entry["latencies"]["proxy"] == -1
         assert entry["region"] == "eu-west" and entry["lua_field"] == "from lua"
