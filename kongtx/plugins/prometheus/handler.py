@@ -80,7 +80,8 @@ class Handler(PluginHandler):
         self.node = node
         config = node.config
         self.files = MetricsFiles(os.path.join(config.prefix, "prometheus"))
-        self._scraper = bool(config.admin_listen or config.status_listen)
+        # Worker 0 (the process with the Admin and Status APIs) answers scrapes; the others dump.
+        self._scraper = getattr(node, "worker_index", 0) == 0
         if self._scraper:
             self.files.clear()
         else:

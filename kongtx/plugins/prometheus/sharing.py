@@ -1,6 +1,6 @@
 """Adding up the metrics of a node's worker processes, as Kong's counters sync to a shared dict.
 
-Each process that serves no Admin or Status API (worker processes 1..N-1)
+Each worker process but worker 0 (which serves the Admin and Status APIs)
 writes its metrics every second, when they changed, to
 ``<prefix>/prometheus/<pid>.json`` (in a thread, atomically replaced). The
 process that answers scrapes adds these files to its own live metrics: a
