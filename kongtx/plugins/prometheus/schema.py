@@ -8,13 +8,44 @@ __all__ = ["CONFIG"]
 
 CONFIG = Record(
     [
-        ("per_consumer", Boolean(default=False)),
-        ("status_code_metrics", Boolean(default=False)),
-        ("ai_metrics", Boolean(default=False)),
-        ("latency_metrics", Boolean(default=False)),
-        ("bandwidth_metrics", Boolean(default=False)),
-        ("upstream_health_metrics", Boolean(default=False)),
-        ("wasm_metrics", Boolean(default=False)),
+        (
+            "per_consumer",
+            Boolean(default=False, description="Fill the consumer label of the request metrics."),
+        ),
+        (
+            "status_code_metrics",
+            Boolean(
+                default=False,
+                description="Count requests by status code (kong_http_requests_total).",
+            ),
+        ),
+        (
+            "ai_metrics",
+            Boolean(default=False, description="AI metrics (Kong's AI plugins; kongtx has none)."),
+        ),
+        (
+            "latency_metrics",
+            Boolean(
+                default=False,
+                description="Record the kong, upstream and request latency histograms.",
+            ),
+        ),
+        (
+            "bandwidth_metrics",
+            Boolean(
+                default=False, description="Count ingress and egress bytes (kong_bandwidth_bytes)."
+            ),
+        ),
+        (
+            "upstream_health_metrics",
+            Boolean(default=False, description="Export the health of upstream targets."),
+        ),
+        (
+            "wasm_metrics",
+            Boolean(
+                default=False, description="Wasm filter metrics (kongtx runs no Wasm filters)."
+            ),
+        ),
     ],
     required=True,
 )

@@ -225,7 +225,7 @@ def test_no_route_is_kongs_404_and_logged() -> None:
     assert len(writer.headers.get("x-kong-request-id") or "") == 32
     assert not forwarder.calls
     # A global plugin still sees the answer in header_filter and log.
-    assert handler.phases_seen == ["header_filter:404", "log:404:kong"]
+    assert handler.phases_seen == ["header_filter:404", "log:404:exit"]
 
 
 def test_routed_request_is_rewritten_and_answer_relayed() -> None:
@@ -246,7 +246,7 @@ def test_routed_request_is_rewritten_and_answer_relayed() -> None:
     assert "connection" not in writer.headers  # hop-by-hop stripped
     assert writer.headers.get("x-recorded") == "yes"
     assert writer.headers.get("x-kong-upstream-latency") is not None
-    assert handler.phases_seen == ["access", "header_filter:201", "log:201:upstream"]
+    assert handler.phases_seen == ["access", "header_filter:201", "log:201:service"]
 
 
 def gw_version() -> str:
@@ -261,7 +261,7 @@ def test_plugin_exit_skips_the_upstream_but_not_the_later_phases() -> None:
     writer = serve(gw, "GET", "/api", [("Host", "h"), ("Accept", "application/json")])
     assert writer.status == 403 and writer.error_message() == "denied"
     assert not forwarder.calls
-    assert handler.phases_seen == ["access", "header_filter:403", "log:403:kong"]
+    assert handler.phases_seen == ["access", "header_filter:403", "log:403:exit"]
 
 
 def test_plugin_crash_is_a_500() -> None:
