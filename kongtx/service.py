@@ -18,7 +18,6 @@ from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.server import Site
 
 from kongtx import tls
 from kongtx.bus import NodeBus
@@ -210,8 +209,9 @@ class GatewayNode(MultiService):
         return routes
 
     async def _serve_api(self, kind: str, listeners: Any, api: Any, sni_factory: Any) -> None:
-        site = Site(api.resource())
-        site.noisy = False
+        from kongtx.admin.site import AdminSite
+
+        site = AdminSite.from_config(api.resource(), self.config, self.reactor)
         for listener in listeners:
             if listener.ssl:
                 endpoint = _ssl_endpoint(self.reactor, listener, sni_factory)

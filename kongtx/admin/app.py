@@ -21,6 +21,7 @@ from twisted.web.resource import IResource
 
 from kongtx import __version__
 from kongtx.admin.crud import Crud, Handler, is_uuid
+from kongtx.admin.decode import DEFAULT_MAX_ARGS
 from kongtx.admin.errors import (
     JSON_CONTENT_TYPE,
     AdminError,
@@ -28,6 +29,7 @@ from kongtx.admin.errors import (
     method_not_allowed,
     not_found,
 )
+from kongtx.admin.guard import AdminGuard
 from kongtx.admin.request import AdminRequest, Response
 from kongtx.admin.router import Router
 from kongtx.errors import KongtxError
@@ -84,6 +86,8 @@ class AdminAPI:
         self.declarative = declarative
         self.crud = Crud(self)
         self.extensions = list(extensions or ())
+        self.guard = AdminGuard(config)
+        self.max_args: int = getattr(config, "lua_max_post_args", None) or DEFAULT_MAX_ARGS
         tokens = {t.lower() for t in (config.headers if config is not None else ["latency_tokens"])}
         self._latency_header = "latency_tokens" in tokens or "x-kong-admin-latency" in tokens
         self._router: Router | None = None
@@ -162,28 +166,31 @@ class AdminAPI:
             _log.failure("Admin API request failed", failure)
             return self._render(request, Response(500, {"message": "An unexpected error occurred"}))
 
-    def _cors(self, request: IRequest) -> None:
+    def _prepare(self, request: IRequest) -> Response | None:
+        """Common headers; the refusal for a Host or Origin the Admin API must not serve."""
         request.defaultContentType = None  # type: ignore[attr-defined] # our bodies are JSON or empty, never text/html
         request.setHeader(b"server", SERVER_TOKEN)
         if self.clock is not None:
             request.kongtx_started = self.clock.seconds()  # type: ignore[attr-defined]
         headers = request.requestHeaders
-        origin = headers.getRawHeaders(b"origin", [b"*"])[0]
-        allowed = self.config.get("admin_gui_origin") if self.config is not None else None
-        if allowed:
-            allowed_list = allowed if isinstance(allowed, (list, tuple)) else [allowed]
-            origin = (
-                origin
-                if origin.decode("latin-1") in allowed_list
-                else str(allowed_list[0]).encode()
-            )
-        request.setHeader(b"access-control-allow-origin", origin)
+        host = headers.getRawHeaders(b"host")
+        origin = headers.getRawHeaders(b"origin")
+        host_value = host[0].decode("latin-1") if host else None
+        origin_value = origin[0].decode("latin-1") if origin else None
+        refused = self.guard.refusal(host_value, origin_value)
+        if refused is not None:
+            return Response(refused[0], {"message": refused[1]})
+        allowed = self.guard.cors_origin(origin_value)
+        request.setHeader(b"access-control-allow-origin", allowed.encode("latin-1"))
         request.setHeader(b"access-control-allow-credentials", b"true")
-        if origin != b"*":
+        if allowed != "*":
             request.setHeader(b"vary", b"Origin")
+        return None
 
     async def _dispatch(self, request: IRequest) -> bytes:
-        self._cors(request)
+        refused = self._prepare(request)
+        if refused is not None:
+            return self._render(request, refused)
         raw_path = request.path.decode("latin-1")
         segments = [unquote(s, errors="replace") for s in raw_path.split("/") if s]
         method = request.method.decode("latin-1").upper()
@@ -193,14 +200,15 @@ class AdminAPI:
         _, methods, params = found
         if "*" in methods:  # a disabled endpoint (Kong's ``Endpoints.disable``)
             return self._render(
-                request, await methods["*"](AdminRequest(request, method, raw_path), params)
+                request,
+                await methods["*"](AdminRequest(request, method, raw_path, self.max_args), params),
             )
         if method == "OPTIONS":
             return self._render(request, self._options(request, methods))
         handler: Handler | None = methods.get("GET" if method == "HEAD" else method)
         if handler is None:
             raise method_not_allowed()
-        response = await handler(AdminRequest(request, method, raw_path), params)
+        response = await handler(AdminRequest(request, method, raw_path, self.max_args), params)
         return self._render(request, response)
 
     def _options(self, request: IRequest, methods: dict[str, Handler]) -> Response:

@@ -16,12 +16,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from twisted.logger import Logger
+
 from kongtx.admin.errors import AdminError
 from kongtx.http.request_body import MultipartBody, content_type_params, form_pairs
 
-__all__ = ["DecodedBody", "decode_body", "decode_form_pairs", "parse_form_key"]
+__all__ = ["MAX_FORM_DEPTH", "DecodedBody", "decode_body", "decode_form_pairs", "parse_form_key"]
+
+log = Logger()
 
 _APPEND = object()
+#: Deepest form key accepted (``a[b][c]...``): deeper keys are a 400, not a RecursionError.
+MAX_FORM_DEPTH = 64
+#: Kong's ``lua_max_post_args`` default: form fields (or multipart parts) parsed per body.
+DEFAULT_MAX_ARGS = 100
 _KEY_PART = re.compile(r"\[([^\]]*)\]|\.?([^.\[]+)")
 
 
@@ -147,26 +155,52 @@ def decode_form_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """
     root: dict[str, Any] = {}
     for key, value in pairs:
-        _assign(root, parse_form_key(key), value)
+        path = parse_form_key(key)
+        if len(path) > MAX_FORM_DEPTH:
+            raise AdminError(400, {"message": "Cannot parse form body: keys nested too deep"})
+        _assign(root, path, value)
     return _finish(root)
+
+
+def _first_form_fields(raw: bytes, max_args: int) -> bytes:
+    """Kong (``lua_max_post_args``) parses the first ``max_args`` fields and drops the rest:
+    cut ``raw`` there before it is split into fields."""
+    pieces = raw.split(b"&", max_args)
+    if len(pieces) <= max_args:
+        return raw
+    log.info("post args truncated to {max_args}", max_args=max_args)
+    return b"&".join(pieces[:max_args])
+
+
+def _first_parts(raw: bytes, delimiter: bytes, max_args: int) -> bytes:
+    """The multipart body cut after ``max_args`` parts (preamble, parts, closing piece)."""
+    pieces = raw.split(delimiter, max_args + 2)
+    if len(pieces) <= max_args + 2:
+        return raw
+    log.info("post args truncated to {max_args}", max_args=max_args)
+    return delimiter.join(pieces[: max_args + 1]) + delimiter + b"--\r\n"
 
 
 def _media_type(content_type: bytes) -> str:
     return content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
 
 
-def _decode_multipart(content_type: bytes, body: bytes) -> list[tuple[str, Any]]:
+def _decode_multipart(content_type: bytes, body: bytes, max_args: int) -> list[tuple[str, Any]]:
     boundary = content_type_params(content_type.decode("latin-1")).get("boundary")
     if not boundary:
         raise AdminError(400, {"message": "Cannot parse multipart body"})
+    body = _first_parts(body, b"--" + boundary.encode("latin-1"), max_args)
     return MultipartBody(boundary.encode("latin-1"), body).pairs
 
 
-def decode_body(content_types: list[bytes] | None, body: bytes) -> DecodedBody:
+def decode_body(
+    content_types: list[bytes] | None, body: bytes, max_args: int = DEFAULT_MAX_ARGS
+) -> DecodedBody:
     """Decode a request body the way Kong's Admin API does.
 
     :param content_types: every ``Content-Type`` header value of the request.
     :param body: the raw body.
+    :param max_args: form fields or multipart parts parsed (Kong's ``lua_max_post_args``).
     :returns: the decoded arguments.
     :raises AdminError: 400 for several Content-Type headers or bad JSON,
         415 for an unsupported media type with a non-empty body.
@@ -180,13 +214,16 @@ def decode_body(content_types: list[bytes] | None, body: bytes) -> DecodedBody:
     if media == "application/json":
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: nested deeper than the decoder goes (cjson has a depth limit too).
             raise AdminError(400, {"message": "Cannot parse JSON body"}) from None
         if not isinstance(data, dict):
             raise AdminError(400, {"message": "Cannot parse JSON body"})
         return DecodedBody(data, form=False)
     if media == "application/x-www-form-urlencoded":
-        return DecodedBody(decode_form_pairs(form_pairs(body)), form=True)
+        pairs = form_pairs(_first_form_fields(body, max_args))
+        return DecodedBody(decode_form_pairs(pairs), form=True)
     if media == "multipart/form-data":
-        return DecodedBody(decode_form_pairs(_decode_multipart(content_type, body)), form=True)
+        pairs = _decode_multipart(content_type, body, max_args)
+        return DecodedBody(decode_form_pairs(pairs), form=True)
     raise AdminError(415, None)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 from twisted.web.iweb import IRequest
 
-from kongtx.admin.decode import DecodedBody, decode_body
+from kongtx.admin.decode import DEFAULT_MAX_ARGS, DecodedBody, decode_body
 
 __all__ = ["AdminRequest", "Response"]
 
@@ -28,10 +28,14 @@ class AdminRequest:
     :param request: the twisted.web request.
     :param method: the effective verb (``HEAD`` is served as ``GET``).
     :param path: the raw request path (before percent-decoding).
+    :param max_args: form fields parsed from a body (``lua_max_post_args``).
     """
 
-    def __init__(self, request: IRequest, method: str, path: str) -> None:
+    def __init__(
+        self, request: IRequest, method: str, path: str, max_args: int = DEFAULT_MAX_ARGS
+    ) -> None:
         self.request = request
+        self.max_args = max_args
         self.method = method
         self.path = path
         uri: bytes = request.uri
@@ -57,5 +61,5 @@ class AdminRequest:
             content = self.request.content
             raw = content.read() if content is not None else b""
             types = self.request.requestHeaders.getRawHeaders(b"content-type")
-            self._body = decode_body(types, raw)
+            self._body = decode_body(types, raw, self.max_args)
         return self._body

@@ -7,6 +7,7 @@ from typing import Any
 
 from kongtx.admin.app import AdminAPI
 from kongtx.admin.errors import AdminError
+from kongtx.admin.guard import AdminGuard
 from kongtx.admin.request import AdminRequest, Response
 from kongtx.admin.router import Router
 
@@ -22,6 +23,8 @@ class StatusAPI(AdminAPI):
     def __init__(self, *args: Any, ready: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ready = ready
+        # Host names are those of the Status API's own listeners (scrapers reach it by them).
+        self.guard = AdminGuard(self.config, getattr(self.config, "status_listen", None) or [])
 
     def router(self) -> Router:
         if self._router is None:

@@ -47,6 +47,21 @@ def _number(raw: str) -> float:
     return value
 
 
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
+_DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(raw: str) -> float:
+    """Parse an nginx time (``60``, ``60s``, ``500ms``, ``1m``) into seconds.
+
+    :raises ValueError: not a duration.
+    """
+    match = _DURATION_RE.match(raw.strip())
+    if match is None:
+        raise ValueError("expected a duration such as 60s, 500ms or 1m")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
 def parse_size(raw: str) -> int:
     """Parse an nginx size (``512``, ``8k``, ``10m``, ``1g``) into bytes.
 

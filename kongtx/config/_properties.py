@@ -19,6 +19,7 @@ from kongtx.config._parsers import (
     _trusted_ips,
     _words,
     _workers,
+    parse_duration,
     parse_size,
 )
 
@@ -126,6 +127,11 @@ class Properties:
     upstream_keepalive_idle_timeout: int = _p("60", _integer(0))
     nginx_http_client_max_body_size: int = _p("0", parse_size)
     nginx_admin_client_max_body_size: int = _p("10m", parse_size)
+    nginx_admin_client_header_timeout: float = _p("60s", parse_duration)
+    admin_gui_origin: list[str] = _p(None, _list)
+    # Host names the Admin API answers to (against DNS rebinding; kongtx addition):
+    # "auto" = the loopback names when every admin listener is on loopback, else any; "*" = any.
+    admin_allowed_hosts: list[str] = _p("auto", _list)
     client_body_buffer_size: int = _p("8k", parse_size)
     lua_max_req_headers: int = _p("100", _integer(1, 1000))
     lua_max_resp_headers: int = _p("100", _integer(1, 1000))

@@ -14,7 +14,6 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
@@ -22,6 +21,7 @@ from kongtx.http.body import FileBody
 from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
+from kongtx.http.webchannel import GuardedChannel, LimitedRequest
 from kongtx.proxy.core import Gateway
 
 log = Logger()
@@ -190,38 +190,11 @@ class GatewayResource(Resource):
         return NOT_DONE_YET
 
 
-class _LingeringChannel(HTTPChannel):
-    """twisted.web's channel, closing politely after a bad request.
-
-    twisted.web answers a malformed request with a 400 and closes at once; when
-    the client's bytes are still unread that close turns into a TCP reset that
-    can destroy the 400 in flight. Here the rest of the input is drained for a
-    moment first (a lingering close, as nginx does).
-    """
-
-    def _respondToBadRequestAndDisconnect(self) -> None:
-        self._reject(b"Bad request")
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        """A request or header line over the limit: Kong's 494, sent as 400."""
-        self._reject(b"Request header or cookie too large")
-
-    def _reject(self, message: bytes) -> None:
-        transport = self.transport
-        body = message + b"\n"
-        transport.write(
-            b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
-        )
-        self.dataReceived = lambda data: None  # type: ignore[method-assign]
-        self.setTimeout(None)
-        self.callLater(1.0, transport.loseConnection)
-
-
 class GatewaySite(Site):
-    """A twisted.web Site serving :class:`GatewayResource` (quiet, no tracebacks, lingering close)."""
+    """A twisted.web Site serving :class:`GatewayResource` (quiet, no tracebacks, nginx's guards)."""
 
-    protocol = _LingeringChannel
+    protocol = GuardedChannel
+    requestFactory = LimitedRequest
     noisy = False
     displayTracebacks = False
 

@@ -112,10 +112,17 @@ class Set(Array):
         if not isinstance(value, list):
             return value
         out: list[Any] = []
+        seen: set[Any] = set()  # hashable items: linear, not quadratic, in the set's size
         for item in value:
             item = self.elements.normalize(item)
-            if item not in out:
-                out.append(item)
+            try:
+                if item in seen:
+                    continue
+                seen.add(item)
+            except TypeError:  # unhashable (records): compared the slow way
+                if item in out:
+                    continue
+            out.append(item)
         return out
 
 

@@ -263,14 +263,15 @@ def _validate_url(value: str) -> str | None:
     return None
 
 
+_BAD_TAG_CHAR = re.compile(r"[\x00-\x20\x7f,/]")
+
+
 def _validate_tag(value: str) -> str | None:
-    for char in value:
-        code = ord(char)
-        if code < 0x80 and (code < 0x21 or code > 0x7E or char in ",/"):
-            return (
-                "invalid tag '%s': expected printable ascii (except `,` and `/`) "
-                "or valid utf-8 sequences" % value
-            )
+    if _BAD_TAG_CHAR.search(value) is not None:
+        return (
+            "invalid tag '%s': expected printable ascii (except `,` and `/`) "
+            "or valid utf-8 sequences" % value
+        )
     return None
 
 

@@ -168,9 +168,9 @@ class FakeHealth:
 async def admin(store_overrides: dict[str, str]) -> Any:
     """An AdminClient over a running Admin API on a real store."""
     from twisted.internet import reactor
-    from twisted.web.server import Site
 
     from kongtx.admin import AdminAPI
+    from kongtx.admin.site import AdminSite
     from kongtx.store import open_store
 
     config = make_config(store_overrides)
@@ -185,7 +185,7 @@ async def admin(store_overrides: dict[str, str]) -> Any:
         server_stats=lambda: {"total_requests": 7},
         clock=reactor,
     )
-    site = Site(api.resource())
+    site = AdminSite.from_config(api.resource(), config, reactor)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     client = AdminClient(f"http://127.0.0.1:{port.getHost().port}", api, dao)
     client.health = health  # type: ignore[attr-defined]

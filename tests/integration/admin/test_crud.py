@@ -149,15 +149,16 @@ async def test_trailing_slash_unknown_path_and_verbs(admin) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_head_options_and_cors(admin) -> None:
-    """HEAD mirrors GET without a body; OPTIONS lists verbs; CORS headers echo Origin."""
+    """HEAD mirrors GET without a body; OPTIONS lists verbs; CORS headers echo the Admin
+    API's own Origin (a foreign one is refused: see test_hardening)."""
     r = await admin.request("HEAD", "/services")
     assert r.status == 200 and r.raw == b""
-    r = await admin.request("OPTIONS", "/services", headers={"Origin": "http://ui.example"})
+    r = await admin.request("OPTIONS", "/services", headers={"Origin": admin.base})
     assert r.status == 204
     assert r.header("allow") == "GET, HEAD, OPTIONS, POST"
     assert r.header("access-control-allow-methods") == "GET, HEAD, OPTIONS, POST"
     assert r.header("access-control-allow-headers") == "Content-Type"
-    assert r.header("access-control-allow-origin") == "http://ui.example"
+    assert r.header("access-control-allow-origin") == admin.base
     r = await admin.get("/services")
     assert r.header("access-control-allow-origin") == "*"
     assert r.header("access-control-allow-credentials") == "true"

@@ -53,3 +53,211 @@ async def test_invalid_pcre_keeps_kong_field_message(admin) -> None:
     r = await admin.post("/routes", json_body={"paths": ["~/(unclosed"]})
     assert r.status == 400
     assert r.json["fields"]["paths"][0].startswith("invalid regex: '/(unclosed' (PCRE returned: ")
+
+
+# -- node-level guards: body size, header deadline, Host and Origin ------------------------
+
+
+async def _node(tmp_path, **settings):
+    from tests.integration.harness import start_gateway
+
+    return await start_gateway(tmp_path, "native", plugins="off", **settings)
+
+
+async def _raw(port: int, payload: bytes, wait: float = 2.0) -> bytes:
+    from twisted.internet import reactor
+
+    from tests.integration.harness import raw_connect
+
+    proto = await raw_connect(port)
+    proto.transport.write(payload)
+    timer = reactor.callLater(wait, proto.transport.loseConnection)
+    data = await proto.closed
+    if timer.active():
+        timer.cancel()
+    return data
+
+
+async def _services(gw) -> int:
+    reply = await gw.request("GET", gw.admin_url + "/services")
+    return len(reply.json["data"])
+
+
+@pytest_twisted.ensureDeferred
+async def test_admin_body_over_limit_is_413(tmp_path) -> None:
+    """``nginx_admin_client_max_body_size``: a declared or chunked body over it gets nginx's
+    413 before it is read; nothing is written; a body at the limit is served."""
+    gw = await _node(tmp_path, nginx_admin_client_max_body_size="1k")
+    try:
+        port = gw.node.port_of("admin")
+        doc = b'{"name":"big","host":"h.example","tags":["' + b"t" * 1100 + b'"]}'
+        answer = await _raw(
+            port,
+            b"POST /services HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(doc),
+        )
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+        chunked = b"".join(
+            b"%x\r\n%s\r\n" % (len(doc[i : i + 100]), doc[i : i + 100])
+            for i in range(0, len(doc), 100)
+        )
+        answer = await _raw(
+            port,
+            b"POST /services HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n",
+        )
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+        assert await _services(gw) == 0
+        small = await gw.request(
+            "POST", gw.admin_url + "/services", json_body={"name": "ok", "host": "h.example"}
+        )
+        assert small.status == 201
+    finally:
+        await gw.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_admin_header_deadline(tmp_path) -> None:
+    """A client trickling its request head a byte at a time is cut off at the header
+    deadline (twisted.web's idle timeout alone restarts on every byte)."""
+    from twisted.internet import reactor
+    from twisted.internet.task import deferLater
+
+    from tests.integration.harness import raw_connect
+
+    gw = await _node(tmp_path, nginx_admin_client_header_timeout="500ms")
+    try:
+        proto = await raw_connect(gw.node.port_of("admin"))
+        started = reactor.seconds()
+        closed_at = None
+        for byte in b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 40:
+            if proto.closed.called:
+                closed_at = reactor.seconds()
+                break
+            proto.transport.write(bytes([byte]))
+            await deferLater(reactor, 0.05, lambda: None)
+        assert closed_at is not None, "the slow head was never cut off"
+        assert 0.4 <= closed_at - started < 1.5
+        assert proto.data == b""
+    finally:
+        await gw.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_admin_refuses_foreign_origin_and_rebinding_host(tmp_path) -> None:
+    """Without admin_gui_origin a foreign Origin can neither read nor write (403, nothing
+    written); a Host that is not a loopback name (DNS rebinding) is refused; the Admin
+    API's own origin and plain clients are served."""
+    gw = await _node(tmp_path)
+    try:
+        url = gw.admin_url + "/services"
+        body = {"name": "csrf", "host": "h.example"}
+        reply = await gw.request(
+            "POST", url, json_body=body, headers={"Origin": "http://evil.example"}
+        )
+        assert reply.status == 403 and reply.json == {"message": "Origin not allowed"}
+        assert reply.header("access-control-allow-origin") is None
+        reply = await gw.request("GET", url, headers={"Origin": "null"})
+        assert reply.status == 403
+        port = gw.node.port_of("admin")
+        reply = await gw.request(
+            "GET",
+            url,
+            headers={
+                "Host": f"rebind.evil.example:{port}",
+                "Origin": f"http://rebind.evil.example:{port}",
+            },
+        )
+        assert reply.status == 403 and reply.json == {"message": "Host not allowed"}
+        answer = await _raw(port, b"GET /services HTTP/1.1\r\nHost: a b\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+        assert await _services(gw) == 0
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]"):
+            reply = await gw.request("GET", url, headers={"Host": host})
+            assert reply.status == 200, (host, reply)
+        own = f"http://127.0.0.1:{port}"
+        reply = await gw.request("POST", url, json_body=body, headers={"Origin": own})
+        assert reply.status == 201 and reply.header("access-control-allow-origin") == own
+    finally:
+        await gw.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_admin_gui_origin_and_allowed_hosts_settings(tmp_path) -> None:
+    """admin_gui_origin lists the origins that get CORS (as Kong 3.x); admin_allowed_hosts
+    names the hosts served (``*``: any)."""
+    gw = await _node(
+        tmp_path, admin_gui_origin="http://ui.example", admin_allowed_hosts="admin.internal"
+    )
+    try:
+        url = gw.admin_url + "/services"
+        reply = await gw.request(
+            "GET", url, headers={"Origin": "http://ui.example", "Host": "admin.internal:1"}
+        )
+        assert reply.status == 200
+        assert reply.header("access-control-allow-origin") == "http://ui.example"
+        assert reply.header("access-control-allow-credentials") == "true"
+        reply = await gw.request(
+            "GET", url, headers={"Origin": "http://other.example", "Host": "admin.internal"}
+        )
+        assert reply.status == 403
+        assert (await gw.request("GET", url)).status == 403  # 127.0.0.1 is not listed
+    finally:
+        await gw.stop()
+    gw = await _node(tmp_path, admin_allowed_hosts="*")
+    try:
+        reply = await gw.request("GET", gw.admin_url + "/services", headers={"Host": "any.example"})
+        assert reply.status == 200
+    finally:
+        await gw.stop()
+
+
+# -- 5. nesting and part counts ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [1000, 100000])
+@pytest_twisted.ensureDeferred
+async def test_deeply_nested_json_is_400(admin, depth) -> None:
+    """JSON nested deeper than the decoder goes is Kong's 400, not a 500."""
+    for inner in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        body = ('{"name":"deep","host":"h.example","tags":' + inner + "}").encode()
+        r = await admin.post("/services", body=body, headers={"Content-Type": "application/json"})
+        assert r.status == 400, r.raw[:200]
+        assert r.json == {"message": "Cannot parse JSON body"}
+    assert (await admin.get("/services/deep")).status == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_deeply_nested_form_key_is_400(admin) -> None:
+    """A form key ``a[b][b]...`` 600 deep is a 400, not a RecursionError."""
+    body = b"name=deepform&host=h.example&a" + b"[b]" * 600 + b"=1"
+    r = await admin.post(
+        "/services", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert r.status == 400, r.raw[:200]
+    assert (await admin.get("/services/deepform")).status == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_many_multipart_parts_are_bounded(admin) -> None:
+    """50,000 multipart parts: only the first lua_max_post_args (100) are parsed, as Kong
+    truncates post args; the request is answered at once."""
+    import time
+
+    name = unique("mp")
+    parts = [(b"name", name.encode()), (b"host", b"m.example")]
+    parts += [(b"tags[]", b"t%d" % i) for i in range(50000)]
+    body = (
+        b"".join(
+            b'--B\r\nContent-Disposition: form-data; name="' + k + b'"\r\n\r\n' + v + b"\r\n"
+            for k, v in parts
+        )
+        + b"--B--\r\n"
+    )
+    started = time.perf_counter()
+    r = await admin.post(
+        "/services", body=body, headers={"Content-Type": "multipart/form-data; boundary=B"}
+    )
+    assert time.perf_counter() - started < 2.0
+    assert r.status == 201, r.raw[:200]
+    assert len(r.json["tags"]) == 98

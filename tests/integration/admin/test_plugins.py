@@ -25,6 +25,8 @@ def test_plugin_schema():
             }
         ),
     )
+    # A node started earlier in the session (plugins = off) may have narrowed the enabled set.
+    registry.set_enabled_plugins(None)
     yield
 
 
