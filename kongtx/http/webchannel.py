@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
@@ -39,6 +41,7 @@ class GuardedChannel(HTTPChannel):
     ``max_body_size`` (bytes, 0: none).
     """
 
+    site: Any = None  # set by the Site that builds the channel
     _head_call: IDelayedCall | None = None
     _refused = False
 
@@ -64,7 +67,7 @@ class GuardedChannel(HTTPChannel):
         if not self._refused:  # a body refused mid-way is never handed to the resource
             super().allContentReceived()
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_head_deadline()
         super().connectionLost(reason)
 
@@ -81,7 +84,7 @@ class GuardedChannel(HTTPChannel):
     def _head_expired(self) -> None:
         self._head_call = None
         if self.transport is not None:
-            self.transport.abortConnection()  # nginx closes without an answer
+            self.transport.abortConnection()  # type: ignore[attr-defined] # nginx: no answer
 
     # -- refusals ----------------------------------------------------------------------
     def _respondToBadRequestAndDisconnect(self) -> None:
@@ -128,9 +131,10 @@ class LimitedRequest(Request):
         super().__init__(channel, *args, **kwargs)
 
     def handleContentChunk(self, data: bytes) -> None:
-        limit = getattr(self.channel.site, "max_body_size", 0)
+        channel: GuardedChannel = self.channel  # type: ignore[assignment]
+        limit = getattr(channel.site, "max_body_size", 0)
         self._received += len(data)
         if limit and self._received > limit:
-            self.channel.refuse_body()
+            channel.refuse_body()
             return
         super().handleContentChunk(data)
