@@ -145,6 +145,10 @@ async def test_switches_off_and_dropped_log_entries(tmp_path):
 async def test_worker_processes_add_up_in_one_scrape(tmp_path: Path):
     """twistd with two worker processes: requests served by both show in one scrape of the
     parent's Admin API (workers sync every second, as Kong's counters)."""
+    from twisted.internet import reactor
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
     from tests.integration.test_workers import (
         Upstream,
         _burst,
@@ -154,10 +158,6 @@ async def test_worker_processes_add_up_in_one_scrape(tmp_path: Path):
         _started,
         run_node,
     )
-
-    from twisted.internet import reactor
-    from twisted.web.resource import Resource
-    from twisted.web.server import Site
 
     class Answer(Resource):
         isLeaf = True

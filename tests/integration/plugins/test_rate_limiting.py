@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest_twisted
@@ -296,3 +297,42 @@ async def test_cluster_policy_on_sqlite_is_exact_under_concurrency(env):
     statuses = [r.status for r in replies]
     assert statuses.count(200) == 50
     assert statuses.count(429) == 150
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_user_password_and_database(env):
+    """redis.username/password (an ACL user made for the test) and redis.database are used."""
+    gw, _upstream = env
+    user = f"kongtx-rl-{os.urandom(4).hex()}"
+    admin = await txredisapi.Connection("127.0.0.1", 6379, dbid=0, reconnect=False)
+    await admin.execute_command("ACL", "SETUSER", user, "on", ">s3cret", "~*", "+@all")
+    try:
+        redis = {**REDIS, "username": user, "password": "s3cret", "database": 5}
+        await gw.route_with_plugin(
+            "acl", "rate-limiting", {"minute": 2, "policy": "redis", "redis": redis}
+        )
+        wrong = {**redis, "password": "nope", "timeout": 500}
+        await gw.route_with_plugin(
+            "badpass",
+            "rate-limiting",
+            {"minute": 2, "policy": "redis", "redis": wrong, "fault_tolerant": False},
+        )
+        route = await route_id(gw, "acl")
+        await room_in_minute()
+        statuses = [(await gw.proxy("GET", "/acl")).status for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        db5 = await txredisapi.Connection("127.0.0.1", 6379, dbid=5, reconnect=False)
+        try:
+            keys = await db5.keys(f"ratelimit:{route}:*")
+            assert len(keys) == 1
+            assert int(await db5.get(keys[0])) == 2
+            await db5.delete(*keys)
+        finally:
+            await db5.disconnect()
+        assert await admin.keys(f"ratelimit:{route}:*") == []
+        started = time.monotonic()
+        assert (await gw.proxy("GET", "/badpass")).status == 500
+        assert time.monotonic() - started < 2.0
+    finally:
+        await admin.execute_command("ACL", "DELUSER", user)
+        await admin.disconnect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qsl
 
 import pytest_twisted
@@ -170,3 +171,26 @@ async def test_schema(env):
     assert reply.json["fields"]["config"]["limits"]["v"] == (
         "the limit for hour(1.0) cannot be lower than the limit for minute(5.0)"
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_down_fault_tolerance(env):
+    """Redis unreachable: fault_tolerant proxies without counting; otherwise Kong's 500, in time."""
+    gw, upstream = env
+    down = {"host": "127.0.0.1", "port": 1, "timeout": 300}
+    limits = {"videos": {"minute": 1}}
+    await _route(gw, "rtol", {"limits": limits, "policy": "redis", "redis": down})
+    await _route(
+        gw, "rstrict", {"limits": limits, "policy": "redis", "redis": down, "fault_tolerant": False}
+    )
+    started = time.monotonic()
+    ok = await gw.proxy("GET", "/rtol/usage?u=videos=5")
+    assert ok.status == 200
+    assert ok.header("X-RateLimit-Remaining-videos-minute") is None
+    assert ok.header("X-Kong-Limit") is None
+    seen = len(upstream.requests)
+    failed = await gw.proxy("GET", "/rstrict/usage?u=videos=1")
+    assert failed.status == 500
+    assert failed.json == {"message": "An unexpected error occurred"}
+    assert len(upstream.requests) == seen
+    assert time.monotonic() - started < 3.0

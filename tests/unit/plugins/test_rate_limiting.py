@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
@@ -164,13 +165,20 @@ class _Down:
 
 @pytest.mark.parametrize("tolerant", [True, False])
 def test_store_unavailable(tolerant: bool):
-    """fault_tolerant: through without headers; otherwise Kong's 500."""
+    """fault_tolerant: through without headers, the failure logged; otherwise Kong's 500."""
     clock = Clock()
     handler = Handler()
     conf = _conf(minute=1, fault_tolerant=tolerant)
     handler._plans.get(conf).store = _Down()
     ctx = _ctx(clock)
-    d = handler.access(ctx, conf)
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        d = handler.access(ctx, conf)
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    logged = [e for e in events if "failed to get usage" in e.get("log_format", "")]
+    assert logged and "timed out" in logged[0]["err"]
     if tolerant:
         assert result_of(d) is None
         handler.header_filter(ctx, conf)
