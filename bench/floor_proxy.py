@@ -82,7 +82,9 @@ class ClientSide(protocol.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            self.transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            self.transport.write(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             self.transport.loseConnection()
 
     # httptools callbacks
@@ -130,7 +132,9 @@ class ClientSide(protocol.Protocol):
 
     def upstream_failed(self, _failure: object) -> None:
         self.connecting = False
-        self.transport.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        self.transport.write(
+            b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
         self.transport.loseConnection()
 
     def upstream_lost(self) -> None:

@@ -245,7 +245,8 @@ class AdminAPI:
             if response.status != 204:
                 request.responseHeaders.removeHeader(b"content-type")
             return b""
-        payload = dump_json(response.body)
+        body = response.body
+        payload = body if isinstance(body, bytes) else dump_json(body)
         request.setHeader(b"content-type", JSON_CONTENT_TYPE)
         request.setHeader(b"content-length", str(len(payload)).encode())
         return payload

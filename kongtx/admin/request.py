@@ -15,7 +15,8 @@ __all__ = ["AdminRequest", "Response"]
 
 @dataclass
 class Response:
-    """A handler's answer: ``body`` ``None`` means an empty body."""
+    """A handler's answer: ``body`` ``None`` means an empty body; ``bytes`` is JSON
+    already serialized (large answers built off the reactor)."""
 
     status: int
     body: Any = None

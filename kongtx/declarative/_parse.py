@@ -79,6 +79,7 @@ class _Walker:
         self.entities = registry.all()
         self.items: list[_Item] = []
         self.tree: dict[Any, Any] = {}
+        self.foreign = {e.name: list(e.foreign_fields()) for e in self.entities}
         # entity name -> {nestable section: (child entity, its foreign key field)}
         self.nested: dict[str, dict[str, tuple[Any, str]]] = {e.name: {} for e in self.entities}
         for child in self.entities:
@@ -121,7 +122,7 @@ class _Walker:
                 data[key] = value
         refs: dict[str, Any] = {}
         parent_fk, parent_id = parent if parent is not None else (None, None)
-        for fname in ent.foreign_fields():
+        for fname in self.foreign[ent.name]:
             value = data.get(fname)
             if fname == parent_fk:
                 if value is not None:
@@ -236,7 +237,7 @@ def _uniqueness(items: list[_Item]) -> dict[str, Any]:
     errors: dict[str, Any] = {}
 
     def check(item: _Item, what: str, value: Any) -> None:
-        mark = (item.ent.name, what, _json(value))
+        mark = (item.ent.name, what, value if isinstance(value, str) else _json(value))
         if mark in seen:
             shown = value if isinstance(value, str) else _json(value)
             errors.setdefault(item.ent.name, {}).setdefault(_label(item), []).append(
@@ -272,8 +273,9 @@ def parse_document(document: Any, registry: Any, now: float) -> Parsed:
     if top:
         raise declarative_error(top)
     version = document["_format_version"]
-    document = copy.deepcopy(document)
-    migrate_document(document)
+    if version != "3.0":  # the upgrade rewrites paths: work on a copy
+        document = copy.deepcopy(document)
+        migrate_document(document)
     walker = _Walker(registry, now)
     for ent in walker.entities:
         if ent.name in document:

@@ -22,7 +22,7 @@ from twisted.logger import Logger
 
 from kongtx.declarative._export import export_document
 from kongtx.declarative._parse import Parsed, parse_document, parse_text
-from kongtx.declarative.load import memory_tables, storable_rows
+from kongtx.declarative.load import memory_tables, storable_rows, transformed
 from kongtx.errors import ConfigError
 from kongtx.store.events import FULL_RELOAD, ChangeEvent
 
@@ -81,6 +81,10 @@ class DeclarativeState:
         snapshots.add_swap_listener(self._swapped)
 
     # -- loading ---------------------------------------------------------------
+    def in_thread(self, fn: Callable[[], Any]) -> Deferred[Any]:
+        """Run ``fn()`` in the reactor's thread pool (CPU work kept off the reactor)."""
+        return self._in_thread(fn)
+
     def _in_thread(self, fn: Callable[[], Any]) -> Deferred[Any]:
         return deferToThreadPool(self.reactor, self.reactor.getThreadPool(), fn)
 
@@ -99,7 +103,9 @@ class DeclarativeState:
 
         :returns: the rows now served (transformations applied), by entity.
         """
-        rows = await storable_rows(parsed, self.registry, self.reactor)
+        entities = await transformed(parsed, self.registry, self.reactor)
+        now = self.reactor.seconds()
+        rows = await self._in_thread(lambda: storable_rows(entities, self.registry, now))
         tables = await self._in_thread(lambda: memory_tables(rows))
         if self._persist:
             await self._in_thread(lambda: self._write(parsed))

@@ -17,7 +17,7 @@ from kongtx.store.backend import CACHE_KEY, EXPIRE_AT, Row
 from kongtx.store.dao import DAO
 from kongtx.store.events import FULL_RELOAD
 
-__all__ = ["import_parsed", "memory_tables", "storable_rows"]
+__all__ = ["import_parsed", "memory_tables", "storable_rows", "transformed"]
 
 
 class _TransformContext:
@@ -27,25 +27,42 @@ class _TransformContext:
         self.clock = clock
 
 
-async def storable_rows(parsed: Parsed, registry: Any, clock: Any) -> dict[str, list[Row]]:
-    """Rows as the DAO stores them: transformations applied (unless ``_transform: false``),
-    fields in declaration order, composite key and expiry columns set."""
-    now = clock.seconds()
+async def transformed(parsed: Parsed, registry: Any, clock: Any) -> dict[str, list[Row]]:
+    """``parsed``'s rows with the entities' write transformations applied (unless
+    ``_transform: false``); only entities that have transformations are touched."""
+    if not parsed.transform:
+        return parsed.entities
     context = _TransformContext(clock)
     out: dict[str, list[Row]] = {}
     for name, rows in parsed.entities.items():
+        transformations = registry.get(name).transformations
+        if not transformations:
+            out[name] = rows
+            continue
+        done = []
+        for row in rows:
+            for transform in transformations:
+                row = await transform(row, context)
+            done.append(row)
+        out[name] = done
+    return out
+
+
+def storable_rows(
+    entities: dict[str, list[Row]], registry: Any, now: float
+) -> dict[str, list[Row]]:
+    """Rows as the DAO stores them: fields in declaration order, composite key and
+    expiry columns set (pure: may run in a thread)."""
+    out: dict[str, list[Row]] = {}
+    for name, rows in entities.items():
         ent = registry.get(name)
         stored = []
         for row in rows:
-            ttl = row.get("ttl")
-            if parsed.transform:
-                for transform in ent.transformations:
-                    row = await transform(row, context)
-            fields = ent.fields_for(row)
-            item = {k: row.get(k) for k in fields}
+            item = {k: row.get(k) for k in ent.fields_for(row)}
             if ent.cache_key:
                 item[CACHE_KEY] = DAO.cache_key_value(ent, item)
             if ent.ttl:
+                ttl = row.get("ttl")
                 item[EXPIRE_AT] = now + ttl if ttl else None
             stored.append(item)
         out[name] = stored
@@ -61,7 +78,8 @@ async def import_parsed(dao: Any, parsed: Parsed) -> dict[str, int]:
     :raises KongtxError: (e.g. ``DatabaseError`` on a UNIQUE clash with a row
         not in the file); nothing is written then.
     """
-    rows = await storable_rows(parsed, dao.registry, dao.clock)
+    entities = await transformed(parsed, dao.registry, dao.clock)
+    rows = storable_rows(entities, dao.registry, dao.clock.seconds())
 
     async def work(tx: Any) -> None:
         for ent in dao.registry.all():

@@ -7,7 +7,6 @@ so a failed multi-row write leaves nothing behind.
 from __future__ import annotations
 
 import bisect
-import copy
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -40,6 +39,16 @@ class _Table:
         return row
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON-like value (dicts, lists, scalars): rows, several times
+    faster than ``copy.deepcopy`` (full snapshot builds read every row)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value
+
+
 def build_tables(tables: dict[str, list[Row]]) -> dict[str, _Table]:
     """Tables holding ``tables`` (``{entity: rows}``), ids sorted once (no I/O: thread-safe)."""
     out: dict[str, _Table] = {}
@@ -68,7 +77,7 @@ class MemoryTx:
         exp = row.get(EXPIRE_AT)
         if exp is not None and exp <= self.now:
             return None
-        return copy.deepcopy(row)
+        return json_copy(row)
 
     async def get(self, entity: Any, id: str) -> Row | None:
         return self._live(self._table(entity).rows.get(id))
@@ -76,7 +85,7 @@ class MemoryTx:
     async def find(self, entity: Any, field: str, value: Any) -> Row | None:
         for row in self._table(entity).rows.values():
             if row.get(field) == value and self._live(row) is not None:
-                return copy.deepcopy(row)
+                return json_copy(row)
         return None
 
     async def find_all(self, entity: Any, field: str, value: Any) -> list[Row]:
@@ -85,13 +94,13 @@ class MemoryTx:
         for rid in t.ids:
             row = t.rows[rid]
             if row.get(field) == value and self._live(row) is not None:
-                out.append(copy.deepcopy(row))
+                out.append(json_copy(row))
         return out
 
     async def insert(self, entity: Any, row: Row) -> None:
         t = self._table(entity)
         self.undo.append((entity.name, row["id"], t.rows.get(row["id"])))
-        t.put(copy.deepcopy(row))
+        t.put(json_copy(row))
 
     async def update(self, entity: Any, row: Row) -> None:
         await self.insert(entity, row)

@@ -161,18 +161,23 @@ def keyed_node(tmp_path: Path) -> Any:
     yield from run_node(tmp_path, plugins="key-auth")
 
 
-def run_node(tmp_path: Path, plugins: str = "off") -> Any:
-    """Start ``twistd -n kongtx`` with :data:`WORKERS` workers; yield its :class:`Node`, stop it."""
+def run_node(tmp_path: Path, plugins: str = "off", **settings: str) -> Any:
+    """Start ``twistd -n kongtx`` with :data:`WORKERS` workers; yield its :class:`Node`, stop it.
+
+    ``settings`` add to (or replace) the configuration file's lines.
+    """
     proxy, admin = _free_port(), _free_port()
     conf = tmp_path / "kongtx.conf"
-    conf.write_text(
-        f"prefix = {tmp_path / 'prefix'}\n"
-        "database = sqlite\n"
-        f"proxy_listen = 127.0.0.1:{proxy}\n"
-        f"admin_listen = 127.0.0.1:{admin}\n"
-        f"worker_processes = {WORKERS}\n"
-        f"plugins = {plugins}\n"
-    )
+    values = {
+        "prefix": str(tmp_path / "prefix"),
+        "database": "sqlite",
+        "proxy_listen": f"127.0.0.1:{proxy}",
+        "admin_listen": f"127.0.0.1:{admin}",
+        "worker_processes": str(WORKERS),
+        "plugins": plugins,
+        **settings,
+    }
+    conf.write_text("".join(f"{k} = {v}\n" for k, v in values.items()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KONG_", "KONGTX_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     log = tmp_path / "twistd.log"

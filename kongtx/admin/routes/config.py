@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kongtx.admin.errors import AdminError
+from kongtx.admin.errors import AdminError, dump_json
 from kongtx.admin.request import AdminRequest, Response
 from kongtx.admin.router import Router
 from kongtx.errors import InvalidDeclarativeConfig
@@ -85,10 +85,12 @@ def install(api: AdminAPI, router: Router) -> None:
         if check_hash and parsed.hash == state.hash:
             return Response(304)
         served = await state.apply(parsed)
-        return Response(
-            201,
-            {name: {row["id"]: _visible(row) for row in rows} for name, rows in served.items()},
-        )
+
+        def answer() -> bytes:  # large configurations: serialized off the reactor
+            body = {name: {r["id"]: _visible(r) for r in rows} for name, rows in served.items()}
+            return dump_json(body)
+
+        return Response(201, await state.in_thread(answer))
 
     router.add("/config", {"GET": get_config, "POST": post_config})
 
