@@ -47,7 +47,7 @@ def dbless_node(tmp_path: Path, upstream: Upstream) -> Any:  # noqa: F811
     yield from run_node(tmp_path, database="off", declarative_config=str(decl))
 
 
-async def _everywhere(node: Node, upstream: Upstream, path: str) -> None:
+async def _everywhere(node: Node, upstream: Upstream, path: str) -> None:  # noqa: F811
     """Until every request to ``path`` succeeds; then each worker must have served it."""
     from twisted.internet import reactor
 
