@@ -37,15 +37,11 @@ def export_document(rows: dict[str, list[dict[str, Any]]], registry: Any) -> dic
     return document
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style, lists indented under their key, as decK and Kong write."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when installed
 
 
 def dump_yaml(document: dict[str, Any]) -> str:
-    """``document`` as YAML (key order kept)."""
+    """``document`` as block-style YAML (key order kept), as Kong writes it."""
     return yaml.dump(
         document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False
     )

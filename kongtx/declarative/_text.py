@@ -20,7 +20,10 @@ def parse_failure(reason: str) -> InvalidDeclarativeConfig:
     return declarative_error({"error": "failed parsing declarative configuration: " + reason})
 
 
-class _Loader(yaml.SafeLoader):
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
     """Safe YAML with timestamps kept as strings (JSON cannot carry dates)."""
 
 
