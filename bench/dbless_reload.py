@@ -20,24 +20,9 @@ import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def document(services: int, consumers: int, generation: int) -> dict[str, Any]:
-    return {
-        "_format_version": "3.0",
-        "services": [
-            {
-                "name": f"svc-{i}",
-                "url": f"http://127.0.0.1:{9000 + generation}/",
-                "routes": [{"name": f"route-{i}", "paths": [f"/svc-{i}"]}],
-            }
-            for i in range(services)
-        ],
-        "consumers": [
-            {"username": f"user-{i}", "keyauth_credentials": [{"key": f"key-{generation}-{i}"}]}
-            for i in range(consumers)
-        ],
-    }
+from declarative_import import make_document  # noqa: E402 - after the path set-up
 
 
 def main() -> None:
@@ -53,8 +38,8 @@ def main() -> None:
     from kongtx.config import load_config
     from kongtx.service import build_gateway
 
-    first = json.dumps(document(args.services, args.consumers, 0))
-    second = json.dumps({"config": json.dumps(document(args.services, args.consumers, 1))})
+    first = json.dumps(make_document(args.services, args.consumers, 0))
+    second = json.dumps({"config": json.dumps(make_document(args.services, args.consumers, 1))})
     overrides = {
         "prefix": tempfile.mkdtemp(prefix="kongtx-bench-"),
         "database": "off",

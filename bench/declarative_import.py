@@ -23,20 +23,20 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def make_document(services: int, consumers: int) -> dict[str, Any]:
-    """The benchmark's declarative document."""
+def make_document(services: int, consumers: int, generation: int = 0) -> dict[str, Any]:
+    """The benchmark's declarative document (``generation`` varies upstreams and keys)."""
     return {
         "_format_version": "3.0",
         "services": [
             {
                 "name": f"svc-{i}",
-                "url": f"http://10.0.{i // 250}.{i % 250}:8080/",
+                "url": f"http://10.{generation}.{i // 250}.{i % 250}:8080/",
                 "routes": [{"name": f"route-{i}", "paths": [f"/svc-{i}"]}],
             }
             for i in range(services)
         ],
         "consumers": [
-            {"username": f"user-{i}", "keyauth_credentials": [{"key": f"key-{i:08d}"}]}
+            {"username": f"user-{i}", "keyauth_credentials": [{"key": f"key-{generation}-{i:08d}"}]}
             for i in range(consumers)
         ],
     }
