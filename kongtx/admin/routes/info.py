@@ -77,6 +77,8 @@ def install(api: AdminAPI, router: Router) -> None:
         body: dict[str, Any] = {"database": {"reachable": reachable}, "memory": _memory()}
         if api.server_stats is not None:
             body["server"] = dict(api.server_stats())
+        if api.declarative is not None:  # DB-less: which configuration is served
+            body["configuration_hash"] = api.declarative.hash
         return Response(200, body)
 
     async def endpoints(req: AdminRequest, params: dict[str, str]) -> Response:
