@@ -16,10 +16,13 @@ from tests.integration.declarative.conftest import SAMPLE_FILES, load_settings, 
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _plugins() -> None:
+def _plugins() -> Any:
     from kongtx.plugins.base import load_plugins
+    from kongtx.schema import registry
 
     load_plugins(["bundled"])
+    yield
+    registry.set_enabled_plugins(None)  # as before: every registered plugin usable
 
 
 async def _open(settings: dict[str, str]) -> Any:

@@ -15,7 +15,8 @@ def registry():
     from kongtx.schema import registry as default
 
     load_plugins(["bundled"])
-    return default
+    yield default
+    default.set_enabled_plugins(None)  # as before: every registered plugin usable
 
 
 def sample(name: str) -> str:
