@@ -23,6 +23,7 @@ from kongtx import tls
 from kongtx.bus import NodeBus
 from kongtx.cache import Entities, open_entities
 from kongtx.http.client import UpstreamPool
+from kongtx.logsinks.node_logs import NodeLogs
 from kongtx.plugins.base import PluginSet, load_plugins
 from kongtx.proxy.core import Gateway
 from kongtx.proxy.dns import DNSCache, system_resolver
@@ -92,6 +93,8 @@ class GatewayNode(MultiService):
             "status": [],
         }
         self.ready: Deferred[GatewayNode] = Deferred()
+        #: Kong's own access and error logs (opened at start).
+        self.logs: NodeLogs | None = None
         #: 0 in the process serving the Admin API, ``n`` in worker process ``n``
         self.worker_index = 0
         #: DB-less mode's declarative configuration (``database = off``)
@@ -127,6 +130,9 @@ class GatewayNode(MultiService):
     async def _start(self) -> None:
         from kongtx.store import open_store
 
+        self.logs = NodeLogs(self.reactor, self.config)
+        self.logs.start()
+        self.gateway.access_log = self.logs.log_proxy_request
         if self.dao is None:
             self.dao = await open_store(self.config, self.reactor)
         if self.config.database == "off":
@@ -212,6 +218,7 @@ class GatewayNode(MultiService):
         from kongtx.admin.site import AdminSite
 
         site = AdminSite.from_config(api.resource(), self.config, self.reactor)
+        site.access_log = self.logs.site_logger(kind) if self.logs is not None else None
         for listener in listeners:
             if listener.ssl:
                 endpoint = _ssl_endpoint(self.reactor, listener, sni_factory)
@@ -268,6 +275,9 @@ class GatewayNode(MultiService):
         await self.pool.close()
         if self.dao is not None:
             await self.dao.close()
+        if self.logs is not None:
+            self.gateway.access_log = None
+            await self.logs.stop()
         await super().stopService()
 
 

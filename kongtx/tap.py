@@ -86,7 +86,9 @@ def makeService(options: Options | dict[str, Any]) -> IService:
     service = make_service(reactor, options["config_object"])
     node = getattr(service, "node", service)
     freeze_gc_when_ready(node)
-    install_sigusr1(reactor)  # log rotation: reopen every log file
+    supervisor = getattr(service, "supervisor", None)
+    # log rotation: reopen every log file, in every worker process
+    install_sigusr1(reactor, supervisor.signal_workers if supervisor is not None else None)
     if "overrides" in options:  # ``kongtx reload`` (SIGHUP) re-reads what twistd was given
         from kongtx.reload import HangupReloader
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -311,6 +312,16 @@ class WorkerSupervisor(Service):
                 _signal(worker, "KILL")
 
     # -- children ----------------------------------------------------------------
+    def signal_workers(self, signum: int = signal.SIGUSR1) -> None:
+        """Send ``signum`` to every running child (SIGUSR1: reopen the log files)."""
+        for worker in list(self.workers.values()):
+            transport = worker.transport
+            if transport is not None and getattr(transport, "pid", None):
+                try:
+                    transport.signalProcess(signum)
+                except OSError:
+                    pass
+
     def _spawn(self, index: int) -> None:
         self._respawns.pop(index, None)
         protocol = _WorkerProtocol(self, index)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from twisted.web.resource import IResource
 from twisted.web.server import Site
@@ -23,6 +23,8 @@ class AdminSite(Site):
     protocol = GuardedChannel  # type: ignore[assignment]
     requestFactory = LimitedRequest
     noisy = False
+    #: Called with each finished request (the node's admin/status access log); None: none.
+    access_log: Callable[[Any], None] | None = None
 
     def __init__(
         self,
@@ -35,6 +37,11 @@ class AdminSite(Site):
         super().__init__(resource, reactor=reactor)
         self.max_body_size = max_body_size
         self.header_timeout = header_timeout
+
+    def log(self, request: Any) -> None:
+        """twisted.web's access log hook: hand the request to :attr:`access_log`."""
+        if self.access_log is not None:
+            self.access_log(request)
 
     @classmethod
     def from_config(cls, resource: IResource, config: Any, reactor: Any = None) -> AdminSite:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import weakref
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from twisted.logger import Logger
 
@@ -38,15 +38,21 @@ def reopen_all() -> int:
     return len(writers)
 
 
-def install_sigusr1(reactor: Any) -> None:
+def install_sigusr1(reactor: Any, also: Callable[[], None] | None = None) -> None:
     """Reopen the log files when the process gets SIGUSR1 (chaining any previous handler).
 
-    The handler only schedules :func:`reopen_all` on the reactor thread.
+    The handler only schedules :func:`reopen_all` (then ``also``: the parent of
+    worker processes passes the signal on, as nginx's master does) on the reactor thread.
     """
     previous = signal.getsignal(signal.SIGUSR1)
 
+    def reopen_and_more() -> None:
+        _reopen_logged()
+        if also is not None:
+            also()
+
     def handler(signum: int, frame: Any) -> None:
-        reactor.callFromThread(_reopen_logged)
+        reactor.callFromThread(reopen_and_more)
         if callable(previous):
             previous(signum, frame)
 

@@ -101,6 +101,8 @@ class Gateway:
             for outside, _, inside in (entry.strip().partition(":") for entry in settings.port_maps)
         }
         self.requests_total = 0
+        #: Called with each finished request's context (the node's proxy access log).
+        self.access_log: Callable[[ProxyContext], None] | None = None
         self._replaced_upstream = (
             forwarding.HOP_BY_HOP | forwarding.FORWARDED | {"via", "x-kong-request-id"}
         )
@@ -140,6 +142,8 @@ class Gateway:
         headers.set("Connection", "close")
         self._add_generated_headers(ctx, headers)
         self._write_simple(ctx, writer, status, headers, body)
+        if self.access_log is not None:
+            self.access_log(ctx)
 
     def _crashed(self, failure: Failure, ctx: ProxyContext, writer: ResponseWriter) -> None:
         log.failure(
@@ -179,6 +183,8 @@ class Gateway:
             await self._proxy(ctx, writer)
         if ctx.snapshot.log_phase:
             await phases.run_phase(ctx, "log")
+        if self.access_log is not None:
+            self.access_log(ctx)
 
     # -- phases ------------------------------------------------------------------
     async def _rewrite_and_access(self, ctx: ProxyContext) -> None:
