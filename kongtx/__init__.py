@@ -20,7 +20,7 @@ _LAZY = {
     "GatewayNode": "kongtx.service",
     "load_config": "kongtx.config",
     "Config": "kongtx.config",
-    "Gateway": "kongtx.proxy.core",
+    "Gateway": "kongtx.proxy.gateway",
     "GatewayResource": "kongtx.proxy.resource",
     "GatewaySite": "kongtx.proxy.resource",
     "PluginHandler": "kongtx.plugins.base",

@@ -25,8 +25,8 @@ from kongtx.cache import Entities, open_entities
 from kongtx.http.client import UpstreamPool
 from kongtx.logsinks.node_logs import NodeLogs
 from kongtx.plugins.base import PluginSet, load_plugins
-from kongtx.proxy.core import Gateway
 from kongtx.proxy.dns import DNSCache, system_resolver
+from kongtx.proxy.gateway import Gateway
 from kongtx.proxy.healthcheck import BalancerRegistry
 from kongtx.proxy.resource import GatewayResource, GatewaySite
 from kongtx.proxy.snapshot import ROUTING_ENTITIES, Snapshot

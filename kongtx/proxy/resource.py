@@ -22,7 +22,7 @@ from kongtx.http.exchange import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
 from kongtx.http.webchannel import GuardedChannel, LimitedRequest
-from kongtx.proxy.core import Gateway
+from kongtx.proxy.gateway import Gateway
 
 log = Logger()
 
@@ -128,7 +128,7 @@ class _RawProtocol(Protocol):
 class GatewayResource(Resource):
     """Mount the gateway in a twisted.web Site: every request under it is proxied.
 
-    :param gateway: the :class:`~kongtx.proxy.core.Gateway` core.
+    :param gateway: the :class:`~kongtx.proxy.gateway.Gateway` core.
     :param clock: the reactor.
     """
 

@@ -2,7 +2,7 @@
 
 A fake ``ResponseWriter`` records what the client would receive and a fake
 forwarder stands for the upstream (``kongtx.proxy.upstream.UpstreamForwarder``),
-so :class:`kongtx.proxy.core.Gateway`, :mod:`kongtx.proxy.phases`,
+so :class:`kongtx.proxy.gateway.Gateway`, :mod:`kongtx.proxy.phases`,
 :mod:`kongtx.proxy.relay`, :mod:`kongtx.proxy.forwarding`,
 :mod:`kongtx.proxy.responses` and :mod:`kongtx.proxy.snapshot` run as they do
 behind a real listener.
@@ -24,7 +24,7 @@ from kongtx.http.client import UpstreamResponse
 from kongtx.http.headers import Headers
 from kongtx.plugins.base import LoadedPlugin, PluginConfig, PluginHandler, PluginSet, ProxyContext
 from kongtx.plugins.testing import make_request
-from kongtx.proxy.core import Gateway
+from kongtx.proxy.gateway import Gateway
 from kongtx.proxy.snapshot import Snapshot
 
 SERVICE = {
