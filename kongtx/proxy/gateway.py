@@ -25,7 +25,7 @@ from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import StreamBody, spool_body
 from kongtx.http.exchange import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
-from kongtx.proxy import forwarding, phases, responses
+from kongtx.proxy import header_rewrite, phases, responses
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.paths import climbs_above_root, upstream_path
 from kongtx.proxy.relay import send_response
@@ -90,7 +90,7 @@ class Gateway:
         self._snapshot = snapshot
         self.forwarder = forwarder
         self.headers = HeaderSettings(settings.headers, settings.headers_upstream)
-        self.trusted = forwarding.TrustedIPs(settings.trusted_ips)
+        self.trusted = header_rewrite.TrustedIPs(settings.trusted_ips)
         self.real_ip_header = settings.real_ip_header
         self.real_ip_recursive = settings.real_ip_recursive
         self.error_default_type = settings.error_default_type
@@ -104,7 +104,7 @@ class Gateway:
         #: Called with each finished request's context (the node's proxy access log).
         self.access_log: Callable[[ProxyContext], None] | None = None
         self._replaced_upstream = (
-            forwarding.HOP_BY_HOP | forwarding.FORWARDED | {"via", "x-kong-request-id"}
+            header_rewrite.HOP_BY_HOP | header_rewrite.FORWARDED | {"via", "x-kong-request-id"}
         )
         tokens = self.headers
         ours = {
@@ -114,7 +114,7 @@ class Gateway:
             "x-kong-request-id": tokens.request_id,
         }
         # Upstream copies of the headers kongtx sets are replaced, the others pass through.
-        self._replaced_response = forwarding.RESPONSE_HOP_BY_HOP | {
+        self._replaced_response = header_rewrite.RESPONSE_HOP_BY_HOP | {
             name for name, on in ours.items() if on
         }
 
@@ -122,7 +122,7 @@ class Gateway:
     def handle(self, request: GatewayRequest, writer: ResponseWriter) -> Deferred[None]:
         """Serve one request; the Deferred fires after the log phase."""
         self.requests_total += 1
-        if not forwarding.valid_host(request.headers.get("host")) or climbs_above_root(
+        if not header_rewrite.valid_host(request.headers.get("host")) or climbs_above_root(
             request.path
         ):
             self.reject(request, writer, 400)
@@ -163,7 +163,7 @@ class Gateway:
 
     async def _serve(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
         request = ctx.request
-        ctx.client_ip = forwarding.real_client_ip(
+        ctx.client_ip = header_rewrite.real_client_ip(
             request.client_ip,
             request.headers,
             self.trusted,
@@ -245,10 +245,10 @@ class Gateway:
                 "Please use HTTPS protocol",
                 headers=[("Connection", "Upgrade"), ("Upgrade", "TLS/1.2, HTTP/1.1")],
             )
-        host, _ = forwarding.split_host(
+        host, _ = header_rewrite.split_host(
             request.headers.get("x-forwarded-host") if request.client_ip in self.trusted else None
         )
-        host = host or forwarding.split_host(request.headers.get("host"))[0]
+        host = host or header_rewrite.split_host(request.headers.get("host"))[0]
         raise ProxyExit(
             code, None, body=b"", headers=[("Location", f"https://{host}{request.target}")]
         )
@@ -320,7 +320,7 @@ class Gateway:
         route, service, match = ctx.route, ctx.service, ctx.match
         assert route is not None and service is not None and match is not None
         headers = request.headers
-        taken = forwarding.strip_hop_by_hop(headers, self._replaced_upstream)
+        taken = header_rewrite.strip_hop_by_hop(headers, self._replaced_upstream)
         added: list[tuple[str, str]] = []
         if request.method == "GET" and _asks_websocket(taken.get("upgrade")):
             # Kong's $upstream_upgrade: only a WebSocket upgrade goes through. Any other
@@ -341,13 +341,13 @@ class Gateway:
             ctx.upstream_path = path  # the log serializer's upstream_uri
         query = ctx.upstream_query
         target = path if query is None else f"{path}?{query}"
-        added += forwarding.forwarded_headers(
+        added += header_rewrite.forwarded_headers(
             taken,
             trusted=request.client_ip in self.trusted,
             peer=request.client_ip,
             client_ip=ctx.client_ip,
             scheme=request.scheme,
-            host=forwarding.split_host(headers.get("host"))[0],
+            host=header_rewrite.split_host(headers.get("host"))[0],
             server_port=self.port_maps.get(request.server_port, request.server_port),
             path=request.path,
             prefix=match.prefix if route.get("strip_path", True) else None,
@@ -416,7 +416,7 @@ class Gateway:
         ctx.response_status = response.status
         ctx.response_headers = response.headers
         ctx.response_source = "service"
-        forwarding.strip_hop_by_hop(
+        header_rewrite.strip_hop_by_hop(
             response.headers, self._replaced_response if response.status != 101 else _UPGRADE_KEPT
         )
         self._add_response_headers(ctx, response.headers)

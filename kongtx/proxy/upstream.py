@@ -20,7 +20,7 @@ from kongtx.http.client import (
     UpstreamTimeout,
 )
 from kongtx.http.headers import Headers
-from kongtx.proxy import forwarding
+from kongtx.proxy import header_rewrite
 from kongtx.proxy.balancer import NoHealthyTarget, hash_cookie_header, hash_input
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.dns import DNSError, is_ip
@@ -88,7 +88,7 @@ class ServicePlan:
         self.port = service["port"]
         #: An IP literal needs no DNS: its address and Host header never change.
         self.fixed_ip = host.strip("[]") if is_ip(host) else None
-        self.host_header = forwarding.host_header(service, host, self.port)
+        self.host_header = header_rewrite.host_header(service, host, self.port)
         self.address = (
             UpstreamAddress(self.fixed_ip, self.port)
             if self.fixed_ip is not None and not self.tls
@@ -169,7 +169,7 @@ class UpstreamForwarder:
                 hostname = service["host"]
             headers.set(
                 "Host",
-                forwarding.upstream_host(
+                header_rewrite.upstream_host(
                     ctx.upstream_host,
                     client_host if preserve_host else None,
                     plan.host_header if balancer is None else None,
@@ -209,7 +209,7 @@ class UpstreamForwarder:
                 last_status = try_record["code"]
                 if not may_retry or (
                     err.request_sent
-                    and (not replayable or request.method not in forwarding.IDEMPOTENT)
+                    and (not replayable or request.method not in header_rewrite.IDEMPOTENT)
                 ):
                     break
                 continue

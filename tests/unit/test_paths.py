@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kongtx.http.headers import Headers
-from kongtx.proxy.forwarding import valid_host
+from kongtx.proxy.header_rewrite import valid_host
 from kongtx.proxy.paths import (
     climbs_above_root,
     escape_path,

@@ -3,7 +3,7 @@
 A fake ``ResponseWriter`` records what the client would receive and a fake
 forwarder stands for the upstream (``kongtx.proxy.upstream.UpstreamForwarder``),
 so :class:`kongtx.proxy.gateway.Gateway`, :mod:`kongtx.proxy.phases`,
-:mod:`kongtx.proxy.relay`, :mod:`kongtx.proxy.forwarding`,
+:mod:`kongtx.proxy.relay`, :mod:`kongtx.proxy.header_rewrite`,
 :mod:`kongtx.proxy.responses` and :mod:`kongtx.proxy.snapshot` run as they do
 behind a real listener.
 """

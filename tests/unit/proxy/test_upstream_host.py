@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kongtx.proxy.forwarding import upstream_host
+from kongtx.proxy.header_rewrite import upstream_host
 
 SERVICE = {"protocol": "http", "host": "svc.test", "port": 8080}
 
