@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from kongtx.cache import Entities, EntityCache
 from kongtx.errors import ProxyExit
 from kongtx.http.body import Body, BufferedBody
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.base import LoadedPlugin, PluginConfig, PluginHandler, PluginSet
 from kongtx.proxy import phases

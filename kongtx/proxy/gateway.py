@@ -2,8 +2,8 @@
 
 ``Gateway.handle(request, writer)`` routes the request, runs the plugin
 pipeline, forwards to the upstream through the pooled client and streams the
-response back. It works on :class:`~kongtx.http.exchange.GatewayRequest` and
-a :class:`~kongtx.http.exchange.ResponseWriter` only.
+response back. It works on :class:`~kongtx.http.gateway_io.GatewayRequest` and
+a :class:`~kongtx.http.gateway_io.ResponseWriter` only.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kongtx.cache import Entities, EntityCache
 from kongtx.config import Config
 from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import StreamBody, spool_body
-from kongtx.http.exchange import GatewayRequest, ResponseWriter
+from kongtx.http.gateway_io import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
 from kongtx.proxy import header_rewrite, phases, responses
 from kongtx.proxy.context import ProxyContext

@@ -8,7 +8,7 @@ from twisted.python.failure import Failure
 
 from kongtx.http.body import read_body
 from kongtx.http.client import UpstreamResponse
-from kongtx.http.exchange import ResponseWriter
+from kongtx.http.gateway_io import ResponseWriter
 from kongtx.http.splice import splice
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.phases import (

@@ -44,7 +44,7 @@ from kongtx.http.client._types import (
 from kongtx.http.raw_channel import RawChannel
 
 if TYPE_CHECKING:
-    from kongtx.http.client._pool import _Exchange
+    from kongtx.http.client._pool import PendingRequest
 
 
 class ConnectionOwner(TypingProtocol):
@@ -59,7 +59,7 @@ class ConnectionOwner(TypingProtocol):
     idle_timeout: float
     max_requests: int
 
-    def connect(self, ex: _Exchange) -> None:
+    def connect(self, ex: PendingRequest) -> None:
         """Open a new connection for ``ex``."""
 
     def connection_reusable(self, conn: UpstreamConnection) -> None:
@@ -92,7 +92,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         self.connector: Any = None
         #: Fired once the connection is lost (the pool waits on them when closing).
         self.closed_waiters: list[Deferred[None]] = []
-        self._ex: _Exchange | None = None
+        self._ex: PendingRequest | None = None
         #: One lazily re-armed timer serves the idle and read timeouts.
         self._timer: Any = None
         self._idle_since = 0.0
@@ -138,7 +138,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
             self.connector.ready(self)
 
     # sending ----------------------------------------------------------------
-    def send(self, ex: _Exchange) -> None:
+    def send(self, ex: PendingRequest) -> None:
         """Start an exchange on this (connected, idle) connection."""
         self.state = ACTIVE
         self._ex = ex
@@ -398,7 +398,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         elif body is not None:
             body.error(Failure(exc))
 
-    def cancel_exchange(self, ex: _Exchange) -> None:
+    def cancel_exchange(self, ex: PendingRequest) -> None:
         """The request Deferred was cancelled: abort the connection."""
         if self._ex is ex and self.state is ACTIVE:
             body = self._body

@@ -22,7 +22,7 @@ from kongtx.http.client._types import (
 )
 
 
-class _Exchange:
+class PendingRequest:
     """One request's journey: which connection (or connector) owns it, and its timeouts."""
 
     __slots__ = (
@@ -71,7 +71,7 @@ class _Connector(ClientFactory):
 
     noisy = False
 
-    def __init__(self, pool: UpstreamPool, ex: _Exchange) -> None:
+    def __init__(self, pool: UpstreamPool, ex: PendingRequest) -> None:
         self.pool = pool
         self.ex = ex
         self.conn: UpstreamConnection | None = None
@@ -118,7 +118,7 @@ class _Connector(ClientFactory):
         self.timer = None
         self._fail(UpstreamTimeout("connect"), abort=True)
 
-    def cancel_exchange(self, ex: _Exchange) -> None:
+    def cancel_exchange(self, ex: PendingRequest) -> None:
         """The request Deferred was cancelled while connecting."""
         self._fail(None, abort=True)
 
@@ -196,7 +196,7 @@ class UpstreamPool:
         :raises UpstreamConnectError, UpstreamTimeout, UpstreamProtocolError,
             UpstreamClosed: through the Deferred.
         """
-        ex = _Exchange(request, address, connect_timeout, write_timeout, read_timeout)
+        ex = PendingRequest(request, address, connect_timeout, write_timeout, read_timeout)
         idle = self._idle.get(address.key)
         while idle:
             conn = idle.pop()
@@ -233,7 +233,7 @@ class UpstreamPool:
         return done.addCallback(lambda _: None)
 
     # the owner interface (ConnectionOwner) and the connectors' --------------------
-    def connect(self, ex: _Exchange) -> None:
+    def connect(self, ex: PendingRequest) -> None:
         """Open a new connection for ``ex`` (its connector sends ``ex`` once connected)."""
         connector = _Connector(self, ex)
         self._connecting.add(connector)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import ServerFactory
 
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.server import _wire
 from kongtx.http.server._protocol import Handler, HTTPServerProtocol
 

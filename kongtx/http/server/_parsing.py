@@ -6,11 +6,10 @@ from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrad
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.server import _wire
-from kongtx.http.server._head import Reject, check_head
-from kongtx.http.server._writer import (
+from kongtx.http.server._exchange import (
     PAUSE_BODY,
     PAUSE_ERROR,
     PAUSE_PIPELINE,
@@ -19,6 +18,7 @@ from kongtx.http.server._writer import (
     Exchange,
     RequestBody,
 )
+from kongtx.http.server._head import Reject, check_head
 
 log = Logger(namespace="kongtx.http.server._protocol")
 

@@ -17,17 +17,17 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server import _wire
-from kongtx.http.server._parsing import _BODY, _HEADER, _KEEPALIVE, RequestRejected, _RequestParsing
-from kongtx.http.server._writer import (
+from kongtx.http.server._exchange import (
     PAUSE_BODY,
     PAUSE_ERROR,
     PAUSE_PIPELINE,
     PAUSE_WAIT,
     Exchange,
 )
+from kongtx.http.server._parsing import _BODY, _HEADER, _KEEPALIVE, RequestRejected, _RequestParsing
 
 if TYPE_CHECKING:
     from kongtx.http.server._factory import HTTPServerFactory

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from kongtx.http.body import read_body
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.server import HTTPServerFactory
 

@@ -9,7 +9,7 @@ from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.rate_limiting.handler import Handler
 from kongtx.plugins.rate_limiting.plan import RateLimitPlan

@@ -9,7 +9,7 @@ import pytest
 from twisted.internet.defer import Deferred
 
 from kongtx.http.body import StreamBody
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.request_transformer.handler import Handler, HeaderTable
 from kongtx.plugins.request_transformer.schema import CONFIG

@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 
 from kongtx.errors import ProxyExit
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.response_ratelimiting.handler import Handler
 from kongtx.plugins.response_ratelimiting.plan import ResponseLimitPlan, parse_usage

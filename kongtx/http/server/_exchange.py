@@ -9,7 +9,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 
 from kongtx.http.body import BodyConsumer, StreamBody
-from kongtx.http.exchange import GatewayRequest
+from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server._wire import CHUNKED_END, CONTINUE, CRLF, status_line
@@ -45,7 +45,7 @@ class RequestBody(StreamBody):
 
 
 class Exchange:
-    """One request on a connection and the :class:`~kongtx.http.exchange.ResponseWriter` answering it."""
+    """One request on a connection and the :class:`~kongtx.http.gateway_io.ResponseWriter` answering it."""
 
     __slots__ = (
         "_callbacks",
