@@ -1,6 +1,6 @@
 """The Admin API: a Klein app whose endpoints are generated from the schemas.
 
-Routing is done by our own segment router (:mod:`kongtx.admin.router`) behind
+Routing is done by our own segment router (:mod:`kongtx.admin.dispatch`) behind
 one Klein branch route, so that trailing slashes, 404/405, HEAD and OPTIONS
 behave as in Kong, and so that entities registered after import (plugin
 credentials) get endpoints: the table is rebuilt whenever the registry grows.
@@ -20,8 +20,9 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from kongtx import __version__
-from kongtx.admin.crud import Crud, Handler, is_uuid
+from kongtx.admin.crud import Crud, Endpoint, is_uuid
 from kongtx.admin.decode import DEFAULT_MAX_ARGS
+from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import (
     JSON_CONTENT_TYPE,
     AdminError,
@@ -31,7 +32,6 @@ from kongtx.admin.errors import (
 )
 from kongtx.admin.guard import AdminGuard
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.admin.router import Router
 from kongtx.errors import KongtxError
 
 __all__ = ["AdminAPI"]
@@ -70,7 +70,7 @@ class AdminAPI:
         clock: Any = None,
         registry: Any = None,
         declarative: Any = None,
-        extensions: list[Callable[[AdminAPI, Router], None]] | None = None,
+        extensions: list[Callable[[AdminAPI, Dispatcher], None]] | None = None,
     ) -> None:
         if registry is None:
             from kongtx.schema import registry
@@ -90,7 +90,7 @@ class AdminAPI:
         self.max_args: int = getattr(config, "lua_max_post_args", None) or DEFAULT_MAX_ARGS
         tokens = {t.lower() for t in (config.headers if config is not None else ["latency_tokens"])}
         self._latency_header = "latency_tokens" in tokens or "x-kong-admin-latency" in tokens
-        self._router: Router | None = None
+        self._router: Dispatcher | None = None
         self._registered = -1
         self.app = Klein()
         self._wire_klein()
@@ -101,13 +101,13 @@ class AdminAPI:
 
     # -- routing table --------------------------------------------------------
 
-    def router(self) -> Router:
+    def router(self) -> Dispatcher:
         """The routing table, rebuilt when new entities were registered."""
         entities = self.registry.all()
         if self._router is None or len(entities) != self._registered:
             from kongtx.admin.routes import install_specials
 
-            router = Router()
+            router = Dispatcher()
             for ent in entities:
                 for pattern, methods in self.crud.endpoints(ent):
                     router.add(pattern, methods)
@@ -205,13 +205,13 @@ class AdminAPI:
             )
         if method == "OPTIONS":
             return self._render(request, self._options(request, methods))
-        handler: Handler | None = methods.get("GET" if method == "HEAD" else method)
+        handler: Endpoint | None = methods.get("GET" if method == "HEAD" else method)
         if handler is None:
             raise method_not_allowed()
         response = await handler(AdminRequest(request, method, raw_path, self.max_args), params)
         return self._render(request, response)
 
-    def _options(self, request: IRequest, methods: dict[str, Handler]) -> Response:
+    def _options(self, request: IRequest, methods: dict[str, Endpoint]) -> Response:
         verbs = set(methods) | {"OPTIONS"}
         if "GET" in verbs:
             verbs.add("HEAD")

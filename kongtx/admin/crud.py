@@ -14,9 +14,9 @@ from kongtx.errors import ForeignKeysUnresolved
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
 
-__all__ = ["Crud", "Handler", "is_uuid"]
+__all__ = ["Crud", "Endpoint", "is_uuid"]
 
-Handler = Callable[[AdminRequest, dict[str, str]], Awaitable[Response]]
+Endpoint = Callable[[AdminRequest, dict[str, str]], Awaitable[Response]]
 
 
 def is_uuid(value: Any) -> bool:
@@ -142,9 +142,9 @@ class Crud:
 
     # -- endpoint generation -----------------------------------------------
 
-    def endpoints(self, ent: Any) -> list[tuple[str, dict[str, Handler]]]:
+    def endpoints(self, ent: Any) -> list[tuple[str, dict[str, Endpoint]]]:
         """Every generic ``(pattern, verbs)`` pair for one entity."""
-        out: list[tuple[str, dict[str, Handler]]] = []
+        out: list[tuple[str, dict[str, Endpoint]]] = []
         path = ent.admin_path
         if not path:
             return out
@@ -234,7 +234,7 @@ class Crud:
             body["next"] = next_url(base, page.offset)
         return Response(200, body)
 
-    def _list(self, ent: Any) -> Handler:
+    def _list(self, ent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             if ent.name == "consumers" and "custom_id" in req.query:
                 custom_id = req.arg("custom_id")
@@ -246,14 +246,14 @@ class Crud:
 
         return handler
 
-    def _create(self, ent: Any) -> Handler:
+    def _create(self, ent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             data = await self.write_input(req, ent)
             return Response(201, await self.dao.insert(ent.name, data))
 
         return handler
 
-    def _get(self, ent: Any) -> Handler:
+    def _get(self, ent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             row = await self.find(ent, params[ent.name])
             if row is None:
@@ -284,13 +284,13 @@ class Crud:
                 data[key] = ident
         return await self.dao.upsert(ent.name, row_id, data)
 
-    def _put(self, ent: Any) -> Handler:
+    def _put(self, ent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             return Response(200, await self.upsert(req, ent, params[ent.name]))
 
         return handler
 
-    def _patch(self, ent: Any) -> Handler:
+    def _patch(self, ent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             row = await self.find(ent, params[ent.name])
             if row is None:
@@ -300,7 +300,7 @@ class Crud:
 
         return handler
 
-    def _delete(self, ent: Any) -> Handler:
+    def _delete(self, ent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             ident = params[ent.name]
             row = await self.find(ent, ident)
@@ -322,7 +322,7 @@ class Crud:
             raise not_found()
         return child, _ref_id(child, fname)
 
-    def _parent_get(self, ent: Any, fname: str, parent: Any) -> Handler:
+    def _parent_get(self, ent: Any, fname: str, parent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             _, ref = await self._child_and_ref(ent, fname, params[ent.name])
             row = await self.dao.select(parent.name, ref) if ref else None
@@ -332,7 +332,7 @@ class Crud:
 
         return handler
 
-    def _parent_patch(self, ent: Any, fname: str, parent: Any) -> Handler:
+    def _parent_patch(self, ent: Any, fname: str, parent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             _, ref = await self._child_and_ref(ent, fname, params[ent.name])
             if ref is None or await self.dao.select(parent.name, ref) is None:
@@ -342,7 +342,7 @@ class Crud:
 
         return handler
 
-    def _parent_put(self, ent: Any, fname: str, parent: Any) -> Handler:
+    def _parent_put(self, ent: Any, fname: str, parent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             child, ref = await self._child_and_ref(ent, fname, params[ent.name])
             associate = ref is None
@@ -355,7 +355,7 @@ class Crud:
 
         return handler
 
-    def _parent_delete(self, ent: Any, fname: str) -> Handler:
+    def _parent_delete(self, ent: Any, fname: str) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             _, ref = await self._child_and_ref(ent, fname, params[ent.name])
             if ref is None:
@@ -372,7 +372,7 @@ class Crud:
             raise not_found()
         return row
 
-    def _nested_list(self, ent: Any, fname: str, parent: Any, nested: str) -> Handler:
+    def _nested_list(self, ent: Any, fname: str, parent: Any, nested: str) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             prow = await self._parent_row(parent, params)
             base = f"{parent.admin_path}/{params[parent.name]}/{nested}"
@@ -380,7 +380,7 @@ class Crud:
 
         return handler
 
-    def _nested_create(self, ent: Any, fname: str, parent: Any) -> Handler:
+    def _nested_create(self, ent: Any, fname: str, parent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             prow = await self._parent_row(parent, params)
             data = await self.write_input(req, ent)
@@ -398,14 +398,14 @@ class Crud:
             raise not_found()
         return prow, child
 
-    def _nested_get(self, ent: Any, fname: str, parent: Any) -> Handler:
+    def _nested_get(self, ent: Any, fname: str, parent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             _, child = await self._owned_child(ent, fname, parent, params)
             return Response(200, child)
 
         return handler
 
-    def _nested_put(self, ent: Any, fname: str, parent: Any) -> Handler:
+    def _nested_put(self, ent: Any, fname: str, parent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             prow = await self._parent_row(parent, params)
             row = await self.upsert(req, ent, params[ent.name], (fname, prow["id"]))
@@ -413,7 +413,7 @@ class Crud:
 
         return handler
 
-    def _nested_patch(self, ent: Any, fname: str, parent: Any) -> Handler:
+    def _nested_patch(self, ent: Any, fname: str, parent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             prow, child = await self._owned_child(ent, fname, parent, params)
             data = await self.write_input(req, ent, child)
@@ -422,7 +422,7 @@ class Crud:
 
         return handler
 
-    def _nested_delete(self, ent: Any, fname: str, parent: Any) -> Handler:
+    def _nested_delete(self, ent: Any, fname: str, parent: Any) -> Endpoint:
         async def handler(req: AdminRequest, params: dict[str, str]) -> Response:
             _, child = await self._owned_child(ent, fname, parent, params)
             await self.dao.delete(ent.name, child["id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kongtx.admin.router import Router
+from kongtx.admin.dispatch import Dispatcher
 
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 __all__ = ["install_specials"]
 
 
-def install_specials(api: AdminAPI, router: Router) -> None:
+def install_specials(api: AdminAPI, router: Dispatcher) -> None:
     """Register every non-generic endpoint (later registrations win per verb)."""
     from kongtx.admin.routes import apis, config, info, schemas, tags, upstreams
 

@@ -15,10 +15,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from kongtx.admin.crud import is_uuid
+from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import AdminError, not_found
 from kongtx.admin.paging import escape_uri
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.admin.router import Router
 from kongtx.admin.routes.apis_model import (
     API_TAG,
     LegacyInvalid,
@@ -340,7 +340,7 @@ class LegacyApis:
         return Response(204)
 
 
-def install(api: AdminAPI, router: Router) -> None:
+def install(api: AdminAPI, router: Dispatcher) -> None:
     """Register ``/apis`` and ``/apis/{api}/plugins`` endpoints."""
     apis = LegacyApis(api)
     router.add("/apis", {"GET": apis.list_apis, "POST": apis.create, "PUT": apis.put})

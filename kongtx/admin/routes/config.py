@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import AdminError, dump_json
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.admin.router import Router
 from kongtx.errors import InvalidDeclarativeConfig
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def _error_body(exc: InvalidDeclarativeConfig, source: Any, api: AdminAPI) -> di
     return body
 
 
-def install(api: AdminAPI, router: Router) -> None:
+def install(api: AdminAPI, router: Dispatcher) -> None:
     """Register ``/config``."""
 
     async def get_config(req: AdminRequest, params: dict[str, str]) -> Response:

@@ -8,9 +8,9 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 import kongtx
+from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import not_found
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.admin.router import Router
 from kongtx.errors import KongtxError
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def _memory() -> dict[str, Any]:
     }
 
 
-def install(api: AdminAPI, router: Router) -> None:
+def install(api: AdminAPI, router: Dispatcher) -> None:
     """Register the node information endpoints."""
 
     async def root(req: AdminRequest, params: dict[str, str]) -> Response:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import not_found
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.admin.router import Router
 
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
@@ -35,7 +35,7 @@ def _plugin(api: AdminAPI, name: str) -> Any:
         raise not_found(f"No plugin named '{name}'") from None
 
 
-def install(api: AdminAPI, router: Router) -> None:
+def install(api: AdminAPI, router: Dispatcher) -> None:
     """Register the ``/schemas`` endpoints."""
 
     async def entity_schema(req: AdminRequest, params: dict[str, str]) -> Response:

@@ -12,10 +12,10 @@ import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
+from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import AdminError
 from kongtx.admin.paging import escape_uri, next_url, parse_size
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.admin.router import Router
 from kongtx.errors import InvalidOffset
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def decode_offset(token: str) -> int:
     return position
 
 
-def install(api: AdminAPI, router: Router) -> None:
+def install(api: AdminAPI, router: Dispatcher) -> None:
     """Register ``/tags`` endpoints."""
 
     async def listing(req: AdminRequest, only: str | None, base: str) -> Response:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import not_found
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.admin.router import Router
 from kongtx.proxy.balancer import UnknownAddress
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["install"]
 
 
-def install(api: AdminAPI, router: Router) -> None:
+def install(api: AdminAPI, router: Dispatcher) -> None:
     """Register ``/upstreams/{u}/targets/all`` and the health endpoints."""
 
     async def upstream(params: dict[str, str]) -> dict[str, Any]:

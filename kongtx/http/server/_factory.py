@@ -9,7 +9,7 @@ from twisted.internet.protocol import ServerFactory
 
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.server import _wire
-from kongtx.http.server._protocol import Handler, HTTPServerProtocol
+from kongtx.http.server._protocol import HTTPServerProtocol, RequestHandler
 
 
 class HTTPServerFactory(ServerFactory):
@@ -32,7 +32,7 @@ class HTTPServerFactory(ServerFactory):
 
     def __init__(
         self,
-        handler: Handler,
+        handler: RequestHandler,
         reactor: IReactorTime,
         *,
         scheme: str = "http",

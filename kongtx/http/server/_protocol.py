@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = Logger()
 
-Handler = Callable[[GatewayRequest, Exchange], object]
+RequestHandler = Callable[[GatewayRequest, Exchange], object]
 
 _CONNECTION_LOST = Failure(ConnectionLost())
 

@@ -1,13 +1,13 @@
-"""A small segment router for the Admin API (static segments beat parameters)."""
+"""The Admin API's URL dispatcher: Kong-style path patterns to verb tables (static beats :param)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Router"]
+__all__ = ["Dispatcher"]
 
-Handler = Callable[..., Any]
+Endpoint = Callable[..., Any]
 
 
 class _Node:
@@ -17,18 +17,18 @@ class _Node:
         self.static: dict[str, _Node] = {}
         self.param: _Node | None = None
         self.param_name: str | None = None
-        self.methods: dict[str, Handler] | None = None
+        self.methods: dict[str, Endpoint] | None = None
         self.pattern: str | None = None
 
 
-class Router:
+class Dispatcher:
     """Map Kong-style patterns (``/services/:services/routes``) to verb tables."""
 
     def __init__(self) -> None:
         self._root = _Node()
         self.patterns: list[str] = []
 
-    def add(self, pattern: str, methods: dict[str, Handler]) -> None:
+    def add(self, pattern: str, methods: dict[str, Endpoint]) -> None:
         """Register ``methods`` for ``pattern``; later registrations override verbs."""
         node = self._root
         for seg in [s for s in pattern.split("/") if s]:
@@ -45,7 +45,7 @@ class Router:
             self.patterns.append(pattern)
         node.methods.update(methods)
 
-    def match(self, segments: list[str]) -> tuple[str, dict[str, Handler], dict[str, str]] | None:
+    def match(self, segments: list[str]) -> tuple[str, dict[str, Endpoint], dict[str, str]] | None:
         """Find the verb table for decoded path segments.
 
         :returns: ``(pattern, methods, params)`` or ``None``.

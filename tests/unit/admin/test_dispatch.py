@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kongtx.admin.router import Router
+from kongtx.admin.dispatch import Dispatcher
 
 
 async def _h() -> None:  # pragma: no cover - never awaited
@@ -11,7 +11,7 @@ async def _h() -> None:  # pragma: no cover - never awaited
 
 def test_static_segments_win_over_parameters() -> None:
     """/plugins/enabled is not taken for /plugins/{id}."""
-    router = Router()
+    router = Dispatcher()
     router.add("/plugins/:plugins", {"GET": _h})
     router.add("/plugins/enabled", {"POST": _h})
     pattern, methods, params = router.match(["plugins", "enabled"])
@@ -22,7 +22,7 @@ def test_static_segments_win_over_parameters() -> None:
 
 def test_backtracks_to_parameter_branch() -> None:
     """A static prefix that dead-ends falls back to the parameter branch."""
-    router = Router()
+    router = Dispatcher()
     router.add("/upstreams/:upstreams/targets/all", {"GET": _h})
     router.add("/upstreams/:upstreams/targets/:targets/healthy", {"PUT": _h})
     pattern, _, params = router.match(["upstreams", "u", "targets", "all", "healthy"])
@@ -32,7 +32,7 @@ def test_backtracks_to_parameter_branch() -> None:
 
 def test_unknown_path_and_merge() -> None:
     """Unknown paths return None; re-adding a pattern merges its verbs."""
-    router = Router()
+    router = Dispatcher()
     router.add("/services", {"GET": _h})
     router.add("/services", {"POST": _h})
     assert router.match(["nope"]) is None
