@@ -34,7 +34,7 @@ from kongtx.proxy.upstream import UpstreamForwarder
 from kongtx.proxy.upstream_tls import UpstreamTLS
 from kongtx.ratelimit.counters import CounterStore, LocalCounters
 from kongtx.ratelimit.policies import CounterPolicies
-from kongtx.store.snapshot import SnapshotManager
+from kongtx.store.snapshot_manager import SnapshotManager
 
 log = Logger()
 

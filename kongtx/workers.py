@@ -15,7 +15,7 @@ port 0 is bound by the parent first; the children bind the port it got.
 Configuration changes: each process keeps its own snapshot. With SQLite the
 parent, the only writer, forwards every committed change event over a pipe
 (the child's stdin, one JSON line per event); the child fires it on its own
-DAO, so its :class:`~kongtx.store.snapshot.SnapshotManager` rebuilds from the
+DAO, so its :class:`~kongtx.store.snapshot_manager.SnapshotManager` rebuilds from the
 database file exactly as after a local write. The same pipe carries the
 parent's :class:`~kongtx.bus.NodeBus` messages (JSON objects, e.g. proxy-cache
 purges made through the Admin API). With PostgreSQL every process

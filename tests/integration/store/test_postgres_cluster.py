@@ -14,7 +14,7 @@ from kongtx.errors import DatabaseUnavailable
 from kongtx.store import open_store
 from kongtx.store.events import FULL_RELOAD, ChangeEvent
 from kongtx.store.migrations import MigrationsNeeded
-from kongtx.store.snapshot import SnapshotManager
+from kongtx.store.snapshot_manager import SnapshotManager
 from tests.integration.store.conftest import pg_settings, test_registry
 from tests.integration.store.forwarder import Forwarder
 from tests.pg import PgDatabase, create_database, drop_database

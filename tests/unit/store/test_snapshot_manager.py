@@ -8,7 +8,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from kongtx.store.events import ChangeEvent
-from kongtx.store.snapshot import SnapshotManager
+from kongtx.store.snapshot_manager import SnapshotManager
 
 
 class FakeDAO:
