@@ -16,7 +16,7 @@ from typing import Any
 
 from kongtx.config._listeners import Listener, parse_listeners
 from kongtx.config._parsers import parse_size
-from kongtx.config._properties import _LISTENERS, PROPERTIES, Properties
+from kongtx.config._properties import LISTENERS, PROPERTIES, Properties
 from kongtx.config._properties import Property as Property  # re-exported
 from kongtx.errors import ConfigError
 
@@ -94,7 +94,7 @@ class Config(Properties):
         out: dict[str, Any] = {}
         for name, prop in PROPERTIES.items():
             value = self.__dict__[name]
-            if prop.parse is _LISTENERS:
+            if prop.parse is LISTENERS:
                 out[name] = [lis.listener for lis in value] or ["off"]
                 out[name[: -len("_listen")] + "_listeners"] = [lis.describe() for lis in value]
             elif redact and prop.secret and value is not None:

@@ -15,14 +15,14 @@ _SIZE_RE = re.compile(r"^(\d+)\s*([kKmMgG]?)$")
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
-def _boolean(raw: str) -> bool:
+def parse_boolean(raw: str) -> bool:
     try:
         return _BOOLEANS[raw.lower()]
     except KeyError:
         raise ValueError("expected one of on, off, true, false") from None
 
 
-def _integer(minimum: int | None = 0, maximum: int | None = None) -> Callable[[str], int]:
+def parse_integer(minimum: int | None = 0, maximum: int | None = None) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         try:
             value = int(raw, 10)
@@ -37,7 +37,7 @@ def _integer(minimum: int | None = 0, maximum: int | None = None) -> Callable[[s
     return parse
 
 
-def _number(raw: str) -> float:
+def parse_number(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -73,17 +73,17 @@ def parse_size(raw: str) -> int:
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
-def _string(raw: str) -> str:
+def parse_string(raw: str) -> str:
     return raw
 
 
-def _list(raw: str) -> list[str]:
+def parse_list(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def _list_off(raw: str) -> list[str]:
+def parse_list_off(raw: str) -> list[str]:
     """A comma list where ``off`` alone means empty (``plugins``, ``headers``)."""
-    items = _list(raw)
+    items = parse_list(raw)
     if any(item.lower() == "off" for item in items):
         if len(items) > 1:
             raise ValueError("'off' cannot be combined with other values")
@@ -91,11 +91,11 @@ def _list_off(raw: str) -> list[str]:
     return items
 
 
-def _words(raw: str) -> list[str]:
+def parse_words(raw: str) -> list[str]:
     return raw.split()
 
 
-def _enum(*choices: str) -> Callable[[str], str]:
+def parse_enum(*choices: str) -> Callable[[str], str]:
     lowered = {c.lower(): c for c in choices}
 
     def parse(raw: str) -> str:
@@ -107,7 +107,7 @@ def _enum(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def _members(parse: Callable[[str], list[str]], *allowed: str) -> Callable[[str], list[str]]:
+def parse_members(parse: Callable[[str], list[str]], *allowed: str) -> Callable[[str], list[str]]:
     """A list whose entries must be taken (case-insensitively) from ``allowed``."""
     canonical = {a.lower(): a for a in allowed}
 
@@ -122,9 +122,9 @@ def _members(parse: Callable[[str], list[str]], *allowed: str) -> Callable[[str]
     return check
 
 
-def _trusted_ips(raw: str) -> list[str]:
+def parse_trusted_ips(raw: str) -> list[str]:
     out = []
-    for item in _list(raw):
+    for item in parse_list(raw):
         if item != "unix:":
             try:
                 ipaddress.ip_network(item, strict=False)
@@ -136,7 +136,7 @@ def _trusted_ips(raw: str) -> list[str]:
     return out
 
 
-def _workers(raw: str) -> int | str:
+def parse_workers(raw: str) -> int | str:
     if raw.lower() == "auto":
         return "auto"
     try:

@@ -7,8 +7,9 @@ raises are in :mod:`kongtx.errors` and the in-memory testing kit is
 :mod:`kongtx.plugins.testing`.
 
 A plugin is a package (bundled ones live in ``kongtx/plugins/<name_with_underscores>/``)
-with a ``handler`` module defining ``Handler`` (a :class:`PluginHandler`
-subclass) and a ``schema`` module defining ``CONFIG`` (a schema ``Record`` for
+with a ``handler`` module defining one :class:`PluginHandler` subclass (a class named
+``Handler`` is taken first, else the one subclass defined there, e.g. ``KeyAuthHandler``)
+and a ``schema`` module defining ``CONFIG`` (a schema ``Record`` for
 the plugin's ``config``) and optionally ``OPTIONS`` (keyword arguments for
 ``registry.register_plugin_schema``: ``protocols``, ``no_consumer``...). A
 ``daos`` module may define ``ENTITIES`` (credential entities, looked up at
@@ -263,12 +264,34 @@ def _import_plugin(name: str, package: str) -> LoadedPlugin:
                 registry.register(entity)
     options = dict(getattr(schema_mod, "OPTIONS", {}))
     registry.register_plugin_schema(name, schema_mod.CONFIG, **options)
-    handler = handler_mod.Handler()
+    handler = _handler_class(handler_mod)()
     if handler.name != name:
         raise ConfigError(
             f"plugins: package {package} declares plugin '{handler.name}', expected '{name}'"
         )
     return LoadedPlugin(handler, importlib.import_module(package))
+
+
+def _handler_class(module: ModuleType) -> type[PluginHandler]:
+    """The plugin's handler class: ``Handler`` if the module defines one, else its one
+    :class:`PluginHandler` subclass (bundled plugins name theirs, e.g. ``KeyAuthHandler``)."""
+    named = getattr(module, "Handler", None)
+    if isinstance(named, type) and issubclass(named, PluginHandler):
+        return named
+    found = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, PluginHandler)
+        and value.__module__ == module.__name__
+        and value.name
+    ]
+    if len(found) != 1:
+        raise ConfigError(
+            f"plugins: {module.__name__} must define one PluginHandler subclass "
+            f"(found {len(found)})"
+        )
+    return found[0]
 
 
 def _third_party() -> dict[str, str]:

@@ -8,8 +8,8 @@ the plugin a fake upstream answer and look at what reached the client::
     from kongtx.plugins.testing import make_context, run_hook, run_response
 
     ctx = make_context(headers=[("apikey", "k1")], rows={"consumers": [...]})
-    exit_ = run_hook(Handler(), "access", ctx, conf)        # ProxyExit or None
-    body = run_response(Handler(), ctx, conf, status=200, body=b"{}")
+    exit_ = run_hook(MyHandler(), "access", ctx, conf)        # ProxyExit or None
+    body = run_response(MyHandler(), ctx, conf, status=200, body=b"{}")
 
 Time is a :class:`twisted.internet.task.Clock` (``ctx.clock``): advance it
 instead of sleeping. Hooks that wait on something the test controls (a

@@ -1,8 +1,8 @@
 """Route compilation for the router: matchers, host buckets and priorities.
 
-Each route is split per path group (:func:`_split_paths`), every group becomes
-a :class:`_Matcher` carrying Kong's priority (:func:`_priority`), and matchers
-are placed, as :class:`_Entry` objects, into :class:`_Bucket` path indexes.
+Each route is split per path group (:func:`split_paths`), every group becomes
+a :class:`Matcher` carrying Kong's priority (:func:`route_priority`), and matchers
+are placed, as :class:`Entry` objects, into :class:`Bucket` path indexes.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any, Protocol
 from kongtx.regex import LinearPattern, compile_linear
 
 
-class _HeadersLike(Protocol):
+class HeadersLike(Protocol):
     def get_all(self, name: str) -> list[str]: ...
 
 
-class _Matcher:
+class Matcher:
     """One route restricted to one group of its paths."""
 
     __slots__ = (
@@ -69,9 +69,7 @@ class _Matcher:
         # True when only the indexes and the path decide (no method/header/SNI check).
         self.simple = self.methods is None and self.headers is None and self.snis is None
 
-    def accepts(
-        self, method: str, headers: _HeadersLike | None, tls: bool, sni: str | None
-    ) -> bool:
+    def accepts(self, method: str, headers: HeadersLike | None, tls: bool, sni: str | None) -> bool:
         """Check the conditions the indexes do not cover (except regex paths)."""
         if self.methods is not None and method not in self.methods:
             return False
@@ -119,31 +117,31 @@ def _compile_headers(
     return tuple(out)
 
 
-class _Entry:
+class Entry:
     """A matcher placed in one host bucket, with that bucket's port condition."""
 
     __slots__ = ("host", "matcher", "ports", "rank")
 
-    def __init__(self, matcher: _Matcher, host: str | None, ports: dict[int, str] | None) -> None:
+    def __init__(self, matcher: Matcher, host: str | None, ports: dict[int, str] | None) -> None:
         self.rank = matcher.rank
         self.matcher = matcher
         self.host = host  # configured host matched without port condition
         self.ports = ports  # or: port -> configured host (host is None then)
 
 
-class _Bucket:
+class Bucket:
     """Matchers sharing one host key, indexed by path."""
 
     __slots__ = ("always", "by_length", "lengths")
 
     def __init__(self) -> None:
         # Plain prefixes, and regexes by their literal prefix: {len: {prefix: entries}}.
-        self.by_length: dict[int, dict[str, list[_Entry]]] = {}
+        self.by_length: dict[int, dict[str, list[Entry]]] = {}
         self.lengths: tuple[int, ...] = ()
         # Path-less matchers and regexes without a literal prefix: always checked.
-        self.always: list[_Entry] = []
+        self.always: list[Entry] = []
 
-    def add(self, entry: _Entry) -> None:
+    def add(self, entry: Entry) -> None:
         m = entry.matcher
         keys = m.prefixes if m.prefixes is not None else m.literals
         if keys is None:
@@ -162,7 +160,7 @@ class _Bucket:
         self.lengths = tuple(sorted(self.by_length))
 
 
-def _rank_of(entry: _Entry) -> int:
+def _rank_of(entry: Entry) -> int:
     return entry.rank
 
 
@@ -179,14 +177,14 @@ def split_host_port(value: str) -> tuple[str, int | None]:
     return value, None
 
 
-def _compile_regex(path: str) -> LinearPattern:
+def compile_regex(path: str) -> LinearPattern:
     return compile_linear(path[1:])
 
 
 _META = frozenset(".^$*+?{}[]|()\\")
 
 
-def _literal_prefix(pattern: str) -> str:
+def literal_prefix(pattern: str) -> str:
     """The literal text every match of ``pattern`` (anchored) starts with; may be ''."""
     if "|" in pattern:
         return ""  # alternation: no common prefix worth proving
@@ -201,7 +199,7 @@ def _literal_prefix(pattern: str) -> str:
     return pattern[:end]
 
 
-def _split_paths(paths: list[str]) -> list[tuple[str, list[str]]]:
+def split_paths(paths: list[str]) -> list[tuple[str, list[str]]]:
     """Group a route's paths as traditional_compatible does: regex / per length."""
     groups: list[tuple[str, list[str]]] = []
     regex = [p for p in paths if p.startswith("~")]
@@ -216,7 +214,7 @@ def _split_paths(paths: list[str]) -> list[tuple[str, list[str]]]:
     return groups
 
 
-def _priority(route: Mapping[str, Any], kind: str | None, paths: list[str]) -> tuple[Any, ...]:
+def route_priority(route: Mapping[str, Any], kind: str | None, paths: list[str]) -> tuple[Any, ...]:
     """Sort key (ascending = tried first) for one matcher, per proxy.md §1.3."""
     hosts = route.get("hosts") or ()
     headers = route.get("headers") or {}

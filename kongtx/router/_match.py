@@ -12,15 +12,15 @@ from twisted.logger import Logger
 from kongtx.proxy.paths import normalize_path, sanitize_postfix
 from kongtx.regex import LinearMatch, RegexError
 from kongtx.router._index import (
-    _Bucket,
-    _compile_regex,
-    _Entry,
-    _HeadersLike,
-    _literal_prefix,
-    _Matcher,
-    _priority,
-    _split_paths,
+    Bucket,
+    Entry,
+    HeadersLike,
+    Matcher,
+    compile_regex,
+    literal_prefix,
+    route_priority,
     split_host_port,
+    split_paths,
 )
 
 __all__ = ["HTTP_PROTOCOLS", "Match", "Router"]
@@ -90,10 +90,10 @@ class Router:
         for rank, m in enumerate(matchers):
             m.rank = rank
         self._matchers = matchers
-        self._exact: dict[str, _Bucket] = {}
-        self._suffix: dict[str, _Bucket] = {}  # ".example.com" for "*.example.com"
-        self._prefix: dict[str, _Bucket] = {}  # "example." for "example.*"
-        self._any = _Bucket()
+        self._exact: dict[str, Bucket] = {}
+        self._suffix: dict[str, Bucket] = {}  # ".example.com" for "*.example.com"
+        self._prefix: dict[str, Bucket] = {}  # "example." for "example.*"
+        self._any = Bucket()
         header_names: set[str] = set()
         for m in matchers:
             self._place(m)
@@ -109,7 +109,7 @@ class Router:
         """Number of compiled matchers (routes split per path group)."""
         return len(self._matchers)
 
-    def _buckets(self) -> Iterable[_Bucket]:
+    def _buckets(self) -> Iterable[Bucket]:
         yield self._any
         yield from self._exact.values()
         yield from self._suffix.values()
@@ -119,8 +119,8 @@ class Router:
         self,
         routes: Iterable[Mapping[str, Any]],
         services: Mapping[str, Mapping[str, Any]],
-    ) -> list[_Matcher]:
-        matchers: list[_Matcher] = []
+    ) -> list[Matcher]:
+        matchers: list[Matcher] = []
         for route in routes:
             protocols = route.get("protocols") or ("http", "https")
             if not HTTP_PROTOCOLS.intersection(protocols):
@@ -131,20 +131,20 @@ class Router:
                 continue
             paths = route.get("paths") or []
             groups: list[tuple[str | None, list[str]]] = (
-                list(_split_paths(paths)) if paths else [(None, [])]
+                list(split_paths(paths)) if paths else [(None, [])]
             )
             try:
                 built = []
                 for kind, group in groups:
-                    m = _Matcher(route, service)
+                    m = Matcher(route, service)
                     if kind == "regex":
-                        m.regexes = tuple((p, _compile_regex(p)) for p in group)
-                        literals = {_literal_prefix(p[1:]) for p in group}
+                        m.regexes = tuple((p, compile_regex(p)) for p in group)
+                        literals = {literal_prefix(p[1:]) for p in group}
                         if "" not in literals:
                             m.literals = frozenset(literals)
                     elif kind == "prefix":
                         m.prefixes = frozenset(group)
-                    m.sort_key = _priority(route, kind, group)
+                    m.sort_key = route_priority(route, kind, group)
                     built.append(m)
             except RegexError as exc:
                 log.error(
@@ -157,10 +157,10 @@ class Router:
             matchers.extend(built)
         return matchers
 
-    def _place(self, m: _Matcher) -> None:
+    def _place(self, m: Matcher) -> None:
         hosts = m.route.get("hosts")
         if not hosts:
-            self._any.add(_Entry(m, None, None))
+            self._any.add(Entry(m, None, None))
             return
         # Per bucket: a host entry without port wins over ported ones.
         plain: dict[tuple[str, str], str] = {}
@@ -181,18 +181,18 @@ class Router:
         for key in set(plain) | set(ported):
             bucket = tables[key[0]].get(key[1])
             if bucket is None:
-                bucket = tables[key[0]][key[1]] = _Bucket()
+                bucket = tables[key[0]][key[1]] = Bucket()
             if key in plain:
-                bucket.add(_Entry(m, plain[key], None))
+                bucket.add(Entry(m, plain[key], None))
             else:
-                bucket.add(_Entry(m, None, ported[key]))
+                bucket.add(Entry(m, None, ported[key]))
 
     def match(
         self,
         method: str,
         host_header: str | None,
         path: str,
-        headers: _HeadersLike | None,
+        headers: HeadersLike | None,
         scheme: str,
         sni: str | None = None,
         server_port: int | None = None,
@@ -228,7 +228,7 @@ class Router:
             return result
         return self._find(method, host_header, path, headers, scheme, sni, server_port)
 
-    def _candidate_buckets(self, host: str | None) -> list[_Bucket]:
+    def _candidate_buckets(self, host: str | None) -> list[Bucket]:
         buckets = [self._any]
         if host is None:
             return buckets
@@ -257,7 +257,7 @@ class Router:
         method: str,
         host_header: str | None,
         raw_path: str,
-        headers: _HeadersLike | None,
+        headers: HeadersLike | None,
         scheme: str,
         sni: str | None,
         server_port: int | None,
@@ -277,14 +277,14 @@ class Router:
         if sni is not None and len(sni) > 1 and sni[-1] == ".":
             sni = sni[:-1]
 
-        best: _Entry | None = None
+        best: Entry | None = None
         best_rank = len(self._matchers)
         best_re: LinearMatch | None = None
         best_re_path: str | None = None
         path_len = len(path)
 
         for bucket in self._candidate_buckets(host):
-            lists: list[list[_Entry]] = []
+            lists: list[list[Entry]] = []
             by_length = bucket.by_length
             for length in bucket.lengths:
                 if length > path_len:
@@ -322,7 +322,7 @@ class Router:
 
     @staticmethod
     def _build(
-        entry: _Entry,
+        entry: Entry,
         path: str,
         host: str | None,
         port: int,

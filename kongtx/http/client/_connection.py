@@ -26,8 +26,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from kongtx.http.body import BufferedBody, StreamBody
-from kongtx.http.client._parsing import _ResponseParsing, _SkipBody
-from kongtx.http.client._streams import _BodyWriter
+from kongtx.http.client._parsing import ResponseParsing, SkipBody
+from kongtx.http.client._streams import BodyWriter
 from kongtx.http.client._types import (
     ACTIVE,
     CLOSED,
@@ -77,7 +77,7 @@ _COALESCE_LIMIT = 65536
 
 
 @implementer(IHandshakeListener)
-class UpstreamConnection(_ResponseParsing, Protocol):
+class UpstreamConnection(ResponseParsing, Protocol):
     """A pooled keep-alive connection; one exchange at a time (no pipelining)."""
 
     def __init__(self, owner: ConnectionOwner, key: tuple[Any, ...], tls: bool) -> None:
@@ -98,7 +98,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
         self._idle_since = 0.0
         self._reading = False
         self._write_call: Any = None
-        self._writer: _BodyWriter | None = None
+        self._writer: BodyWriter | None = None
         self._channel: RawChannel | None = None
         self._last_read = 0.0
         self._read_timeout = 0.0
@@ -158,7 +158,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
             self._request_written()
             return
         self._request_done = False
-        writer = self._writer = _BodyWriter(self, body, chunked)
+        writer = self._writer = BodyWriter(self, body, chunked)
         transport.registerProducer(writer, True)
         transport.write(head)
         ex.request_sent = True
@@ -275,7 +275,7 @@ class UpstreamConnection(_ResponseParsing, Protocol):
             self._upgrade(data[exc.args[0] :])
             return
         except HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, _SkipBody):
+            if isinstance(exc.__context__, SkipBody):
                 self._parser = HttpResponseParser(self)
             else:
                 self._protocol_error(exc.__context__ or exc)

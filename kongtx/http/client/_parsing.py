@@ -12,7 +12,7 @@ from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
 
 
-class _SkipBody(Exception):
+class SkipBody(Exception):
     """Raised from ``on_headers_complete`` to end a HEAD response at its headers."""
 
 
@@ -22,7 +22,7 @@ def _ended_body() -> StreamBody:
     return body
 
 
-class _ResponseParsing:
+class ResponseParsing:
     """The parsing half of :class:`~kongtx.http.client.UpstreamConnection` (a mixin).
 
     ``HttpResponseParser(connection)`` calls the ``on_*`` methods.
@@ -79,7 +79,7 @@ class _ResponseParsing:
             if self._head:
                 # llhttp cannot be told the request was HEAD: stop it here.
                 self._message_done = True
-                raise _SkipBody()
+                raise SkipBody()
             return
         if length_value is None:
             length = None

@@ -18,7 +18,7 @@ _LAST_CHUNK = b"0\r\n\r\n"
 
 
 @implementer(IPushProducer)
-class _BodyWriter:
+class BodyWriter:
     """Frames one request body onto the connection; registered as the
     transport's producer so a full socket buffer pauses the body's source."""
 

@@ -23,7 +23,7 @@ from kongtx.http.server._head import Reject, check_head
 log = Logger(namespace="kongtx.http.server._protocol")
 
 # Timer kinds.
-_HEADER, _BODY, _KEEPALIVE = 1, 2, 3
+HEADER, BODY, KEEPALIVE = 1, 2, 3
 
 #: Request bytes buffered before the core reads the body; past this, reading pauses.
 WAIT_BUFFER = 65536
@@ -38,7 +38,7 @@ class RequestRejected(Exception):
     """The request stream broke (bad framing, too large, timeout); given to the body's consumer."""
 
 
-class _RequestParsing:
+class RequestParsing:
     """The parsing half of :class:`~kongtx.http.server.HTTPServerProtocol` (a mixin).
 
     httptools calls the ``on_*`` methods; the connection state, dispatch
@@ -54,8 +54,8 @@ class _RequestParsing:
         self._raw_headers = []
         self._header_size = 0
         self._raw_count = 0
-        if self._timer_kind != _HEADER:
-            self._arm(_HEADER, self._factory.header_timeout)
+        if self._timer_kind != HEADER:
+            self._arm(HEADER, self._factory.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         url = self._url + url if self._url else url
@@ -115,7 +115,7 @@ class _RequestParsing:
         exchange.request = request
         self.current = exchange
         if body is not None:
-            self._arm(_BODY, factory.body_timeout)
+            self._arm(BODY, factory.body_timeout)
         else:
             self._timer_kind = 0
         if factory.on_request_start is not None:
@@ -139,7 +139,7 @@ class _RequestParsing:
         body.feed(data)
         if body.on_start is not None and body.buffered_size > WAIT_BUFFER:
             self.pause_reading(PAUSE_WAIT)
-        if self._timer_kind == _BODY:
+        if self._timer_kind == BODY:
             self._deadline = self._clock.seconds() + factory.body_timeout
 
     def on_message_complete(self) -> None:
@@ -157,7 +157,7 @@ class _RequestParsing:
             if not exchange.discard:
                 exchange.body.end()
         if exchange.done and self._active is None and not self._queue:
-            self._arm(_KEEPALIVE, self._factory.keepalive_timeout)
+            self._arm(KEEPALIVE, self._factory.keepalive_timeout)
 
     # -- parsing ---------------------------------------------------------------------
     def _feed(self, data: bytes) -> None:

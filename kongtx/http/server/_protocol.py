@@ -27,7 +27,7 @@ from kongtx.http.server._exchange import (
     PAUSE_WAIT,
     Exchange,
 )
-from kongtx.http.server._parsing import _BODY, _HEADER, _KEEPALIVE, RequestRejected, _RequestParsing
+from kongtx.http.server._parsing import BODY, HEADER, KEEPALIVE, RequestParsing, RequestRejected
 
 if TYPE_CHECKING:
     from kongtx.http.server._factory import HTTPServerFactory
@@ -42,7 +42,7 @@ _CONNECTION_LOST = Failure(ConnectionLost())
 DRAIN_LIMIT = 65536
 
 
-class HTTPServerProtocol(_RequestParsing, Protocol):
+class HTTPServerProtocol(RequestParsing, Protocol):
     """One client connection. Built by :class:`HTTPServerFactory`."""
 
     __slots__ = (
@@ -124,7 +124,7 @@ class HTTPServerProtocol(_RequestParsing, Protocol):
         self._server_port = getattr(host, "port", 0)
         _no_delay(transport)
         self._parser = HttpRequestParser(self)
-        self._arm(_HEADER, self._factory.header_timeout)
+        self._arm(HEADER, self._factory.header_timeout)
 
     def dataReceived(self, data: bytes) -> None:
         if self._channel is not None:
@@ -229,7 +229,7 @@ class HTTPServerProtocol(_RequestParsing, Protocol):
                     self._feed(data)
                     continue
                 if self.current is None and not self._in_message and self._parser is not None:
-                    self._arm(_KEEPALIVE, self._factory.keepalive_timeout)
+                    self._arm(KEEPALIVE, self._factory.keepalive_timeout)
                 return
         finally:
             self._dispatching = False
@@ -301,12 +301,12 @@ class HTTPServerProtocol(_RequestParsing, Protocol):
         ):
             wait = self._deadline - now
             if wait <= 0:
-                wait = self._factory.body_timeout if kind == _BODY else self._factory.header_timeout
+                wait = self._factory.body_timeout if kind == BODY else self._factory.header_timeout
                 self._deadline = now + wait
             self._timer = self._clock.callLater(wait, self._on_timer)
             return
         self._timer_kind = 0
-        if kind == _BODY and self.current is not None:
+        if kind == BODY and self.current is not None:
             exchange = self.current
             self.current = None
             self._parser = None

@@ -21,7 +21,14 @@ from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 
-__all__ = ["AclConfig", "Handler", "authenticated_groups", "blocked", "consumer_groups", "prepare"]
+__all__ = [
+    "AclConfig",
+    "AclHandler",
+    "authenticated_groups",
+    "blocked",
+    "consumer_groups",
+    "prepare",
+]
 
 FORBIDDEN = "You cannot consume this service"
 
@@ -63,7 +70,7 @@ def authenticated_groups(ctx: ProxyContext) -> tuple[str, ...] | None:
     return tuple(str(g) for g in groups)
 
 
-class Handler(PluginHandler):
+class AclHandler(PluginHandler):
     """The ``acl`` plugin."""
 
     name = "acl"

@@ -23,7 +23,7 @@ from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.basic_auth import crypto
 
-__all__ = ["Handler", "parse_credentials"]
+__all__ = ["BasicAuthHandler", "parse_credentials"]
 
 TABLE = "basicauth_credentials"
 _SCHEME = re.compile(r"\s*[Bb]asic\s*(.+)")
@@ -57,7 +57,7 @@ def parse_credentials(value: str | None) -> tuple[str, bytes] | None:
     return username, parts.group(2)
 
 
-class Handler(PluginHandler):
+class BasicAuthHandler(PluginHandler):
     """The ``basic-auth`` plugin."""
 
     name = "basic-auth"
@@ -97,7 +97,7 @@ class Handler(PluginHandler):
         return with_proxy_credential(None)
 
     def _with_credential(
-        self, ctx: Any, conf: dict[str, Any], credential: dict[str, Any] | None, password: bytes
+        self, ctx: ProxyContext, conf: dict[str, Any], credential: dict[str, Any] | None, password: bytes
     ) -> Any:
         if credential is None:
             return _fail(ctx, conf)

@@ -56,7 +56,7 @@ class Detector:
         return ALLOWED
 
 
-class Handler(PluginHandler):
+class BotDetectionHandler(PluginHandler):
     """Kong's ``bot-detection`` plugin."""
 
     name = "bot-detection"

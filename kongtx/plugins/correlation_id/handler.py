@@ -21,12 +21,12 @@ from typing import Any
 from kongtx import __version__
 from kongtx.plugins.base import PluginHandler, ProxyContext
 
-__all__ = ["Handler"]
+__all__ = ["CorrelationIdHandler"]
 
 _STATE_KEY = "_correlation_id"
 
 
-class Handler(PluginHandler):
+class CorrelationIdHandler(PluginHandler):
     """Kong's correlation-id."""
 
     name = "correlation-id"

@@ -13,7 +13,7 @@ from kongtx.plugins.cors.policy import Policy
 SKIP = "cors.skip_response_headers"
 
 
-class Handler(PluginHandler):
+class CorsHandler(PluginHandler):
     """Kong's ``cors`` plugin."""
 
     name = "cors"

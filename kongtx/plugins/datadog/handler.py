@@ -18,7 +18,7 @@ from kongtx.logsinks.schema import queue_conf
 from kongtx.logsinks.statsd_lines import STAT_TYPES, statsd_line
 from kongtx.logsinks.udp import DatagramSender
 
-__all__ = ["Handler", "datadog_lines"]
+__all__ = ["DatadogHandler", "datadog_lines"]
 
 _STATS = {
     "request_size": ("request.size", lambda e: e["request"]["size"]),
@@ -67,7 +67,7 @@ def datadog_lines(entry: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str
     return lines
 
 
-class Handler(LogPluginHandler):
+class DatadogHandler(LogPluginHandler):
     name = "datadog"
     priority = 10
     version = "3.6.0"

@@ -10,10 +10,10 @@ from kongtx.logsinks.plugin import LogPluginHandler, Sink, json_line
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 
-__all__ = ["Handler"]
+__all__ = ["FileLogHandler"]
 
 
-class Handler(LogPluginHandler):
+class FileLogHandler(LogPluginHandler):
     name = "file-log"
     priority = 9
     version = "3.6.0"

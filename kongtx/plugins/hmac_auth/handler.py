@@ -21,7 +21,7 @@ from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.hmac_auth import signature as sig
 
-__all__ = ["Handler"]
+__all__ = ["HmacAuthHandler"]
 
 TABLE = "hmacauth_credentials"
 NO_DATE = (
@@ -102,7 +102,7 @@ def check_signature(
     return credential
 
 
-class Handler(PluginHandler):
+class HmacAuthHandler(PluginHandler):
     """The ``hmac-auth`` plugin."""
 
     name = "hmac-auth"

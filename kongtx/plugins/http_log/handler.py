@@ -10,7 +10,7 @@ from kongtx.logsinks.plugin import LogPluginHandler, Sink, json_line
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.schema import queue_conf
 
-__all__ = ["Handler", "batch_body"]
+__all__ = ["HttpLogHandler", "batch_body"]
 
 
 def batch_body(entries: list[bytes], single: bool) -> bytes:
@@ -20,7 +20,7 @@ def batch_body(entries: list[bytes], single: bool) -> bytes:
     return b"[" + b",".join(entries) + b"]"
 
 
-class Handler(LogPluginHandler):
+class HttpLogHandler(LogPluginHandler):
     name = "http-log"
     priority = 12
     version = "3.6.0"

@@ -41,7 +41,7 @@ def check(compiled: _Compiled, client_ip: str | None) -> ProxyExit | None:
     return ProxyExit(compiled.status, message)
 
 
-class Handler(PluginHandler):
+class IpRestrictionHandler(PluginHandler):
     """Refuses clients whose (real) IP is denied or not allowed."""
 
     name = "ip-restriction"

@@ -21,7 +21,7 @@ from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.jwt import token as jwt_token
 
-__all__ = ["Handler", "read_token", "verify"]
+__all__ = ["JwtHandler", "read_token", "verify"]
 
 TABLE = "jwt_secrets"
 
@@ -118,7 +118,7 @@ def verify(
     return secret
 
 
-class Handler(PluginHandler):
+class JwtHandler(PluginHandler):
     """The ``jwt`` plugin."""
 
     name = "jwt"

@@ -24,7 +24,7 @@ from kongtx.http.request_body import parse_body
 from kongtx.plugins import authn
 from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 
-__all__ = ["NEED_BODY", "Handler", "KeyAuthConfig", "KeyFound", "find_key", "prepare"]
+__all__ = ["NEED_BODY", "KeyAuthHandler", "KeyAuthConfig", "KeyFound", "find_key", "prepare"]
 
 TABLE = "keyauth_credentials"
 NO_KEY = "No API key found in request"
@@ -103,7 +103,7 @@ def _unauthorized(cfg: KeyAuthConfig, message: str) -> ProxyExit:
     return ProxyExit(401, message, headers=[("WWW-Authenticate", cfg.www_authenticate)])
 
 
-class Handler(PluginHandler):
+class KeyAuthHandler(PluginHandler):
     """The ``key-auth`` plugin."""
 
     name = "key-auth"

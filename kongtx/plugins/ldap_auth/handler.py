@@ -34,7 +34,7 @@ from kongtx.plugins.ldap_auth.client import (
 if TYPE_CHECKING:
     from kongtx.config import Config
 
-__all__ = ["Handler", "LdapConfig", "parse_credentials"]
+__all__ = ["LdapAuthHandler", "LdapConfig", "parse_credentials"]
 
 log = Logger()
 _USER_PASSWORD = re.compile(rb"(.+):(.+)", re.DOTALL)
@@ -112,7 +112,7 @@ def _unauthorized(cfg: LdapConfig) -> ProxyExit:
     return ProxyExit(401, "Unauthorized", headers=[("WWW-Authenticate", cfg.www_authenticate)])
 
 
-class Handler(PluginHandler):
+class LdapAuthHandler(PluginHandler):
     """The ``ldap-auth`` plugin."""
 
     name = "ldap-auth"

@@ -14,7 +14,7 @@ from kongtx.logsinks.severity import LOG_LEVELS, severity_for, should_send
 from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 from kongtx.logsinks.udp import DatagramSender
 
-__all__ = ["Handler", "loggly_line"]
+__all__ = ["LogglyHandler", "loggly_line"]
 
 
 def loggly_line(
@@ -37,7 +37,7 @@ def loggly_line(
     return " ".join(fields).encode() + b" " + body
 
 
-class Handler(LogPluginHandler):
+class LogglyHandler(LogPluginHandler):
     name = "loggly"
     priority = 6
     version = "3.6.0"

@@ -36,7 +36,7 @@ from kongtx.plugins.prometheus.exposition import (
 from kongtx.plugins.prometheus.metrics import RequestMetrics
 from kongtx.plugins.prometheus.sharing import MetricsFiles
 
-__all__ = ["Handler"]
+__all__ = ["PrometheusHandler"]
 
 log = Logger()
 
@@ -61,7 +61,7 @@ def _add_counts(into: dict[str, int], more: dict[str, int]) -> None:
         into[key] = into.get(key, 0) + value
 
 
-class Handler(PluginHandler):
+class PrometheusHandler(PluginHandler):
     name = "prometheus"
     priority = 13
     version = kongtx.KONG_COMPAT_VERSION

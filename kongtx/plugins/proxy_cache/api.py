@@ -15,14 +15,14 @@ from kongtx.admin.request import AdminRequest, Response
 from kongtx.schema._base import is_uuid
 
 if TYPE_CHECKING:
-    from kongtx.plugins.proxy_cache.handler import Handler
+    from kongtx.plugins.proxy_cache.handler import ProxyCacheHandler
 
 __all__ = ["install"]
 
 _NOT_FOUND = {"message": "Not found"}
 
 
-def install(handler: Handler, admin: Any, router: Any) -> None:
+def install(handler: ProxyCacheHandler, admin: Any, router: Any) -> None:
     """Register the endpoints on the Admin API's router."""
 
     async def plugin_store(plugin_id: str) -> Any:

@@ -28,7 +28,7 @@ from kongtx.plugins.proxy_cache.policy import (
 )
 from kongtx.plugins.proxy_cache.store import CACHE_VERSION, CachedResponse, MemoryStore
 
-__all__ = ["CachePlan", "Handler"]
+__all__ = ["CachePlan", "ProxyCacheHandler"]
 
 _STATE = "proxy-cache:state"
 PURGE_TOPIC = "proxy-cache:purge"
@@ -110,7 +110,7 @@ class _State:
     debug: bool = False
 
 
-class Handler(PluginHandler):
+class ProxyCacheHandler(PluginHandler):
     """The ``proxy-cache`` plugin."""
 
     name = "proxy-cache"

@@ -28,14 +28,14 @@ from kongtx.ratelimit.counters import CounterUnavailable, LocalCounters, Outcome
 from kongtx.ratelimit.policies import CounterPolicies
 from kongtx.ratelimit.windows import Window
 
-__all__ = ["Handler"]
+__all__ = ["RateLimitingHandler"]
 
 log = Logger()
 
 _HEADERS = "rate-limiting:headers"  # ctx.shared key: headers for header_filter
 
 
-class Handler(PluginHandler):
+class RateLimitingHandler(PluginHandler):
     """The ``rate-limiting`` plugin."""
 
     name = "rate-limiting"

@@ -40,7 +40,7 @@ def _chunked(headers: Any) -> bool:
     return any("chunked" in v.lower() for v in headers.get_all("transfer-encoding"))
 
 
-class Handler(PluginHandler):
+class RequestSizeLimitingHandler(PluginHandler):
     """Kong's ``request-size-limiting`` plugin."""
 
     name = "request-size-limiting"

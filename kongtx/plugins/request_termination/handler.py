@@ -100,7 +100,7 @@ async def echo_exit(ctx: ProxyContext, conf: dict[str, Any]) -> ProxyExit:
     return ProxyExit(conf["status_code"], body=content)
 
 
-class Handler(PluginHandler):
+class RequestTerminationHandler(PluginHandler):
     """Kong's ``request-termination`` plugin."""
 
     name = "request-termination"

@@ -24,7 +24,7 @@ from kongtx.plugins.request_transformer.plan import Ops, Plan
 from kongtx.plugins.request_transformer.template import Lookup, TemplateError
 from kongtx.plugins.transformations import append_value
 
-__all__ = ["Handler", "HeaderTable", "TemplateEnv"]
+__all__ = ["RequestTransformerHandler", "HeaderTable", "TemplateEnv"]
 
 _EMPTY: dict[str, Any] = {}
 _BODYLESS = frozenset(("GET", "HEAD", "TRACE"))
@@ -169,7 +169,7 @@ def move_form_to_query(ctx: ProxyContext, body: bytes) -> None:
     ctx.set_query_args(_query_pairs(table))
 
 
-class Handler(PluginHandler):
+class RequestTransformerHandler(PluginHandler):
     """Kong's request-transformer."""
 
     name = "request-transformer"

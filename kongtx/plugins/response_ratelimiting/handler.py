@@ -25,7 +25,7 @@ from kongtx.ratelimit.counters import CounterUnavailable, LocalCounters, Outcome
 from kongtx.ratelimit.identity import format_number, identifier
 from kongtx.ratelimit.policies import CounterPolicies
 
-__all__ = ["Handler"]
+__all__ = ["ResponseRatelimitingHandler"]
 
 log = Logger()
 
@@ -33,7 +33,7 @@ _STATE = "response-ratelimiting:state"  # ctx.shared key: (identifier, windows) 
 _EMPTY = "response-ratelimiting:empty"  # ctx.shared key: the upstream body is replaced
 
 
-class Handler(PluginHandler):
+class ResponseRatelimitingHandler(PluginHandler):
     """The ``response-ratelimiting`` plugin."""
 
     name = "response-ratelimiting"

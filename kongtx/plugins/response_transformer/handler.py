@@ -4,7 +4,7 @@
 headers (rename/replace/add test the headers as they came in) and drops
 ``Content-Length`` when a JSON body transformation will apply. The body is
 buffered only when the config has JSON operations and the response is
-``application/json``: :meth:`Handler.wants_response_body` asks the core to
+``application/json``: :meth:`ResponseTransformerHandler.wants_response_body` asks the core to
 buffer; should the core stream anyway, ``body_filter`` collects the chunks
 itself and answers the whole body at ``eof``. Other responses stream untouched.
 """
@@ -22,7 +22,7 @@ from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
 from kongtx.plugins.transformations import append_value, split_entry
 
 __all__ = [
-    "Handler",
+    "ResponseTransformerHandler",
     "Plan",
     "is_json_body",
     "json_value",
@@ -184,7 +184,7 @@ def transform_json_body(plan: Plan, data: bytes) -> bytes | None:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-class Handler(PluginHandler):
+class ResponseTransformerHandler(PluginHandler):
     """Kong's response-transformer."""
 
     name = "response-transformer"

@@ -14,10 +14,10 @@ from kongtx.logsinks.udp import DatagramSender
 from kongtx.plugins.base import PluginConfig, ProxyContext
 from kongtx.plugins.statsd.metrics import allowed_status, metric_lines
 
-__all__ = ["Handler"]
+__all__ = ["StatsdHandler"]
 
 
-class Handler(LogPluginHandler):
+class StatsdHandler(LogPluginHandler):
     name = "statsd"
     priority = 11
     version = "3.6.0"

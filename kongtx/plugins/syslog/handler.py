@@ -14,10 +14,10 @@ from kongtx.logsinks.syslog import UnixDatagramSender, syslog_message
 from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 from kongtx.logsinks.udp import DatagramSender
 
-__all__ = ["Handler"]
+__all__ = ["SyslogHandler"]
 
 
-class Handler(LogPluginHandler):
+class SyslogHandler(LogPluginHandler):
     name = "syslog"
     priority = 4
     version = "3.6.0"

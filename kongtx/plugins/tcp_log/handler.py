@@ -10,10 +10,10 @@ from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.tcp import StreamSender, client_endpoint
 from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 
-__all__ = ["Handler"]
+__all__ = ["TcpLogHandler"]
 
 
-class Handler(LogPluginHandler):
+class TcpLogHandler(LogPluginHandler):
     name = "tcp-log"
     priority = 7
     version = "3.6.0"

@@ -10,10 +10,10 @@ from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 from kongtx.logsinks.udp import DatagramSender
 
-__all__ = ["Handler"]
+__all__ = ["UdpLogHandler"]
 
 
-class Handler(LogPluginHandler):
+class UdpLogHandler(LogPluginHandler):
     name = "udp-log"
     priority = 8
     version = "3.6.0"

@@ -41,7 +41,7 @@ def parse_target(target: str, default_port: int = 8000) -> tuple[str, int]:
     return target, default_port  # no port, or a bare IPv6 literal
 
 
-class _Addr:
+class Addr:
     """Mutable per-address state (health counters, connections, latency)."""
 
     __slots__ = (
@@ -74,7 +74,7 @@ class _Addr:
         self.successes = self.tcp_failures = self.timeouts = self.http_failures = 0
 
 
-class _Target:
+class TargetEntry:
     __slots__ = ("addrs", "dns", "hostname", "port", "row", "target", "weight")
 
     def __init__(self, row: Mapping[str, Any], dns: str) -> None:
@@ -82,5 +82,5 @@ class _Target:
         self.target = row["target"]
         self.hostname, self.port = parse_target(self.target)
         self.weight = int(row.get("weight", 100))
-        self.addrs: list[_Addr] = []
+        self.addrs: list[Addr] = []
         self.dns = dns  # record type used ("A", "SRV", ...) or the DNS error message

@@ -9,15 +9,15 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from kongtx.proxy.balancer._addresses import Address, NoHealthyTarget, _Addr, _Target
-from kongtx.proxy.balancer._health import _Checks, _HealthState
+from kongtx.proxy.balancer._addresses import Addr, Address, NoHealthyTarget, TargetEntry
+from kongtx.proxy.balancer._health import Checks, HealthState
 from kongtx.proxy.dns import ResolvedAddress, is_ip
 
 _EWMA_DECAY = 10.0  # seconds, Kong's latency algorithm
 _SRV_ZERO_WEIGHT = 1  # an SRV weight of 0 still gets a minimal share (Kong)
 
 
-class Balancer(_HealthState):
+class Balancer(HealthState):
     """Select addresses of one upstream and track their health (no I/O).
 
     :param upstream_row: the upstream (Kong JSON).
@@ -34,11 +34,11 @@ class Balancer(_HealthState):
         addresses_by_target: Mapping[str, Any] | None = None,
     ) -> None:
         self._clock = clock
-        self._targets: list[_Target] = []
-        self._state: dict[tuple[str, str, int], _Addr] = {}
-        self._addrs: list[_Addr] = []
+        self._targets: list[TargetEntry] = []
+        self._state: dict[tuple[str, str, int], Addr] = {}
+        self._addrs: list[Addr] = []
         self._points: list[int] = []
-        self._owners: list[_Addr] = []
+        self._owners: list[Addr] = []
         self._rr_next = 0
         self.healthy = False
         self.total_weight = 0
@@ -71,8 +71,8 @@ class Balancer(_HealthState):
         self.slots = int(upstream_row.get("slots") or 10000)
         checks = upstream_row.get("healthchecks") or {}
         self.active = checks.get("active") or {}
-        self._active = _Checks.from_row(self.active)
-        self._passive = _Checks.from_row(checks.get("passive"))
+        self._active = Checks.from_row(self.active)
+        self._passive = Checks.from_row(checks.get("passive"))
         self.threshold = float(checks.get("threshold") or 0)
         a_h = (self.active.get("healthy") or {}).get("interval") or 0
         a_u = (self.active.get("unhealthy") or {}).get("interval") or 0
@@ -84,7 +84,7 @@ class Balancer(_HealthState):
         old_state, self._state = self._state, {}
         targets = []
         for row in target_rows:
-            target = _Target(row, "")
+            target = TargetEntry(row, "")
             answers = addresses_by_target.get(target.target, _MISSING)
             if is_ip(target.hostname):
                 answers = (ResolvedAddress(target.hostname.strip("[]"), target.port),)
@@ -121,7 +121,7 @@ class Balancer(_HealthState):
                 address = Address(ans.ip, ans.port, row.get("id"), target.target, target.hostname)
                 st = old_state.get(key)
                 if st is None:
-                    st = _Addr(address, weight)
+                    st = Addr(address, weight)
                 elif st.address != address:
                     st.address = address
                 st.weight, st.dns_weight = weight, ans.weight
@@ -141,7 +141,7 @@ class Balancer(_HealthState):
         if self.algorithm != "consistent-hashing" or not self._addrs:
             return
         total = sum(a.weight for a in self._addrs)
-        pairs: list[tuple[int, str, _Addr]] = []
+        pairs: list[tuple[int, str, Addr]] = []
         for st in self._addrs:
             n = max(1, round(self.slots * st.weight / total))
             key = f"{st.address.target}|{st.address.ip}:{st.address.port}"
@@ -178,8 +178,8 @@ class Balancer(_HealthState):
             raise NoHealthyTarget(self.name)
         return st.address
 
-    def _select_rr(self, exclude: Collection[Address]) -> _Addr | None:
-        best: _Addr | None = None
+    def _select_rr(self, exclude: Collection[Address]) -> Addr | None:
+        best: Addr | None = None
         total = 0
         for st in self._addrs:
             if not st.available or (exclude and st.address in exclude):
@@ -192,7 +192,7 @@ class Balancer(_HealthState):
             best.current -= total
         return best
 
-    def _select_ring(self, value: str, exclude: Collection[Address]) -> _Addr | None:
+    def _select_ring(self, value: str, exclude: Collection[Address]) -> Addr | None:
         points, owners = self._points, self._owners
         n = len(points)
         i = bisect.bisect_left(points, _hash32(value)) % n
@@ -209,10 +209,10 @@ class Balancer(_HealthState):
                 break
         return None
 
-    def _select_score(self, exclude: Collection[Address], latency: bool) -> _Addr | None:
+    def _select_score(self, exclude: Collection[Address], latency: bool) -> Addr | None:
         addrs = self._addrs
         n = len(addrs)
-        best: _Addr | None = None
+        best: Addr | None = None
         best_score = math.inf
         best_i = 0
         start = self._rr_next
@@ -230,7 +230,7 @@ class Balancer(_HealthState):
             self._rr_next = (best_i + 1) % n  # rotate among equal scores
         return best
 
-    def _decayed(self, st: _Addr) -> float:
+    def _decayed(self, st: Addr) -> float:
         if not st.ewma:
             return 0.0
         return st.ewma * math.exp(-(self._clock.seconds() - st.ewma_at) / _EWMA_DECAY)

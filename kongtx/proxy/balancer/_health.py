@@ -8,13 +8,19 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from kongtx.proxy.balancer._addresses import Address, UnknownAddress, _Addr, _Target, parse_target
+from kongtx.proxy.balancer._addresses import (
+    Addr,
+    Address,
+    TargetEntry,
+    UnknownAddress,
+    parse_target,
+)
 
 _log = Logger(namespace="kongtx.proxy.balancer")
 
 
 @dataclass(frozen=True)
-class _Checks:
+class Checks:
     """One health-check section (active or passive) compiled for fast lookups."""
 
     healthy_statuses: frozenset[int]
@@ -25,7 +31,7 @@ class _Checks:
     http_failures: int
 
     @classmethod
-    def from_row(cls, section: Mapping[str, Any] | None) -> _Checks:
+    def from_row(cls, section: Mapping[str, Any] | None) -> Checks:
         section = section or {}
         healthy = section.get("healthy") or {}
         unhealthy = section.get("unhealthy") or {}
@@ -39,7 +45,7 @@ class _Checks:
         )
 
 
-class _HealthState:
+class HealthState:
     """The health half of :class:`~kongtx.proxy.balancer.Balancer` (a mixin).
 
     The attributes below are set by ``Balancer.update``.
@@ -53,11 +59,11 @@ class _HealthState:
     unavailable_weight: int
     uses_healthchecks: bool
     listeners: list[Callable[[Address, bool], None]]
-    _state: dict[tuple[str, str, int], _Addr]
-    _targets: list[_Target]
-    _addrs: list[_Addr]
-    _active: _Checks
-    _passive: _Checks
+    _state: dict[tuple[str, str, int], Addr]
+    _targets: list[TargetEntry]
+    _addrs: list[Addr]
+    _active: Checks
+    _passive: Checks
 
     def _update_status(self) -> None:
         total = unavailable = 0
@@ -100,7 +106,7 @@ class _HealthState:
         self._report(address, self._active, status, tcp_failure, timeout)
 
     def _report(
-        self, address: Address, conf: _Checks, status: int | None, tcp_failure: bool, timeout: bool
+        self, address: Address, conf: Checks, status: int | None, tcp_failure: bool, timeout: bool
     ) -> None:
         st = self._state.get((address.target, address.ip, address.port))
         if st is None:
@@ -114,7 +120,7 @@ class _HealthState:
         elif status in conf.unhealthy_statuses:
             self._failure(st, "http_failures", conf.http_failures)
 
-    def _success(self, st: _Addr, limit: int) -> None:
+    def _success(self, st: Addr, limit: int) -> None:
         if limit == 0:
             return
         st.tcp_failures = st.timeouts = st.http_failures = 0
@@ -125,7 +131,7 @@ class _HealthState:
         if st.successes >= limit:
             self._set(st, True)
 
-    def _failure(self, st: _Addr, counter: str, limit: int) -> None:
+    def _failure(self, st: Addr, counter: str, limit: int) -> None:
         if limit == 0:
             return
         st.successes = 0
@@ -136,7 +142,7 @@ class _HealthState:
         if count >= limit:
             self._set(st, False)
 
-    def _set(self, st: _Addr, available: bool) -> None:
+    def _set(self, st: Addr, available: bool) -> None:
         st.reset_counters()
         if st.available != available:
             st.available = available
@@ -180,7 +186,7 @@ class _HealthState:
         """Addresses (weight > 0) whose availability is ``healthy``: what active checks probe."""
         return [st.address for st in self._addrs if st.available is healthy]
 
-    def _target_status(self, t: _Target, health_words: bool) -> dict[str, Any]:
+    def _target_status(self, t: TargetEntry, health_words: bool) -> dict[str, Any]:
         total = sum(a.weight for a in t.addrs)
         unavailable = sum(a.weight for a in t.addrs if not a.available)
         addresses = []

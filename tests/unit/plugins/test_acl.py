@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from kongtx.errors import ProxyExit
-from kongtx.plugins.acl.handler import Handler, blocked, prepare
+from kongtx.plugins.acl.handler import AclHandler as Handler
+from kongtx.plugins.acl.handler import blocked, prepare
 from kongtx.plugins.testing import make_entities
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 

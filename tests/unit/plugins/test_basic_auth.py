@@ -11,7 +11,8 @@ from twisted.internet.defer import Deferred
 
 from kongtx.errors import ProxyExit
 from kongtx.plugins.basic_auth import crypto, daos
-from kongtx.plugins.basic_auth.handler import Handler, parse_credentials
+from kongtx.plugins.basic_auth.handler import BasicAuthHandler as Handler
+from kongtx.plugins.basic_auth.handler import parse_credentials
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kongtx.errors import ProxyExit
-from kongtx.plugins.bot_detection.handler import ALLOWED, BOT, DENIED, Detector, Handler
+from kongtx.plugins.bot_detection.handler import ALLOWED, BOT, DENIED, Detector
+from kongtx.plugins.bot_detection.handler import BotDetectionHandler as Handler
 from kongtx.plugins.bot_detection.rules import BOTS, BOTS_RE
 from kongtx.plugins.testing import make_context
 

@@ -9,7 +9,7 @@ from typing import Any
 from twisted.internet.task import Clock
 
 from kongtx.http.headers import Headers
-from kongtx.plugins.correlation_id.handler import Handler
+from kongtx.plugins.correlation_id.handler import CorrelationIdHandler as Handler
 from kongtx.plugins.correlation_id.schema import CONFIG
 from kongtx.plugins.testing import make_context
 from kongtx.proxy.context import ProxyContext

@@ -6,7 +6,7 @@ import pytest
 
 from kongtx.errors import ProxyExit
 from kongtx.http.headers import Headers
-from kongtx.plugins.cors.handler import Handler
+from kongtx.plugins.cors.handler import CorsHandler as Handler
 from kongtx.plugins.cors.policy import DEFAULT_METHODS, Policy, normalize_origin
 from kongtx.plugins.testing import make_context
 from kongtx.proxy.context import ProxyContext

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
 from kongtx.plugins.hmac_auth import signature as sig
-from kongtx.plugins.hmac_auth.handler import Handler
+from kongtx.plugins.hmac_auth.handler import HmacAuthHandler as Handler
 from kongtx.plugins.hmac_auth.schema import CONFIG
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kongtx.errors import ProxyExit
-from kongtx.plugins.ip_restriction.handler import UNIDENTIFIED, Handler
+from kongtx.plugins.ip_restriction.handler import UNIDENTIFIED
+from kongtx.plugins.ip_restriction.handler import IpRestrictionHandler as Handler
 from kongtx.plugins.ip_restriction.matcher import IPMatcher, parse_client_ip
 from kongtx.plugins.testing import make_context, make_request
 from kongtx.proxy.context import ProxyContext

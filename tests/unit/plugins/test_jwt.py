@@ -17,7 +17,7 @@ from twisted.internet.task import Clock
 from kongtx.errors import ProxyExit
 from kongtx.plugins.jwt import token as jwt_token
 from kongtx.plugins.jwt.daos import JWT_SECRETS, valid_pem_key
-from kongtx.plugins.jwt.handler import Handler
+from kongtx.plugins.jwt.handler import JwtHandler as Handler
 from kongtx.plugins.jwt.schema import CONFIG
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id

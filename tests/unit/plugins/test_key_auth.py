@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
 from kongtx.http.request_body import parse_body
-from kongtx.plugins.key_auth.handler import Handler
+from kongtx.plugins.key_auth.handler import KeyAuthHandler as Handler
 from kongtx.plugins.key_auth.schema import CONFIG
 from kongtx.plugins.testing import make_entities
 from kongtx.schema.fields import fill_record

@@ -14,7 +14,8 @@ from twisted.python.failure import Failure
 from kongtx.errors import ProxyExit
 from kongtx.plugins.ldap_auth.cache import MISS, BindCache
 from kongtx.plugins.ldap_auth.client import LdapUnavailable, escape_dn_value
-from kongtx.plugins.ldap_auth.handler import Handler, LdapConfig, parse_credentials
+from kongtx.plugins.ldap_auth.handler import LdapAuthHandler as Handler
+from kongtx.plugins.ldap_auth.handler import LdapConfig, parse_credentials
 from kongtx.plugins.ldap_auth.schema import CONFIG
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx

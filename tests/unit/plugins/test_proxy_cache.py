@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 
 from kongtx.plugins.proxy_cache.cache_key import build_cache_key, prefix
-from kongtx.plugins.proxy_cache.handler import Handler
+from kongtx.plugins.proxy_cache.handler import ProxyCacheHandler as Handler
 from kongtx.plugins.proxy_cache.policy import (
     content_type_allowed,
     parse_directives,

@@ -11,7 +11,7 @@ from twisted.python.failure import Failure
 from kongtx.errors import ProxyExit
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
-from kongtx.plugins.rate_limiting.handler import Handler
+from kongtx.plugins.rate_limiting.handler import RateLimitingHandler as Handler
 from kongtx.plugins.rate_limiting.plan import RateLimitPlan
 from kongtx.proxy.context import ProxyContext
 from kongtx.ratelimit.counters import CounterUnavailable, Outcome

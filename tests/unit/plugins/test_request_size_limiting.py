@@ -8,7 +8,8 @@ from twisted.python.failure import Failure
 from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import BufferedBody, StreamBody
 from kongtx.plugins.request_size_limiting.body import LimitedBody, RequestSizeExceeded
-from kongtx.plugins.request_size_limiting.handler import Handler, limit_bytes
+from kongtx.plugins.request_size_limiting.handler import RequestSizeLimitingHandler as Handler
+from kongtx.plugins.request_size_limiting.handler import limit_bytes
 from kongtx.plugins.testing import make_context
 from kongtx.proxy.context import ProxyContext
 

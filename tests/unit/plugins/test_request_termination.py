@@ -11,7 +11,8 @@ from kongtx.errors import ProxyExit
 from kongtx.http.body import BufferedBody
 from kongtx.http.headers import Headers
 from kongtx.http.request_body import get_body
-from kongtx.plugins.request_termination.handler import Handler, plain_exit
+from kongtx.plugins.request_termination.handler import RequestTerminationHandler as Handler
+from kongtx.plugins.request_termination.handler import plain_exit
 from kongtx.plugins.testing import make_context
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.responses import render_exit

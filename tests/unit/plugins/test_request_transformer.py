@@ -11,7 +11,8 @@ from twisted.internet.defer import Deferred
 from kongtx.http.body import StreamBody
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
-from kongtx.plugins.request_transformer.handler import Handler, HeaderTable
+from kongtx.plugins.request_transformer.handler import HeaderTable
+from kongtx.plugins.request_transformer.handler import RequestTransformerHandler as Handler
 from kongtx.plugins.request_transformer.schema import CONFIG
 from kongtx.plugins.request_transformer.template import TemplateError, compile_template
 from kongtx.plugins.testing import make_context

@@ -7,7 +7,7 @@ from twisted.internet.task import Clock
 from kongtx.errors import ProxyExit
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
-from kongtx.plugins.response_ratelimiting.handler import Handler
+from kongtx.plugins.response_ratelimiting.handler import ResponseRatelimitingHandler as Handler
 from kongtx.plugins.response_ratelimiting.plan import ResponseLimitPlan, parse_usage
 from kongtx.proxy.context import ProxyContext
 

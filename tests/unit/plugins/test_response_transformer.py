@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from kongtx.plugins.response_transformer.handler import Handler, is_json_body, json_value
+from kongtx.plugins.response_transformer.handler import ResponseTransformerHandler as Handler
+from kongtx.plugins.response_transformer.handler import is_json_body, json_value
 from kongtx.plugins.response_transformer.schema import CONFIG
 from kongtx.plugins.testing import make_context, upstream_answer
 from kongtx.proxy.context import ProxyContext

@@ -135,3 +135,13 @@ def test_get_body_parses_by_content_type() -> None:
     assert parsed.args() == {"a": [1]}
     ctx = make_context("POST", "/", [("Content-Type", "text/plain")], b"a=1")
     assert ctx.get_body().result is None
+
+
+def test_bundled_handlers_are_named_for_their_plugin() -> None:
+    """The loader takes a module's one PluginHandler subclass; bundled ones say what they are."""
+    from kongtx.plugins.base import load_plugins
+
+    plugins = load_plugins(["bundled"])
+    names = {p.name: type(p.handler).__name__ for p in plugins.ordered}
+    assert names["key-auth"] == "KeyAuthHandler"
+    assert all(cls != "Handler" for cls in names.values())
