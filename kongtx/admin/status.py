@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from kongtx.admin.app import AdminAPI
+from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import AdminError
 from kongtx.admin.guard import AdminGuard
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.admin.router import Router
 
 __all__ = ["StatusAPI"]
 
@@ -26,15 +26,15 @@ class StatusAPI(AdminAPI):
         # Host names are those of the Status API's own listeners (scrapers reach it by them).
         self.guard = AdminGuard(self.config, getattr(self.config, "status_listen", None) or [])
 
-    def router(self) -> Router:
+    def router(self) -> Dispatcher:
         if self._router is None:
             from kongtx.admin.routes import info
 
-            admin = Router()
+            admin = Dispatcher()
             info.install(self, admin)
             found = admin.match(["status"])
             assert found is not None
-            router = Router()
+            router = Dispatcher()
             router.add("/status", found[1])
             router.add("/status/ready", {"GET": self._status_ready})
             for extend in self.extensions:

@@ -97,7 +97,11 @@ class BasicAuthHandler(PluginHandler):
         return with_proxy_credential(None)
 
     def _with_credential(
-        self, ctx: ProxyContext, conf: dict[str, Any], credential: dict[str, Any] | None, password: bytes
+        self,
+        ctx: ProxyContext,
+        conf: dict[str, Any],
+        credential: dict[str, Any] | None,
+        password: bytes,
     ) -> Any:
         if credential is None:
             return _fail(ctx, conf)
