@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from kongtx.proxy.forwarding import valid_host
+from kongtx.proxy.header_rewrite import valid_host
 from kongtx.router import split_host_port
 
 __all__ = ["AdminGuard"]

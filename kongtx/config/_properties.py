@@ -9,9 +9,9 @@ from typing import Any
 from kongtx.config._listeners import Listener, parse_listeners
 from kongtx.config._parsers import (
     parse_boolean,
+    parse_duration,
     parse_enum,
     parse_integer,
-    parse_duration,
     parse_list,
     parse_list_off,
     parse_members,
