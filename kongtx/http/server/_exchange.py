@@ -12,18 +12,21 @@ from kongtx.http.body import BodyConsumer, StreamBody
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
+from kongtx.http.server._framing import (
+    CHUNKED,
+    LENGTH,
+    NO_BODY,
+    UNTIL_CLOSE,
+    connection_header,
+    keeps_alive,
+    response_body_mode,
+)
 from kongtx.http.server._wire import CHUNKED_END, CONTINUE, CRLF, status_line
 
 if TYPE_CHECKING:
     from kongtx.http.server._protocol import HTTPServerProtocol
 
 log = Logger()
-
-# Response body framing modes.
-NO_BODY = 0  # HEAD, 1xx, 204, 304: body bytes are dropped
-LENGTH = 1  # Content-Length given by the core
-CHUNKED = 2  # chunked transfer coding (added by us, or asked for by the core)
-UNTIL_CLOSE = 3  # HTTP/1.0 without Content-Length: the close ends the body
 
 
 class RequestBody(StreamBody):
@@ -129,46 +132,33 @@ class Exchange:
         if not has_server and proto.server_line:
             append(proto.server_line)
 
-        if status < 200:
-            if status != 101:
-                # Interim response (103 Early Hints...): the final head follows.
-                append("\r\n")
-                proto.transport.write("".join(parts).encode("latin-1"))
-                return
-            mode = NO_BODY
-        elif status == 204 or status == 304 or request.method == "HEAD":  # type: ignore[union-attr]
-            mode = NO_BODY
-        elif te is not None:
-            mode = CHUNKED
-        elif cl is not None:
-            mode = LENGTH
+        if status < 200 and status != 101:
+            # Interim response (103 Early Hints...): the final head follows.
+            append("\r\n")
+            proto.transport.write("".join(parts).encode("latin-1"))
+            return
+        mode = response_body_mode(status, request.method, http10, te, cl)  # type: ignore[union-attr]
+        if mode == LENGTH:
             try:
-                self._out_left = int(cl)
+                self._out_left = int(cl)  # type: ignore[arg-type]
             except ValueError:
                 self._misuse(f"invalid Content-Length {cl!r}")
                 return
-        elif not http10:
-            mode = CHUNKED
+        elif mode == CHUNKED and te is None:
             append("Transfer-Encoding: chunked\r\n")
-        else:
-            mode = UNTIL_CLOSE
         self._mode = mode
-
-        keep = (
-            self.keep_alive
-            and not conn_close
-            and mode != UNTIL_CLOSE
-            and not proto.closing
-            and not (self.is_upgrade and status != 101)
-            and (self.message_complete or not self.expect_continue or self.continue_sent)
+        keep = keeps_alive(
+            requested=self.keep_alive,
+            connection_close=conn_close,
+            mode=mode,
+            closing=proto.closing,
+            upgrade_refused=self.is_upgrade and status != 101,
+            request_read=self.message_complete or not self.expect_continue or self.continue_sent,
         )
         self.keep_alive = keep
-        if status != 101:
-            if not keep:
-                if not conn_close:
-                    append("Connection: close\r\n")
-            elif http10:
-                append("Connection: keep-alive\r\n")
+        header = connection_header(status, keep, conn_close, http10)
+        if header is not None:
+            append(header)
         append("\r\n")
         try:
             head = "".join(parts).encode("latin-1")

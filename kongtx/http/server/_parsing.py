@@ -18,7 +18,7 @@ from kongtx.http.server._exchange import (
     Exchange,
     RequestBody,
 )
-from kongtx.http.server._head import Reject, check_head
+from kongtx.http.server._framing import Reject, check_head
 
 log = Logger(namespace="kongtx.http.server._protocol")
 

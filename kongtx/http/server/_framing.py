@@ -1,4 +1,12 @@
-"""Sans-IO checks of a parsed request head, on top of what llhttp (strict) already refuses."""
+"""HTTP/1.1 framing and keep-alive decisions of the native server, sans-IO.
+
+Requests: :func:`check_head` validates a parsed head (on top of what llhttp,
+strict, already refuses) and says how its body is framed. Responses:
+:func:`response_body_mode` picks how a response body is framed,
+:func:`keeps_alive` whether the connection serves another request after it, and
+:func:`connection_header` what ``Connection`` header says so. The protocol and
+the exchange only carry the bytes.
+"""
 
 from __future__ import annotations
 
@@ -67,3 +75,61 @@ def check_head(
     if max_body_size and length is not None and length > max_body_size:
         raise Reject(413, _wire.PAYLOAD_TOO_LARGE)
     return length, chunked, expect and has_body and version == "1.1"
+
+
+# Response body framing modes.
+NO_BODY = 0  # HEAD, 1xx, 204, 304: body bytes are dropped
+LENGTH = 1  # Content-Length given by the core
+CHUNKED = 2  # chunked transfer coding (added by us, or asked for by the core)
+UNTIL_CLOSE = 3  # HTTP/1.0 without Content-Length: the close ends the body
+
+
+def response_body_mode(
+    status: int, method: str, http10: bool, transfer_encoding: str | None, length: str | None
+) -> int:
+    """How the body of a (final) response is framed, from its status and headers."""
+    if status < 200 or status == 204 or status == 304 or method == "HEAD":
+        return NO_BODY
+    if transfer_encoding is not None:
+        return CHUNKED
+    if length is not None:
+        return LENGTH
+    return CHUNKED if not http10 else UNTIL_CLOSE
+
+
+def keeps_alive(
+    *,
+    requested: bool,
+    connection_close: bool,
+    mode: int,
+    closing: bool,
+    upgrade_refused: bool,
+    request_read: bool,
+) -> bool:
+    """Whether the connection serves another request after this response.
+
+    :param requested: the request allows it (HTTP/1.1, or keep-alive asked for).
+    :param connection_close: the response says ``Connection: close``.
+    :param mode: the response body's framing (:func:`response_body_mode`).
+    :param closing: the server is closing the connection anyway.
+    :param upgrade_refused: an upgrade request answered with something else than 101.
+    :param request_read: the request body was read or will be (else the
+        unread bytes would be taken for the next request).
+    """
+    return (
+        requested
+        and not connection_close
+        and mode != UNTIL_CLOSE
+        and not closing
+        and not upgrade_refused
+        and request_read
+    )
+
+
+def connection_header(status: int, keep: bool, connection_close: bool, http10: bool) -> str | None:
+    """The ``Connection`` header line to add to a response head, if any."""
+    if status == 101:
+        return None
+    if not keep:
+        return None if connection_close else "Connection: close\r\n"
+    return "Connection: keep-alive\r\n" if http10 else None
