@@ -15,7 +15,7 @@ proxy error log.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
@@ -25,6 +25,9 @@ from kongtx.logsinks.file import FileWriter, Runner, in_thread_pool
 from kongtx.logsinks.nginx_format import LEVELS, access_line, error_line
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
+
+if TYPE_CHECKING:
+    from kongtx.proxy.context import ProxyContext
 
 __all__ = ["NodeLogs"]
 
@@ -80,7 +83,7 @@ class NodeLogs:
         return queue
 
     # -- access logs -------------------------------------------------------------------
-    def log_proxy_request(self, ctx: Any) -> None:
+    def log_proxy_request(self, ctx: ProxyContext) -> None:
         """The proxy access log line of a finished request (Kong's ``kong_log_format``)."""
         queue = self.proxy_access
         if queue is None:

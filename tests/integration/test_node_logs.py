@@ -93,6 +93,9 @@ async def test_sigusr1_reopens_in_every_worker(tmp_path):
     makes both processes write to a new file at the configured path."""
     import signal
 
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
     from tests.integration.test_workers import (
         WORKERS,
         Upstream,
@@ -102,9 +105,6 @@ async def test_sigusr1_reopens_in_every_worker(tmp_path):
         _started,
         run_node,
     )
-
-    from twisted.web.resource import Resource
-    from twisted.web.server import Site
 
     class Answer(Resource):
         isLeaf = True
