@@ -255,7 +255,7 @@ class GatewayNode(MultiService):
 
     def port_of(self, kind: str, index: int = 0) -> int:
         """The port a listener got (listeners on port 0 in tests)."""
-        return self.ports[kind][index].getHost().port
+        return int(self.ports[kind][index].getHost().port)  # type: ignore[attr-defined]
 
     def stopService(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._stop())
@@ -263,7 +263,7 @@ class GatewayNode(MultiService):
     async def _stop(self) -> None:
         for ports in self.ports.values():
             for port in ports:
-                await port.stopListening()
+                await port.stopListening()  # type: ignore[misc]
             ports.clear()
         if self.snapshots is not None:
             self.snapshots.stop()

@@ -381,7 +381,7 @@ class DNSCache:
         qtype = dns.A if rtype == "A" else dns.AAAA
         method = "lookupAddress" if rtype == "A" else "lookupIPV6Address"
         answers = await self._ask(method, name)
-        records = tuple(
+        records: tuple[_Rec, ...] = tuple(
             (rr.payload.dottedQuad(), None, None, 0)
             if qtype == dns.A
             else (_aaaa(rr.payload), None, None, 0)

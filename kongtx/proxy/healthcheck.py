@@ -121,13 +121,13 @@ class HTTPProbe:
             endpoint = endpoint_cls(
                 self._reactor, address.ip, address.port, timeout=float(active.get("timeout") or 1)
             )
-            proto = await endpoint.connect(Factory.forProtocol(Protocol))
+            proto: Any = await endpoint.connect(Factory.forProtocol(Protocol))
             proto.transport.loseConnection()
             return None
         host = f"[{address.ip}]" if ":" in address.ip else address.ip
         path = active.get("http_path") or "/"
         url = f"{kind}://{host}:{address.port}{path}"
-        headers: dict[str, list[str]] = {}
+        headers: dict[str | bytes, list[str | bytes]] = {}
         for name, values in (active.get("headers") or {}).items():
             headers[name] = list(values) if isinstance(values, (list, tuple)) else [str(values)]
         if not any(k.lower() == "host" for k in headers):
@@ -282,7 +282,7 @@ class BalancerRegistry:
         by_upstream: dict[str, list[Mapping[str, Any]]] = {}
         for row in target_rows:
             upstream = row.get("upstream") or {}
-            by_upstream.setdefault(upstream.get("id"), []).append(row)
+            by_upstream.setdefault(upstream.get("id") or "", []).append(row)
         to_resolve: list[tuple[str, str, str, int]] = []
         seen: set[str] = set()
         for up in upstream_rows:

@@ -9,6 +9,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 _log = Logger()
 
@@ -92,8 +93,8 @@ class ChangeHub:
                 _log.failure("change listener {cb!r} failed on {event!r}", cb=cb, event=event)
                 continue
             if isinstance(result, Deferred):
-                result.addErrback(
-                    lambda f, cb=cb: _log.failure(
-                        "change listener {cb!r} failed on {event!r}", f, cb=cb, event=event
-                    )
-                )
+                result.addErrback(_listener_failed, cb, event)
+
+
+def _listener_failed(failure: Failure, cb: object, event: object) -> None:
+    _log.failure("change listener {cb!r} failed on {event!r}", failure, cb=cb, event=event)

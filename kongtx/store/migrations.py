@@ -92,7 +92,7 @@ class Migrator:
     ) -> None:
         self.backend = backend
         self.registry = registry
-        self.sql = getattr(backend, "schema", None)
+        self.sql: Any = getattr(backend, "schema", None)
         self._named = list(migrations) if migrations is not None else None
 
     @property

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -111,7 +111,12 @@ class SnapshotManager(Generic[S]):
     @staticmethod
     def _chain(d: Deferred[None]) -> Deferred[None]:
         out: Deferred[None] = Deferred()
-        d.addBoth(lambda r: (out.callback(None), r)[1])
+
+        def done(result: object) -> object:
+            out.callback(None)
+            return result
+
+        d.addBoth(done)
         return out
 
     async def _loop(self) -> None:
@@ -137,7 +142,7 @@ class SnapshotManager(Generic[S]):
             rows = await self._dao.load_all(self._entities)
         snapshot = self._build(rows)
         if inspect.isawaitable(snapshot):
-            snapshot = await ensureDeferred(snapshot)
+            snapshot = await snapshot
         self.current = snapshot
         self.version += 1
         for cb in tuple(self._swap_listeners):

@@ -36,7 +36,7 @@ def _digest_shorthand(data: dict[str, Any], op: str) -> dict[str, Any]:
 def _check_ca(row: Mapping[str, Any]) -> str | None:
     from cryptography import x509
 
-    pem = row.get("cert")
+    pem: Any = row.get("cert")
     if pem.count(_BEGIN) > 1:
         return "please submit only one certificate at a time"
     cert = x509.load_pem_x509_certificate(pem.encode())

@@ -19,9 +19,11 @@ def _public_pem(cert_pem: str | None = None, key_pem: str | None = None) -> byte
         load_pem_private_key,
     )
 
+    public: Any
     if cert_pem is not None:
         public = x509.load_pem_x509_certificate(cert_pem.encode()).public_key()
     else:
+        assert key_pem is not None
         public = load_pem_private_key(key_pem.encode(), password=None).public_key()
     return public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
