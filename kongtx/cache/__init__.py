@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
+
 from kongtx.cache.entities import Entities, RowSource, then
 from kongtx.cache.keys import cache_key
 from kongtx.cache.lru import EntityCache, Lookup, estimate_size
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 
-def open_entities(config: Any, clock: Any) -> Entities:
+def open_entities(config: Any, clock: IReactorTime) -> Entities:
     """The node's :class:`Entities` over a cache sized by ``mem_cache_size`` with
     ``db_cache_ttl``/``db_cache_neg_ttl``; :meth:`Entities.attach` gives it the store."""
     cache = EntityCache(

@@ -9,10 +9,10 @@ the ``IPushProducer`` methods of the body.
 from __future__ import annotations
 
 import tempfile
-from typing import IO, Any, Callable, Protocol
+from typing import IO, Callable, Protocol
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -196,7 +196,7 @@ class BufferedBody:
 class FileBody:
     """A request body read from twisted.web's content file, chunk by chunk, with back-pressure."""
 
-    def __init__(self, content: IO[bytes], length: int, clock: Any) -> None:
+    def __init__(self, content: IO[bytes], length: int, clock: IReactorTime) -> None:
         self.length = length
         self._content = content
         self._clock = clock
@@ -242,7 +242,7 @@ FILE_CHUNK = 65536
 class _Spooler:
     """Collects a body in memory, moving to a temporary file past ``memory_limit``."""
 
-    def __init__(self, memory_limit: int, clock: Any) -> None:
+    def __init__(self, memory_limit: int, clock: IReactorTime) -> None:
         self.memory_limit = memory_limit
         self.clock = clock
         self.chunks: list[bytes] = []
@@ -276,7 +276,7 @@ class _Spooler:
 
 
 def spool_body(
-    body: StreamBody, clock: Any, memory_limit: int = 1 << 20
+    body: StreamBody, clock: IReactorTime, memory_limit: int = 1 << 20
 ) -> Deferred[BufferedBody | FileBody]:
     """Read a whole body before proxying (``request_buffering``), as nginx does:
     in memory up to ``memory_limit`` bytes, in a temporary file beyond. The

@@ -21,6 +21,7 @@ from typing import Any
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.names import client, dns, error
 from twisted.names.hosts import searchFileForAll
@@ -147,7 +148,7 @@ class DNSCache:
     def __init__(
         self,
         resolver: Any,
-        clock: Any,
+        clock: IReactorTime,
         *,
         valid_ttl: float | None = None,
         stale_ttl: float = 3600,
@@ -176,7 +177,7 @@ class DNSCache:
         self.queries = 0  # DNS queries sent (observability and tests)
 
     @classmethod
-    def system(cls, reactor: Any, clock: Any | None = None, **kwargs: Any) -> DNSCache:
+    def system(cls, reactor: Any, clock: IReactorTime | None = None, **kwargs: Any) -> DNSCache:
         """A cache over the system's ``/etc/resolv.conf`` servers honouring ``/etc/hosts``."""
         kwargs.setdefault("hosts_file", "/etc/hosts")
         return cls(system_resolver(reactor), clock if clock is not None else reactor, **kwargs)

@@ -32,7 +32,7 @@ from twisted.internet.defer import (
     succeed,
 )
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.internet.task import LoopingCall
@@ -150,7 +150,11 @@ class ActiveHealthChecker:
     """
 
     def __init__(
-        self, reactor: Any, balancer: Balancer, probe: Probe | None = None, clock: Any | None = None
+        self,
+        reactor: Any,
+        balancer: Balancer,
+        probe: Probe | None = None,
+        clock: IReactorTime | None = None,
     ) -> None:
         self._clock = clock if clock is not None else reactor
         self._balancer = balancer
@@ -242,7 +246,7 @@ class BalancerRegistry:
         self,
         reactor: Any,
         dns_cache: DNSCache,
-        clock: Any,
+        clock: IReactorTime,
         *,
         node_id: str | None = None,
         probe: Probe | None = None,

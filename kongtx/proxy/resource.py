@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -134,7 +134,7 @@ class GatewayResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, gateway: Gateway, clock: Any, max_body_size: int = 0) -> None:
+    def __init__(self, gateway: Gateway, clock: IReactorTime, max_body_size: int = 0) -> None:
         super().__init__()
         self.gateway = gateway
         self.clock = clock

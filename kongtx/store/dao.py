@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
+
 from kongtx.errors import (
     ForeignKeyViolation,
     InvalidOptions,
@@ -42,7 +44,7 @@ class DAO:
     :param registry: the schema registry (``get``/``all``); default :mod:`kongtx.schema.registry`.
     """
 
-    def __init__(self, backend: Any, clock: Any, *, registry: Any = None) -> None:
+    def __init__(self, backend: Any, clock: IReactorTime, *, registry: Any = None) -> None:
         if registry is None:
             from kongtx.schema import registry as _registry
 

@@ -34,6 +34,7 @@ from kongtx.http.client._types import (
     CONNECTING,
     IDLE,
     UPGRADED,
+    IUpstreamReactor,
     UpstreamClosed,
     UpstreamError,
     UpstreamProtocolError,
@@ -55,7 +56,7 @@ class ConnectionOwner(TypingProtocol):
     is gone, and asks it to connect afresh for a request to retry.
     """
 
-    reactor: Any
+    reactor: IUpstreamReactor
     idle_timeout: float
     max_requests: int
 

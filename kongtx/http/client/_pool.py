@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from kongtx.http.client._connection import CLOSED, IDLE, UpstreamConnection
 from kongtx.http.client._types import (
+    IUpstreamReactor,
     UpstreamAddress,
     UpstreamConnectError,
     UpstreamError,
@@ -156,7 +157,7 @@ class _Connector(ClientFactory):
 class UpstreamPool:
     """Keep-alive HTTP/1.1 connections to upstreams, keyed by (host, port, tls, server_name, tls_creator).
 
-    :param reactor: provides ``IReactorTCP`` and ``IReactorTime``.
+    :param reactor: the reactor (``IReactorTCP`` and ``IReactorTime``).
     :param pool_size: idle connections kept per key (0 disables keep-alive).
     :param idle_timeout: seconds an idle connection is kept.
     :param max_requests: requests per connection before it is retired.
@@ -164,7 +165,7 @@ class UpstreamPool:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IUpstreamReactor,
         pool_size: int = 512,
         idle_timeout: float = 60.0,
         max_requests: int = 10000,

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTCP, IReactorTime
+
 from kongtx.http.body import Body, StreamBody
 from kongtx.http.headers import Headers
 
 #: States of an upstream connection (``UpstreamConnection.state``).
 CONNECTING, IDLE, ACTIVE, UPGRADED, CLOSED = range(5)
+
+
+class IUpstreamReactor(IReactorTCP, IReactorTime):
+    """What the upstream client needs from the reactor: TCP connections and time."""
 
 
 class UpstreamError(Exception):

@@ -9,6 +9,8 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
+
 from kongtx.proxy.balancer._addresses import Addr, Address, NoHealthyTarget, TargetEntry
 from kongtx.proxy.balancer._health import Checks, HealthState
 from kongtx.proxy.dns import ResolvedAddress, is_ip
@@ -30,7 +32,7 @@ class Balancer(HealthState):
         self,
         upstream_row: Mapping[str, Any],
         target_rows: Iterable[Mapping[str, Any]],
-        clock: Any,
+        clock: IReactorTime,
         addresses_by_target: Mapping[str, Any] | None = None,
     ) -> None:
         self._clock = clock
