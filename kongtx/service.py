@@ -23,6 +23,7 @@ from kongtx import tls
 from kongtx.bus import NodeBus
 from kongtx.cache import Entities, open_entities
 from kongtx.http.client import UpstreamPool
+from kongtx.http.connstats import ConnectionStats
 from kongtx.logsinks.node_logs import NodeLogs
 from kongtx.plugins.base import PluginSet, load_plugins
 from kongtx.proxy.dns import DNSCache, system_resolver
@@ -86,6 +87,8 @@ class GatewayNode(MultiService):
         self.bus = NodeBus()
         #: The counter policies plugins count with (set once the store is open).
         self.counters: CounterPolicies | None = None
+        #: client connections and requests of the proxy listeners (``/status``, metrics)
+        self.connections = ConnectionStats()
         self.ports: dict[str, list[IListeningPort]] = {
             "proxy": [],
             "proxy_ssl": [],
@@ -236,15 +239,16 @@ class GatewayNode(MultiService):
                 self.reactor,
                 scheme=scheme,
                 max_body_size=config.nginx_http_client_max_body_size or 0,
+                stats=self.connections,
             )
         resource = GatewayResource(
             self.gateway, self.reactor, config.nginx_http_client_max_body_size or 0
         )
-        return GatewaySite(resource, reactor=self.reactor)
+        return GatewaySite(resource, reactor=self.reactor, stats=self.connections)
 
     def _server_stats(self) -> dict[str, int]:
-        """``/status`` counters (requests seen by the proxy on this node)."""
-        return {"total_requests": self.gateway.requests_total}
+        """``/status`` counters of the proxy listeners."""
+        return self.connections.snapshot()
 
     def _certificate_for(self, server_name: str) -> tuple[str, str] | None:
         snapshots = self.snapshots

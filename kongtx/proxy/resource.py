@@ -18,6 +18,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from kongtx.http.body import FileBody
+from kongtx.http.connstats import CLOSED, WAITING, WRITING, ConnectionStats
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
@@ -190,13 +191,49 @@ class GatewayResource(Resource):
         return NOT_DONE_YET
 
 
+class _CountedChannel(GuardedChannel):
+    """The guarded channel, keeping its connection's state in the site's :class:`ConnectionStats`."""
+
+    _conn_state = CLOSED
+
+    def _stats(self) -> ConnectionStats:
+        return self.site.stats  # type: ignore[no-any-return]
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self._conn_state = self._stats().opened()
+
+    def lineReceived(self, line: bytes) -> None:
+        if self._conn_state == WAITING and line:  # a request line (not IE's stray CRLF)
+            self._conn_state = self._stats().request_begins(WAITING)
+        super().lineReceived(line)
+
+    def allHeadersReceived(self) -> None:
+        self._conn_state = self._stats().move(self._conn_state, WRITING)
+        super().allHeadersReceived()
+
+    def requestDone(self, request: Request) -> None:
+        self._conn_state = self._stats().move(self._conn_state, WAITING)
+        super().requestDone(request)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._conn_state = self._stats().closed(self._conn_state)
+        super().connectionLost(reason)
+
+
 class GatewaySite(Site):
     """A twisted.web Site serving :class:`GatewayResource` (quiet, no tracebacks, nginx's guards)."""
 
-    protocol = GuardedChannel
+    protocol = _CountedChannel
     requestFactory = LimitedRequest
     noisy = False
     displayTracebacks = False
+
+    def __init__(
+        self, resource: Resource, *args: Any, stats: ConnectionStats | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(resource, *args, **kwargs)
+        self.stats = stats if stats is not None else ConnectionStats()
 
     def log(self, request: Request) -> None:
         """Access logging belongs to the log plugins, not to twisted.web."""

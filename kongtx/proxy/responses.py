@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -55,51 +56,66 @@ DEFAULT_MESSAGES = {
     504: "Gateway timeout",
 }
 
-_TYPES = (
-    ("application/json", JSON),
-    ("text/html", HTML),
-    ("application/xml", XML),
-    ("text/plain", PLAIN),
+#: ``get_mime_type``'s table: a full type, or a ``<major>/*`` range by its major type.
+_MIME_TYPES = {
+    "application/json": JSON,
+    "text/html": HTML,
+    "application/xml": XML,
+    "text/plain": PLAIN,
+    "application": JSON,
+    "text": PLAIN,
+}
+_MEDIA_RANGE = re.compile(
+    r"((?:[a-z0-9][a-z0-9\-!#$&^_+.]+|\*)/(?:[a-z0-9][a-z0-9\-!#$&^_+.]+|\*))", re.IGNORECASE
 )
+_QUALITY = re.compile(r"\s*q\s*=\s*(1(?:\.0{0,3})?|0(?:\.[0-9]{0,3})?)")
 
 
-def _by_accept(accept: str | None) -> str | None:
-    """The best supported type in an Accept header, honouring q-values; None if nothing fits."""
+def mime_type(media: str) -> str:
+    """Kong's ``get_mime_type``: the body type for one media type or range (JSON if unknown)."""
+    media = media.split(";", 1)[0].strip().lower()
+    major, slash, minor = media.partition("/")
+    if not slash:
+        return JSON
+    if minor == "*":
+        return _MIME_TYPES.get(major, JSON) if major != "*" else JSON
+    return _MIME_TYPES.get(media, JSON)
+
+
+def response_type(accept: str | None) -> str:
+    """Kong's ``get_response_type``: the error body type an Accept value asks for.
+
+    The first entry with the highest q-value wins; ``*/*`` and types Kong has
+    no template for give JSON, as does no value at all.
+    """
+    content_type = JSON
     if not accept:
-        return None
-    best: tuple[float, int, str] | None = None
-    for position, part in enumerate(accept.split(",")):
-        fields = part.strip().split(";")
-        media = fields[0].strip().lower()
-        q = 1.0
-        for param in fields[1:]:
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q <= 0:
+        return content_type
+    best = 0.0
+    for entry in accept.split(","):
+        entry = entry.strip()
+        match = _MEDIA_RANGE.match(entry)
+        if match is None:
             continue
-        for key, full in _TYPES:
-            if media == key or media == key.split("/")[0] + "/*":
-                candidate = (q, -position, full)
-                if best is None or candidate[:2] > best[:2]:
-                    best = candidate
-                break
-    return best[2] if best else None
+        q = 1.0
+        for param in entry[match.end() :].split(";")[1:]:
+            quality = _QUALITY.match(param)
+            if quality:
+                q = float(quality.group(1))
+        if q > best:
+            best = q
+            content_type = mime_type(match.group(1))
+    return content_type
 
 
-def negotiate(headers: Headers, default: str = JSON, use_content_type: bool = False) -> str:
-    """Pick the error body type: Accept, then (nginx errors) the request Content-Type, then ``default``."""
-    chosen = _by_accept(headers.get("accept"))
-    if chosen:
-        return chosen
-    if use_content_type:
-        chosen = _by_accept(headers.get("content-type"))
-        if chosen:
-            return chosen
-    return default
+def _joined(headers: Headers, name: str) -> str | None:
+    values = headers.get_all(name)
+    return ",".join(values) if values else None
+
+
+def negotiate(headers: Headers) -> str:
+    """The body type of ``kong.response.error``: from ``Accept`` (JSON without one)."""
+    return response_type(_joined(headers, "accept"))
 
 
 def load_templates(config: Config) -> dict[str, str]:
@@ -190,10 +206,18 @@ def render_nginx_error(
     default_type: str = "text/plain",
     templates: dict[str, str] | None = None,
 ) -> tuple[int, Headers, bytes]:
-    """Kong's ``error_handlers.lua`` body for an nginx-level error (502, 504, 413, ...)."""
+    """Kong's ``error_handlers.lua`` body for an nginx-level error (502, 504, 413, ...).
+
+    The type comes from ``Accept``, else the request's ``Content-Type``, else
+    ``error_default_type``, each read as :func:`response_type` does.
+    """
     message = NGINX_MESSAGES.get(status, f"The upstream server responded with {status}")
-    default = _by_accept(default_type) or PLAIN
-    content_type = negotiate(request_headers, default=default, use_content_type=True)
+    accept = _joined(request_headers, "accept")
+    if accept is None:
+        accept = _joined(request_headers, "content-type")
+        if accept is None:
+            accept = default_type
+    content_type = response_type(accept)
     headers = Headers([("Content-Type", content_type)])
     wire_status = 400 if status == 494 else status
     return wire_status, headers, error_body(content_type, message, request_id, templates)

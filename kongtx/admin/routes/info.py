@@ -31,10 +31,50 @@ def _configuration(api: AdminAPI) -> dict[str, Any]:
     return as_dict(redact=True) if as_dict is not None else {}
 
 
-def _memory() -> dict[str, Any]:
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def _rss_bytes() -> int:
+    """This process's resident memory now (peak resident size where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+_UNITS = {"k": ("KiB", 2**10), "m": ("MiB", 2**20), "g": ("GiB", 2**30)}
+
+
+def bytes_to_str(count: int, unit: str, scale: int) -> int | str:
+    """Kong's memory figure: an int for unit ``b``, else ``"<n.nn> KiB|MiB|GiB"``.
+
+    :raises ValueError: with Kong's message for a bad unit or scale.
+    """
+    u = unit.lower()
+    if u == "b":
+        return int(count)
+    if u == "":
+        return str(int(count))
+    if scale < 0:
+        raise ValueError("scale must be equal or greater than 0")
+    if u not in _UNITS:
+        raise ValueError(f"invalid unit '{unit}' (expected 'k/K', 'm/M', or 'g/G')")
+    suffix, size = _UNITS[u]
+    return f"{count / size:.{scale}f} {suffix}"
+
+
+def _scale(raw: str | None) -> int:
+    """``?scale=``: Kong's ``tonumber``, 2 when absent or not a number."""
+    try:
+        return int(float(raw)) if raw is not None else 2
+    except ValueError:
+        return 2
+
+
+def memory_stats(unit: str = "m", scale: int = 2) -> dict[str, Any]:
+    """``/status`` ``memory``: this process's resident memory, no shared dictionaries."""
     return {
-        "workers_lua_vms": [{"pid": os.getpid(), "http_allocated_gc": f"{rss_kib / 1024:.2f} MiB"}],
+        "workers_lua_vms": [
+            {"http_allocated_gc": bytes_to_str(_rss_bytes(), unit, scale), "pid": os.getpid()}
+        ],
         "lua_shared_dicts": {},
     }
 
@@ -69,12 +109,20 @@ def install(api: AdminAPI, router: Dispatcher) -> None:
         )
 
     async def status(req: AdminRequest, params: dict[str, str]) -> Response:
+        unit = req.arg("unit")
+        if unit is None:
+            unit = "m"
+        scale = _scale(req.arg("scale"))
+        try:
+            memory = memory_stats(unit, scale)
+        except ValueError as exc:
+            return Response(400, {"message": str(exc)})
         try:
             await api.dao.ping()
             reachable = True
         except KongtxError:
             reachable = False
-        body: dict[str, Any] = {"database": {"reachable": reachable}, "memory": _memory()}
+        body: dict[str, Any] = {"database": {"reachable": reachable}, "memory": memory}
         if api.server_stats is not None:
             body["server"] = dict(api.server_stats())
         if api.declarative is not None:  # DB-less: which configuration is served

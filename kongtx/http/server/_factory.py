@@ -7,6 +7,7 @@ from collections.abc import Callable
 from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import ServerFactory
 
+from kongtx.http.connstats import ConnectionStats
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.server import _wire
 from kongtx.http.server._protocol import HTTPServerProtocol, RequestHandler
@@ -26,6 +27,7 @@ class HTTPServerFactory(ServerFactory):
     :param keepalive_timeout: seconds an idle keep-alive connection is kept.
     :param server_header: a ``Server`` value added when the core sets none.
     :param on_request_start: ``callback(request)`` when a request head has been parsed.
+    :param stats: connection counters to keep (shared by a node's proxy listeners).
     """
 
     protocol = HTTPServerProtocol  # type: ignore[assignment]
@@ -44,6 +46,7 @@ class HTTPServerFactory(ServerFactory):
         keepalive_timeout: float = 75.0,
         server_header: str | None = None,
         on_request_start: Callable[[GatewayRequest], None] | None = None,
+        stats: ConnectionStats | None = None,
     ) -> None:
         self.handler = handler
         self.reactor = reactor
@@ -57,6 +60,7 @@ class HTTPServerFactory(ServerFactory):
         self.server_line = f"Server: {server_header}\r\n" if server_header else ""
         self.on_request_start = on_request_start
         self.date_cache = _wire.DateCache(reactor)
+        self.stats = stats if stats is not None else ConnectionStats()
 
     def buildProtocol(self, addr: IAddress) -> HTTPServerProtocol:
         proto = HTTPServerProtocol(self)

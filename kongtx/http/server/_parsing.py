@@ -6,6 +6,7 @@ from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrad
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from kongtx.http.connstats import WAITING, WRITING
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.server import _wire
@@ -50,6 +51,7 @@ class RequestParsing:
     # -- parser callbacks (httptools) ----------------------------------------------
     def on_message_begin(self) -> None:
         self._in_message = True
+        self._conn_state = self._factory.stats.request_begins(self._conn_state)
         self._url = b""
         self._raw_headers = []
         self._header_size = 0
@@ -114,6 +116,7 @@ class RequestParsing:
         )
         exchange.request = request
         self.current = exchange
+        self._conn_state = factory.stats.move(self._conn_state, WRITING)
         if body is not None:
             self._arm(BODY, factory.body_timeout)
         else:
@@ -158,6 +161,7 @@ class RequestParsing:
                 exchange.body.end()
         if exchange.done and self._active is None and not self._queue:
             self._arm(KEEPALIVE, self._factory.keepalive_timeout)
+            self._conn_state = self._factory.stats.move(self._conn_state, WAITING)
 
     # -- parsing ---------------------------------------------------------------------
     def _feed(self, data: bytes) -> None:

@@ -17,6 +17,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from kongtx.http.connstats import CLOSED, READING, WAITING, WRITING
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server import _wire
@@ -51,6 +52,7 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         "_client_ip",
         "_client_port",
         "_clock",
+        "_conn_state",
         "_deadline",
         "_dispatching",
         "_factory",
@@ -113,6 +115,7 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         self._pending_error: tuple[int, str] | None = None
         self._upgrade_buf: list[bytes] | None = None
         self._channel: RawChannel | None = None
+        self._conn_state = CLOSED
 
     # -- Twisted -------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -123,6 +126,7 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         self._client_port = getattr(peer, "port", 0)
         self._server_port = getattr(host, "port", 0)
         _no_delay(transport)
+        self._conn_state = self._factory.stats.opened()
         self._parser = HttpRequestParser(self)
         self._arm(HEADER, self._factory.header_timeout)
 
@@ -147,6 +151,7 @@ class HTTPServerProtocol(RequestParsing, Protocol):
 
     def connectionLost(self, reason: Failure = _CONNECTION_LOST) -> None:
         self.lost = True
+        self._conn_state = self._factory.stats.closed(self._conn_state)
         self.closing = True
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
@@ -230,9 +235,18 @@ class HTTPServerProtocol(RequestParsing, Protocol):
                     continue
                 if self.current is None and not self._in_message and self._parser is not None:
                     self._arm(KEEPALIVE, self._factory.keepalive_timeout)
+                self._track_idle()
                 return
         finally:
             self._dispatching = False
+
+    def _track_idle(self) -> None:
+        """Nothing is being answered: the connection waits, or reads the next head."""
+        if self.current is not None:
+            state = WRITING
+        else:
+            state = READING if self._in_message else WAITING
+        self._conn_state = self._factory.stats.move(self._conn_state, state)
 
     def switch_to_raw(self, exchange: Exchange) -> RawChannel:
         """Hand the connection over to a :class:`RawChannel` after a 101 response."""

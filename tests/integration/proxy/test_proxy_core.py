@@ -91,6 +91,25 @@ async def test_refused_upstream_is_502(env):
 
 
 @pytest_twisted.ensureDeferred
+async def test_gateway_error_types_as_kong(env):
+    """502 bodies: Accept */* or an unknown type gives JSON; error_default_type only without
+    Accept and Content-Type (text/plain by default); Content-Type is the fallback."""
+    gw, _ = env
+    await gw.admin("POST", "/services", {"name": "dead", "url": "http://127.0.0.1:1", "retries": 0})
+    await gw.admin("POST", "/services/dead/routes", {"paths": ["/dead"]})
+    for headers, expected in (
+        ({"Accept": "*/*"}, "application/json; charset=utf-8"),
+        ({"Accept": "image/png"}, "application/json; charset=utf-8"),
+        ({"Content-Type": "text/html"}, "text/html; charset=utf-8"),
+        ({}, "text/plain; charset=utf-8"),
+    ):
+        reply = await gw.proxy("GET", "/dead", headers=headers)
+        assert reply.status == 502 and reply.header("content-type") == expected, headers
+    reply = await gw.proxy("GET", "/dead", headers={"Accept": "*/*"})
+    assert reply.json["message"] == "An invalid response was received from the upstream server"
+
+
+@pytest_twisted.ensureDeferred
 async def test_slow_upstream_is_504(env):
     """read_timeout elapses on a slow upstream: 504."""
     gw, upstream = env
