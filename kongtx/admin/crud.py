@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kongtx.admin.errors import AdminError, lua_literal, method_not_allowed, not_found
 from kongtx.admin.paging import next_url, parse_size, parse_tags
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.errors import ForeignKeysUnresolved
+from kongtx.errors import ForeignKeysUnresolved, InvalidPrimaryKey
 
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
@@ -79,7 +79,11 @@ class Crud:
             return None
         if ent.endpoint_key:
             return await dao.select_by_key(ent.name, ident)
-        return None
+        if ent.name == "acls":  # addressed by group without its consumer: nothing to find
+            return None
+        # No other key: Kong's DAO refuses the id itself.
+        fields = {ent.primary_key: "expected a valid UUID"}
+        raise InvalidPrimaryKey(f"invalid primary key: '{lua_literal(fields)}'", fields)
 
     async def iterate(self, ent: Any, foreign: tuple[str, str] | None = None) -> Any:
         """Yield every row of ``ent`` (optionally children of one parent)."""

@@ -2,73 +2,88 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from kongtx.schema import typedefs
 from kongtx.schema.checks import Conditional
 from kongtx.schema.entity import Entity, schema_violation
 from kongtx.schema.fields import Array, Boolean, Foreign, Integer, String
 
-_URL_PARTS = ("protocol", "host", "port", "path")
-_DEFAULT_PORTS = {
-    "http": 80,
-    "https": 443,
-    "ws": 80,
-    "wss": 443,
-    "grpc": 80,
-    "grpcs": 443,
-}
+_SCHEME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9+\-.]*):")
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_DEFAULT_PORT = 80
+
+
+def split_url(url: str) -> dict[str, str]:
+    """Split ``url`` as LuaSocket's ``url.parse`` does (the parser Kong's shorthand uses).
+
+    Returns the parts found among ``scheme``, ``host``, ``port`` (text) and
+    ``path``. No ``//`` means no authority: ``"example.com"`` is a path, and
+    ``"example.com:8000"`` a scheme and a path.
+    """
+    parts: dict[str, str] = {}
+    rest = url
+    scheme = _SCHEME.match(rest)
+    if scheme:
+        parts["scheme"] = scheme.group(1)
+        rest = rest[scheme.end() :]
+    authority = None
+    if rest.startswith("//"):
+        end = rest.find("/", 2)
+        authority, rest = (rest[2:], "") if end < 0 else (rest[2:end], rest[end:])
+    for mark in "#?;":  # fragment, query, params: not part of the path
+        rest = rest.split(mark, 1)[0]
+    if rest:
+        parts["path"] = rest
+    if authority is None:
+        return parts
+    authority = authority.split("@", 1)[1] if "@" in authority else authority
+    port = re.search(r":([^:\]]*)$", authority)
+    if port:
+        parts["port"] = port.group(1)
+        authority = authority[: port.start()]
+    if authority:
+        ipv6 = re.match(r"^\[(.+)\]$", authority)
+        # kongtx keeps IPv6 literals bracketed in ``host``
+        parts["host"] = f"[{ipv6.group(1)}]" if ipv6 else authority
+    return parts
 
 
 def parse_service_url(url: str) -> dict[str, Any]:
-    """Split a service ``url`` into ``protocol``/``host``/``port``/``path``.
+    """Kong's ``url`` shorthand: ``protocol``/``host``/``port``/``path`` from ``url``.
 
-    The scheme defaults to ``http`` (``https`` when the port is 443); the port
-    defaults by scheme (80/443).
-
-    :raises ValueError: with Kong's url typedef message.
+    Without a scheme the protocol is ``https`` for port 443, else ``http``;
+    without a port it is 80, or 443 for https/wss. Missing parts are ``None``
+    and left to validation (``"invalid url"`` has no host and a path without
+    ``/``). A port that is not a number stays text for validation to refuse.
     """
-    text = url if "://" in url else "//" + url
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError("could not parse url. %s" % exc) from None
-    if not parts.hostname:
-        raise ValueError("missing host in url")
-    scheme = parts.scheme.lower() or ("https" if port == 443 else "http")
+    parts = split_url(url)
+    raw_port = parts.get("port")
+    port: int | str | None = int(raw_port) if raw_port and raw_port.isdigit() else raw_port
+    implied = {80: "http", 443: "https"}.get(port) if isinstance(port, int) else None
+    protocol = parts.get("scheme") or implied or "http"
     if port is None:
-        port = _DEFAULT_PORTS.get(scheme)
-    host = parts.hostname
-    if ":" in host:  # IPv6 literal: urlsplit strips the brackets
-        host = "[%s]" % host
-    return {"protocol": scheme, "host": host, "port": port, "path": parts.path or None}
+        port = _DEFAULT_PORTS.get(protocol, _DEFAULT_PORT)
+    return {
+        "protocol": protocol,
+        "host": parts.get("host"),
+        "port": port,
+        "path": parts.get("path"),
+    }
 
 
 def _url_shorthand(data: dict[str, Any], op: str) -> dict[str, Any]:
+    """``url`` replaces protocol, host, port and path (Kong: the shorthand's values win)."""
     if "url" not in data:
         return data
     out = dict(data)
     url = out.pop("url")
-    if url is None:
+    if url is None or url == "":
         return out
     if not isinstance(url, str):
         raise schema_violation({"url": "expected a string"})
-    clashing = [f for f in _URL_PARTS if out.get(f) is not None]
-    if clashing:
-        raise schema_violation(
-            {
-                "@entity": [
-                    "only one or none of these fields must be set: "
-                    + ", ".join("'%s'" % f for f in ["url", *clashing])
-                ]
-            }
-        )
-    try:
-        out.update(parse_service_url(url))
-    except ValueError as exc:
-        raise schema_violation({"url": str(exc)}) from None
+    out.update(parse_service_url(url))
     return out
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from kongtx.schema import typedefs
-from kongtx.schema.entity import Entity
+from kongtx.schema.entity import Entity, schema_violation
 from kongtx.schema.fields import Foreign, Integer, String
 
 DEFAULT_PORT = 8000
+INVALID_TARGET = "Invalid target; not a valid hostname or ip address"
 
 
 def normalize_target(target: str) -> str:
@@ -33,12 +34,15 @@ def _validate_target(target: str) -> str | None:
 
 
 def _normalize(data: dict[str, Any], op: str) -> dict[str, Any]:
+    """Format ``target``; inserts and upserts refuse a bad one before any other check (Kong's DAO)."""
     target = data.get("target")
     if isinstance(target, str):
         try:
             return {**data, "target": normalize_target(target)}
         except ValueError:
-            return data  # validate() reports it with Kong's message
+            if op in ("insert", "upsert"):
+                raise schema_violation({"target": INVALID_TARGET}) from None
+            return data  # an update: validate() reports it with the schema's message
     return data
 
 

@@ -90,8 +90,10 @@ def test_every_core_entity_has_tags_and_id(reg):
     [
         ("https://example.com/foo", ("https", "example.com", 443, "/foo")),
         ("http://example.com", ("http", "example.com", 80, None)),
-        ("example.com:443", ("https", "example.com", 443, None)),
-        ("example.com", ("http", "example.com", 80, None)),
+        ("//example.com:443", ("https", "example.com", 443, None)),
+        ("//example.com", ("http", "example.com", 80, None)),
+        ("//example.com:80/x", ("http", "example.com", 80, "/x")),
+        ("https://u:p@example.com:8443/a/b?q=1#f", ("https", "example.com", 8443, "/a/b")),
         ("grpc://h:9000", ("grpc", "h", 9000, None)),
         ("http://[::1]:81/a", ("http", "[::1]", 81, "/a")),
     ],
@@ -104,17 +106,29 @@ def test_service_url_shorthand(reg, url, expected):
     reg.get("services").validate(row)
 
 
-def test_service_url_conflicts_and_errors(reg):
-    """url cannot be combined with its parts; a bad url names the url field."""
+def test_service_url_as_kong_parses_it(reg):
+    """LuaSocket's parse: without ``//`` there is no host; url wins over host/port/path."""
     ent = reg.get("services")
+    row = ent.process_input(
+        {"url": "http://a:81", "host": "b", "port": 82, "path": "/p", "protocol": "https"},
+        "insert",
+    )
+    assert (row["protocol"], row["host"], row["port"], row["path"]) == ("http", "a", 81, None)
+    for url, fields in (
+        (
+            "invalid url",
+            {"host": "required field missing", "path": "should start with: /"},
+        ),
+        ("example.com", {"host": "required field missing", "path": "should start with: /"}),
+        ("http://", {"host": "required field missing"}),
+        ("http://a:abc", {"port": "expected an integer"}),
+    ):
+        with pytest.raises(SchemaViolation) as info:
+            ent.validate(build(reg, "services", {"url": url}))
+        assert info.value.fields == fields, url
     with pytest.raises(SchemaViolation) as info:
-        ent.process_input({"url": "http://a", "host": "b"}, "insert")
-    assert info.value.fields == {
-        "@entity": ["only one or none of these fields must be set: 'url', 'host'"]
-    }
-    with pytest.raises(SchemaViolation) as info:
-        ent.process_input({"url": "http://"}, "insert")
-    assert info.value.fields == {"url": "missing host in url"}
+        ent.process_input({"url": 5}, "insert")
+    assert info.value.fields == {"url": "expected a string"}
 
 
 def test_service_defaults_and_rules(reg):
@@ -612,12 +626,20 @@ def test_target_normalization(reg, target, normalized):
 
 
 def test_target_rules(reg):
-    """Targets: bad host message, weight range, ms timestamps, nested-only."""
+    """Targets: bad host messages (insert/upsert: Kong's DAO one, first), weight range,
+    ms timestamps, nested-only."""
     ent = reg.get("targets")
+    for op in ("insert", "upsert"):
+        with pytest.raises(SchemaViolation) as info:
+            build(reg, "targets", {"target": "bad host", "weight": 70000}, op=op)
+        assert info.value.fields == {
+            "target": "Invalid target; not a valid hostname or ip address"
+        }
     row = build(
         reg,
         "targets",
         {"target": "bad host", "upstream": {"id": UUID}, "weight": 70000},
+        op="update",
         now=1700000000.4567,
     )
     assert row["created_at"] == 1700000000.457

@@ -1,0 +1,81 @@
+"""Admin API answers that follow Kong's own code paths (issue 15): url shorthand,
+targets, ids of entities without an endpoint key."""
+
+from __future__ import annotations
+
+import pytest_twisted
+
+from tests.integration.admin.conftest import unique
+
+
+@pytest_twisted.ensureDeferred
+async def test_service_url_without_scheme_is_a_path(admin) -> None:
+    """"invalid url" parses as a path with no host: Kong's two schema violations, nothing stored."""
+    name = unique("svc")
+    reply = await admin.post("/services", json_body={"name": name, "url": "invalid url"})
+    assert reply.status == 400
+    assert reply.json == {
+        "code": 2,
+        "name": "schema violation",
+        "message": "2 schema violations (host: required field missing; path: should start with: /)",
+        "fields": {"host": "required field missing", "path": "should start with: /"},
+    }
+    assert (await admin.get(f"/services/{name}")).status == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_service_url_wins_over_host_and_port(admin) -> None:
+    """url with host/port/path: the url's parts are stored (Kong's shorthand takes precedence)."""
+    reply = await admin.post(
+        "/services",
+        json_body={
+            "name": unique("svc"),
+            "url": "https://a.example:8443",
+            "host": "b.example",
+            "port": 81,
+            "path": "/p",
+        },
+    )
+    assert reply.status == 201, reply.json
+    body = reply.json
+    assert (body["protocol"], body["host"], body["port"], body["path"]) == (
+        "https",
+        "a.example",
+        8443,
+        None,
+    )
+    reply = await admin.patch(f"/services/{body['id']}", json_body={"url": "//c.example/x"})
+    assert reply.status == 200, reply.json
+    assert (reply.json["host"], reply.json["port"], reply.json["path"]) == ("c.example", 80, "/x")
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalid_target_is_refused_before_validation(admin) -> None:
+    """POST/PUT of a bad target: Kong's DAO message, before any other check."""
+    upstream = (await admin.post("/upstreams", json_body={"name": unique("up")})).json
+    reply = await admin.post(
+        f"/upstreams/{upstream['id']}/targets", json_body={"target": "bad host", "weight": -1}
+    )
+    assert reply.status == 400
+    assert reply.json == {
+        "code": 2,
+        "name": "schema violation",
+        "message": "schema violation (target: Invalid target; not a valid hostname or ip address)",
+        "fields": {"target": "Invalid target; not a valid hostname or ip address"},
+    }
+    targets = (await admin.get(f"/upstreams/{upstream['id']}/targets")).json
+    assert targets["data"] == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_non_uuid_id_without_endpoint_key_is_invalid_primary_key(admin) -> None:
+    """ca_certificates have no endpoint key: a non-UUID id is Kong's 400 on every verb."""
+    expected = {
+        "code": 1,
+        "name": "invalid primary key",
+        "message": "invalid primary key: '{id=\"expected a valid UUID\"}'",
+        "fields": {"id": "expected a valid UUID"},
+    }
+    for method in ("get", "patch", "delete"):
+        reply = await getattr(admin, method)("/ca_certificates/not-a-uuid")
+        assert reply.status == 400 and reply.json == expected, method
