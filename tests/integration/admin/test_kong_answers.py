@@ -10,7 +10,7 @@ from tests.integration.admin.conftest import unique
 
 @pytest_twisted.ensureDeferred
 async def test_service_url_without_scheme_is_a_path(admin) -> None:
-    """"invalid url" parses as a path with no host: Kong's two schema violations, nothing stored."""
+    """ "invalid url" parses as a path with no host: Kong's two schema violations, nothing stored."""
     name = unique("svc")
     reply = await admin.post("/services", json_body={"name": name, "url": "invalid url"})
     assert reply.status == 400

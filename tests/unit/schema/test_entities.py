@@ -632,9 +632,7 @@ def test_target_rules(reg):
     for op in ("insert", "upsert"):
         with pytest.raises(SchemaViolation) as info:
             build(reg, "targets", {"target": "bad host", "weight": 70000}, op=op)
-        assert info.value.fields == {
-            "target": "Invalid target; not a valid hostname or ip address"
-        }
+        assert info.value.fields == {"target": "Invalid target; not a valid hostname or ip address"}
     row = build(
         reg,
         "targets",
