@@ -6,16 +6,19 @@ inside :func:`makeService`.
 
 from __future__ import annotations
 
+import atexit
 import os
-from typing import Any, ClassVar
+import sys
+from typing import Any, ClassVar, TextIO
 
 from twisted.application.service import IService
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from kongtx.config import load_config
-from kongtx.errors import ConfigError
+from kongtx.errors import ConfigError, KongtxError
 
-__all__ = ["Options", "makeService"]
+__all__ = ["Options", "exit_if_start_fails", "makeService"]
 
 # command-line option -> configuration property
 _OVERRIDES = {
@@ -96,4 +99,36 @@ def makeService(options: Options | dict[str, Any]) -> IService:
             return load_config(options["config"], options["env"], options["overrides"])
 
         HangupReloader(reactor, node, reread).setServiceParent(service)
+    exit_if_start_fails(reactor, node)
     return service
+
+
+def exit_if_start_fails(reactor: Any, node: Any, stderr: TextIO | None = None) -> None:
+    """A start that cannot succeed ends the process: the reason on stderr, exit status 1.
+
+    As ``kong start`` does, so that a supervisor notices (the store is not
+    bootstrapped, the database is unreachable, a port is taken). The status is
+    set once twistd has shut down and removed its pid file.
+    """
+    ready = getattr(node, "ready", None)
+    if ready is None:
+        return
+
+    def failed(failure: Failure) -> None:
+        reason = failure.value
+        text = reason.message if isinstance(reason, KongtxError) else str(reason)
+        # twistd routes sys.stderr into its log: write to the process's real stderr
+        out = stderr if stderr is not None else (sys.__stderr__ or sys.stderr)
+        out.write(f"Error: kongtx failed to start: {text or type(reason).__name__}\n")
+        out.flush()
+        atexit.register(_exit_with, 1)
+        reactor.callWhenRunning(reactor.stop)
+
+    ready.addErrback(failed)
+
+
+def _exit_with(status: int) -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:
+            stream.flush()
+    os._exit(status)
