@@ -10,19 +10,21 @@ when the server is back. Failures surface as :class:`DatabaseUnavailable`.
 from __future__ import annotations
 
 import math
+import os
+import ssl
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import psycopg2
 import psycopg2.extensions
 from twisted.internet import error as net_error
-from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.internet.defer import CancelledError, Deferred, DeferredSemaphore
 from twisted.internet.task import Cooperator
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txpostgres import txpostgres
 
-from kongtx.errors import DatabaseUnavailable
+from kongtx.errors import DatabaseError, DatabaseUnavailable
 
 _log = Logger()
 
@@ -45,24 +47,64 @@ class PgSettings(Protocol):
     pg_password: str | None
     pg_database: str
     pg_ssl: bool
+    pg_ssl_verify: bool
     pg_timeout: int
+    pg_max_concurrent_queries: int
+    pg_semaphore_timeout: int
+    lua_ssl_trusted_certificate: list[str]
+    prefix: str
 
 
 def connect_kwargs(settings: PgSettings) -> dict[str, Any]:
-    """Build psycopg2 connect keyword arguments from ``pg_*`` settings."""
+    """Build psycopg2 connect keyword arguments from ``pg_*`` settings.
+
+    ``pg_ssl`` requires TLS; with ``pg_ssl_verify`` the server certificate must
+    chain to ``lua_ssl_trusted_certificate`` (``verify-ca``: the chain, not the
+    host name, as Kong's pgmoon checks it).
+    """
     kwargs: dict[str, Any] = {
         "host": settings.pg_host,
         "port": int(settings.pg_port),
         "user": settings.pg_user,
         "dbname": settings.pg_database,
         "connect_timeout": max(1, math.ceil(settings.pg_timeout / 1000)),
-        "sslmode": "require" if settings.pg_ssl else "disable",
+        "sslmode": "disable",
         "application_name": "kongtx",
     }
+    if settings.pg_ssl:
+        kwargs["sslmode"] = "require"
+        if settings.pg_ssl_verify:
+            bundle = trusted_bundle(settings)
+            # libpq insists on host name checks against the system store
+            kwargs["sslmode"] = "verify-full" if bundle == "system" else "verify-ca"
+            kwargs["sslrootcert"] = bundle
     password = settings.pg_password
     if password:
         kwargs["password"] = password
     return kwargs
+
+
+def trusted_bundle(settings: PgSettings) -> str:
+    """The CA file libpq verifies against: ``lua_ssl_trusted_certificate``.
+
+    One entry is used as is (``system``: libpq's system store); several are
+    joined into ``<prefix>/pg_trusted_certificates.pem``.
+    """
+    entries = list(settings.lua_ssl_trusted_certificate or ["system"])
+    if len(entries) == 1:
+        return str(entries[0])
+    parts = []
+    for entry in entries:
+        path = ssl.get_default_verify_paths().cafile if entry == "system" else entry
+        if path:
+            with open(path, encoding="ascii") as pem:
+                parts.append(pem.read().strip() + "\n")
+    prefix = settings.prefix or "."
+    os.makedirs(prefix, exist_ok=True)
+    bundle = os.path.join(prefix, "pg_trusted_certificates.pem")
+    with open(bundle, "w", encoding="ascii") as out:
+        out.writelines(parts)
+    return bundle
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -98,6 +140,11 @@ class PgPool:
     :param timeout: seconds bounding each step (slot wait, connect, statement).
     :param on_state: called with True when the pool works again after a
         failure, with False when it first fails.
+    :param semaphore_timeout: seconds a call may wait for one of the ``size``
+        slots when they are an explicit limit (``pg_max_concurrent_queries``);
+        past it the call fails with Kong's "error attempting to acquire query
+        semaphore: timeout". ``None``: the wait is bounded by ``timeout`` and
+        fails as the database being unavailable.
     """
 
     def __init__(
@@ -108,8 +155,11 @@ class PgPool:
         size: int = 4,
         timeout: float = 5.0,
         on_state: Callable[[bool], None] | None = None,
+        semaphore_timeout: float | None = None,
     ) -> None:
         self.reactor = reactor
+        self.size = size
+        self.semaphore_timeout = semaphore_timeout
         self.kwargs = kwargs
         self.timeout = timeout
         self.where = f"{kwargs.get('host')}:{kwargs.get('port')}"
@@ -200,7 +250,7 @@ class PgPool:
         """
         if self._closed:
             raise self.unavailable("store closed")
-        await self.timed(self._sem.acquire(), "waiting for a connection")
+        await self._acquire_slot()
         try:
             conn = await self._checkout()
             try:
@@ -221,6 +271,23 @@ class PgPool:
             return result
         finally:
             self._sem.release()
+
+    async def _acquire_slot(self) -> None:
+        if self.semaphore_timeout is None:
+            await self.timed(self._sem.acquire(), "waiting for a connection")
+            return
+        acquired = self._sem.acquire()
+        if acquired.called:
+            await acquired
+            return
+        expired = self.reactor.callLater(self.semaphore_timeout, acquired.cancel)
+        try:
+            await acquired
+        except CancelledError:
+            raise DatabaseError("error attempting to acquire query semaphore: timeout") from None
+        finally:
+            if expired.active():
+                expired.cancel()
 
     async def _checkout(self) -> PgConnection:
         while self._idle:

@@ -32,6 +32,8 @@ _log = Logger()
 
 CHANNEL = "kongtx_events"
 _MAX_PAYLOAD = 7000  # NOTIFY payloads must stay under 8000 bytes
+#: connections (concurrent transactions) when ``pg_max_concurrent_queries`` is 0 (no explicit limit)
+DEFAULT_POOL_SIZE = 4
 
 
 def _dumps(payload: Any) -> str:
@@ -49,13 +51,29 @@ class PostgresBackend:
     name = "postgres"
 
     def __init__(
-        self, settings: PgSettings, reactor: Any, node_id: str, *, pool_size: int = 4
+        self,
+        settings: PgSettings,
+        reactor: Any,
+        node_id: str,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         self.settings = settings
         self.reactor = reactor
         self.node_id = node_id
         self.timeout = settings.pg_timeout / 1000.0
-        self.pool = PgPool(reactor, connect_kwargs(settings), size=pool_size, timeout=self.timeout)
+        limit = settings.pg_max_concurrent_queries
+        semaphore_timeout = None
+        if limit > 0:  # Kong: at most this many queries at once, waiting pg_semaphore_timeout
+            pool_size = limit
+            semaphore_timeout = settings.pg_semaphore_timeout / 1000.0
+        self.pool = PgPool(
+            reactor,
+            connect_kwargs(settings),
+            size=pool_size,
+            timeout=self.timeout,
+            semaphore_timeout=semaphore_timeout,
+        )
         self.schema = SqlSchema(POSTGRES)
         self.publish_events = True
 

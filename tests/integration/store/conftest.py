@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import tempfile
 import types
 import uuid
 from collections.abc import AsyncIterator
@@ -29,7 +30,16 @@ START = 1_700_000_000.0
 def pg_settings(db: PgDatabase, **overrides: Any) -> Any:
     """A Config-like object pointing at ``db``."""
     values = dict(
-        db.settings, pg_timeout=5000, pg_ssl=False, db_update_frequency=1.0, database="postgres"
+        db.settings,
+        pg_timeout=5000,
+        pg_ssl=False,
+        pg_ssl_verify=False,
+        pg_max_concurrent_queries=0,
+        pg_semaphore_timeout=60000,
+        lua_ssl_trusted_certificate=["system"],
+        prefix=tempfile.gettempdir(),
+        db_update_frequency=1.0,
+        database="postgres",
     )
     values.update(overrides)
     return types.SimpleNamespace(**values)
