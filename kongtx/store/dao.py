@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -31,9 +31,10 @@ from kongtx.store.backend import CACHE_KEY, EXPIRE_AT, Row
 from kongtx.store.events import CREATE, DELETE, UPDATE, ChangeEvent, ChangeHub, ChangeListener
 from kongtx.store.paging import Page, decode_offset, encode_offset, lua_literal
 
-__all__ = ["DAO", "Page", "decode_offset", "encode_offset", "lua_literal"]
+__all__ = ["DAO", "Page", "TxWrites", "decode_offset", "encode_offset", "lua_literal"]
 
 MAX_TTL = 100000000
+T = TypeVar("T")
 
 
 class DAO:
@@ -340,50 +341,48 @@ class DAO:
         """
         ent = self._entity(entity)
         self._check_writable(ent, "update")
+        return await self._run(lambda tx: self._update_in_tx(tx, ent, id, patch))
+
+    async def _update_in_tx(self, tx: Any, ent: Any, id: str, patch: dict[str, Any]) -> Row:
         patch = dict(patch)
         ttl = self._pop_ttl(ent, patch)
         transient = self._pop_transient(ent, patch)
         patch.pop(ent.primary_key, None)
-
-        async def work(tx: Any) -> Row:
-            existing = await tx.get(ent, id)
-            if existing is None:
-                raise NotFound(
-                    f"could not find the entity with primary key '{{id=\"{id}\"}}'", {"id": id}
-                )
-            visible = {k: v for k, v in existing.items() if k not in (CACHE_KEY, EXPIRE_AT)}
-            processed = ent.process_input({**patch}, "update")
-            merged = ent.merge_update(visible, processed)
-            row = ent.fill_defaults(merged, tx.now)
-            fields = ent.fields_for(row)
-            for k, v in processed.items():  # an explicit null is not replaced by a default
-                if v is None and k in fields and not fields[k].auto:
-                    row[k] = None
-            return await self._replace_in_tx(tx, ent, existing, row, ttl, True, transient)
-
-        return await self._run(work)
+        existing = await tx.get(ent, id)
+        if existing is None:
+            raise NotFound(
+                f"could not find the entity with primary key '{{id=\"{id}\"}}'", {"id": id}
+            )
+        visible = {k: v for k, v in existing.items() if k not in (CACHE_KEY, EXPIRE_AT)}
+        processed = ent.process_input({**patch}, "update")
+        merged = ent.merge_update(visible, processed)
+        row = ent.fill_defaults(merged, tx.now)
+        fields = ent.fields_for(row)
+        for k, v in processed.items():  # an explicit null is not replaced by a default
+            if v is None and k in fields and not fields[k].auto:
+                row[k] = None
+        return await self._replace_in_tx(tx, ent, existing, row, ttl, True, transient)
 
     async def upsert(self, entity: Any, id: str, data: dict[str, Any]) -> Row:
         """PUT: create or fully replace the row ``id`` (omitted fields reset to defaults)."""
         ent = self._entity(entity)
         self._check_writable(ent, "create or update")
+        return await self._run(lambda tx: self._upsert_in_tx(tx, ent, id, data))
+
+    async def _upsert_in_tx(self, tx: Any, ent: Any, id: str, data: dict[str, Any]) -> Row:
         data = dict(data)
         ttl = self._pop_ttl(ent, data)
         data[ent.primary_key] = id
-
-        async def work(tx: Any) -> Row:
-            existing = await tx.get(ent, id)
-            if existing is None:
-                return await self._insert_in_tx(tx, ent, dict(data), ttl)
-            body = dict(data)
-            transient = self._pop_transient(ent, body)
-            row = ent.process_input(body, "upsert")
-            if row.get("created_at") is None and "created_at" in ent.fields:
-                row["created_at"] = existing.get("created_at")
-            row = ent.fill_defaults(row, tx.now)
-            return await self._replace_in_tx(tx, ent, existing, row, ttl, False, transient)
-
-        return await self._run(work)
+        existing = await tx.get(ent, id)
+        if existing is None:
+            return await self._insert_in_tx(tx, ent, dict(data), ttl)
+        body = dict(data)
+        transient = self._pop_transient(ent, body)
+        row = ent.process_input(body, "upsert")
+        if row.get("created_at") is None and "created_at" in ent.fields:
+            row["created_at"] = existing.get("created_at")
+        row = ent.fill_defaults(row, tx.now)
+        return await self._replace_in_tx(tx, ent, existing, row, ttl, False, transient)
 
     async def delete(self, entity: Any, id: str) -> None:
         """Delete row ``id`` (absent: no-op), cascading per ``on_delete``.
@@ -391,14 +390,22 @@ class DAO:
         :raises ForeignKeyViolation: (code 4) when a restricting row references it.
         """
         ent = self._entity(entity)
+        await self._run(lambda tx: self._delete_if_present_in_tx(tx, ent, id))
 
-        async def work(tx: Any) -> None:
-            old = await tx.get(ent, id)
-            if old is not None:
-                self._check_writable(ent, "remove")
-                await self._delete_in_tx(tx, ent, id, old)
+    async def _delete_if_present_in_tx(self, tx: Any, ent: Any, id: str) -> None:
+        old = await tx.get(ent, id)
+        if old is not None:
+            self._check_writable(ent, "remove")
+            await self._delete_in_tx(tx, ent, id, old)
 
-        await self._run(work)
+    async def transaction(self, fn: Callable[[TxWrites], Awaitable[T]]) -> T:
+        """Run ``await fn(writes)`` in ONE transaction: all of its writes or none.
+
+        ``writes`` has ``insert``/``update``/``upsert``/``delete``/``select`` as on the DAO;
+        an exception from ``fn`` rolls every write back. Change events fire
+        after the commit.
+        """
+        return await self._run(lambda tx: fn(TxWrites(self, tx)))  # type: ignore[no-any-return]
 
     async def select(self, entity: Any, id: str) -> Row | None:
         """Return row ``id`` or None."""
@@ -546,3 +553,45 @@ class DAO:
             fn()
         self._closers.clear()
         await self.backend.close()
+
+
+class TxWrites:
+    """The DAO's writes inside one open transaction (see :meth:`DAO.transaction`)."""
+
+    def __init__(self, dao: DAO, tx: Any) -> None:
+        self._dao = dao
+        self._tx = tx
+
+    async def insert(self, entity: Any, data: dict[str, Any]) -> Row:
+        """As :meth:`DAO.insert`."""
+        dao = self._dao
+        ent = dao._entity(entity)
+        dao._check_writable(ent, "create")
+        data = dict(data)
+        ttl = dao._pop_ttl(ent, data)
+        return await dao._insert_in_tx(self._tx, ent, data, ttl)
+
+    async def update(self, entity: Any, id: str, patch: dict[str, Any]) -> Row:
+        """As :meth:`DAO.update`."""
+        ent = self._dao._entity(entity)
+        self._dao._check_writable(ent, "update")
+        return await self._dao._update_in_tx(self._tx, ent, id, patch)
+
+    async def upsert(self, entity: Any, id: str, data: dict[str, Any]) -> Row:
+        """As :meth:`DAO.upsert`."""
+        ent = self._dao._entity(entity)
+        self._dao._check_writable(ent, "create or update")
+        return await self._dao._upsert_in_tx(self._tx, ent, id, data)
+
+    async def delete(self, entity: Any, id: str) -> None:
+        """As :meth:`DAO.delete`."""
+        await self._dao._delete_if_present_in_tx(self._tx, self._dao._entity(entity), id)
+
+    async def select(self, entity: Any, id: str) -> Row | None:
+        """Row ``id`` as this transaction sees it, or None."""
+        dao = self._dao
+        ent = dao._entity(entity)
+        row = await self._tx.get(ent, id)
+        if row is None:
+            return None
+        return await dao._with_transient(self._tx, ent, dao._present(ent, row, self._tx.now))

@@ -22,6 +22,7 @@ from kongtx.admin.request import AdminRequest, Response
 from kongtx.admin.routes.apis_model import (
     API_TAG,
     LegacyInvalid,
+    api_https_only,
     coerce_form_api,
     from_service_route,
     generation,
@@ -29,7 +30,17 @@ from kongtx.admin.routes.apis_model import (
     to_service_route,
     validate_api,
 )
+from kongtx.admin.routes.apis_ssl import (
+    api_hosts,
+    certificate_input,
+    ssl_error,
+    ssl_options,
+    ssl_plugin_view,
+    ssl_tag,
+    validate_ssl_config,
+)
 from kongtx.errors import KongtxError, NotFound, SchemaViolation, UniqueViolation
+from kongtx.store.dao import TxWrites
 
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
@@ -151,17 +162,70 @@ class LegacyApis:
             raise AdminError(exc.status, exc.body) from None
         service_in, route_in = to_service_route(valid, gen, api_id, created_ms)
         rid = route_id_for(api_id)
+        ssl = await self._ssl_plugin_of(api_id)
+        if ssl is not None and ssl_options(ssl)[0]:
+            route_in["protocols"] = ["https"]  # the ssl plugin's only_https
+
+        async def write(w: TxWrites) -> dict[str, Any]:
+            try:
+                service = await w.upsert("services", api_id, service_in)
+            except KongtxError as err:
+                raise _legacy_error(err, _SERVICE_TO_API, gen) from None
+            try:
+                route = await w.upsert("routes", rid, route_in)
+            except KongtxError as err:
+                raise _legacy_error(err, _ROUTE_TO_API, gen) from None
+            return from_service_route(service, route)
+
+        # service and route are written together or not at all
+        result: dict[str, Any] = await self.dao.transaction(write)
+        return result
+
+    # -- the 0.x ssl plugin (kongtx.admin.routes.apis_ssl) -----------------------
+
+    async def _ssl_plugin_of(self, api_id: str) -> dict[str, Any] | None:
+        page = await self.dao.page("certificates", size=1, tags=[ssl_tag(api_id)], tags_cond="and")
+        return page.rows[0] if page.rows else None
+
+    @staticmethod
+    async def _set_https_only(w: TxWrites, service: dict[str, Any], only_https: bool) -> None:
+        """Route protocols: https only for the ssl plugin's only_https or the API's https_only."""
+        https = only_https or api_https_only(service)
+        protocols = ["https"] if https else ["http", "https"]
+        await w.update("routes", route_id_for(service["id"]), {"protocols": protocols})
+
+    async def _ssl_write(
+        self, service: dict[str, Any], config: Any, existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         try:
-            service = await self.dao.upsert("services", api_id, service_in)
-        except KongtxError as err:
-            raise _legacy_error(err, _SERVICE_TO_API, gen) from None
-        try:
-            route = await self.dao.upsert("routes", rid, route_in)
-        except KongtxError as err:
-            if not existing:  # undo the half-created API
-                await self.dao.delete("services", api_id)
-            raise _legacy_error(err, _ROUTE_TO_API, gen) from None
-        return from_service_route(service, route)
+            valid = validate_ssl_config(config)
+        except LegacyInvalid as exc:
+            raise AdminError(exc.status, exc.body) from None
+        hosts = api_hosts(await self._represent(service))
+        cert_in = certificate_input(service["id"], hosts, valid)
+
+        async def write(w: TxWrites) -> dict[str, Any]:
+            try:
+                if existing is None:
+                    row = await w.insert("certificates", cert_in)
+                else:
+                    row = await w.update("certificates", existing["id"], cert_in)
+            except KongtxError as err:
+                status, body = ssl_error(err)
+                raise AdminError(status, body) from None
+            await self._set_https_only(w, service, valid["only_https"])
+            return row
+
+        result: dict[str, Any] = await self.dao.transaction(write)
+        return result
+
+    async def _ssl_of(self, params: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The API and, if ``params["plugins"]`` names it, its ssl plugin certificate."""
+        service = await self._load(params["apis"])
+        if service is None:
+            raise not_found()
+        ssl = await self._ssl_plugin_of(service["id"])
+        return service, ssl if ssl is not None and ssl["id"] == params["plugins"] else None
 
     async def _all_apis(self) -> list[dict[str, Any]]:
         services = self.api.registry.get("services")
@@ -260,8 +324,15 @@ class LegacyApis:
         service = await self._load(params["apis"])
         if service is None:
             raise not_found()
-        await self.dao.delete("routes", route_id_for(service["id"]))
-        await self.dao.delete("services", service["id"])
+        ssl = await self._ssl_plugin_of(service["id"])
+
+        async def remove(w: TxWrites) -> None:
+            if ssl is not None:
+                await w.delete("certificates", ssl["id"])
+            await w.delete("routes", route_id_for(service["id"]))
+            await w.delete("services", service["id"])
+
+        await self.dao.transaction(remove)
         return Response(204)
 
     # -- /apis/{api}/plugins --------------------------------------------------
@@ -305,12 +376,21 @@ class LegacyApis:
                 self.api.registry.get("plugins"), foreign=("route", route_id_for(service["id"]))
             )
         ]
+        ssl = await self._ssl_plugin_of(service["id"])
+        if ssl is not None:
+            rows.insert(0, ssl_plugin_view(ssl, service["id"]))
         return Response(200, {"data": rows, "total": len(rows)})
 
     async def plugins_create(self, req: AdminRequest, params: dict[str, str]) -> Response:
         service = await self._load(params["apis"])
         if service is None:
             raise not_found()
+        raw = req.body().data
+        if raw.get("name") == "ssl":  # the 0.x plugin: a certificate for the API's hosts
+            if await self._ssl_plugin_of(service["id"]) is not None:
+                raise AdminError(409, {"name": "already exists with value 'ssl'"})
+            row = await self._ssl_write(service, raw.get("config"), None)
+            return Response(201, ssl_plugin_view(row, service["id"]))
         data = self._plugin_input(req)
         data["route"] = {"id": route_id_for(service["id"])}
         try:
@@ -323,10 +403,21 @@ class LegacyApis:
         return Response(201, _plugin_view(row, service["id"]))
 
     async def plugin_get(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service, ssl = await self._ssl_of(params)
+        if ssl is not None:
+            return Response(200, ssl_plugin_view(ssl, service["id"]))
         service, row = await self._api_plugin(params)
         return Response(200, _plugin_view(row, service["id"]))
 
     async def plugin_patch(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service, ssl = await self._ssl_of(params)
+        if ssl is not None:
+            config = dict(ssl_plugin_view(ssl, service["id"])["config"])
+            patch_config = req.body().data.get("config")
+            if isinstance(patch_config, dict):
+                config.update(patch_config)
+            row = await self._ssl_write(service, config, ssl)
+            return Response(200, ssl_plugin_view(row, service["id"]))
         service, row = await self._api_plugin(params)
         try:
             updated = await self.dao.update("plugins", row["id"], self._plugin_input(req, row))
@@ -335,6 +426,16 @@ class LegacyApis:
         return Response(200, _plugin_view(updated, service["id"]))
 
     async def plugin_delete(self, req: AdminRequest, params: dict[str, str]) -> Response:
+        service, ssl = await self._ssl_of(params)
+        if ssl is not None:
+            found = ssl
+
+            async def remove(w: TxWrites) -> None:
+                await w.delete("certificates", found["id"])
+                await self._set_https_only(w, service, False)
+
+            await self.dao.transaction(remove)
+            return Response(204)
         _, row = await self._api_plugin(params)
         await self.dao.delete("plugins", row["id"])
         return Response(204)

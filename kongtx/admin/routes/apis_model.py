@@ -5,8 +5,9 @@ Storage layout (kongtx's choice, see the module docs of ``apis.py``): the API
 carry the API ``name`` and the tag ``kongtx-api``.  Fields with no 3.x
 counterpart live in service tags: ``kongtx-api-gen:09|10`` (which field
 generation the client used), ``kongtx-api-ms:<created_at ms>``,
-``kongtx-api-hit:0|1`` (http_if_terminated) and ``kongtx-api-url:<base64url>``
-(the upstream_url exactly as sent).
+``kongtx-api-hit:0|1`` (http_if_terminated), ``kongtx-api-https:0|1``
+(https_only, as the route may also be https-only for an ssl plugin) and
+``kongtx-api-url:<base64url>`` (the upstream_url exactly as sent).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "API_TAG",
+    "api_https_only",
     "LegacyInvalid",
     "coerce_form_api",
     "from_service_route",
@@ -130,6 +132,72 @@ def _path(value: str) -> str:
     return value if _PLAIN_PATH.match(value) else "~" + value
 
 
+AT_LEAST_09 = "At least a 'request_host' or a 'request_path' must be specified"
+_DNS_09 = re.compile(r"^[0-9A-Za-z._-]+\.[0-9A-Za-z][0-9A-Za-z]+$")
+_PATH_09 = re.compile(r"^/[0-9A-Za-z._~/-]*$")
+_WILDCARD_END_09 = re.compile(r".\.\*$")
+
+
+def _request_host_error(host: str) -> str | None:
+    """Kong 0.9's ``request_host`` check (plain DNS name, or one leading/trailing wildcard)."""
+    count = host.count("*")
+    if count == 0:
+        if not _DNS_09.match(host) or any(
+            seg == "" or seg.startswith("-") or seg.endswith("-") for seg in host.split(".")
+        ):
+            return f"Invalid value: {host}"
+        return None
+    if count == 1:
+        pos = host.find("*")
+        valid = (pos == 0 and host.startswith("*.")) or (
+            pos == len(host) - 1 and _WILDCARD_END_09.search(host) is not None
+        )
+        return None if valid else f"Invalid wildcard placement: {host}"
+    return f"Only one wildcard is allowed: {host}"
+
+
+def _request_path_error(path: str) -> str | None:
+    """Kong 0.9's ``request_path`` check."""
+    if not path.startswith("/"):
+        return f"must be prefixed with slash: '{path}'"
+    if "//" in path:
+        return f"invalid: '{path}'"
+    if not _PATH_09.match(path):
+        return "must only contain alphanumeric and '., -, _, ~, /' characters"
+    return None
+
+
+def _check_09(api: dict[str, Any], errors: dict[str, Any]) -> None:
+    """0.9's ``request_host``/``request_path`` rules and its default ``name``, in place."""
+    for key in ("request_host", "request_path"):
+        if key in api and not isinstance(api[key], str):
+            errors[key] = f"{key} is not a string"
+        elif api.get(key) == "":
+            del api[key]
+    host, path = api.get("request_host"), api.get("request_path")
+    texts = [v.strip() for v in (host, path) if isinstance(v, str)]
+    if not any(texts):
+        for key in ("request_host", "request_path"):
+            errors.setdefault(key, AT_LEAST_09)
+        return
+    if isinstance(host, str):
+        message = _request_host_error(host)
+        if message:
+            errors.setdefault("request_host", message)
+    if isinstance(path, str):
+        message = _request_path_error(path)
+        if message:
+            errors.setdefault("request_path", message)
+        elif path != "/" and path.endswith("/"):
+            api["request_path"] = path[:-1]
+    if "name" not in api:
+        source = host if isinstance(host, str) else None
+        if source is None and isinstance(path, str):
+            source = path[1:].replace("/", "-")
+        if source:
+            api["name"] = re.sub(r"[^A-Za-z0-9_.~-]", "-", source)
+
+
 def validate_api(data: dict[str, Any], gen: str) -> dict[str, Any]:
     """Check a full 0.x API object (after defaults); return it normalized.
 
@@ -141,10 +209,8 @@ def validate_api(data: dict[str, Any], gen: str) -> dict[str, Any]:
         if key not in allowed:
             errors[key] = f"{key} is an unknown field"
     api = {k: v for k, v in data.items() if v is not None}
-    if gen == "09" and "name" not in api:
-        source = api.get("request_host") or api.get("request_path")
-        if isinstance(source, str):
-            api["name"] = re.sub(r"[^A-Za-z0-9._~-]", "-", source.strip("/")) or "api"
+    if gen == "09":
+        _check_09(api, errors)
     for key in _BOOLS:
         if key in api and not isinstance(api[key], bool):
             errors[key] = f"{key} is not a boolean"
@@ -167,27 +233,19 @@ def validate_api(data: dict[str, Any], gen: str) -> dict[str, Any]:
         ):
             errors[key] = f"{key} is not an array"
     if "name" not in api:
-        errors.setdefault("name", "name is required")
+        if gen != "09":  # 0.9 derives the name and does not require one
+            errors.setdefault("name", "name is required")
     elif not isinstance(api["name"], str) or not _NAME.match(api["name"]):
         errors.setdefault("name", "name must only contain alphanumeric and '., -, _, ~' characters")
     if "upstream_url" not in api:
         errors.setdefault("upstream_url", "upstream_url is required")
     else:
         _check_url(api["upstream_url"], errors)
-    for key in ("request_path", "uris"):
-        values = api.get(key)
-        values = [values] if isinstance(values, str) else values or []
-        for value in values:
-            if not isinstance(value, str) or not value.startswith("/"):
-                errors.setdefault(key, f"{key} must be prefixed with slash: '{value}'")
-    if "request_host" in api and not isinstance(api["request_host"], str):
-        errors.setdefault("request_host", "request_host is not a string")
+    for value in api.get("uris") or []:
+        if not isinstance(value, str) or not value.startswith("/"):
+            errors.setdefault("uris", f"uris must be prefixed with slash: '{value}'")
     if errors:
         raise LegacyInvalid(errors)
-    if gen == "09" and not (api.get("request_host") or api.get("request_path")):
-        raise LegacyInvalid(
-            {"message": "At least a 'request_host' or a 'request_path' must be specified"}
-        )
     if gen == "10" and not (api.get("hosts") or api.get("uris") or api.get("methods")):
         raise LegacyInvalid(
             {"message": "at least one of 'hosts', 'uris' or 'methods' must be specified"}
@@ -227,6 +285,7 @@ def to_service_route(
             API_TAG,
             f"kongtx-api-gen:{gen}",
             f"kongtx-api-hit:{hit}",
+            f"kongtx-api-https:{int(https_only)}",
             f"kongtx-api-url:{encoded}",
         ],
     }
@@ -251,6 +310,14 @@ def _tag_value(tags: list[str], prefix: str) -> str | None:
         if tag.startswith(prefix):
             return tag[len(prefix) :]
     return None
+
+
+def api_https_only(service: dict[str, Any], route: dict[str, Any] | None = None) -> bool:
+    """The API's own ``https_only`` (an ssl plugin's only_https also makes its route https-only)."""
+    flag = _tag_value(service.get("tags") or [], "kongtx-api-https:")
+    if flag is not None:
+        return flag == "1"
+    return bool(route) and (route or {}).get("protocols") == ["https"]
 
 
 def _unregex(path: str) -> str:
@@ -291,6 +358,6 @@ def from_service_route(service: dict[str, Any], route: dict[str, Any] | None) ->
         api["upstream_connect_timeout"] = service.get("connect_timeout")
         api["upstream_send_timeout"] = service.get("write_timeout")
         api["upstream_read_timeout"] = service.get("read_timeout")
-        api["https_only"] = route.get("protocols") == ["https"]
+        api["https_only"] = api_https_only(service, route)
         api["http_if_terminated"] = _tag_value(tags, "kongtx-api-hit:") == "1"
     return {k: v for k, v in api.items() if v is not None}

@@ -79,3 +79,42 @@ async def test_non_uuid_id_without_endpoint_key_is_invalid_primary_key(admin) ->
     for method in ("get", "patch", "delete"):
         reply = await getattr(admin, method)("/ca_certificates/not-a-uuid")
         assert reply.status == 400 and reply.json == expected, method
+
+
+AT_LEAST = "At least a 'request_host' or a 'request_path' must be specified"
+
+
+@pytest_twisted.ensureDeferred
+async def test_apis_09_validation_messages(admin) -> None:
+    """0.9 form: both fields named when neither is given (no 'name is required'); 0.9's
+    'Invalid value' for a bad request_host; the name is derived from request_host."""
+    reply = await admin.post("/apis", form={"request_host": "", "upstream_url": "http://x.test"})
+    assert reply.status == 400
+    assert reply.json == {"request_host": AT_LEAST, "request_path": AT_LEAST}
+    reply = await admin.post(
+        "/apis", json_body={"request_host": "my-api", "upstream_url": "http://my-api.con"}
+    )
+    assert reply.status == 400 and reply.json == {"request_host": "Invalid value: my-api"}
+    host = f"{unique('api')}.test"
+    reply = await admin.post("/apis", json_body={"request_host": host, "upstream_url": "http://x"})
+    assert reply.status == 201 and reply.json["name"] == host
+
+
+@pytest_twisted.ensureDeferred
+async def test_apis_writes_are_one_transaction(admin) -> None:
+    """A PATCH whose route part fails leaves the service part unchanged too."""
+    name = unique("tx")
+    reply = await admin.post(
+        "/apis",
+        json_body={"name": name, "hosts": ["tx.example"], "upstream_url": "http://a.example"},
+    )
+    assert reply.status == 201, reply.json
+    reply = await admin.patch(
+        f"/apis/{name}",
+        json_body={"upstream_url": "http://b.example", "retries": 1, "hosts": ["bad host!"]},
+    )
+    assert reply.status == 400 and "hosts" in reply.json, reply.json
+    after = (await admin.get(f"/apis/{name}")).json
+    assert after["upstream_url"] == "http://a.example" and after["retries"] == 5
+    service = (await admin.get(f"/services/{name}")).json
+    assert service["host"] == "a.example" and service["retries"] == 5

@@ -192,3 +192,73 @@ async def test_https_service_with_verification_and_client_certificate(tmp_path):
     finally:
         await gw.stop()
         await upstream.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_legacy_ssl_plugin_on_an_api(tmp_path, frontend):
+    """0.x ``ssl`` plugin on /apis: a certificate served for the API's host by SNI and
+    https-only routing (426 on plain HTTP); deleting it restores both."""
+    async with gateway_and_upstream(tmp_path, frontend, plugins="off") as (gw, upstream):
+        reply = await gw.admin(
+            "POST",
+            "/apis",
+            {"request_host": "legacy.test", "upstream_url": f"http://127.0.0.1:{upstream.port}"},
+        )
+        assert reply.status == 201, reply
+        assert reply.json["name"] == "legacy.test"
+        cert, key = make_certificate("legacy.test")
+        config = {"cert": cert.decode(), "key": key.decode(), "only_https": True}
+        reply = await gw.admin(
+            "POST", "/apis/legacy.test/plugins", {"name": "ssl", "config": config}
+        )
+        assert reply.status == 201, reply
+        plugin = reply.json
+        assert plugin["name"] == "ssl" and plugin["config"]["only_https"] is True
+        assert plugin["config"]["accept_http_if_already_terminated"] is False
+
+        grab = await _tls_get(gw.proxy_ssl_port, "legacy.test")
+        assert grab.subject_cn == "legacy.test" and grab.data.startswith(b"HTTP/1.1 200"), grab.data
+        plain = await gw.proxy("GET", "/", headers={"Host": "legacy.test", "Accept": "*/*"})
+        assert plain.status == 426 and plain.json["message"] == "Please use HTTPS protocol"
+
+        listed = (await gw.admin("GET", "/apis/legacy.test/plugins")).json
+        assert [p["id"] for p in listed["data"]] == [plugin["id"]] and listed["total"] == 1
+        again = await gw.admin(
+            "POST", "/apis/legacy.test/plugins", {"name": "ssl", "config": config}
+        )
+        assert again.status == 409
+
+        reply = await gw.admin(
+            "PATCH", f"/apis/legacy.test/plugins/{plugin['id']}", {"config": {"only_https": False}}
+        )
+        assert reply.status == 200 and reply.json["config"]["only_https"] is False
+        assert (await gw.proxy("GET", "/", headers={"Host": "legacy.test"})).status == 200
+
+        reply = await gw.admin("DELETE", f"/apis/legacy.test/plugins/{plugin['id']}")
+        assert reply.status == 204
+        grab = await _tls_get(gw.proxy_ssl_port, "legacy.test")
+        assert grab.subject_cn != "legacy.test"
+        assert (await gw.admin("GET", "/certificates")).json["data"] == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_legacy_ssl_plugin_errors(tmp_path):
+    """0.x messages for a missing key and a bad certificate; nothing is stored."""
+    async with gateway_and_upstream(tmp_path, "native", plugins="off") as (gw, _):
+        await gw.admin(
+            "POST", "/apis", {"request_host": "e.test", "upstream_url": "http://127.0.0.1:9"}
+        )
+        reply = await gw.admin(
+            "POST", "/apis/e.test/plugins", {"name": "ssl", "config": {"cert": "x"}}
+        )
+        assert reply.status == 400 and reply.json == {"config.key": "key is required"}
+        _, key = make_certificate("e.test")
+        reply = await gw.admin(
+            "POST",
+            "/apis/e.test/plugins",
+            {"name": "ssl", "config": {"cert": "not a cert", "key": key.decode()}},
+        )
+        assert reply.status == 400 and reply.json == {"config.cert": "Invalid SSL certificate"}
+        assert (await gw.admin("GET", "/certificates")).json["data"] == []
+        plain = await gw.admin("GET", "/apis/e.test")
+        assert plain.status == 200

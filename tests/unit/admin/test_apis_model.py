@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kongtx.admin.routes.apis_model import (
+    AT_LEAST_09,
     LegacyInvalid,
     coerce_form_api,
     from_service_route,
@@ -94,7 +95,61 @@ def test_regex_uri_gets_tilde_and_loses_it_on_output() -> None:
         (
             {"name": "a", "upstream_url": "http://x", "preserve_host": False},
             "09",
-            {"message": "At least a 'request_host' or a 'request_path' must be specified"},
+            {"request_host": AT_LEAST_09, "request_path": AT_LEAST_09},
+        ),
+        (
+            {"request_host": "", "strip_request_path": True},
+            "09",
+            {
+                "request_host": AT_LEAST_09,
+                "request_path": AT_LEAST_09,
+                "upstream_url": "upstream_url is required",
+            },
+        ),
+        (
+            {"request_path": True, "upstream_url": "http://x"},
+            "09",
+            {"request_path": "request_path is not a string", "request_host": AT_LEAST_09},
+        ),
+        (
+            {"request_host": "my-api", "upstream_url": "http://x"},
+            "09",
+            {"request_host": "Invalid value: my-api"},
+        ),
+        (
+            {"request_host": "/httpbin", "upstream_url": "http://x"},
+            "09",
+            {"request_host": "Invalid value: /httpbin"},
+        ),
+        (
+            {"request_host": "a-.b.com", "upstream_url": "http://x"},
+            "09",
+            {"request_host": "Invalid value: a-.b.com"},
+        ),
+        (
+            {"request_host": "a.*.com", "upstream_url": "http://x"},
+            "09",
+            {"request_host": "Invalid wildcard placement: a.*.com"},
+        ),
+        (
+            {"request_host": "*.a.*", "upstream_url": "http://x"},
+            "09",
+            {"request_host": "Only one wildcard is allowed: *.a.*"},
+        ),
+        (
+            {"request_path": "x", "upstream_url": "http://x"},
+            "09",
+            {"request_path": "must be prefixed with slash: 'x'"},
+        ),
+        (
+            {"request_path": "/a//b", "upstream_url": "http://x"},
+            "09",
+            {"request_path": "invalid: '/a//b'"},
+        ),
+        (
+            {"request_path": "/a b", "upstream_url": "http://x"},
+            "09",
+            {"request_path": "must only contain alphanumeric and '., -, _, ~, /' characters"},
         ),
     ],
 )
@@ -103,6 +158,20 @@ def test_legacy_validation_messages(data: dict, gen: str, errors: dict) -> None:
     with pytest.raises(LegacyInvalid) as info:
         validate_api(data, gen)
     assert info.value.body == errors
+
+
+@pytest.mark.parametrize(
+    "data,name,path",
+    [
+        ({"request_host": "mockbin.com"}, "mockbin.com", None),
+        ({"request_path": "/mock/bin/"}, "mock-bin-", "/mock/bin"),
+        ({"request_host": "*.mockbin.com", "request_path": "/x"}, "-.mockbin.com", "/x"),
+    ],
+)
+def test_09_name_is_derived(data: dict, name: str, path: str | None) -> None:
+    """0.9: the name defaults to request_host, else request_path; trailing slash dropped."""
+    api = validate_api({**data, "upstream_url": "http://x.org"}, "09")
+    assert api["name"] == name and api.get("request_path") == path
 
 
 def test_form_coercion_splits_commas() -> None:
