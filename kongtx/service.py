@@ -23,7 +23,7 @@ from kongtx import tls
 from kongtx.bus import NodeBus
 from kongtx.cache import Entities, open_entities
 from kongtx.http.client import UpstreamPool
-from kongtx.http.connstats import ConnectionStats
+from kongtx.http.connstats import ConnectionStats, StatsBoard
 from kongtx.logsinks.node_logs import NodeLogs
 from kongtx.plugins.base import PluginSet, load_plugins
 from kongtx.proxy.dns import DNSCache, system_resolver
@@ -89,6 +89,8 @@ class GatewayNode(MultiService):
         self.counters: CounterPolicies | None = None
         #: client connections and requests of the proxy listeners (``/status``, metrics)
         self.connections = ConnectionStats()
+        #: worker processes' counters (worker 0 of several; see kongtx.workers)
+        self.stats_board: StatsBoard | None = None
         self.ports: dict[str, list[IListeningPort]] = {
             "proxy": [],
             "proxy_ssl": [],
@@ -186,7 +188,7 @@ class GatewayNode(MultiService):
             "plugins_available": self.plugins.available(),
             "health": self.balancers,
             "clock": self.reactor,
-            "server_stats": self._server_stats,
+            "server_stats": self.server_stats,
         }
         admin = AdminAPI(
             self.dao,
@@ -246,9 +248,11 @@ class GatewayNode(MultiService):
         )
         return GatewaySite(resource, reactor=self.reactor, stats=self.connections)
 
-    def _server_stats(self) -> dict[str, int]:
-        """``/status`` counters of the proxy listeners."""
-        return self.connections.snapshot()
+    def server_stats(self) -> dict[str, int]:
+        """``/status`` ``server``: the proxy listeners' counters of this node, every worker
+        process included (their published values, at most half a second old)."""
+        board = self.stats_board
+        return self.connections.snapshot(*(board.others() if board is not None else ()))
 
     def _certificate_for(self, server_name: str) -> tuple[str, str] | None:
         snapshots = self.snapshots

@@ -60,6 +60,7 @@ from zope.interface import directlyProvides, providedBy
 
 from kongtx.config import Config
 from kongtx.errors import ConfigError
+from kongtx.http.connstats import StatsBoard
 from kongtx.store.events import ChangeEvent, event_from_wire, event_to_wire
 
 __all__ = [
@@ -76,6 +77,8 @@ RESTART_DELAY = 0.5
 MAX_RESTART_DELAY = 30.0
 STABLE_AFTER = 10.0  # a child that lived this long is healthy: reset the backoff
 _MAX_EVENT_LINE = 64 * 1024  # a larger change event is forwarded without its rows
+STATS_FILE = "connections.stats"  # in the prefix: each child's connection counters
+STATS_INTERVAL = 0.5  # seconds between a child's publications of its counters
 
 
 # --------------------------------------------------------------------------- listening sockets
@@ -340,6 +343,8 @@ class WorkerSupervisor(Service):
             "config": _raw_config(self.node.config),
             "ports": [port for _iface, port in self._bound()],
             "counters": self.counters_address,
+            "stats": self.node.stats_board.path if self.node.stats_board is not None else None,
+            "slots": self.count,
         }
         protocol.send(json.dumps(boot).encode() + b"\n")
         self.workers[index] = protocol
@@ -357,7 +362,11 @@ class WorkerSupervisor(Service):
 
     def _worker_ended(self, worker: _WorkerProtocol, reason: Failure) -> None:
         index = worker.index
-        if self.workers.get(index) is not worker or self._stopping:
+        if self.workers.get(index) is not worker:
+            return
+        if self.node.stats_board is not None:  # its connections are gone
+            self.node.stats_board.clear_gauges(index)
+        if self._stopping:
             return
         lived = self.reactor.seconds() - self._started_at.get(index, 0.0)
         delay = RESTART_DELAY if lived >= STABLE_AFTER else self._delays.get(index, RESTART_DELAY)
@@ -442,6 +451,8 @@ def make_service(reactor: Any, config: Any) -> Any:
 
     wrapped = ReusePortReactor(reactor)
     node = build_gateway(wrapped, config)
+    os.makedirs(config.prefix, exist_ok=True)
+    node.stats_board = StatsBoard.create(os.path.join(config.prefix, STATS_FILE), count)
     address = new_address()
     counters = CounterServer(reactor, node.local_counters, address)
     supervisor = WorkerSupervisor(
@@ -461,6 +472,19 @@ def _read_line(fd: int) -> bytes:
         if not ch or ch == b"\n":
             return bytes(out)
         out += ch
+
+
+def _publish_connection_stats(reactor: Any, node: Any, path: str, slots: int) -> None:
+    """Publish this worker's connection counters for worker 0's ``/status``."""
+    from twisted.internet.task import LoopingCall
+
+    board = StatsBoard.open(path, slots)
+    index = node.worker_index
+    board.resume(index, node.connections)
+    publisher = LoopingCall(board.publish, index, node.connections)
+    publisher.clock = reactor
+    publisher.start(STATS_INTERVAL, now=True)
+    reactor.addSystemEventTrigger("after", "shutdown", board.clear_gauges, index)
 
 
 def _child_main() -> int:
@@ -498,6 +522,8 @@ def _child_main() -> int:
 
         node.local_counters = SharedCounters(reactor, boot["counters"])
     node.worker_index = int(boot["index"])
+    if boot.get("stats"):
+        _publish_connection_stats(reactor, node, boot["stats"], int(boot["slots"]))
     freeze_gc_when_ready(node)
     install_sigusr1(reactor)
     status = {"code": 0}

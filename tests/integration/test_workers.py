@@ -473,6 +473,59 @@ async def test_killed_worker_is_restarted(node: Node, upstream: Upstream) -> Non
     assert new <= {pid for pid, _path in upstream.served}
 
 
+async def _server_status(node: Node) -> dict[str, int]:
+    code, body = await _http("GET", f"http://127.0.0.1:{node.admin}/status")
+    assert code == 200, body
+    return dict(json.loads(body)["server"])
+
+
+@pytest_twisted.ensureDeferred
+async def test_status_counts_every_workers_connections(node: Node) -> None:
+    """/status adds up the connections and requests of all worker processes, as nginx does."""
+    from tests.integration.harness import raw_connect
+
+    await _started(node)
+    base = await _server_status(node)
+    clients = []
+    holders: set[int | None] = set()
+    while len(clients) < 40 and (len(clients) < 12 or len(holders - {node.proc.pid}) == 0):
+        client = await raw_connect(node.proxy)
+        clients.append(client)
+        local = client.transport.getHost().port
+        holder = await _until(
+            lambda local=local: _pid_of_connection(node.proxy, local, node.workers()) or 0,
+            "the connection to be accepted",
+            node,
+        )
+        holders.add(holder)
+    assert holders - {node.proc.pid}, "no connection reached the child worker"
+    opened = len(clients)
+
+    async def check(want: Any) -> dict[str, int]:
+        from twisted.internet import reactor
+
+        deadline = reactor.seconds() + DEADLINE
+        while True:
+            server = await _server_status(node)
+            if want(server) or reactor.seconds() > deadline:
+                return server
+            await _pause(0.1)
+
+    server = await check(lambda s: s["connections_waiting"] >= base["connections_waiting"] + opened)
+    assert server["connections_waiting"] == base["connections_waiting"] + opened, (base, server)
+    assert server["connections_accepted"] >= base["connections_accepted"] + opened
+    for client in clients:
+        client.transport.loseConnection()
+    server = await check(lambda s: s["connections_active"] == base["connections_active"])
+    assert server["connections_active"] == base["connections_active"], (base, server)
+
+    before = server["total_requests"]
+    statuses = await _burst(node, "/nothing", 40)  # 404s, each on a new connection
+    assert statuses == [404] * 40
+    server = await check(lambda s: s["total_requests"] >= before + 40)
+    assert server["total_requests"] == before + 40, (before, server)
+
+
 @pytest_twisted.ensureDeferred
 async def test_sigterm_stops_every_worker(node: Node) -> None:
     """SIGTERM to the parent stops the children too, and the parent exits cleanly."""
