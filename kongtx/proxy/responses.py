@@ -108,14 +108,14 @@ def response_type(accept: str | None) -> str:
     return content_type
 
 
-def _joined(headers: Headers, name: str) -> str | None:
-    values = headers.get_all(name)
-    return ",".join(values) if values else None
+def _first(headers: Headers, name: str) -> str | None:
+    """The first ``name`` header, as Kong's ``get_header`` reads it."""
+    return headers.get(name)
 
 
 def negotiate(headers: Headers) -> str:
     """The body type of ``kong.response.error``: from ``Accept`` (JSON without one)."""
-    return response_type(_joined(headers, "accept"))
+    return response_type(_first(headers, "accept"))
 
 
 def load_templates(config: Config) -> dict[str, str]:
@@ -212,9 +212,9 @@ def render_nginx_error(
     ``error_default_type``, each read as :func:`response_type` does.
     """
     message = NGINX_MESSAGES.get(status, f"The upstream server responded with {status}")
-    accept = _joined(request_headers, "accept")
+    accept = _first(request_headers, "accept")
     if accept is None:
-        accept = _joined(request_headers, "content-type")
+        accept = _first(request_headers, "content-type")
         if accept is None:
             accept = default_type
     content_type = response_type(accept)
