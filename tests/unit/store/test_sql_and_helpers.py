@@ -89,8 +89,16 @@ def test_connect_kwargs_from_settings() -> None:
 
     class S:
         pg_host, pg_port, pg_user, pg_password, pg_database = "h", 6543, "u", "pw", "d"
-        pg_ssl, pg_timeout = True, 2500
+        pg_ssl, pg_ssl_verify, pg_timeout = True, False, 2500
+        lua_ssl_trusted_certificate, prefix = ["/etc/ca.pem"], "/tmp"
 
     kw = connect_kwargs(S())
     assert kw["host"] == "h" and kw["port"] == 6543 and kw["dbname"] == "d"
     assert kw["password"] == "pw" and kw["sslmode"] == "require" and kw["connect_timeout"] == 3
+    S.pg_ssl_verify = True
+    kw = connect_kwargs(S())
+    assert kw["sslmode"] == "verify-ca" and kw["sslrootcert"] == "/etc/ca.pem"
+    S.lua_ssl_trusted_certificate = ["system"]
+    assert connect_kwargs(S())["sslmode"] == "verify-full"
+    S.pg_ssl = False
+    assert connect_kwargs(S())["sslmode"] == "disable" and "sslrootcert" not in connect_kwargs(S())
