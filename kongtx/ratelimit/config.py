@@ -21,6 +21,7 @@ __all__ = [
     "REDIS",
     "legacy_redis_shorthand",
     "period_fields",
+    "policy_fields",
     "periods_in_order",
     "redis_checks",
 ]
@@ -90,6 +91,24 @@ def redis_checks(prefix: str = "config") -> list[Conditional]:
         )
         for field in ("host", "port", "timeout")
     ]
+
+
+def policy_fields(**policy_options: Any) -> dict[str, Any]:
+    """``policy``, ``fault_tolerant`` and ``redis``, as both counting plugins declare them."""
+    return {
+        "policy": String(
+            default="local",
+            one_of=("local", "cluster", "redis"),
+            description="Where counters live: local (this node), cluster (the database) or redis.",
+            **policy_options,
+        ),
+        "fault_tolerant": Boolean(
+            required=True,
+            default=True,
+            description="Proxy requests when the counters cannot be reached.",
+        ),
+        "redis": REDIS(description="Redis connection (policy redis)."),
+    }
 
 
 def period_fields(counted: str = "HTTP requests") -> dict[str, Number]:

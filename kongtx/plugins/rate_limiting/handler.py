@@ -22,10 +22,10 @@ from twisted.python.failure import Failure
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import ProxyContext
 from kongtx.plugins.rate_limiting.plan import RateLimitPlan
-from kongtx.ratelimit.counters import CounterUnavailable, LocalCounters, Outcome
-from kongtx.ratelimit.policies import CounterPolicies
+from kongtx.ratelimit.counters import CounterUnavailable, Outcome
+from kongtx.ratelimit.plugin import CountingPlugin
 from kongtx.ratelimit.windows import Window
 
 __all__ = ["RateLimitingHandler"]
@@ -35,60 +35,36 @@ log = Logger()
 _HEADERS = "rate-limiting:headers"  # ctx.shared key: headers for header_filter
 
 
-class RateLimitingHandler(PluginHandler):
+class RateLimitingHandler(CountingPlugin[RateLimitPlan]):
     """The ``rate-limiting`` plugin."""
 
     name = "rate-limiting"
     priority = 910
     version = KONG_COMPAT_VERSION
 
-    def __init__(self) -> None:
-        self._scopes: dict[int, tuple[str | None, str | None]] = {}
-        self._plans: ConfigCache[RateLimitPlan] = ConfigCache(self._plan)
-        self._counters: CounterPolicies | None = None
-
-    def attach(self, node: Any) -> None:
-        """Count with the node's policies (its local store is shared by its workers)."""
-        self._counters = node.counters
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Digest every config once per snapshot, with its plugin's route and service."""
-        self._scopes = {
-            id(row["config"]): (_ref(row.get("route")), _ref(row.get("service")))
-            for row in configs
-            if isinstance(row.get("config"), dict)
-        }
-        self._plans.reset(configs)
-
-    def _plan(self, conf: dict[str, Any]) -> RateLimitPlan:
-        route_id, service_id = self._scopes.get(id(conf), (None, None))
+    def make_plan(
+        self, conf: dict[str, Any], route_id: str | None, service_id: str | None
+    ) -> RateLimitPlan:
+        """Digest one config."""
         return RateLimitPlan(conf, route_id, service_id)
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Count the request; block it past a limit."""
-        plan = self._plans.get(conf)
-        store = plan.store
-        if store is None:
-            store = plan.store = self._policies(ctx).store_for(conf)
+        plan, store = self.plan_and_store(ctx, conf)
         now = ctx.clock.seconds()
         windows = plan.windows(now)
         result = store.hit(plan.hits(plan.identifier(ctx), windows), True)
         if isinstance(result, Outcome):
             self._decide(result, ctx, plan, windows, now)
             return None
-        result.addCallbacks(
+        waiting: Deferred[Any] = result
+        waiting.addCallbacks(
             self._decide,
             self._unavailable,
             callbackArgs=(ctx, plan, windows, now),
             errbackArgs=(plan,),
         )
-        return result
-
-    def _policies(self, ctx: ProxyContext) -> CounterPolicies:
-        if self._counters is None:
-            # Not attached to a node (plugin tests): counters of this handler's own.
-            self._counters = CounterPolicies(ctx.clock, LocalCounters(ctx.clock))
-        return self._counters
+        return waiting
 
     @staticmethod
     def _decide(
@@ -119,12 +95,3 @@ class RateLimitingHandler(PluginHandler):
             # Replace any the upstream sent, in one pass over the response's headers.
             ctx.response_headers.take(self._plans.get(conf).header_names)
             ctx.response_headers.extend(headers)
-
-    def detach(self) -> None:
-        """Forget the node's policies and the plans bound to them."""
-        self._counters = None
-        self._plans.reset([])
-
-
-def _ref(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, dict) else None

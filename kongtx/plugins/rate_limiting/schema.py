@@ -11,7 +11,6 @@ from kongtx.schema.checks import AtLeastOneOf, Conditional
 from kongtx.schema.fields import Boolean, Number, Record, String
 
 LIMIT_BY = ("consumer", "credential", "ip", "service", "header", "path")
-POLICIES = ("local", "cluster", "redis")
 
 
 def _periods_in_order(config: dict[str, Any]) -> str | None:
@@ -24,24 +23,13 @@ CONFIG = Record(
         "limit_by": String(
             default="consumer",
             one_of=LIMIT_BY,
-            description="What is counted: consumer, credential, ip, service, header, path or consumer-group.",
+            description="What is counted: consumer, credential, ip, service, header or path.",
         ),
         "header_name": typedefs.header_name(
             description="Header identifying the client (limit_by header)."
         ),
         "path": typedefs.path(description="Path counted (limit_by path)."),
-        "policy": String(
-            default="local",
-            len_min=0,
-            one_of=POLICIES,
-            description="Where counters live: local (this node), cluster (the database) or redis.",
-        ),
-        "fault_tolerant": Boolean(
-            required=True,
-            default=True,
-            description="Proxy requests when the counters cannot be reached.",
-        ),
-        "redis": shared.REDIS(description="Redis connection (policy redis)."),
+        **shared.policy_fields(len_min=0),
         "hide_client_headers": Boolean(
             required=True,
             default=False,

@@ -19,11 +19,11 @@ from twisted.python.failure import Failure
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import ProxyContext
 from kongtx.plugins.response_ratelimiting.plan import ResponseLimitPlan, parse_usage
-from kongtx.ratelimit.counters import CounterUnavailable, LocalCounters, Outcome
+from kongtx.ratelimit.counters import CounterUnavailable, Outcome
 from kongtx.ratelimit.identity import format_number, identifier
-from kongtx.ratelimit.policies import CounterPolicies
+from kongtx.ratelimit.plugin import CountingPlugin
 
 __all__ = ["ResponseRatelimitingHandler"]
 
@@ -33,66 +33,39 @@ _STATE = "response-ratelimiting:state"  # ctx.shared key: (identifier, windows) 
 _EMPTY = "response-ratelimiting:empty"  # ctx.shared key: the upstream body is replaced
 
 
-class ResponseRatelimitingHandler(PluginHandler):
+class ResponseRatelimitingHandler(CountingPlugin[ResponseLimitPlan]):
     """The ``response-ratelimiting`` plugin."""
 
     name = "response-ratelimiting"
     priority = 900
     version = KONG_COMPAT_VERSION
 
-    def __init__(self) -> None:
-        self._scopes: dict[int, tuple[str | None, str | None]] = {}
-        self._plans: ConfigCache[ResponseLimitPlan] = ConfigCache(self._plan)
-        self._counters: CounterPolicies | None = None
-
-    def attach(self, node: Any) -> None:
-        """Count with the node's policies."""
-        self._counters = node.counters
-
-    def detach(self) -> None:
-        """Forget the node's policies and the plans bound to them."""
-        self._counters = None
-        self._plans.reset([])
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Digest every config once per snapshot, with its plugin's route and service."""
-        self._scopes = {
-            id(row["config"]): (_ref(row.get("route")), _ref(row.get("service")))
-            for row in configs
-            if isinstance(row.get("config"), dict)
-        }
-        self._plans.reset(configs)
-
-    def _plan(self, conf: dict[str, Any]) -> ResponseLimitPlan:
-        route_id, service_id = self._scopes.get(id(conf), (None, None))
+    def make_plan(
+        self, conf: dict[str, Any], route_id: str | None, service_id: str | None
+    ) -> ResponseLimitPlan:
+        """Digest one config."""
         return ResponseLimitPlan(conf, route_id, service_id)
-
-    def _store(self, ctx: ProxyContext, plan: ResponseLimitPlan, conf: dict[str, Any]) -> Any:
-        if plan.store is None:
-            if self._counters is None:
-                self._counters = CounterPolicies(ctx.clock, LocalCounters(ctx.clock))
-            plan.store = self._counters.store_for(conf)
-        return plan.store
 
     # -- access ------------------------------------------------------------------
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Read the counters: block an exhausted name early, tell the upstream what is left."""
-        plan = self._plans.get(conf)
+        plan, store = self.plan_and_store(ctx, conf)
         if not plan.entries:
             return None
         who = identifier(ctx, plan.limit_by)
         windows = plan.windows(ctx.clock.seconds())
-        result = self._store(ctx, plan, conf).hit(plan.hits(who, windows, {}), False)
+        result = store.hit(plan.hits(who, windows, {}), False)
         if isinstance(result, Outcome):
             self._checked(result, ctx, plan, who, windows)
             return None
-        result.addCallbacks(
+        waiting: Deferred[Any] = result
+        waiting.addCallbacks(
             self._checked,
             self._access_failed,
             callbackArgs=(ctx, plan, who, windows),
             errbackArgs=(plan,),
         )
-        return result
+        return waiting
 
     @staticmethod
     def _checked(
@@ -119,7 +92,7 @@ class ResponseRatelimitingHandler(PluginHandler):
     # -- response ----------------------------------------------------------------
     def header_filter(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Count the usage the upstream reported; past the quota, an empty 429."""
-        plan = self._plans.get(conf)
+        plan, store = self.plan_and_store(ctx, conf)
         headers = ctx.response_headers
         if headers is None:
             return None
@@ -131,12 +104,13 @@ class ResponseRatelimitingHandler(PluginHandler):
             return None
         who, windows = state
         usage = parse_usage(reported, plan.names)
-        result = self._store(ctx, plan, conf).hit(plan.hits(who, windows, usage), False)
+        result = store.hit(plan.hits(who, windows, usage), False)
         if isinstance(result, Outcome):
             self._counted(result, ctx, plan, usage)
             return None
-        result.addCallbacks(self._counted, self._count_failed, callbackArgs=(ctx, plan, usage))
-        return result
+        waiting: Deferred[Any] = result
+        waiting.addCallbacks(self._counted, self._count_failed, callbackArgs=(ctx, plan, usage))
+        return waiting
 
     @staticmethod
     def _counted(
@@ -170,7 +144,3 @@ class ResponseRatelimitingHandler(PluginHandler):
         if ctx.shared.get(_EMPTY):
             return b""
         return None
-
-
-def _ref(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, dict) else None

@@ -32,17 +32,7 @@ CONFIG = Record(
             one_of=("consumer", "credential", "ip"),
             description="What is counted: consumer, credential or ip.",
         ),
-        "policy": String(
-            default="local",
-            one_of=("local", "cluster", "redis"),
-            description="Where counters live: local (this node), cluster (the database) or redis.",
-        ),
-        "fault_tolerant": Boolean(
-            required=True,
-            default=True,
-            description="Proxy requests when the counters cannot be reached.",
-        ),
-        "redis": shared.REDIS(description="Redis connection (policy redis)."),
+        **shared.policy_fields(),
         "block_on_first_violation": Boolean(
             required=True,
             default=False,
