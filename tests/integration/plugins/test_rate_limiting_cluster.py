@@ -7,13 +7,12 @@ import pytest_twisted
 from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred, DeferredList
 
-from kongtx.config import load_config
 from kongtx.plugins.base import load_plugins
-from kongtx.store import open_store
 from tests.integration.harness import start_gateway
 from tests.integration.plugins.test_rate_limiting import REDIS, forget_redis_keys, room_in_minute
 from tests.integration.store.forwarder import Forwarder
 from tests.integration.test_cluster import _bootstrap
+from tests.integration.test_database_outage import _bootstrap as bootstrap_store
 from tests.pg import create_database, drop_database
 from tests.support.upstream import start_upstream
 
@@ -96,12 +95,8 @@ async def test_database_unreachable_fault_tolerance(tmp_path, failure):
     }
     gw = None
     try:
-        config = load_config(
-            None, env={}, overrides={"database": "postgres", "plugins": "rate-limiting", **settings}
-        )
         load_plugins(["rate-limiting"])  # registers its migration, as the CLI would
-        dao = await open_store(config, reactor, auto_migrate=True)
-        await dao.close()
+        await bootstrap_store(settings)
         gw = await start_gateway(
             tmp_path, database="postgres", plugins="rate-limiting", pg_timeout="1000", **settings
         )
