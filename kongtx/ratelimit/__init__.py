@@ -9,5 +9,8 @@ atomically (:func:`~kongtx.ratelimit.counters.apply_hits` semantics):
 * :mod:`~kongtx.ratelimit.shared` – the same store shared by a node's worker processes;
 * :mod:`~kongtx.ratelimit.redis` – the ``redis`` policy (one Lua script per request);
 * :mod:`~kongtx.ratelimit.sql` – the ``cluster`` policy (conditional upserts in one transaction);
-* :mod:`~kongtx.ratelimit.policies` – picks the store for a plugin config.
+* :mod:`~kongtx.ratelimit.policies` – picks the store for a plugin config;
+* :mod:`~kongtx.ratelimit.identity` – who a request is counted as;
+* :mod:`~kongtx.ratelimit.config` – the config fields both plugins declare;
+* :mod:`~kongtx.ratelimit.plugin` – the base of both plugins' handlers.
 """
