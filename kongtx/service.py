@@ -67,6 +67,7 @@ class GatewayNode(MultiService):
             pool_size=config.upstream_keepalive_pool_size,
             idle_timeout=float(config.upstream_keepalive_idle_timeout),
             max_requests=config.upstream_keepalive_max_requests,
+            max_head_size=config.nginx_proxy_proxy_buffer_size,
         )
         self.upstream_tls = UpstreamTLS()
         self.forwarder = UpstreamForwarder(

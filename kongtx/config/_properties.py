@@ -130,6 +130,7 @@ class Properties:
     upstream_keepalive_idle_timeout: int = _p("60", parse_integer(0))
     nginx_http_client_max_body_size: int = _p("0", parse_size)
     nginx_admin_client_max_body_size: int = _p("10m", parse_size)
+    nginx_proxy_proxy_buffer_size: int = _p("160k", parse_size)
     nginx_admin_client_header_timeout: float = _p("60s", parse_duration)
     admin_gui_origin: list[str] = _p(None, parse_list)
     # Host names the Admin API answers to (against DNS rebinding; kongtx addition):

@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from kongtx.http.body import BufferedBody, StreamBody
-from kongtx.http.client._parsing import ResponseParsing, SkipBody
+from kongtx.http.client._parsing import HeadTooLarge, ResponseParsing, SkipBody
 from kongtx.http.client._streams import BodyWriter
 from kongtx.http.client._types import (
     ACTIVE,
@@ -59,6 +59,8 @@ class ConnectionOwner(TypingProtocol):
     reactor: IUpstreamReactor
     idle_timeout: float
     max_requests: int
+    max_head_size: int
+    max_headers: int
 
     def connect(self, ex: PendingRequest) -> None:
         """Open a new connection for ``ex``."""
@@ -75,6 +77,8 @@ class ConnectionOwner(TypingProtocol):
 
 #: Buffered bodies up to this size go out in the same write as the head.
 _COALESCE_LIMIT = 65536
+#: Slack over ``max_head_size`` for the raw bytes of an unfinished head (one read's worth).
+_READ_SLACK = 65536
 
 
 @implementer(IHandshakeListener)
@@ -111,6 +115,11 @@ class UpstreamConnection(ResponseParsing, Protocol):
         self._length: bytes | None = None
         self._te: bytes | None = None
         self._reason = b""
+        #: Size of the response head's fields so far, and raw bytes read while in the head
+        #: (an endless header line never reaches on_header).
+        self._head_size = 0
+        self._head_bytes = 0
+        self._in_head = False
         self._interim = False
         self._response: UpstreamResponse | None = None
         self._body: StreamBody | None = None
@@ -144,6 +153,8 @@ class UpstreamConnection(ResponseParsing, Protocol):
         self.state = ACTIVE
         self._ex = ex
         ex.owner = self
+        self._head_size = self._head_bytes = 0
+        self._in_head = True
         self.requests += 1
         ex.reused = self.requests > 1
         request = ex.request
@@ -270,6 +281,12 @@ class UpstreamConnection(ResponseParsing, Protocol):
         ex = self._ex
         ex.received = True  # type: ignore[union-attr]
         now = self._last_read = self._reactor.seconds()
+        if self._in_head:
+            # llhttp keeps an unfinished header line to itself: bound what it may hold.
+            self._head_bytes += len(data)
+            if self._head_bytes > self._owner.max_head_size + _READ_SLACK:
+                self._protocol_error(HeadTooLarge("upstream sent too big header"))
+                return
         try:
             self._parser.feed_data(data)
         except HttpParserUpgrade as exc:

@@ -11,9 +11,19 @@ from kongtx.http.client._types import ACTIVE, UpstreamResponse
 from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
 
+#: Kong's ``proxy_buffer_size`` (160k): the largest response head relayed.
+DEFAULT_MAX_HEAD_SIZE = 160 * 1024
+#: Response header fields accepted (nginx has no count of its own: the buffer bounds it).
+DEFAULT_MAX_HEADERS = 1000
+
 
 class SkipBody(Exception):
     """Raised from ``on_headers_complete`` to end a HEAD response at its headers."""
+
+
+class HeadTooLarge(Exception):
+    """The upstream's response head is over the pool's limits (nginx: "upstream sent too
+    big header")."""
 
 
 def _ended_body() -> StreamBody:
@@ -38,6 +48,10 @@ class ResponseParsing:
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        owner = self._owner
+        if self._head_size > owner.max_head_size or len(self._raw) >= owner.max_headers:
+            raise HeadTooLarge("upstream sent too big header")
         self._raw.append((name, value))
         # Note the framing fields on the way (cheaper than a lookup afterwards).
         size = len(name)
@@ -60,6 +74,7 @@ class ResponseParsing:
             self._interim = True
             raw.clear()
             return
+        self._in_head = False
         headers = Headers.from_raw(raw)
         raw.clear()
         version = parser.get_http_version()

@@ -12,6 +12,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
 from kongtx.http.client._connection import CLOSED, IDLE, UpstreamConnection
+from kongtx.http.client._parsing import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS
 from kongtx.http.client._types import (
     IUpstreamReactor,
     UpstreamAddress,
@@ -161,6 +162,9 @@ class UpstreamPool:
     :param pool_size: idle connections kept per key (0 disables keep-alive).
     :param idle_timeout: seconds an idle connection is kept.
     :param max_requests: requests per connection before it is retired.
+    :param max_head_size: limit of a response's status line and header fields, in bytes
+        (nginx's ``proxy_buffer_size``); a larger head is an ``UpstreamProtocolError``.
+    :param max_headers: limit on the number of response header fields.
     """
 
     def __init__(
@@ -169,11 +173,15 @@ class UpstreamPool:
         pool_size: int = 512,
         idle_timeout: float = 60.0,
         max_requests: int = 10000,
+        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
+        max_headers: int = DEFAULT_MAX_HEADERS,
     ) -> None:
         self.reactor = reactor
         self.pool_size = pool_size
         self.idle_timeout = idle_timeout
         self.max_requests = max_requests
+        self.max_head_size = max_head_size
+        self.max_headers = max_headers
         #: Connections opened so far.
         self.connections_opened = 0
         self._idle: dict[tuple[Any, ...], list[UpstreamConnection]] = {}

@@ -218,3 +218,69 @@ async def test_valid_framing_is_accepted(env, payload):
     assert _status(answer) == 200, answer[:300]
     (request,) = upstream.requests
     assert request.body == b"hello"
+
+
+# -- 4. bounded upstream response heads -------------------------------------------------
+
+
+class _HeadUpstream(Protocol):
+    """Answers every request with a response head of ``mode``: ``huge`` (1 MiB of headers)
+    or ``endless`` (one header line that never ends, written as fast as it is read)."""
+
+    def __init__(self, factory: _HeadFactory) -> None:
+        self.factory = factory
+        self.started = False
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.started or b"\r\n\r\n" not in data:
+            return
+        self.started = True
+        if self.factory.mode == "huge":
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(1024))
+                + b"\r\n"
+            )
+        else:
+            self.transport.write(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+            self._more()
+
+    def _more(self) -> None:
+        if self.factory.lost is None and self.factory.sent < 64 << 20:
+            self.transport.write(b"v" * 65536)
+            self.factory.sent += 65536
+            reactor.callLater(0, self._more)
+
+    def connectionLost(self, reason=None) -> None:  # type: ignore[no-untyped-def]
+        self.factory.lost = self.factory.sent
+
+
+class _HeadFactory(Factory):
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.sent = 0
+        self.lost: int | None = None
+
+    def buildProtocol(self, addr):  # type: ignore[no-untyped-def]
+        return _HeadUpstream(self)
+
+
+@pytest.mark.parametrize("mode", ["huge", "endless"])
+@pytest_twisted.ensureDeferred
+async def test_oversized_upstream_head_is_kong_502(env, mode):
+    """A 1 MiB response head, or one that never ends, is not relayed: Kong's 502, and the
+    gateway drops the upstream connection after at most the limit plus one read."""
+    gw, _ = env
+    factory = _HeadFactory(mode)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        await _service(gw, port.getHost().port)
+        reply = await gw.admin("POST", "/services/raw/routes", {"paths": ["/"]})
+        assert reply.status == 201, reply
+        reply = await gw.proxy("GET", "/", headers={"Accept": "application/json"})
+        assert reply.status == 502, reply
+        assert reply.json["message"] == "An invalid response was received from the upstream server"
+        if mode == "endless":
+            assert factory.lost is not None and factory.lost < 8 << 20, factory.sent
+    finally:
+        await port.stopListening()

@@ -322,6 +322,52 @@ def test_invalid_response_is_a_protocol_error(wire: bytes) -> None:
     assert transport.disconnecting
 
 
+def test_response_head_over_size_limit_is_a_protocol_error() -> None:
+    """A response head over ``max_head_size`` (nginx: "upstream sent too big header")
+    fails the request and drops the connection; one just under it passes."""
+    env = Env(max_head_size=1024)
+    d = env.request()
+    proto, transport = env.accept()
+    proto.dataReceived(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Big: " + b"a" * 1100 + b"\r\n\r\n"
+    )
+    assert "too big header" in str(_failure(d, UpstreamProtocolError).value)
+    assert transport.disconnecting
+    d = env.request()
+    proto, _ = env.accept()
+    proto.dataReceived(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Big: " + b"a" * 900 + b"\r\n\r\n"
+    )
+    assert _result(d).status == 200
+
+
+def test_too_many_response_headers_is_a_protocol_error() -> None:
+    """More than ``max_headers`` response header fields fail the request."""
+    env = Env(max_headers=10)
+    d = env.request()
+    proto, transport = env.accept()
+    proto.dataReceived(
+        b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(11)) + b"\r\n"
+    )
+    _failure(d, UpstreamProtocolError)
+    assert transport.disconnecting
+
+
+def test_endless_response_header_line_is_cut_off() -> None:
+    """A header line that never ends is dropped once the head is over the limit plus one
+    read: what the gateway holds stays bounded (an endless head grew it by 650 MB)."""
+    env = Env(max_head_size=1024)
+    d = env.request()
+    proto, transport = env.accept()
+    proto.dataReceived(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+    sent = 0
+    while not transport.disconnecting and sent < 10 * 65536:
+        proto.dataReceived(b"v" * 4096)
+        sent += 4096
+    assert transport.disconnecting and sent <= 1024 + 65536 + 4096
+    _failure(d, UpstreamProtocolError)
+
+
 # keep-alive pool ------------------------------------------------------------------------
 
 
