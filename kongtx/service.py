@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 from kongtx import tls
 from kongtx.bus import NodeBus
 from kongtx.cache import Entities, open_entities
+from kongtx.config import DEFAULT_BACKLOG
 from kongtx.http.client import UpstreamPool
 from kongtx.http.connstats import ConnectionStats, StatsBoard
 from kongtx.logsinks.node_logs import NodeLogs
@@ -300,7 +301,13 @@ async def _quietly(fn: Any, name: str) -> None:
 
 
 def _ssl_endpoint(reactor: Any, listener: Any, factory: Any) -> Any:
-    return SSL4ServerEndpoint(reactor, listener.port, factory, interface=listener.host or "")
+    return SSL4ServerEndpoint(
+        reactor,
+        listener.port,
+        factory,
+        backlog=listener.backlog or DEFAULT_BACKLOG,
+        interface=listener.host or "",
+    )
 
 
 def freeze_gc_when_ready(node: GatewayNode) -> None:

@@ -14,13 +14,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kongtx.config._listeners import Listener, parse_listeners
+from kongtx.config._listeners import DEFAULT_BACKLOG, Listener, parse_listeners
 from kongtx.config._parsers import parse_size
 from kongtx.config._properties import LISTENERS, PROPERTIES, Properties
 from kongtx.config._properties import Property as Property  # re-exported
 from kongtx.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_BACKLOG",
     "DEFAULT_PATHS",
     "PROPERTIES",
     "Config",

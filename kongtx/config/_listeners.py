@@ -10,6 +10,9 @@ from typing import Any
 _LISTENER_FLAGS = frozenset({"ssl", "http2", "proxy_protocol", "deferred", "bind", "reuseport"})
 _LISTENER_KV_FLAGS = ("backlog=", "ipv6only=", "so_keepalive=")
 _ENDPOINT_PREFIXES = ("tcp:", "tcp6:", "ssl:", "unix:", "systemd:")
+#: nginx's listen backlog on Linux (Twisted's own default is 50): a burst of connections
+#: beyond the backlog is lost before the reactor sees it.
+DEFAULT_BACKLOG = 511
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,7 @@ class Listener:
     @property
     def backlog(self) -> int | None:
         """The ``backlog=N`` flag, if any."""
-        for flag in self.flags:
-            if flag.startswith("backlog="):
-                return int(flag[8:])
-        return None
+        return _backlog_flag(self.flags)
 
     def describe(self) -> dict[str, Any]:
         """Kong's ``proxy_listeners`` entry for ``GET /``."""
@@ -53,6 +53,16 @@ class Listener:
             out[flag] = flag in self.flags
         out["backlog"] = self.backlog
         return out
+
+
+def _backlog_flag(flags: Any) -> int | None:
+    for flag in flags:
+        if flag.startswith("backlog="):
+            backlog = flag[8:]
+            if not backlog.isdigit() or int(backlog) < 1:
+                raise ValueError(f"invalid backlog {flag!r}")
+            return int(backlog)
+    return None
 
 
 def _escape_endpoint(value: str) -> str:
@@ -80,7 +90,12 @@ def _raw_endpoint(spec: str, flags: list[str]) -> Listener:
         raise ValueError(f"endpoint {spec!r} has no port")
     fset = frozenset(flags) | ({"ssl"} if kind == "ssl" else frozenset())
     listener = " ".join([spec, *flags])
-    return Listener(spec, "ssl" in fset, fset, host, port, listener)
+    endpoint = spec
+    if kind in ("tcp", "tcp6", "ssl", "unix") and not any(
+        part.startswith("backlog=") for part in parts[1:]
+    ):
+        endpoint += f":backlog={_backlog_flag(fset) or DEFAULT_BACKLOG}"
+    return Listener(endpoint, "ssl" in fset, fset, host, port, listener)
 
 
 def _kong_listener(addr: str, flags: list[str]) -> Listener:
@@ -108,12 +123,7 @@ def _kong_listener(addr: str, flags: list[str]) -> Listener:
         ipv6 = False
     endpoint = f"{'tcp6' if ipv6 else 'tcp'}:{port}:interface={_escape_endpoint(host)}"
     fset = frozenset(flags)
-    for flag in fset:
-        if flag.startswith("backlog="):
-            backlog = flag[8:]
-            if not backlog.isdigit() or int(backlog) < 1:
-                raise ValueError(f"invalid backlog {flag!r}")
-            endpoint += f":backlog={backlog}"
+    endpoint += f":backlog={_backlog_flag(fset) or DEFAULT_BACKLOG}"
     return Listener(endpoint, "ssl" in fset, fset, host, port, " ".join([addr, *flags]))
 
 

@@ -38,12 +38,12 @@ def test_defaults() -> None:
     assert c.worker_processes == 1 and c.worker_count() == 1
     assert c.proxy_frontend == "native"
     assert [lis.endpoint for lis in c.proxy_listen] == [
-        "tcp:8000:interface=0.0.0.0",
-        "tcp:8443:interface=0.0.0.0",
+        "tcp:8000:interface=0.0.0.0:backlog=511",
+        "tcp:8443:interface=0.0.0.0:backlog=511",
     ]
     assert [lis.ssl for lis in c.proxy_listen] == [False, True]
     assert c.admin_listen == [
-        Listener("tcp:8001:interface=127.0.0.1", False, frozenset(), "127.0.0.1", 8001,
+        Listener("tcp:8001:interface=127.0.0.1:backlog=511", False, frozenset(), "127.0.0.1", 8001,
                  "127.0.0.1:8001")
     ]  # fmt: skip
     assert c.status_listen == []
@@ -200,19 +200,19 @@ def test_kong_listeners_with_flags() -> None:
     assert ls[0].endpoint == "tcp:8000:interface=0.0.0.0:backlog=16384"
     assert ls[0].flags == frozenset({"reuseport", "backlog=16384"})
     assert ls[0].backlog == 16384 and not ls[0].ssl
-    assert ls[1].endpoint == "tcp6:8443:interface=\\:\\:"
+    assert ls[1].endpoint == "tcp6:8443:interface=\\:\\::backlog=511"
     assert ls[1].ssl and ls[1].needs_tls_wrap and ls[1].host == "::" and ls[1].port == 8443
     assert ls[2].host == "0.0.0.0" and ls[2].port == 80
-    assert ls[3].endpoint == "tcp6:0:interface=\\:\\:1"
+    assert ls[3].endpoint == "tcp6:0:interface=\\:\\:1:backlog=511"
     assert ls[1].describe()["http2"] is True and ls[1].describe()["ip"] == "::"
 
 
 def test_raw_endpoint_listeners() -> None:
     """Twisted endpoint strings pass through, with host/port read back and optional flags."""
     ls = parse_listeners("tcp:8000:interface=127.0.0.1, tcp:port=9000 ssl, unix:/tmp/k.sock")
-    assert ls[0] == Listener("tcp:8000:interface=127.0.0.1", False, frozenset(), "127.0.0.1",
+    assert ls[0] == Listener("tcp:8000:interface=127.0.0.1:backlog=511", False, frozenset(), "127.0.0.1",
                              8000, "tcp:8000:interface=127.0.0.1")  # fmt: skip
-    assert ls[1].endpoint == "tcp:port=9000" and ls[1].ssl and ls[1].port == 9000
+    assert ls[1].endpoint == "tcp:port=9000:backlog=511" and ls[1].ssl and ls[1].port == 9000
     assert ls[2].host == "/tmp/k.sock" and ls[2].port == 0
     own_tls = parse_listeners("ssl:8443:privateKey=k.pem")[0]
     assert own_tls.ssl and not own_tls.needs_tls_wrap
@@ -227,6 +227,26 @@ def test_listener_endpoints_are_valid_for_twisted() -> None:
     ep = serverFromString(reactor, parse_listeners("[::1]:8000 backlog=7")[0].endpoint)
     assert isinstance(ep, TCP6ServerEndpoint)
     assert ep._interface == "::1" and ep._port == 8000 and ep._backlog == 7
+
+
+def test_listen_backlog_defaults_to_nginx_511() -> None:
+    """Every listener gets nginx's backlog 511 unless ``backlog=N`` says otherwise
+    (Twisted's default of 50 lost connections in bursts); raw endpoints too."""
+    from twisted.internet.endpoints import serverFromString
+    from twisted.internet.testing import MemoryReactor
+
+    reactor = MemoryReactor()
+    for raw, backlog in [
+        ("127.0.0.1:8000", 511),
+        ("127.0.0.1:8000 backlog=2048", 2048),
+        ("tcp:8000:interface=127.0.0.1", 511),
+        ("tcp:8000:backlog=9", 9),
+        ("tcp:8000 backlog=77", 77),
+    ]:
+        ep = serverFromString(reactor, parse_listeners(raw)[0].endpoint)
+        assert ep._backlog == backlog, raw
+    with pytest.raises(ValueError):
+        parse_listeners("tcp:8000 backlog=x")
 
 
 @pytest.mark.parametrize("value", ["off", "OFF", " off "])

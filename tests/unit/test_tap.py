@@ -102,3 +102,55 @@ def test_make_service_calls_build_gateway(monkeypatch: pytest.MonkeyPatch) -> No
     assert makeService(opts) is built
     assert calls == [(reactor, opts["config_object"])]
     assert frozen == [built]  # a twistd process freezes its startup heap once the node is up
+
+
+def test_open_files_soft_limit_raised_to_hard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At start the open-file soft limit goes up to the hard limit, and the figure is logged."""
+    import resource
+
+    from twisted.logger import globalLogPublisher
+
+    from kongtx.rlimits import raise_open_files_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = min(256, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+    events: list[dict[str, object]] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        limit = raise_open_files_limit()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
+        if hard != resource.RLIM_INFINITY:
+            assert limit == hard
+        assert limit >= low
+        messages = [
+            e.get("log_format") for e in events if e.get("log_namespace") == "kongtx.rlimits"
+        ]
+        assert messages and "open files limit" in str(messages[-1])
+        assert any(e.get("target") == limit for e in events) or limit == low
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_make_service_raises_open_files_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """twistd's makeService raises the limit before building the node."""
+    import sys
+    import types
+
+    from twisted.application.service import MultiService
+
+    from kongtx.tap import makeService
+
+    raised: list[bool] = []
+    fake_rlimits = types.ModuleType("kongtx.rlimits")
+    fake_rlimits.raise_open_files_limit = lambda: raised.append(True) or 1  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "kongtx.rlimits", fake_rlimits)
+    fake = types.ModuleType("kongtx.service")
+    fake.build_gateway = lambda r, c: MultiService()  # type: ignore[attr-defined]
+    fake.freeze_gc_when_ready = lambda node: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "kongtx.service", fake)
+    opts = Options(env={})
+    opts.parseOptions(["--database", "off"])
+    makeService(opts)
+    assert raised == [True]

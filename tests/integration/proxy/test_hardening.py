@@ -284,3 +284,33 @@ async def test_oversized_upstream_head_is_kong_502(env, mode):
             assert factory.lost is not None and factory.lost < 8 << 20, factory.sent
     finally:
         await port.stopListening()
+
+
+# -- 8. connection handling -----------------------------------------------------------------
+
+
+def _listen_backlog(port: int) -> int:
+    """The backlog of the listening socket on ``port`` (ss: Send-Q of a LISTEN socket)."""
+    import subprocess
+
+    out = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return int(out[2])
+
+
+@pytest_twisted.ensureDeferred
+async def test_listen_backlog_is_511_unless_configured(tmp_path, frontend):
+    """Listeners (proxy, TLS proxy, Admin API) get nginx's backlog of 511, not Twisted's 50;
+    ``backlog=N`` sets it per listener."""
+    from tests.integration.harness import start_gateway
+
+    gw = await start_gateway(
+        tmp_path, frontend, plugins="off", proxy_listen="127.0.0.1:0, 127.0.0.1:0 ssl backlog=1024"
+    )
+    try:
+        assert _listen_backlog(gw.node.port_of("proxy")) == 511
+        assert _listen_backlog(gw.node.port_of("proxy_ssl")) == 1024
+        assert _listen_backlog(gw.node.port_of("admin")) == 511
+    finally:
+        await gw.stop()
