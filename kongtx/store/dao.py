@@ -14,7 +14,10 @@ import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from kongtx.errors import (
     ForeignKeyViolation,
@@ -30,6 +33,8 @@ from kongtx.schema.fields import is_uuid
 from kongtx.store.backend import CACHE_KEY, EXPIRE_AT, Row
 from kongtx.store.events import CREATE, DELETE, UPDATE, ChangeEvent, ChangeHub, ChangeListener
 from kongtx.store.paging import Page, decode_offset, encode_offset, lua_literal
+
+_log = Logger()
 
 __all__ = ["DAO", "Page", "TxWrites", "decode_offset", "encode_offset", "lua_literal"]
 
@@ -83,6 +88,11 @@ class DAO:
         return self.registry.get(entity) if isinstance(entity, str) else entity
 
     async def _run(self, fn: Callable[[Any], Any], write: bool = True) -> Any:
+        # A caller that gives up (an Admin API client gone: Klein cancels its handler) must
+        # not cut a transaction in half: it runs to its COMMIT or ROLLBACK by itself.
+        return await _shielded(Deferred.fromCoroutine(self._transaction(fn, write)))
+
+    async def _transaction(self, fn: Callable[[Any], Any], write: bool) -> Any:
         now = self.clock.seconds()
         holder: list[list[ChangeEvent]] = []
 
@@ -595,3 +605,21 @@ class TxWrites:
         if row is None:
             return None
         return await dao._with_transient(self._tx, ent, dao._present(ent, row, self._tx.now))
+
+
+def _shielded(inner: Deferred[Any]) -> Deferred[Any]:
+    """A Deferred with ``inner``'s result whose cancellation leaves ``inner`` running.
+
+    Cancelled, it fails with ``CancelledError`` at once; ``inner`` goes on, and a failure
+    it ends with later is logged rather than left unhandled.
+    """
+    outer: Deferred[Any] = Deferred(lambda _: None)
+
+    def settle(result: Any) -> None:
+        if not outer.called:
+            outer.callback(result)
+        elif isinstance(result, Failure):
+            _log.failure("store transaction failed after its caller gave up", result)
+
+    inner.addBoth(settle)
+    return outer

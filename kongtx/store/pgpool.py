@@ -125,6 +125,12 @@ class PgConnection(txpostgres.Connection):
             cb, self.on_lost = self.on_lost, None
             cb(self)
 
+    def doRead(self) -> Any:
+        return _quietly(super().doRead)
+
+    def doWrite(self) -> Any:
+        return _quietly(super().doWrite)
+
     @property
     def alive(self) -> bool:
         """True while the underlying psycopg2 connection is open."""
@@ -234,9 +240,15 @@ class PgPool:
         conn.on_lost = None
         close_quietly(conn)
 
-    def _set_health(self, ok: bool) -> None:
+    def _set_health(self, ok: bool, detail: str = "") -> None:
         if ok != self.healthy:
             self.healthy = ok
+            if ok:
+                _log.info("PostgreSQL at {where} available again", where=self.where)
+            else:
+                _log.warn(
+                    "PostgreSQL at {where} unavailable: {detail}", where=self.where, detail=detail
+                )
             if self._on_state is not None:
                 self._on_state(ok)
 
@@ -255,14 +267,14 @@ class PgPool:
             conn = await self._checkout()
             try:
                 result = await fn(conn)
-            except DatabaseUnavailable:
+            except DatabaseUnavailable as exc:
                 self._kill(conn)
-                self._set_health(False)
+                self._set_health(False, str(exc))
                 raise
             except Exception as exc:
                 if is_unavailable(exc) or not conn.alive:
                     self._kill(conn)
-                    self._set_health(False)
+                    self._set_health(False, _first_line(exc))
                     raise self.unavailable(_first_line(exc)) from exc
                 self._idle.append(conn)
                 raise
@@ -297,8 +309,8 @@ class PgPool:
             self._kill(conn)
         try:
             conn = await self.connect()
-        except DatabaseUnavailable:
-            self._set_health(False)
+        except DatabaseUnavailable as exc:
+            self._set_health(False, str(exc))
             raise
         self._all.add(conn)
         return conn
@@ -326,6 +338,19 @@ class PgPool:
         for conn in list(self._all) + list(self._idle):
             self._kill(conn)
         self._idle.clear()
+
+
+def _quietly(step: Callable[[], Any]) -> Any:
+    """Run a reactor read/write step of a connection; a server gone while the connection sat
+    idle is returned as the reason to close it, not raised (the reactor would log an
+    "Unhandled Error" traceback). The pool and the cluster listener log the state change.
+
+    ``ValueError``: libpq dropped the socket, so txpostgres re-adds a reader for fd -1.
+    """
+    try:
+        return step()
+    except (psycopg2.Error, ValueError) as exc:
+        return net_error.ConnectionLost(_first_line(exc))
 
 
 def close_quietly(conn: PgConnection) -> None:

@@ -92,9 +92,10 @@ class SqliteBackend:
             raise DatabaseError("store closed")
         await self._lock.acquire()
         try:
-            await self._execute("BEGIN IMMEDIATE" if write else "BEGIN")
             tx = SqlTx(self.schema, self._execute, now)
             try:
+                # Inside the try: a caller cancelled while BEGIN runs must not leave it open.
+                await self._execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 result = await fn(tx)
                 await self._execute("COMMIT")
             except BaseException:

@@ -61,7 +61,8 @@ async def test_invalid_pcre_keeps_kong_field_message(admin) -> None:
 async def _node(tmp_path, **settings):
     from tests.integration.harness import start_gateway
 
-    return await start_gateway(tmp_path, "native", plugins="off", **settings)
+    settings.setdefault("plugins", "off")
+    return await start_gateway(tmp_path, "native", **settings)
 
 
 async def _raw(port: int, payload: bytes, wait: float = 2.0) -> bytes:
@@ -261,3 +262,47 @@ async def test_many_multipart_parts_are_bounded(admin) -> None:
     assert time.perf_counter() - started < 2.0
     assert r.status == 201, r.raw[:200]
     assert len(r.json["tags"]) == 98
+
+
+# -- 3. a client that disconnects mid-write ------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_disconnecting_mid_write_leaves_store_usable(tmp_path) -> None:
+    """Clients that give up while a slow write (a bcrypt-hashed basic-auth credential) is
+    processed: four times, at several points; afterwards every Admin API call works and
+    /status reports the database reachable."""
+    from twisted.internet import reactor
+    from twisted.internet.task import deferLater
+
+    from tests.integration.harness import raw_connect
+
+    gw = await _node(tmp_path, plugins="basic-auth")
+    try:
+        url = gw.admin_url
+        reply = await gw.request("POST", url + "/consumers", json_body={"username": "alice"})
+        assert reply.status == 201, reply
+        port = gw.node.port_of("admin")
+        for i, delay in enumerate((0.0, 0.005, 0.02, 0.06)):
+            doc = b'{"username":"u%d","password":"secret-%d"}' % (i, i)
+            proto = await raw_connect(port)
+            proto.transport.write(
+                b"POST /consumers/alice/basic-auth HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(doc), doc)
+            )
+            await deferLater(reactor, delay, lambda: None)
+            proto.transport.abortConnection()
+            await proto.closed
+        await deferLater(reactor, 0.5, lambda: None)
+        status = await gw.request("GET", url + "/status")
+        assert status.status == 200 and status.json["database"]["reachable"] is True
+        reply = await gw.request(
+            "POST",
+            url + "/consumers/alice/basic-auth",
+            json_body={"username": "after", "password": "p"},
+        )
+        assert reply.status == 201, reply
+        reply = await gw.request("POST", url + "/consumers", json_body={"username": "bob"})
+        assert reply.status == 201, reply
+    finally:
+        await gw.stop()
