@@ -63,7 +63,9 @@ async def test_outage_logs_state_changes_without_tracebacks(tmp_path):
     ours = [e for e in events if "log_failure" in e or e.get("isError")]
     shown = [e for e in events if e.get("log_level") != LogLevel.debug]
     texts = [formatEvent(e) for e in shown]
-    assert ours == [], "\n".join(e["log_failure"].getTraceback() if "log_failure" in e else formatEvent(e) for e in ours[:3])
+    assert ours == [], "\n".join(
+        e["log_failure"].getTraceback() if "log_failure" in e else formatEvent(e) for e in ours[:3]
+    )
     assert not any("Unhandled Error" in t or "Traceback" in t for t in texts), texts
     lost = [t for t in texts if "PostgreSQL" in t and "unavailable" in t.lower()]
     back_lines = [t for t in texts if "PostgreSQL" in t and "available again" in t.lower()]
