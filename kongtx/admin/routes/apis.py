@@ -160,6 +160,8 @@ class LegacyApis:
             valid = validate_api(data, gen)
         except LegacyInvalid as exc:
             raise AdminError(exc.status, exc.body) from None
+        if gen == "09":
+            await self._check_unique_09(valid, api_id)
         service_in, route_in = to_service_route(valid, gen, api_id, created_ms)
         rid = route_id_for(api_id)
         ssl = await self._ssl_plugin_of(api_id)
@@ -226,6 +228,19 @@ class LegacyApis:
             raise not_found()
         ssl = await self._ssl_plugin_of(service["id"])
         return service, ssl if ssl is not None and ssl["id"] == params["plugins"] else None
+
+    async def _check_unique_09(self, api: dict[str, Any], api_id: str) -> None:
+        """0.9's unique ``request_host`` and ``request_path`` (409 as 0.9 answered it)."""
+        conflicts: dict[str, str] = {}
+        for other in await self._all_apis():
+            if other["id"] == api_id:
+                continue
+            for key in ("request_host", "request_path"):
+                value = api.get(key)
+                if value is not None and other.get(key) == value:
+                    conflicts[key] = f"already exists with value '{value}'"
+        if conflicts:
+            raise AdminError(409, conflicts)
 
     async def _all_apis(self) -> list[dict[str, Any]]:
         services = self.api.registry.get("services")

@@ -118,3 +118,29 @@ async def test_apis_writes_are_one_transaction(admin) -> None:
     assert after["upstream_url"] == "http://a.example" and after["retries"] == 5
     service = (await admin.get(f"/services/{name}")).json
     assert service["host"] == "a.example" and service["retries"] == 5
+
+
+@pytest_twisted.ensureDeferred
+async def test_apis_09_request_host_and_path_are_unique(admin) -> None:
+    """0.9: a second API with the same request_host (or request_path) is a 409."""
+    host = f"{unique('uniq')}.test"
+    path = f"/{unique('p')}"
+    first = await admin.post(
+        "/apis", json_body={"request_host": host, "request_path": path, "upstream_url": "http://x"}
+    )
+    assert first.status == 201, first.json
+    reply = await admin.post(
+        "/apis", json_body={"name": unique("n"), "request_host": host, "upstream_url": "http://x"}
+    )
+    assert reply.status == 409 and reply.json == {
+        "request_host": f"already exists with value '{host}'"
+    }
+    reply = await admin.post(
+        "/apis", json_body={"name": unique("n"), "request_path": path, "upstream_url": "http://x"}
+    )
+    assert reply.status == 409 and reply.json == {
+        "request_path": f"already exists with value '{path}'"
+    }
+    # the API itself may be written again
+    reply = await admin.patch(f"/apis/{first.json['id']}", json_body={"preserve_host": True})
+    assert reply.status == 200, reply.json
