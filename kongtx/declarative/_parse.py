@@ -16,7 +16,7 @@ from typing import Any
 from kongtx.declarative._errors import declarative_error, tree_to_json
 from kongtx.declarative._ids import entity_uuid, key_for
 from kongtx.declarative._migrate import FORMAT_VERSIONS, migrate_document
-from kongtx.declarative._text import decode, document_hash
+from kongtx.declarative._text import decode, document_hash, text_hash
 from kongtx.errors import SchemaViolation
 from kongtx.schema.fields import is_uuid
 
@@ -257,18 +257,20 @@ def _uniqueness(items: list[_Item]) -> dict[str, Any]:
     return errors
 
 
-def parse_document(document: Any, registry: Any, now: float) -> Parsed:
+def parse_document(document: Any, registry: Any, now: float, digest: str | None = None) -> Parsed:
     """Validate ``document`` (a decoded file) and flatten it.
 
     :param registry: the schema registry (its entities and plugin schemas).
     :param now: timestamp for ``created_at``/``updated_at`` not in the file.
+    :param digest: the configuration's hash (default: of the document's JSON).
     :raises InvalidDeclarativeConfig: with Kong's nested ``fields``.
     """
     from kongtx.declarative._text import parse_failure
 
     if not isinstance(document, dict):
         raise parse_failure("expected an object")
-    digest = document_hash(document)
+    if digest is None:
+        digest = document_hash(document)
     top = _check_top(document, registry)
     if top:
         raise declarative_error(top)
@@ -310,5 +312,5 @@ def parse_document(document: Any, registry: Any, now: float) -> Parsed:
 
 
 def parse_text(text: str | bytes, registry: Any, now: float) -> Parsed:
-    """Decode YAML/JSON ``text`` and :func:`parse_document` it."""
-    return parse_document(decode(text), registry, now)
+    """Decode YAML/JSON ``text`` and :func:`parse_document` it (hash: of the text, as Kong)."""
+    return parse_document(decode(text), registry, now, text_hash(text))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
 from kongtx.errors import InvalidDeclarativeConfig
 
-__all__ = ["decode", "document_hash", "parse_failure"]
+__all__ = ["decode", "document_hash", "json_bytes", "json_chunks", "parse_failure", "text_hash"]
 
 
 def parse_failure(reason: str) -> InvalidDeclarativeConfig:
@@ -64,7 +65,33 @@ def _yaml(text: str) -> Any:
         raise parse_failure(" ".join(str(exc).split())) from None
 
 
+def json_chunks(value: Any, *, sort_keys: bool = False) -> Iterator[str]:
+    """``value`` as compact JSON, in pieces, by the pure-Python encoder.
+
+    For large values encoded in a thread: the C encoder holds the GIL for the
+    whole value (seconds for a big configuration), stalling the reactor; this
+    one lets the interpreter switch threads as it goes.
+    """
+    encoder = json.JSONEncoder(
+        sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return encoder.iterencode(value, _one_shot=False)
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON, built by :func:`json_chunks`."""
+    return "".join(json_chunks(value)).encode("utf-8")
+
+
+def text_hash(text: str | bytes) -> str:
+    """The md5 of a configuration's text (``check_hash``, ``/status``)."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.md5(raw, usedforsecurity=False).hexdigest()
+
+
 def document_hash(document: Any) -> str:
-    """An md5 of the document's canonical JSON (``check_hash``, ``/status``)."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.md5(canonical.encode("utf-8"), usedforsecurity=False).hexdigest()
+    """The md5 of a document's canonical JSON (when there is no text to hash)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunk in json_chunks(document, sort_keys=True):
+        digest.update(chunk.encode("utf-8"))
+    return digest.hexdigest()

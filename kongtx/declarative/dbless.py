@@ -11,7 +11,6 @@ the change event it forwards makes each child load that file.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from twisted.logger import Logger
 
 from kongtx.declarative._export import export_document
 from kongtx.declarative._parse import Parsed, parse_document, parse_text
+from kongtx.declarative._text import json_chunks
 from kongtx.declarative.load import memory_tables, storable_rows, transformed
 from kongtx.errors import ConfigError
 from kongtx.store.events import FULL_RELOAD, ChangeEvent
@@ -147,7 +147,7 @@ class DeclarativeState:
         os.makedirs(prefix, exist_ok=True)
         rows = parsed.entities if parsed is not None else {}
         document = export_document(rows, self.registry)
-        _write_atomically(persisted_path(prefix), json.dumps(document, separators=(",", ":")))
+        _write_atomically(persisted_path(prefix), "".join(json_chunks(document)))
         _write_atomically(_hash_path(prefix), parsed.hash if parsed is not None else EMPTY_HASH)
 
     async def _follow(self) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kongtx.admin.dispatch import Dispatcher
-from kongtx.admin.errors import AdminError, dump_json
+from kongtx.admin.errors import AdminError
 from kongtx.admin.request import AdminRequest, Response
+from kongtx.declarative._text import json_bytes
 from kongtx.errors import InvalidDeclarativeConfig
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def install(api: AdminAPI, router: Dispatcher) -> None:
 
         def answer() -> bytes:  # large configurations: serialized off the reactor
             body = {name: {r["id"]: _visible(r) for r in rows} for name, rows in served.items()}
-            return dump_json(body)
+            return json_bytes(body)
 
         return Response(201, await state.in_thread(answer))
 

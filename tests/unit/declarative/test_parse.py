@@ -168,10 +168,14 @@ services:
 
 
 def test_hash_is_stable_and_changes_with_content(registry):
-    a = parse_text('_format_version: "3.0"\nconsumers: [{username: a}]\n', registry, NOW)
-    b = parse_text('{"_format_version": "3.0", "consumers": [{"username": "a"}]}', registry, NOW)
+    text = '_format_version: "3.0"\nconsumers: [{username: a}]\n'
+    a = parse_text(text, registry, NOW)
+    b = parse_text(text, registry, NOW + 5)
     c = parse_text('_format_version: "3.0"\nconsumers: [{username: b}]\n', registry, NOW)
     assert a.hash == b.hash != c.hash
+    doc = {"_format_version": "3.0", "consumers": [{"username": "a"}]}
+    same = {"consumers": [{"username": "a"}], "_format_version": "3.0"}
+    assert parse_document(doc, registry, NOW).hash == parse_document(same, registry, NOW).hash
 
 
 def test_broken_yaml(registry):
