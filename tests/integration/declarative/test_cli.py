@@ -146,7 +146,7 @@ def test_import_export_round_trip(tmp_path: Any, database: dict[str, str]) -> No
     assert kongtx("config", "db_export", str(tmp_path / "one.yml"), "-c", conf).returncode == 0
     exported = yaml.safe_load((tmp_path / "one.yml").read_text())
     assert exported["_format_version"] == "3.0" and exported["_transform"] is False
-    assert len(exported["plugins"]) == 24
+    assert len(exported["plugins"]) == 25
     assert kongtx("config", "db_export", str(tmp_path / "one.yml"), "-c", conf).returncode == 1
     # into an empty database, then export again: identical
     other = dict(database, prefix=str(tmp_path / "other"))

@@ -56,7 +56,7 @@ async def test_round_trip(database: dict[str, str], tmp_path: Any, name: str) ->
     dao = await _open(database)
     try:
         counts = await import_parsed(dao, _parse(text, dao))
-        assert counts["services"] == 2 and counts["plugins"] == 24
+        assert counts["services"] == 2 and counts["plugins"] == 25
         first = await _export(dao)
         again = await import_parsed(dao, _parse(text, dao))
         assert again == counts

@@ -29,6 +29,7 @@ SAMPLE_PLUGINS = {
     "key-auth",
     "ldap-auth",
     "loggly",
+    "proxy-cache",
     "rate-limiting",
     "request-size-limiting",
     "request-termination",
