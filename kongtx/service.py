@@ -36,6 +36,7 @@ from kongtx.proxy.upstream import UpstreamForwarder
 from kongtx.proxy.upstream_tls import UpstreamTLS
 from kongtx.ratelimit.counters import CounterStore, LocalCounters
 from kongtx.ratelimit.policies import CounterPolicies
+from kongtx.store.events import ChangeEvent
 from kongtx.store.snapshot_manager import SnapshotManager
 
 log = Logger()
@@ -118,11 +119,22 @@ class GatewayNode(MultiService):
         return Snapshot(rows, self.plugins, built_at=self.reactor.seconds())
 
     def _swapped(self, snapshot: Snapshot) -> None:
+        self._sync_balancers(snapshot)
+        self.upstream_tls.clear()
+
+    def _updated(self, snapshot: Snapshot, event: ChangeEvent) -> None:
+        """One change applied: balancers follow upstream/target changes, upstream TLS
+        settings follow service and certificate changes (nothing else is touched)."""
+        if event.entity in ("upstreams", "targets"):
+            self._sync_balancers(snapshot)
+        elif event.entity in ("services", "certificates", "ca_certificates"):
+            self.upstream_tls.clear()
+
+    def _sync_balancers(self, snapshot: Snapshot) -> None:
         synced = self.balancers.sync(
-            snapshot.rows.get("upstreams", []), snapshot.rows.get("targets", [])
+            list(snapshot.upstreams.values()), list(snapshot.targets.values())
         )
         synced.addErrback(lambda f: log.failure("balancer sync failed", f))
-        self.upstream_tls.clear()
 
     # -- lifecycle ---------------------------------------------------------------
     def startService(self) -> None:
@@ -154,6 +166,7 @@ class GatewayNode(MultiService):
             self.dao, self.build_snapshot, self.reactor, entities=ROUTING_ENTITIES
         )
         self.snapshots.add_swap_listener(self._swapped)
+        self.snapshots.add_update_listener(self._updated)
         self.counters = CounterPolicies(self.reactor, self.local_counters, self.dao.backend)
         for plugin in self.plugins.ordered:
             plugin.handler.attach(self)

@@ -1,7 +1,7 @@
 """The plugin API: the handler base class, the request context and the plugin registry.
 
 Plugin authors import from here: :class:`PluginHandler` (the hooks),
-:class:`ProxyContext` (what a hook's ``ctx`` is), :class:`ConfigCache`, and the
+:class:`ProxyContext` (what a hook's ``ctx`` is), :class:`CompiledConfig`, and the
 type names :data:`PluginConfig` and :data:`HookResult`; the errors a hook
 raises are in :mod:`kongtx.errors` and the in-memory testing kit is
 :mod:`kongtx.plugins.testing`.
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Mapping
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Generic, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, TypeVar, Union
 
 from twisted.logger import Logger
 
@@ -39,7 +39,7 @@ from kongtx.proxy.context import ProxyContext
 
 __all__ = [
     "BodyFilterResult",
-    "ConfigCache",
+    "CompiledConfig",
     "HookResult",
     "PluginConfig",
     "PluginHandler",
@@ -77,6 +77,37 @@ def bundled_plugins() -> tuple[str, ...]:
     )
 
 
+class CompiledConfig(Dict[str, Any]):
+    """A plugin configuration as hooks receive it: the validated ``config`` dict itself
+    (read it as before), plus its compiled form built once (:attr:`compiled`, read
+    through :meth:`PluginHandler.compiled`)."""
+
+    __slots__ = ("_compiled", "_error")
+
+    def __init__(self, conf: Mapping[str, Any], compiled: Any, error: Exception | None) -> None:
+        super().__init__(conf)
+        self._compiled = compiled
+        self._error = error
+
+    @classmethod
+    def of(
+        cls, handler: PluginHandler, conf: Mapping[str, Any], plugin: Mapping[str, Any]
+    ) -> CompiledConfig:
+        """``conf`` with ``handler.compile(conf, plugin)`` (or the error it raised)."""
+        try:
+            return cls(conf, handler.compile(dict(conf), plugin), None)
+        except Exception as exc:  # noqa: BLE001 - raised when a request uses it
+            log.failure("plugin {name}: configuration does not compile", name=handler.name)
+            return cls(conf, None, exc)
+
+    @property
+    def compiled(self) -> Any:
+        """The compiled form (raises what compiling raised)."""
+        if self._error is not None:
+            raise self._error
+        return self._compiled
+
+
 class PluginHandler:
     """Base class of plugin handlers.
 
@@ -95,9 +126,29 @@ class PluginHandler:
         """Called once when the node starts (Kong's ``init_worker``), with the node's
         settings and the reactor (for plugins that open connections or run timers)."""
 
+    def compile(self, conf: PluginConfig, plugin: Mapping[str, Any] | None = None) -> Any:
+        """The compiled form of one configuration (regexes compiled, operations parsed...):
+        built once, when the configuration reaches the snapshot, never per request.
+        ``plugin`` is the plugin row (its ``route``/``service``/``consumer`` scope);
+        None when a test compiles a bare configuration.
+        Must not change the handler (one handler serves every configuration). The
+        default has nothing to compile. An exception is kept and raised by
+        :meth:`compiled` when a request uses that configuration (it answers 500)."""
+        return None
+
     def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Called with every enabled plugin row (``name``, ``config``, scoping...) of this
-        plugin when a snapshot is built."""
+        """For a plugin that owns resources per configuration (a log plugin's sink and its
+        connection): called with every enabled row of this plugin when the snapshot is
+        built and after each change to one of them, to open new ones and close those
+        gone. Not for compiling: use :meth:`compile`."""
+
+    def compiled(self, conf: PluginConfig) -> Any:
+        """What :meth:`compile` built from ``conf``: free for the configurations the gateway
+        hands to hooks (a :class:`CompiledConfig`); compiled on the spot for a plain dict
+        (a unit test calling a hook directly)."""
+        if type(conf) is CompiledConfig:
+            return conf.compiled
+        return self.compile(conf)
 
     # -- phase hooks (Kong's order) -------------------------------------------------
     def rewrite(self, ctx: ProxyContext, conf: PluginConfig) -> HookResult:
@@ -147,63 +198,6 @@ class PluginHandler:
     def has_hook(self, phase: str) -> bool:
         """Whether this handler overrides the ``phase`` hook."""
         return phase in _defined_hooks(type(self))
-
-
-class ConfigCache(Generic[T]):
-    """What a plugin builds from each of its configs (compiled regexes, parsed operations...).
-
-    Configs are immutable within a snapshot, so the object built from one is
-    kept for that very config object (identity, not equality) and reused by
-    every request. Typical use: ``self._compiled = ConfigCache(Compiled)``,
-    ``self._compiled.reset(configs)`` in ``configure`` and
-    ``self._compiled.get(conf)`` in the hooks.
-
-    :param factory: builds the object of one config.
-    :param defer_errors: exceptions of ``factory`` that :meth:`reset` ignores,
-        leaving them to be raised by :meth:`get` at request time.
-    """
-
-    __slots__ = ("_factory", "_defer", "_entries")
-
-    def __init__(
-        self,
-        factory: Callable[[dict[str, Any]], T],
-        defer_errors: tuple[type[Exception], ...] = (),
-    ) -> None:
-        self._factory = factory
-        self._defer = defer_errors
-        # id(conf) -> (conf, built): holding conf keeps its id from being reused.
-        self._entries: dict[int, tuple[dict[str, Any], T]] = {}
-
-    def get(self, conf: dict[str, Any]) -> T:
-        """The object built from ``conf``, built now if :meth:`reset` did not see it."""
-        entry = self._entries.get(id(conf))
-        if entry is not None and entry[0] is conf:
-            return entry[1]
-        built = self._factory(conf)
-        self._entries[id(conf)] = (conf, built)
-        return built
-
-    def reset(self, configs: Iterable[Mapping[str, Any]]) -> None:
-        """Keep exactly the objects of ``configs`` (a new snapshot was built), building the
-        missing ones and reusing those built from the same config objects.
-
-        :param configs: what :meth:`PluginHandler.configure` receives: plugin rows
-            (their ``config`` dict is used) or config dicts.
-        """
-        old = self._entries
-        fresh: dict[int, tuple[dict[str, Any], T]] = {}
-        for item in configs:
-            inner = item.get("config")
-            conf: Any = inner if isinstance(inner, dict) else item
-            entry = old.get(id(conf))
-            if entry is None or entry[0] is not conf:
-                try:
-                    entry = (conf, self._factory(conf))
-                except self._defer:
-                    continue
-            fresh[id(conf)] = entry
-        self._entries = fresh
 
 
 def _defined_hooks(cls: type) -> set[str]:

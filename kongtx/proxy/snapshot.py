@@ -1,19 +1,35 @@
-"""The immutable in-memory configuration the proxy reads on every request.
+"""The in-memory configuration the proxy reads on every request, built once and then updated
+one change at a time.
 
-Built in one step from every row of the store (``dao.load_all()``) whenever the
-configuration changes, then swapped in whole: in-flight requests keep the
-snapshot they started with.
+:class:`Snapshot` is built whole from the routing entities' rows at start (and
+after a lost cluster connection); afterwards :meth:`Snapshot.apply` takes one
+change (entity, operation, row) and touches only what depends on it: one route's
+router entries, the plugin chains of the routes and services a plugin row is
+scoped to (all chains for a global one), one service's routes and forwarding
+plan, one certificate's SNIs. Each plugin configuration is compiled once, when
+its row arrives (:meth:`kongtx.plugins.base.PluginHandler.compile`), never per
+request, and building has no side effect on the shared handler objects.
+
+Consistency for requests in flight: the reactor runs one thing at a time, so a
+change is applied between two steps of a request, never during one. A request
+reads the route, the service row and the plugin chain (with each plugin's
+compiled configuration) in the same step, and keeps them for its whole life on
+its context; forwarding settings derived later (:meth:`Snapshot.service_plan`)
+are checked against the service row the request holds, so a request never mixes
+a service's old row with its new settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from kongtx.plugins.base import LoadedPlugin, PluginSet
+from kongtx.plugins.base import CompiledConfig, LoadedPlugin, PluginHandler, PluginSet
 from kongtx.router import Router
+from kongtx.store.events import DELETE
 
 Row = dict[str, Any]
+ChainKey = tuple[str | None, str | None]
 
 #: What a snapshot is built from. Consumers and credentials are not routing
 #: state: plugins look them up through the entity cache (:mod:`kongtx.cache`).
@@ -29,7 +45,7 @@ ROUTING_ENTITIES = (
 )
 
 
-def _fk(row: Row, field: str) -> str | None:
+def _fk(row: Mapping[str, Any], field: str) -> str | None:
     ref = row.get(field)
     return ref["id"] if ref else None
 
@@ -67,73 +83,268 @@ class PluginEntry:
 
 
 class Snapshot:
-    """Everything the proxy needs, indexed for constant-time lookups."""
+    """Everything the proxy needs, indexed for constant-time lookups.
+
+    :param rows: the rows of :data:`ROUTING_ENTITIES`, by entity.
+    :param plugins: the plugins enabled on this node.
+    """
 
     def __init__(
         self,
-        rows: dict[str, list[Row]],
+        rows: Mapping[str, Iterable[Row]],
         plugins: PluginSet,
         version: int = 0,
         built_at: float | None = None,
     ) -> None:
         self.version = version
-        #: When the rows were read (``ttl`` values in them count down from here).
+        #: When the rows were read.
         self.built_at = built_at
         self.plugins = plugins
-        self.rows = rows
-        self.services = {r["id"]: r for r in rows.get("services", ())}
-        self.routes = {r["id"]: r for r in rows.get("routes", ())}
-        self.upstreams_by_name = {r["name"]: r for r in rows.get("upstreams", ())}
-        self.targets_by_upstream: dict[str, list[Row]] = {}
-        for target in rows.get("targets", ()):
-            self.targets_by_upstream.setdefault(_fk(target, "upstream") or "", []).append(target)
-        self.router = Router(list(rows.get("routes", ())), self.services)
-        self._index_certificates(rows)
-        self._index_plugins(rows.get("plugins", ()), plugins)
-        self._chains: dict[tuple[str | None, str | None], tuple[PluginEntry, ...]] = {}
-        self._plans: dict[str, Any] = {}
-        self.rewrite_plugins = tuple(pr for pr in self.global_plugins if "rewrite" in pr[0].phases)
-        #: Whether any configured plugin has a log hook (else nothing waits for the last byte).
-        self.log_phase = any("log" in plugins.by_name[name].phases for name in self._plugin_rows)
-
-    # -- certificates ------------------------------------------------------------
-    def _index_certificates(self, rows: dict[str, list[Row]]) -> None:
-        certs = {r["id"]: r for r in rows.get("certificates", ())}
-        self.certificates = certs
+        self.services: dict[str, Row] = {r["id"]: r for r in rows.get("services", ())}
+        self.routes: dict[str, Row] = {r["id"]: r for r in rows.get("routes", ())}
+        self._routes_by_service: dict[str, set[str]] = {}
+        for route in self.routes.values():
+            self._link_route(route)
+        self.upstreams: dict[str, Row] = {r["id"]: r for r in rows.get("upstreams", ())}
+        self.upstreams_by_name = {r["name"]: r for r in self.upstreams.values()}
+        self.targets: dict[str, Row] = {r["id"]: r for r in rows.get("targets", ())}
+        self.certificates: dict[str, Row] = {r["id"]: r for r in rows.get("certificates", ())}
+        self.snis: dict[str, Row] = {r["id"]: r for r in rows.get("snis", ())}
         self.certificates_by_sni: dict[str, Row] = {}
-        for sni in rows.get("snis", ()):
-            cert = certs.get(_fk(sni, "certificate") or "")
-            if cert is not None:
-                self.certificates_by_sni[sni["name"]] = cert
-        self.ca_certificates = {r["id"]: r for r in rows.get("ca_certificates", ())}
+        for sni in self.snis.values():
+            self._link_sni(sni)
+        self.ca_certificates: dict[str, Row] = {r["id"]: r for r in rows.get("ca_certificates", ())}
+        self.router = Router(self.routes.values(), self.services)
+        self._plans: dict[str, Any] = {}
+        # plugin rows (enabled, of a loaded plugin; their config compiled) and their scopes
+        self._plugin_rows: dict[str, Row] = {}
+        self._by_route: dict[str, dict[str, Row]] = {}
+        self._by_service: dict[str, dict[str, Row]] = {}
+        self._unscoped: dict[str, Row] = {}  # global or consumer-only: in every chain
+        self._log_rows = 0
+        self._by_name: dict[str, dict[str, Row]] = {}
+        self._chains: dict[ChainKey, tuple[PluginEntry, ...]] = {}
+        for row in rows.get("plugins", ()):
+            self._add_plugin(row)
+        self._refresh_globals()
+        for loaded in plugins.ordered:
+            self._configure(loaded.name)
 
-    # -- plugins -----------------------------------------------------------------
-    def _index_plugins(self, plugin_rows: Iterable[Row], plugins: PluginSet) -> None:
-        by_name: dict[str, list[Row]] = {}
-        for row in plugin_rows:
-            if row.get("enabled", True) and row["name"] in plugins.by_name:
-                by_name.setdefault(row["name"], []).append(row)
-        self._plugin_rows = by_name
-        for name, loaded in plugins.by_name.items():
-            loaded.handler.configure(by_name.get(name, []))
-        self.global_plugins = tuple(
-            (p, row)
-            for p in plugins.ordered
-            for row in by_name.get(p.name, ())
-            if not (_fk(row, "route") or _fk(row, "service") or _fk(row, "consumer"))
+    @property
+    def rows(self) -> dict[str, list[Row]]:
+        """Every row held, by entity (built on each call: not for the request path)."""
+        return {
+            "services": list(self.services.values()),
+            "routes": list(self.routes.values()),
+            "plugins": list(self._plugin_rows.values()),
+            "upstreams": list(self.upstreams.values()),
+            "targets": list(self.targets.values()),
+            "certificates": list(self.certificates.values()),
+            "snis": list(self.snis.values()),
+            "ca_certificates": list(self.ca_certificates.values()),
+        }
+
+    @property
+    def targets_by_upstream(self) -> dict[str, list[Row]]:
+        """Targets grouped by upstream id (built on each call)."""
+        out: dict[str, list[Row]] = {}
+        for target in self.targets.values():
+            out.setdefault(_fk(target, "upstream") or "", []).append(target)
+        return out
+
+    # -- incremental updates -----------------------------------------------------------
+    def apply(self, entity: str, op: str, id: str, row: Row | None) -> bool:
+        """Apply one committed change; ``row`` is the row now stored (None: deleted).
+
+        :returns: whether this snapshot holds that entity (False: nothing to do here).
+        """
+        if op == DELETE:
+            row = None
+        handler = _APPLY.get(entity)
+        if handler is None:
+            return False
+        handler(self, id, row)
+        self.version += 1
+        return True
+
+    def _apply_route(self, id: str, row: Row | None) -> None:
+        old = self.routes.get(id)
+        if old is not None:
+            self._forget_chains_of_route(id)
+            self._unlink_route(old)
+            del self.routes[id]
+        if row is None:
+            self.router.remove(id)
+            return
+        self.routes[id] = row
+        self._link_route(row)
+        sid = _fk(row, "service")
+        self.router.add(row, self.services.get(sid) if sid else None)
+
+    def _apply_service(self, id: str, row: Row | None) -> None:
+        if row is None:
+            self.services.pop(id, None)
+        else:
+            self.services[id] = row
+        self._plans.pop(id, None)
+        self._forget_chains_of_service(id)
+        for rid in tuple(self._routes_by_service.get(id, ())):
+            route = self.routes[rid]
+            self.router.add(route, row)
+
+    def _apply_plugin(self, id: str, row: Row | None) -> None:
+        old = self._plugin_rows.get(id)
+        if old is not None:
+            self._remove_plugin(old)
+        if row is not None:
+            self._add_plugin(row)
+        if _unscoped(old) or _unscoped(row):
+            self._refresh_globals()
+        for name in {r["name"] for r in (old, row) if r is not None}:
+            self._configure(name)
+
+    def _apply_upstream(self, id: str, row: Row | None) -> None:
+        old = self.upstreams.pop(id, None)
+        if old is not None and self.upstreams_by_name.get(old["name"]) is old:
+            del self.upstreams_by_name[old["name"]]
+        if row is not None:
+            self.upstreams[id] = row
+            self.upstreams_by_name[row["name"]] = row
+
+    def _apply_target(self, id: str, row: Row | None) -> None:
+        if row is None:
+            self.targets.pop(id, None)
+        else:
+            self.targets[id] = row
+
+    def _apply_certificate(self, id: str, row: Row | None) -> None:
+        if row is None:
+            self.certificates.pop(id, None)
+        else:
+            self.certificates[id] = row
+        for sni in self.snis.values():
+            if _fk(sni, "certificate") == id:
+                self._link_sni(sni)
+
+    def _apply_sni(self, id: str, row: Row | None) -> None:
+        old = self.snis.pop(id, None)
+        if old is not None and old["name"] in self.certificates_by_sni:
+            del self.certificates_by_sni[old["name"]]
+        if row is not None:
+            self.snis[id] = row
+            self._link_sni(row)
+
+    def _apply_ca_certificate(self, id: str, row: Row | None) -> None:
+        if row is None:
+            self.ca_certificates.pop(id, None)
+        else:
+            self.ca_certificates[id] = row
+        self._plans.clear()  # plans may verify with it (few services hold one)
+
+    # -- indexes -------------------------------------------------------------------------
+    def _link_route(self, route: Row) -> None:
+        sid = _fk(route, "service")
+        if sid is not None:
+            self._routes_by_service.setdefault(sid, set()).add(route["id"])
+
+    def _unlink_route(self, route: Row) -> None:
+        sid = _fk(route, "service")
+        ids = self._routes_by_service.get(sid) if sid is not None else None
+        if ids is not None:
+            ids.discard(route["id"])
+            if not ids:
+                del self._routes_by_service[sid]  # type: ignore[arg-type]
+
+    def _link_sni(self, sni: Row) -> None:
+        cert = self.certificates.get(_fk(sni, "certificate") or "")
+        if cert is not None:
+            self.certificates_by_sni[sni["name"]] = cert
+        else:
+            self.certificates_by_sni.pop(sni["name"], None)
+
+    # -- plugins -------------------------------------------------------------------------
+    def _add_plugin(self, row: Row) -> None:
+        loaded = self.plugins.by_name.get(row["name"])
+        if loaded is None or not row.get("enabled", True):
+            return
+        row = {**row, "config": CompiledConfig.of(loaded.handler, row.get("config") or {}, row)}
+        self._plugin_rows[row["id"]] = row
+        self._by_name.setdefault(row["name"], {})[row["id"]] = row
+        if "log" in loaded.phases:
+            self._log_rows += 1
+        rid, sid = _fk(row, "route"), _fk(row, "service")
+        if rid is not None:
+            self._by_route.setdefault(rid, {})[row["id"]] = row
+            self._forget_chains_of_route(rid)
+        elif sid is not None:
+            self._by_service.setdefault(sid, {})[row["id"]] = row
+            self._forget_chains_of_service(sid)
+        else:
+            self._unscoped[row["id"]] = row
+            self._chains = {}
+
+    def _remove_plugin(self, row: Row) -> None:
+        del self._plugin_rows[row["id"]]
+        _drop(self._by_name, row["name"], row["id"])
+        if "log" in self.plugins.by_name[row["name"]].phases:
+            self._log_rows -= 1
+        rid, sid = _fk(row, "route"), _fk(row, "service")
+        if rid is not None:
+            _drop(self._by_route, rid, row["id"])
+            self._forget_chains_of_route(rid)
+        elif sid is not None:
+            _drop(self._by_service, sid, row["id"])
+            self._forget_chains_of_service(sid)
+        else:
+            self._unscoped.pop(row["id"], None)
+            self._chains = {}
+
+    def _configure(self, name: str) -> None:
+        """Hand a resource-owning plugin (one defining ``configure``) its current rows."""
+        loaded = self.plugins.by_name.get(name)
+        if loaded is not None and type(loaded.handler).configure is not PluginHandler.configure:
+            loaded.handler.configure(list(self._by_name.get(name, {}).values()))
+
+    def _refresh_globals(self) -> None:
+        order = {p.name: i for i, p in enumerate(self.plugins.ordered)}
+        rows = sorted(
+            (r for r in self._unscoped.values() if _fk(r, "consumer") is None),
+            key=lambda r: order[r["name"]],
         )
+        self.global_plugins = tuple((self.plugins.by_name[r["name"]], r) for r in rows)
+        self.rewrite_plugins = tuple(pr for pr in self.global_plugins if "rewrite" in pr[0].phases)
 
+    @property
+    def log_phase(self) -> bool:
+        """Whether any configured plugin has a log hook (else nothing waits for the last byte)."""
+        return self._log_rows > 0
+
+    def _forget_chains_of_route(self, route_id: str) -> None:
+        route = self.routes.get(route_id)
+        sid = _fk(route, "service") if route is not None else None
+        self._chains.pop((route_id, sid), None)
+        self._chains.pop((route_id, None), None)
+
+    def _forget_chains_of_service(self, service_id: str) -> None:
+        self._chains.pop((None, service_id), None)
+        for rid in self._routes_by_service.get(service_id, ()):
+            self._chains.pop((rid, service_id), None)
+
+    # -- lookups ---------------------------------------------------------------------------
     def service_plan(self, service: Mapping[str, Any]) -> Any:
-        """Forwarding settings of ``service``, computed once per snapshot."""
+        """Forwarding settings of ``service``, computed once per version of its row."""
         plan = self._plans.get(service["id"])
-        if plan is None:
+        if plan is None or plan.service is not service:
             from kongtx.proxy.upstream import ServicePlan
 
-            plan = self._plans[service["id"]] = ServicePlan(service)
+            plan = ServicePlan(service)
+            if self.services.get(service["id"]) is service:
+                self._plans[service["id"]] = plan
         return plan
 
     def plugin_chain(self, route_id: str | None, service_id: str | None) -> tuple[PluginEntry, ...]:
-        """The plugins that may run for a (route, service) pair, in run order (cached per snapshot)."""
+        """The plugins that may run for a (route, service) pair, in run order (built on first
+        use, kept until a change touches it)."""
         key = (route_id, service_id)
         chain = self._chains.get(key)
         if chain is None:
@@ -141,41 +352,84 @@ class Snapshot:
         return chain
 
     def _build_chain(self, route_id: str | None, service_id: str | None) -> tuple[PluginEntry, ...]:
+        by_name: dict[str, list[Row]] = {}
+        sources = [self._unscoped.values()]
+        if route_id is not None and route_id in self._by_route:
+            sources.append(self._by_route[route_id].values())
+        if service_id is not None and service_id in self._by_service:
+            sources.append(self._by_service[service_id].values())
+        for source in sources:
+            for row in source:
+                by_name.setdefault(row["name"], []).append(row)
         entries = []
         for plugin in self.plugins.ordered:
-            entry = PluginEntry(plugin)
-            route_only = service_only = global_row = None
-            by_consumer: dict[str, list[tuple[int, Row]]] = {}
-            for row in self._plugin_rows.get(plugin.name, ()):
-                r, s, c = _fk(row, "route"), _fk(row, "service"), _fk(row, "consumer")
-                if r is not None and r != route_id:
-                    continue
-                if s is not None and s != service_id:
-                    continue
-                if c is not None:
-                    if r is not None and s is not None:
-                        rank = 1
-                    elif r is not None:
-                        rank = 2
-                    elif s is not None:
-                        rank = 3
-                    else:
-                        entry.consumer_only[c] = row
-                        continue
-                    by_consumer.setdefault(c, []).append((rank, row))
-                elif r is not None and s is not None:
-                    entry.route_service = row
-                elif r is not None:
-                    route_only = row
-                elif s is not None:
-                    service_only = row
-                else:
-                    global_row = row
-            entry.by_consumer = {
-                c: min(rows, key=lambda x: x[0])[1] for c, rows in by_consumer.items()
-            }
-            entry.fallback = route_only or service_only or global_row
-            entry.default = entry.route_service or entry.fallback
-            if entry.default is not None or entry.by_consumer or entry.consumer_only:
+            rows = by_name.get(plugin.name)
+            if not rows:
+                continue
+            entry = _chain_entry(plugin, rows, route_id, service_id)
+            if entry is not None:
                 entries.append(entry)
         return tuple(entries)
+
+
+def _chain_entry(
+    plugin: LoadedPlugin, rows: list[Row], route_id: str | None, service_id: str | None
+) -> PluginEntry | None:
+    entry = PluginEntry(plugin)
+    route_only = service_only = global_row = None
+    by_consumer: dict[str, list[tuple[int, Row]]] = {}
+    for row in sorted(rows, key=lambda r: r["id"]):
+        r, s, c = _fk(row, "route"), _fk(row, "service"), _fk(row, "consumer")
+        if r is not None and r != route_id:
+            continue
+        if s is not None and s != service_id:
+            continue
+        if c is not None:
+            if r is not None and s is not None:
+                rank = 1
+            elif r is not None:
+                rank = 2
+            elif s is not None:
+                rank = 3
+            else:
+                entry.consumer_only[c] = row
+                continue
+            by_consumer.setdefault(c, []).append((rank, row))
+        elif r is not None and s is not None:
+            entry.route_service = row
+        elif r is not None:
+            route_only = row
+        elif s is not None:
+            service_only = row
+        else:
+            global_row = row
+    entry.by_consumer = {c: min(found, key=lambda x: x[0])[1] for c, found in by_consumer.items()}
+    entry.fallback = route_only or service_only or global_row
+    entry.default = entry.route_service or entry.fallback
+    if entry.default is None and not entry.by_consumer and not entry.consumer_only:
+        return None
+    return entry
+
+
+def _unscoped(row: Row | None) -> bool:
+    return row is not None and _fk(row, "route") is None and _fk(row, "service") is None
+
+
+def _drop(index: dict[str, dict[str, Row]], key: str, row_id: str) -> None:
+    rows = index.get(key)
+    if rows is not None:
+        rows.pop(row_id, None)
+        if not rows:
+            del index[key]
+
+
+_APPLY = {
+    "routes": Snapshot._apply_route,
+    "services": Snapshot._apply_service,
+    "plugins": Snapshot._apply_plugin,
+    "upstreams": Snapshot._apply_upstream,
+    "targets": Snapshot._apply_target,
+    "certificates": Snapshot._apply_certificate,
+    "snis": Snapshot._apply_sni,
+    "ca_certificates": Snapshot._apply_ca_certificate,
+}

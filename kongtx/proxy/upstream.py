@@ -67,6 +67,7 @@ class ServicePlan:
     """What forwarding to one service needs, computed once per snapshot (not per request)."""
 
     __slots__ = (
+        "service",
         "tries",
         "connect_timeout",
         "write_timeout",
@@ -79,6 +80,8 @@ class ServicePlan:
     )
 
     def __init__(self, service: Mapping[str, Any]) -> None:
+        #: The service row this plan was computed from.
+        self.service = service
         self.tries = (service.get("retries") or 0) + 1
         self.connect_timeout = (service.get("connect_timeout") or 60000) / 1000.0
         self.write_timeout = (service.get("write_timeout") or 60000) / 1000.0

@@ -1,16 +1,17 @@
 """What rate-limiting and response-ratelimiting share as plugins: scoped plans and counter stores.
 
-A plan is built once per config (``make_plan(conf, route_id, service_id)``:
-the ids of the plugin's own route and service, which Kong puts in counter
-keys); its store is the one the config's ``policy`` names among the node's
+A plan is built once per config, when the snapshot compiles it
+(``make_plan(conf, route_id, service_id)``: the ids of the plugin's own route
+and service, which Kong puts in counter keys); its store is the one the config's ``policy`` names among the node's
 :class:`~kongtx.ratelimit.policies.CounterPolicies`, bound on first use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.ratelimit.counters import CounterStore, LocalCounters
 from kongtx.ratelimit.policies import CounterPolicies
 
@@ -28,8 +29,6 @@ class CountingPlugin(PluginHandler, Generic[P]):
     """Base of the counting plugins' handlers (no hook of its own)."""
 
     def __init__(self) -> None:
-        self._scopes: dict[int, tuple[str | None, str | None]] = {}
-        self._plans: ConfigCache[P] = ConfigCache(self._plan)
         self._counters: CounterPolicies | None = None
 
     def make_plan(self, conf: dict[str, Any], route_id: str | None, service_id: str | None) -> P:
@@ -41,26 +40,17 @@ class CountingPlugin(PluginHandler, Generic[P]):
         self._counters = node.counters
 
     def detach(self) -> None:
-        """Forget the node's policies and the plans bound to them."""
+        """Forget the node's policies."""
         self._counters = None
-        self._plans.reset([])
 
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Digest every config once per snapshot, with its plugin's route and service."""
-        self._scopes = {
-            id(row["config"]): (_ref(row.get("route")), _ref(row.get("service")))
-            for row in configs
-            if isinstance(row.get("config"), dict)
-        }
-        self._plans.reset(configs)
-
-    def _plan(self, conf: dict[str, Any]) -> P:
-        route_id, service_id = self._scopes.get(id(conf), (None, None))
-        return self.make_plan(conf, route_id, service_id)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> P:
+        """The plan of one config, with its plugin's route and service (once, in the snapshot)."""
+        plugin = plugin or {}
+        return self.make_plan(conf, _ref(plugin.get("route")), _ref(plugin.get("service")))
 
     def plan_and_store(self, ctx: ProxyContext, conf: dict[str, Any]) -> tuple[P, CounterStore]:
         """The plan of ``conf`` and the store its policy names."""
-        plan = self._plans.get(conf)
+        plan: P = self.compiled(conf)
         store = plan.store
         if store is None:
             if self._counters is None:

@@ -37,7 +37,7 @@ class Matcher:
     )
 
     def __init__(self, route: Mapping[str, Any], service: Mapping[str, Any] | None) -> None:
-        self.rank = 0
+        self.rank: tuple[Any, ...] = ()
         self.route = route
         self.service = service
         methods = route.get("methods")
@@ -130,7 +130,7 @@ class Entry:
 
 
 class Bucket:
-    """Matchers sharing one host key, indexed by path."""
+    """Matchers sharing one host key, indexed by path; every list kept in rank order."""
 
     __slots__ = ("always", "by_length", "lengths")
 
@@ -141,15 +141,59 @@ class Bucket:
         # Path-less matchers and regexes without a literal prefix: always checked.
         self.always: list[Entry] = []
 
-    def add(self, entry: Entry) -> None:
+    def _lists(self, entry: Entry, create: bool) -> list[list[Entry]]:
         m = entry.matcher
         keys = m.prefixes if m.prefixes is not None else m.literals
         if keys is None:
-            self.always.append(entry)
+            return [self.always]
+        out = []
+        for prefix in keys:
+            table = self.by_length.get(len(prefix))
+            if table is None:
+                if not create:
+                    continue
+                table = self.by_length[len(prefix)] = {}
+                self.lengths = tuple(sorted(self.by_length))
+            entries = table.get(prefix)
+            if entries is None:
+                if not create:
+                    continue
+                entries = table[prefix] = []
+            out.append(entries)
+        return out
+
+    def add(self, entry: Entry) -> None:
+        """Place ``entry`` (unsorted: call :meth:`freeze` once every entry is in)."""
+        for entries in self._lists(entry, True):
+            entries.append(entry)
+
+    def insert(self, entry: Entry) -> None:
+        """Place ``entry`` at its rank (one route added to a built router)."""
+        for entries in self._lists(entry, True):
+            _insort(entries, entry)
+
+    def discard(self, entry: Entry) -> None:
+        """Take ``entry`` out (its empty lists and lengths too)."""
+        m = entry.matcher
+        keys = m.prefixes if m.prefixes is not None else m.literals
+        if keys is None:
+            _remove(self.always, entry)
             return
         for prefix in keys:
-            table = self.by_length.setdefault(len(prefix), {})
-            table.setdefault(prefix, []).append(entry)
+            table = self.by_length.get(len(prefix))
+            entries = table.get(prefix) if table is not None else None
+            if entries is None or table is None:
+                continue
+            _remove(entries, entry)
+            if not entries:
+                del table[prefix]
+                if not table:
+                    del self.by_length[len(prefix)]
+                    self.lengths = tuple(sorted(self.by_length))
+
+    def empty(self) -> bool:
+        """No entry left."""
+        return not self.always and not self.by_length
 
     def freeze(self) -> None:
         key = _rank_of
@@ -160,8 +204,28 @@ class Bucket:
         self.lengths = tuple(sorted(self.by_length))
 
 
-def _rank_of(entry: Entry) -> int:
+def _rank_of(entry: Entry) -> Any:
     return entry.rank
+
+
+def _insort(entries: list[Entry], entry: Entry) -> None:
+    """Insert ``entry`` after the entries of lower or equal rank (binary search)."""
+    rank = entry.rank
+    lo, hi = 0, len(entries)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rank < entries[mid].rank:
+            hi = mid
+        else:
+            lo = mid + 1
+    entries.insert(lo, entry)
+
+
+def _remove(entries: list[Entry], entry: Entry) -> None:
+    for i, other in enumerate(entries):
+        if other is entry:
+            del entries[i]
+            return
 
 
 def split_host_port(value: str) -> tuple[str, int | None]:

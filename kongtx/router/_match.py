@@ -67,8 +67,12 @@ class Match:
     path: str
 
 
+#: Greater than every matcher's rank (ranks are sort keys whose first item is <= 0).
+_NO_RANK: tuple[Any, ...] = (1,)
+
+
 class Router:
-    """Routes compiled for matching; immutable once built.
+    """Routes compiled for matching, updated one route at a time.
 
     :param routes: route rows (Kong JSON). Routes whose protocols are not HTTP
         ones (tcp, tls, udp, tls_passthrough) or whose service has
@@ -76,6 +80,10 @@ class Router:
         and listed in :attr:`errors`.
     :param services: service rows by id.
     :param cache_size: entries in the recent-request cache (0 disables it).
+
+    :meth:`add` and :meth:`remove` change one route's index entries only (a
+    binary-search insert per list it appears in) and empty the recent-request
+    cache; a matcher's rank is its priority key itself, so nothing else moves.
     """
 
     def __init__(
@@ -84,30 +92,54 @@ class Router:
         services: Mapping[str, Mapping[str, Any]],
         cache_size: int = _DEFAULT_CACHE_SIZE,
     ) -> None:
-        self.errors: list[tuple[Any, str]] = []
-        matchers = self._build_matchers(routes, services)
-        matchers.sort(key=lambda m: m.sort_key)
-        for rank, m in enumerate(matchers):
-            m.rank = rank
-        self._matchers = matchers
+        self._errors: dict[Any, str] = {}
+        self._placed: dict[Any, list[tuple[Bucket, Entry]]] = {}
+        self._count = 0
         self._exact: dict[str, Bucket] = {}
         self._suffix: dict[str, Bucket] = {}  # ".example.com" for "*.example.com"
         self._prefix: dict[str, Bucket] = {}  # "example." for "example.*"
         self._any = Bucket()
-        header_names: set[str] = set()
-        for m in matchers:
-            self._place(m)
-            if m.headers is not None:
-                header_names.update(name for name, _, _ in m.headers)
-        for bucket in self._buckets():
-            bucket.freeze()
-        self._header_names = tuple(sorted(header_names))
+        self._header_counts: dict[str, int] = {}
+        self._header_names: tuple[str, ...] = ()
         self._cache: OrderedDict[tuple[Any, ...], Match | None] = OrderedDict()
         self._cache_size = cache_size
+        for route in routes:
+            self._add(route, _service_of(route, services), sort=False)
+        for bucket in self._buckets():
+            bucket.freeze()
 
     def __len__(self) -> int:
         """Number of compiled matchers (routes split per path group)."""
-        return len(self._matchers)
+        return self._count
+
+    @property
+    def errors(self) -> list[tuple[Any, str]]:
+        """``(route id, message)`` of the routes left out for an invalid regex."""
+        return list(self._errors.items())
+
+    def add(self, route: Mapping[str, Any], service: Mapping[str, Any] | None) -> None:
+        """Index ``route`` (whose service row is ``service``), replacing any older
+        version of it."""
+        self.remove(route.get("id"))
+        self._add(route, service, sort=True)
+        self._cache.clear()
+
+    def remove(self, route_id: Any) -> None:
+        """Take the route ``route_id`` out (nothing happens if it is not indexed)."""
+        self._errors.pop(route_id, None)
+        placed = self._placed.pop(route_id, None)
+        if placed is None:
+            return
+        matchers: dict[int, Matcher] = {}
+        for bucket, entry in placed:
+            bucket.discard(entry)
+            matchers[id(entry.matcher)] = entry.matcher
+            if bucket.empty():
+                self._drop_bucket(bucket, entry)
+        self._count -= len(matchers)
+        for m in matchers.values():
+            self._count_headers(m, -1)
+        self._cache.clear()
 
     def _buckets(self) -> Iterable[Bucket]:
         yield self._any
@@ -115,53 +147,85 @@ class Router:
         yield from self._suffix.values()
         yield from self._prefix.values()
 
-    def _build_matchers(
-        self,
-        routes: Iterable[Mapping[str, Any]],
-        services: Mapping[str, Mapping[str, Any]],
-    ) -> list[Matcher]:
-        matchers: list[Matcher] = []
-        for route in routes:
-            protocols = route.get("protocols") or ("http", "https")
-            if not HTTP_PROTOCOLS.intersection(protocols):
-                continue
-            ref = route.get("service")
-            service = services.get(ref["id"]) if ref else None
-            if service is not None and service.get("enabled") is False:
-                continue
-            paths = route.get("paths") or []
-            groups: list[tuple[str | None, list[str]]] = (
-                list(split_paths(paths)) if paths else [(None, [])]
-            )
-            try:
-                built = []
-                for kind, group in groups:
-                    m = Matcher(route, service)
-                    if kind == "regex":
-                        m.regexes = tuple((p, compile_regex(p)) for p in group)
-                        literals = {literal_prefix(p[1:]) for p in group}
-                        if "" not in literals:
-                            m.literals = frozenset(literals)
-                    elif kind == "prefix":
-                        m.prefixes = frozenset(group)
-                    m.sort_key = route_priority(route, kind, group)
-                    built.append(m)
-            except RegexError as exc:
-                log.error(
-                    "route {id} skipped: invalid regex: {err}",
-                    id=route.get("id"),
-                    err=str(exc),
-                )
-                self.errors.append((route.get("id"), str(exc)))
-                continue
-            matchers.extend(built)
-        return matchers
+    def _add(self, route: Mapping[str, Any], service: Mapping[str, Any] | None, sort: bool) -> None:
+        matchers = self._compile(route, service)
+        if not matchers:
+            return
+        placed: list[tuple[Bucket, Entry]] = []
+        for m in matchers:
+            m.rank = m.sort_key
+            placed.extend(self._place(m, sort))
+            self._count_headers(m, 1)
+        self._count += len(matchers)
+        self._placed[route.get("id")] = placed
 
-    def _place(self, m: Matcher) -> None:
+    def _count_headers(self, m: Matcher, delta: int) -> None:
+        if m.headers is None:
+            return
+        counts = self._header_counts
+        for name, _, _ in m.headers:
+            counts[name] = counts.get(name, 0) + delta
+            if counts[name] <= 0:
+                del counts[name]
+        self._header_names = tuple(sorted(counts))
+
+    def _drop_bucket(self, bucket: Bucket, entry: Entry) -> None:
+        """Forget an emptied host bucket (``entry`` was its last one)."""
+        if bucket is self._any:
+            return
+        for configured in entry.matcher.route.get("hosts") or ():
+            name, _ = split_host_port(configured)
+            if name.startswith("*"):
+                table, key = self._suffix, name[1:]
+            elif name.endswith("*"):
+                table, key = self._prefix, name[:-1]
+            else:
+                table, key = self._exact, name
+            if table.get(key) is bucket:
+                del table[key]
+                return
+
+    def _compile(
+        self, route: Mapping[str, Any], service: Mapping[str, Any] | None
+    ) -> list[Matcher]:
+        protocols = route.get("protocols") or ("http", "https")
+        if not HTTP_PROTOCOLS.intersection(protocols):
+            return []
+        if service is not None and service.get("enabled") is False:
+            return []
+        paths = route.get("paths") or []
+        groups: list[tuple[str | None, list[str]]] = (
+            list(split_paths(paths)) if paths else [(None, [])]
+        )
+        built = []
+        try:
+            for kind, group in groups:
+                m = Matcher(route, service)
+                if kind == "regex":
+                    m.regexes = tuple((p, compile_regex(p)) for p in group)
+                    literals = {literal_prefix(p[1:]) for p in group}
+                    if "" not in literals:
+                        m.literals = frozenset(literals)
+                elif kind == "prefix":
+                    m.prefixes = frozenset(group)
+                m.sort_key = route_priority(route, kind, group)
+                built.append(m)
+        except RegexError as exc:
+            log.error(
+                "route {id} skipped: invalid regex: {err}",
+                id=route.get("id"),
+                err=str(exc),
+            )
+            self._errors[route.get("id")] = str(exc)
+            return []
+        return built
+
+    def _place(self, m: Matcher, sort: bool) -> list[tuple[Bucket, Entry]]:
         hosts = m.route.get("hosts")
         if not hosts:
-            self._any.add(Entry(m, None, None))
-            return
+            entry = Entry(m, None, None)
+            self._put(self._any, entry, sort)
+            return [(self._any, entry)]
         # Per bucket: a host entry without port wins over ported ones.
         plain: dict[tuple[str, str], str] = {}
         ported: dict[tuple[str, str], dict[int, str]] = {}
@@ -178,14 +242,25 @@ class Router:
             else:
                 ported.setdefault(key, {}).setdefault(port, configured)
         tables = {"exact": self._exact, "suffix": self._suffix, "prefix": self._prefix}
+        placed = []
         for key in set(plain) | set(ported):
             bucket = tables[key[0]].get(key[1])
             if bucket is None:
                 bucket = tables[key[0]][key[1]] = Bucket()
             if key in plain:
-                bucket.add(Entry(m, plain[key], None))
+                entry = Entry(m, plain[key], None)
             else:
-                bucket.add(Entry(m, None, ported[key]))
+                entry = Entry(m, None, ported[key])
+            self._put(bucket, entry, sort)
+            placed.append((bucket, entry))
+        return placed
+
+    @staticmethod
+    def _put(bucket: Bucket, entry: Entry, sort: bool) -> None:
+        if sort:
+            bucket.insert(entry)
+        else:
+            bucket.add(entry)
 
     def match(
         self,
@@ -278,7 +353,7 @@ class Router:
             sni = sni[:-1]
 
         best: Entry | None = None
-        best_rank = len(self._matchers)
+        best_rank = _NO_RANK
         best_re: LinearMatch | None = None
         best_re_path: str | None = None
         path_len = len(path)
@@ -357,3 +432,10 @@ class Router:
             matched_host=matched_host,
             path=path,
         )
+
+
+def _service_of(
+    route: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    ref = route.get("service")
+    return services.get(ref["id"]) if ref else None

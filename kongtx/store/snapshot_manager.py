@@ -1,11 +1,17 @@
-"""SnapshotManager: the proxy's immutable view of the configuration, rebuilt on change.
+"""SnapshotManager: the proxy's view of the configuration, built once and then kept current
+one change event at a time.
 
-The manager reads every entity with ``dao.load_all()`` and hands the rows to
-``build`` (supplied by the proxy package). Change events trigger rebuilds,
-coalesced: at most one rebuild runs, and any number of events arriving
-meanwhile cause exactly one more. The new snapshot replaces ``current`` in one
-assignment, so a reader sees either the old or the new one, never a mix. A
-failed rebuild keeps the last good snapshot and is retried later.
+At start the manager reads the routing entities with ``dao.load_all()`` and hands
+the rows to ``build`` (supplied by the proxy package). After that each change
+event is applied to the current snapshot with ``snapshot.apply(entity, op, id,
+row)``, in the order the events arrived: at once when the event carries the row
+(every local write, worker and most cluster events), else after reading that one
+row by id. A full rebuild happens only for :data:`FULL_RELOAD` (a lost cluster
+connection, a DB-less configuration replaced), when an update cannot be applied
+(the row could not be read: the database is down), or on :meth:`request_rebuild`.
+Rebuilds are coalesced: at most one runs, and any number of requests arriving
+meanwhile cause exactly one more; the rebuilt snapshot replaces ``current`` in
+one assignment. A failed rebuild keeps the last good snapshot and is retried later.
 """
 
 from __future__ import annotations
@@ -14,14 +20,15 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from kongtx.store.events import ChangeEvent
+from kongtx.store.events import DELETE, ChangeEvent
 
 S = TypeVar("S")
 SwapListener = Callable[[Any], object]
+UpdateListener = Callable[[Any, ChangeEvent], object]
 
 _log = Logger()
 
@@ -54,6 +61,10 @@ class SnapshotManager(Generic[S]):
         self.current: S | None = None
         self.version = 0
         self._swap_listeners: list[SwapListener] = []
+        self._update_listeners: list[UpdateListener] = []
+        self._queue: list[ChangeEvent] = []
+        self._draining = False
+        self._settled_waiters: list[Deferred[None]] = []
         self._running: Deferred[None] | None = None
         self._pending = False
         self._retry_delay = retry_delay
@@ -83,8 +94,20 @@ class SnapshotManager(Generic[S]):
             remove(self._on_change)
 
     def add_swap_listener(self, cb: SwapListener) -> None:
-        """Call ``cb(new_snapshot)`` after each swap."""
+        """Call ``cb(new_snapshot)`` after each full build replaced the snapshot."""
         self._swap_listeners.append(cb)
+
+    def add_update_listener(self, cb: UpdateListener) -> None:
+        """Call ``cb(snapshot, event)`` after each change applied to the current snapshot."""
+        self._update_listeners.append(cb)
+
+    def settled(self) -> Deferred[None]:
+        """Fires once every change received so far is applied (or rebuilt)."""
+        if not self._queue and not self._draining and self._running is None:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._settled_waiters.append(d)
+        return d
 
     def request_rebuild(self) -> Deferred[None]:
         """Ask for a rebuild; returns a Deferred fired when the rebuild covering it ends."""
@@ -105,8 +128,64 @@ class SnapshotManager(Generic[S]):
         return self._running is not None
 
     def _on_change(self, event: ChangeEvent) -> None:
-        if self._entities is None or event.is_reload or event.entity in self._entities:
+        if self._stopped:
+            return
+        if event.is_reload or getattr(self.current, "apply", None) is None:
             self.request_rebuild()
+            return
+        if self._entities is not None and event.entity not in self._entities:
+            return
+        self._queue.append(event)
+        if not self._draining:
+            Deferred.fromCoroutine(self._drain())
+
+    async def _drain(self) -> None:
+        """Apply queued events in order (synchronously for those that carry their row)."""
+        self._draining = True
+        try:
+            while self._queue:
+                event = self._queue.pop(0)
+                if self._running is not None:
+                    # A rebuild is reading the store: one more covers this change.
+                    self._pending = True
+                    continue
+                row = event.row
+                if row is None and event.op != DELETE and event.id is not None:
+                    try:
+                        row = await self._dao.select(event.entity, event.id)
+                    except Exception:  # noqa: BLE001 - database down: rebuild once it is back
+                        _log.failure(
+                            "could not read {entity} {id}", entity=event.entity, id=event.id
+                        )
+                        self._queue.clear()
+                        self.request_rebuild()
+                        return
+                self._apply(event, row)
+        finally:
+            self._draining = False
+            self._notify_settled()
+
+    def _apply(self, event: ChangeEvent, row: Any) -> None:
+        snapshot = self.current
+        try:
+            snapshot.apply(event.entity, event.op, event.id, row)  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - a bad update must not leave a half-applied state
+            _log.failure("applying {event!r} failed; rebuilding", event=event)
+            self.request_rebuild()
+            return
+        self.version += 1
+        for cb in tuple(self._update_listeners):
+            try:
+                cb(snapshot, event)
+            except Exception:  # noqa: BLE001
+                _log.failure("snapshot update listener {cb!r} failed", cb=cb)
+
+    def _notify_settled(self) -> None:
+        if self._queue or self._draining or self._running is not None:
+            return
+        waiters, self._settled_waiters = self._settled_waiters, []
+        for d in waiters:
+            d.callback(None)
 
     @staticmethod
     def _chain(d: Deferred[None]) -> Deferred[None]:
@@ -134,6 +213,7 @@ class SnapshotManager(Generic[S]):
                     return
         finally:
             self._running = None
+            self._notify_settled()
 
     async def _build_once(self) -> None:
         if self._entities is None:

@@ -97,9 +97,9 @@ class RunningGateway:
         return await self.request(method, self.proxy_url + path, **kwargs)
 
     async def synced(self) -> None:
-        """Wait for a snapshot rebuild that covers every write made so far."""
+        """Wait until the snapshot has applied every write made so far."""
         assert self.node.snapshots is not None
-        await self.node.snapshots.request_rebuild()
+        await self.node.snapshots.settled()
 
     async def route_with_plugin(
         self, name: str, plugin: str, config: dict[str, Any], service: str | None = "svc"

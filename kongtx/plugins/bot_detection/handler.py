@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.bot_detection.rules import BOTS_RE
 from kongtx.schema.typedefs import pcre_to_python
 
@@ -63,12 +64,9 @@ class BotDetectionHandler(PluginHandler):
     priority = 2500
     version = KONG_COMPAT_VERSION
 
-    def __init__(self) -> None:
-        self._detectors: ConfigCache[Detector] = ConfigCache(Detector)
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Compile every config of the new snapshot (and forget the old ones)."""
-        self._detectors.reset(configs)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot)."""
+        return Detector(conf)
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         agents = ctx.request.headers.get_all("user-agent")
@@ -76,5 +74,5 @@ class BotDetectionHandler(PluginHandler):
             return
         if len(agents) > 1:
             raise ProxyExit(400, "Only one User-Agent header allowed")
-        if self._detectors.get(conf).examine(agents[0]) != ALLOWED:
+        if self.compiled(conf).examine(agents[0]) != ALLOWED:
             raise ProxyExit(403, "Forbidden")

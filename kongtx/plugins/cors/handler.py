@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.cors.policy import Policy
 
 #: ``ctx.shared`` flag: this request was a preflight; header_filter adds nothing.
@@ -20,12 +21,9 @@ class CorsHandler(PluginHandler):
     priority = 2000
     version = KONG_COMPAT_VERSION
 
-    def __init__(self) -> None:
-        self._policies: ConfigCache[Policy] = ConfigCache(Policy)
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Compile every config of the new snapshot (and forget the old ones)."""
-        self._policies.reset(configs)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot)."""
+        return Policy(conf)
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         request = ctx.request
@@ -36,7 +34,7 @@ class CorsHandler(PluginHandler):
         if origin is None or headers.get("access-control-request-method") is None:
             return
         ctx.shared[SKIP] = True
-        policy = self._policies.get(conf)
+        policy = self.compiled(conf)
         if policy.preflight_continue:
             return
         raise ProxyExit(200, headers=policy.preflight_headers(origin, headers))
@@ -45,7 +43,7 @@ class CorsHandler(PluginHandler):
         if ctx.shared.get(SKIP):
             return
         origin = ctx.request.headers.get("origin")
-        policy = self._policies.get(conf)
+        policy = self.compiled(conf)
         if origin is None and not policy.allow_origin_absent:
             return
         acao, vary, credentials = policy.response_headers(origin)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.ip_restriction.matcher import IPMatcher, parse_client_ip
 
 UNIDENTIFIED = "Cannot identify the client IP address, unix domain sockets are not supported."
@@ -48,18 +49,11 @@ class IpRestrictionHandler(PluginHandler):
     priority = 990
     version = KONG_COMPAT_VERSION
 
-    def __init__(self) -> None:
-        self._compiled: ConfigCache[_Compiled] = ConfigCache(_Compiled)
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Compile every config of the new snapshot (and forget the old ones)."""
-        self._compiled.reset(configs)
-
-    def compiled(self, conf: dict[str, Any]) -> _Compiled:
-        """The compiled form of ``conf`` (built on first use if configure did not see it)."""
-        return self._compiled.get(conf)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot)."""
+        return _Compiled(conf)
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
-        refusal = check(self._compiled.get(conf), ctx.client_ip)
+        refusal = check(self.compiled(conf), ctx.client_ip)
         if refusal is not None:
             raise refusal

@@ -12,6 +12,7 @@ The request body is only buffered when ``key_in_body`` is set and needed.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from kongtx.cache import then
 from kongtx.errors import ProxyExit
 from kongtx.http.request_body import parse_body
 from kongtx.plugins import authn
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 
 __all__ = ["NEED_BODY", "KeyAuthHandler", "KeyAuthConfig", "KeyFound", "find_key", "prepare"]
 
@@ -110,20 +111,17 @@ class KeyAuthHandler(PluginHandler):
     priority = 1250
     version = KONG_COMPAT_VERSION
 
-    def __init__(self) -> None:
-        self._configs: ConfigCache[KeyAuthConfig] = ConfigCache(prepare)
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Digest every enabled config once per snapshot."""
-        self._configs.reset(configs)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot)."""
+        return prepare(conf)
 
     def _config(self, conf: dict[str, Any]) -> KeyAuthConfig:
         """The digest of ``conf``."""
-        return self._configs.get(conf)
+        return self.compiled(conf)
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
-        cfg = self._configs.get(conf)
+        cfg = self.compiled(conf)
         if not cfg.run_on_preflight and ctx.request.method == "OPTIONS":
             return None
         anonymous = conf.get("anonymous")

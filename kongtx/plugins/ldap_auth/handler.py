@@ -13,6 +13,7 @@ from __future__ import annotations
 import binascii
 import re
 from base64 import b64decode
+from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from twisted.logger import Logger
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.ldap_auth.cache import MISS, BindCache
 from kongtx.plugins.ldap_auth.client import (
     LdapBinder,
@@ -120,7 +121,6 @@ class LdapAuthHandler(PluginHandler):
     version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
-        self._configs: ConfigCache[LdapConfig] = ConfigCache(LdapConfig)
         self._binder: LdapBinder | None = None
         self._cache: BindCache | None = None
         self._ca_pems: tuple[str, ...] = ()
@@ -137,20 +137,21 @@ class LdapAuthHandler(PluginHandler):
         self._binder = LdapBinder(reactor, self._ca_pems)
         self._cache = BindCache(reactor)
 
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        self._configs.reset(configs)
-
     def _parts(self, ctx: ProxyContext) -> tuple[LdapBinder, BindCache]:
         if self._binder is None or self._cache is None:
             self._binder = LdapBinder(ctx.clock, self._ca_pems)
             self._cache = BindCache(ctx.clock)
         return self._binder, self._cache
 
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot)."""
+        return LdapConfig(conf)
+
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Authenticate the request, or answer 401 (or fall back to ``anonymous``)."""
         if authn.or_already_done(ctx, conf.get("anonymous")):
             return None
-        cfg = self._configs.get(conf)
+        cfg = self.compiled(conf)
         headers = ctx.request.headers
         if "authorization" not in headers and "proxy-authorization" not in headers:
             return authn.fail(ctx, conf.get("anonymous"), _unauthorized(cfg))

@@ -12,12 +12,13 @@ costs a dict lookup: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.proxy_cache import api
 from kongtx.plugins.proxy_cache.cache_key import build_cache_key
 from kongtx.plugins.proxy_cache.policy import (
@@ -118,7 +119,6 @@ class ProxyCacheHandler(PluginHandler):
     version = KONG_COMPAT_VERSION
 
     def __init__(self) -> None:
-        self._plans: ConfigCache[CachePlan] = ConfigCache(digest)
         self.max_bytes = DEFAULT_MEMORY
         self.stores: dict[str, MemoryStore] = {}
         self._clock: Any = None
@@ -143,9 +143,9 @@ class ProxyCacheHandler(PluginHandler):
             else:
                 store.purge(key)
 
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Digest every config once per snapshot."""
-        self._plans.reset(configs)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot)."""
+        return digest(conf)
 
     def store(self, dictionary: str, clock: Any = None) -> MemoryStore:
         """The store of a ``memory.dictionary_name``."""
@@ -162,7 +162,7 @@ class ProxyCacheHandler(PluginHandler):
     # -- access ------------------------------------------------------------------
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> None:
         """Answer from the cache, or mark the request Miss/Refresh/Bypass."""
-        plan = self._plans.get(conf)
+        plan = self.compiled(conf)
         request = ctx.request
         headers = request.headers
         debug = "kong-debug" in headers
@@ -218,7 +218,7 @@ class ProxyCacheHandler(PluginHandler):
         headers = ctx.response_headers
         if state is None or headers is None:
             return
-        plan = self._plans.get(conf)
+        plan = self.compiled(conf)
         if state.collect:
             directives = parse_directives(headers.get_all("cache-control"))
             ttl = (
@@ -250,7 +250,7 @@ class ProxyCacheHandler(PluginHandler):
         state: _State | None = ctx.shared.get(_STATE)
         if state is None or not state.collect:
             return None
-        plan = self._plans.get(conf)
+        plan = self.compiled(conf)
         store = self.store(plan.dictionary, ctx.clock)
         if chunk:
             state.size += len(chunk)

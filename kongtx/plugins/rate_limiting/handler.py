@@ -93,5 +93,5 @@ class RateLimitingHandler(CountingPlugin[RateLimitPlan]):
         headers = ctx.shared.pop(_HEADERS, None)
         if headers and ctx.response_headers is not None:
             # Replace any the upstream sent, in one pass over the response's headers.
-            ctx.response_headers.take(self._plans.get(conf).header_names)
+            ctx.response_headers.take(self.compiled(conf).header_names)
             ctx.response_headers.extend(headers)

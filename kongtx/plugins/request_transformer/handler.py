@@ -18,10 +18,10 @@ from twisted.internet.defer import Deferred
 from kongtx import __version__
 from kongtx.http.headers import Headers
 from kongtx.http.request_body import group_repeated
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.request_transformer import bodies
 from kongtx.plugins.request_transformer.plan import Ops, Plan
-from kongtx.plugins.request_transformer.template import Lookup, TemplateError
+from kongtx.plugins.request_transformer.template import Lookup
 from kongtx.plugins.transformations import append_value
 
 __all__ = ["RequestTransformerHandler", "HeaderTable", "TemplateEnv"]
@@ -176,17 +176,14 @@ class RequestTransformerHandler(PluginHandler):
     priority = 801
     version = __version__
 
-    def __init__(self) -> None:
-        # An invalid template fails at request time (500), as in Kong.
-        self.plans: ConfigCache[Plan] = ConfigCache(Plan, defer_errors=(TemplateError,))
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Precompile the templates of every config in the new snapshot."""
-        self.plans.reset(configs)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot); an invalid template fails at
+        request time (500), as in Kong."""
+        return Plan(conf)
 
     def access(self, ctx: ProxyContext, conf: dict[str, Any]) -> Deferred[None] | None:
         """Transform the upstream request; returns a Deferred only when the body must be read."""
-        plan = self.plans.get(conf)
+        plan = self.compiled(conf)
         env = TemplateEnv(ctx)
         if plan.uri is not None:
             path = plan.uri.render(env)

@@ -18,7 +18,7 @@ from typing import Any
 
 from kongtx import __version__
 from kongtx.http.headers import Headers
-from kongtx.plugins.base import ConfigCache, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.transformations import append_value, split_entry
 
 __all__ = [
@@ -191,16 +191,13 @@ class ResponseTransformerHandler(PluginHandler):
     priority = 800
     version = __version__
 
-    def __init__(self) -> None:
-        self._plans: ConfigCache[Plan] = ConfigCache(Plan)
-
-    def configure(self, configs: list[dict[str, Any]]) -> None:
-        """Parse every config of the new snapshot once."""
-        self._plans.reset(configs)
+    def compile(self, conf: dict[str, Any], plugin: Mapping[str, Any] | None = None) -> Any:
+        """Digest one configuration (once, in the snapshot)."""
+        return Plan(conf)
 
     def wants_response_body(self, conf: dict[str, Any], ctx: ProxyContext | None = None) -> bool:
         """Buffer only for JSON operations (and, when ``ctx`` is given, a JSON response)."""
-        if not self._plans.get(conf).json_any:
+        if not self.compiled(conf).json_any:
             return False
         if ctx is None:
             return True
@@ -211,13 +208,13 @@ class ResponseTransformerHandler(PluginHandler):
         """Transform the response headers."""
         headers = ctx.response_headers
         if headers is not None:
-            transform_headers(self._plans.get(conf), headers)
+            transform_headers(self.compiled(conf), headers)
 
     def body_filter(
         self, ctx: ProxyContext, conf: dict[str, Any], chunk: bytes, eof: bool
     ) -> bytes:
         """Transform a JSON body once it is complete; anything else passes through."""
-        plan = self._plans.get(conf)
+        plan = self.compiled(conf)
         if not plan.json_any:
             return chunk
         shared = ctx.shared

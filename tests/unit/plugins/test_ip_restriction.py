@@ -99,11 +99,12 @@ def test_unidentified_client():
 
 
 def test_configs_are_compiled_once():
-    """configure() compiles each config; hooks reuse it and new snapshots replace it."""
+    """A config the snapshot compiled is reused by every request; a bad one fails at use."""
+    from kongtx.plugins.base import CompiledConfig
+
     handler = Handler()
-    conf = {"deny": ["1.2.3.4"]}
-    handler.configure([{"name": "ip-restriction", "config": conf}])
-    first = handler.compiled(conf)
-    assert handler.compiled(conf) is first
-    handler.configure([])
-    assert handler.compiled(conf) is not first
+    compiled = CompiledConfig.of(handler, {"deny": ["1.2.3.4"]}, {})
+    assert handler.compiled(compiled) is handler.compiled(compiled)
+    broken = CompiledConfig.of(handler, {"deny": ["not-an-ip"]}, {})
+    with pytest.raises(Exception):
+        handler.compiled(broken)

@@ -258,9 +258,10 @@ def test_hits_do_not_query() -> None:
 
 
 def test_configured_configs_are_digested_once() -> None:
-    """configure() precomputes each config; a hook with that config uses the digest."""
+    """The snapshot digests each config once; a hook with that config uses the digest."""
+    from kongtx.plugins.base import CompiledConfig
+
     handler = Handler()
-    config = conf(key_names=["k"])
-    handler.configure([{"config": config}])
+    config = CompiledConfig.of(handler, conf(key_names=["k"]), {})
     assert handler._config(config) is handler._config(config)
     assert handler._config(config).key_names == ("k",)

@@ -11,6 +11,7 @@ from twisted.python.failure import Failure
 from kongtx.errors import ProxyExit
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
+from kongtx.plugins.base import CompiledConfig
 from kongtx.plugins.rate_limiting.handler import RateLimitingHandler as Handler
 from kongtx.plugins.rate_limiting.plan import RateLimitPlan
 from kongtx.proxy.context import ProxyContext
@@ -168,8 +169,8 @@ def test_store_unavailable(tolerant: bool):
     """fault_tolerant: through without headers, the failure logged; otherwise Kong's 500."""
     clock = Clock()
     handler = Handler()
-    conf = _conf(minute=1, fault_tolerant=tolerant)
-    handler._plans.get(conf).store = _Down()
+    conf = CompiledConfig.of(handler, _conf(minute=1, fault_tolerant=tolerant), {})
+    handler.compiled(conf).store = _Down()
     ctx = _ctx(clock)
     events: list[dict] = []
     globalLogPublisher.addObserver(events.append)
@@ -192,7 +193,7 @@ def test_async_store_outcome_applies_the_same_rules():
     """A store answering later (redis, cluster) blocks and adds headers like the local one."""
     clock = Clock()
     handler = Handler()
-    conf = _conf(minute=1)
+    conf = CompiledConfig.of(handler, _conf(minute=1), {})
 
     class _Later:
         def hit(self, hits, strict):
@@ -200,6 +201,6 @@ def test_async_store_outcome_applies_the_same_rules():
             d.callback(Outcome(0, (1,)))
             return d
 
-    handler._plans.get(conf).store = _Later()
+    handler.compiled(conf).store = _Later()
     exc = failure_of(handler.access(_ctx(clock), conf), ProxyExit).value
     assert exc.status == 429

@@ -361,12 +361,14 @@ def test_append_value_rules() -> None:
     assert append_value(5, "b") == ["b"]
 
 
-def test_plans_are_cached_per_config() -> None:
-    """configure() precompiles; the same config object reuses its plan."""
+def test_plans_are_compiled_once_per_config() -> None:
+    """The snapshot compiles a config once (CompiledConfig); hooks read that plan; a bare
+    dict (a direct call) is compiled on the spot."""
+    from kongtx.plugins.base import CompiledConfig
+
     handler = Handler()
     conf = _conf(add={"headers": ["x:$(headers.y)"]})
-    handler.configure([conf])
-    plan = handler.plans.get(conf)
-    assert handler.plans.get(conf) is plan
-    other = _conf(add={"headers": ["x:1"]})
-    assert handler.plans.get(other) is not plan
+    compiled = CompiledConfig.of(handler, conf, {})
+    plan = handler.compiled(compiled)
+    assert handler.compiled(compiled) is plan
+    assert handler.compiled(conf) is not plan

@@ -25,7 +25,7 @@ class FakeDAO:
     def remove_change_listener(self, cb: Any) -> None:
         self.listeners.remove(cb)
 
-    def load_all(self) -> Deferred[Any]:
+    def load_all(self, only: Any = None) -> Deferred[Any]:
         d: Deferred[Any] = Deferred()
         self.calls.append(d)
         return d
@@ -125,3 +125,107 @@ def test_stop_unsubscribes() -> None:
     assert dao.listeners == []
     manager.request_rebuild()
     assert not dao.calls
+
+
+# -- incremental updates -------------------------------------------------------------
+
+
+class Applied:
+    """A snapshot that records the changes applied to it (raising on ``fail``)."""
+
+    def __init__(self, rows: Any) -> None:
+        self.rows = rows
+        self.applied: list[tuple[str, str, str, Any]] = []
+
+    def apply(self, entity: str, op: str, id: str, row: Any) -> bool:
+        if row == "fail":
+            raise ValueError("cannot apply")
+        self.applied.append((entity, op, id, row))
+        return True
+
+
+class SelectingDAO(FakeDAO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.selects: list[Deferred[Any]] = []
+
+    def select(self, entity: str, id: str) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.selects.append(d)
+        return d
+
+    def fire(self, event: ChangeEvent) -> None:
+        for cb in list(self.listeners):
+            cb(event)
+
+
+def incremental(dao: SelectingDAO) -> SnapshotManager[Any]:
+    manager: SnapshotManager[Any] = SnapshotManager(
+        dao, Applied, Clock(), entities=("routes", "services")
+    )
+    Deferred.fromCoroutine(manager.start())
+    dao.answer({})
+    return manager
+
+
+def test_an_event_with_its_row_is_applied_at_once_without_a_rebuild() -> None:
+    """A local write's event is applied synchronously; no load_all, no swap."""
+    dao = SelectingDAO()
+    manager = incremental(dao)
+    swaps: list[Any] = []
+    updates: list[Any] = []
+    manager.add_swap_listener(swaps.append)
+    manager.add_update_listener(lambda snap, ev: updates.append(ev))
+    first = manager.current
+    dao.fire(ChangeEvent("routes", "create", "r1", {"id": "r1"}))
+    assert manager.current is first
+    assert first.applied == [("routes", "create", "r1", {"id": "r1"})]
+    assert dao.calls == [] and swaps == [] and len(updates) == 1
+    assert manager.settled().called
+    dao.fire(ChangeEvent("consumers", "create", "c1", {"id": "c1"}))  # not routing state
+    assert len(first.applied) == 1
+
+
+def test_events_without_rows_are_read_and_applied_in_order() -> None:
+    """A remote event that did not carry its row is read by id; later events wait for it."""
+    dao = SelectingDAO()
+    manager = incremental(dao)
+    snap = manager.current
+    dao.fire(ChangeEvent("routes", "update", "r1"))
+    dao.fire(ChangeEvent("routes", "delete", "r2"))
+    assert snap.applied == [] and len(dao.selects) == 1
+    settled = manager.settled()
+    assert not settled.called
+    dao.selects.pop().callback({"id": "r1", "v": 2})
+    assert snap.applied == [
+        ("routes", "update", "r1", {"id": "r1", "v": 2}),
+        ("routes", "delete", "r2", None),
+    ]
+    assert settled.called
+
+
+def test_unreadable_row_or_failed_apply_falls_back_to_a_full_build() -> None:
+    """The database is down while reading a changed row (or the update fails): rebuild."""
+    dao = SelectingDAO()
+    manager = incremental(dao)
+    dao.fire(ChangeEvent("routes", "update", "r1"))
+    dao.selects.pop().errback(RuntimeError("db down"))
+    assert len(dao.calls) == 1  # a full load_all
+    dao.answer({"rebuilt": True})
+    assert manager.current.rows == {"rebuilt": True}
+    dao.fire(ChangeEvent("routes", "update", "r1", "fail"))
+    assert len(dao.calls) == 1
+    dao.answer({"again": True})
+    assert manager.current.rows == {"again": True}
+
+
+def test_full_reload_rebuilds() -> None:
+    """FULL_RELOAD (a lost cluster connection) is the one event that rebuilds."""
+    from kongtx.store.events import FULL_RELOAD
+
+    dao = SelectingDAO()
+    manager = incremental(dao)
+    dao.fire(FULL_RELOAD)
+    assert len(dao.calls) == 1
+    dao.answer({"v": 1})
+    assert manager.current.rows == {"v": 1}
