@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import uuid
+from functools import partial
 from typing import Any
 
 from twisted.application.service import MultiService
@@ -20,6 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kongtx import tls
+from kongtx.admin.routes import cache as cache_routes
 from kongtx.bus import NodeBus
 from kongtx.cache import Entities, open_entities
 from kongtx.config import DEFAULT_BACKLOG
@@ -88,6 +90,7 @@ class GatewayNode(MultiService):
         self.local_counters: CounterStore = LocalCounters(reactor)
         #: Messages to the node's other worker processes (proxy-cache purges).
         self.bus = NodeBus()
+        self.bus.subscribe(cache_routes.PURGE_TOPIC, lambda _: self.entities.cache.purge())
         #: The counter policies plugins count with (set once the store is open).
         self.counters: CounterPolicies | None = None
         #: client connections and requests of the proxy listeners (``/status``, metrics)
@@ -162,6 +165,9 @@ class GatewayNode(MultiService):
             )
             await self.declarative.load_configured()
         self.entities.attach(self.dao)
+        warmup = list(self.config.db_cache_warmup_entities or ())
+        if warmup:
+            await self.entities.warmup(self.dao, warmup)
         self.snapshots = SnapshotManager(
             self.dao, self.build_snapshot, self.reactor, entities=ROUTING_ENTITIES
         )
@@ -209,7 +215,10 @@ class GatewayNode(MultiService):
             self.dao,
             config,
             declarative=self.declarative,
-            extensions=[p.handler.admin_routes for p in self.plugins.ordered],
+            extensions=[
+                partial(cache_routes.install, self.entities, self.bus),
+                *(p.handler.admin_routes for p in self.plugins.ordered),
+            ],
             **api_args,
         )
         await self._serve_api("admin", config.admin_listen, admin, sni_factory)

@@ -32,6 +32,20 @@ Row = dict[str, Any]
 
 _log = Logger()
 
+#: Entities the configuration snapshot holds: never worth a cache entry.
+_SNAPSHOT_ENTITIES = frozenset(
+    (
+        "services",
+        "routes",
+        "plugins",
+        "upstreams",
+        "targets",
+        "certificates",
+        "snis",
+        "ca_certificates",
+    )
+)
+
 
 class RowSource(Protocol):
     """Where misses are read from: the DAO (its indexed single-key reads)."""
@@ -114,6 +128,35 @@ class Entities:
             self._fields[entity] = {field}
         elif field not in fields:
             fields.add(field)
+
+    # -- warm-up -------------------------------------------------------------------------
+    async def warmup(self, dao: Any, names: list[str]) -> int:
+        """``db_cache_warmup_entities``: load every row of the named entities now, under the
+        keys plugins look them up by (a consumer by id and username, a credential by its
+        endpoint key: ``keyauth_credentials:<key>:::::``), within the cache's bound.
+        Entities held by the snapshot (services...) or unknown are skipped.
+
+        :returns: the number of rows cached.
+        """
+        registry = dao.registry
+        wanted = [n for n in names if registry.has(n) and n not in _SNAPSHOT_ENTITIES]
+        if not wanted:
+            return 0
+        rows = await dao.load_all(wanted)
+        count = 0
+        for name in wanted:
+            fields = (
+                ("id", "username") if name == "consumers" else (registry.get(name).endpoint_key,)
+            )
+            for field in fields:
+                if field is None:
+                    continue
+                self._learn(name, field)
+                for row in rows.get(name, ()):
+                    if row.get(field) is not None:
+                        self.cache.set(cache_key(name, row[field]), row)
+                        count += 1
+        return count
 
     # -- invalidation ---------------------------------------------------------------
     def on_change(self, event: ChangeEvent) -> Deferred[None] | None:

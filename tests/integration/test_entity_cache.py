@@ -176,3 +176,41 @@ async def test_miss_during_an_outage_fails_fast_then_recovers(tmp_path: Any) -> 
         await forwarder.stop()
         await upstream.stop()
         drop_database(db)
+
+
+@pytest_twisted.ensureDeferred
+async def test_cache_admin_endpoints(tmp_path: Any) -> None:
+    """Kong's ``GET|DELETE /cache/{key}`` and ``DELETE /cache`` on the entity cache."""
+    upstream = await start_upstream(reactor)
+    gw = await start_gateway(tmp_path, plugins="key-auth")
+    try:
+        await _key_auth_route(gw, upstream.port)
+        reply = await gw.request(
+            "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
+        )
+        assert reply.status == 201
+        assert await _with_key(gw, "k1") == 200
+        assert await _with_key(gw, "nope") == 401
+        key = cache_key("keyauth_credentials", "k1")
+        cached = await gw.request("GET", f"{gw.admin_url}/cache/{key}")
+        assert cached.status == 200 and cached.json["key"] == "k1"
+        consumer_id = cached.json["consumer"]["id"]
+        consumer = await gw.request(
+            "GET", f"{gw.admin_url}/cache/{cache_key('consumers', consumer_id)}"
+        )
+        assert consumer.status == 200 and consumer.json["username"] == "alice"
+        miss = await gw.request(
+            "GET", f"{gw.admin_url}/cache/{cache_key('keyauth_credentials', 'nope')}"
+        )
+        assert miss.status == 200 and miss.body == b""  # a cached miss
+        unknown = await gw.request("GET", f"{gw.admin_url}/cache/nothing:here:::::")
+        assert (unknown.status, unknown.json) == (404, {"message": "Not found"})
+
+        assert (await gw.request("DELETE", f"{gw.admin_url}/cache/{key}")).status == 204
+        assert (await gw.request("GET", f"{gw.admin_url}/cache/{key}")).status == 404
+        assert await _with_key(gw, "k1") == 200  # read again
+        assert (await gw.request("DELETE", f"{gw.admin_url}/cache")).status == 204
+        assert len(gw.node.entities.cache) == 0
+    finally:
+        await gw.stop()
+        await upstream.stop()

@@ -200,3 +200,33 @@ def test_unrelated_events_cost_nothing_and_reload_purges() -> None:
     assert len(entities.cache) == 1
     entities.on_change(FULL_RELOAD)
     assert len(entities.cache) == 0
+
+
+def test_warmup_preloads_consumers_and_credentials() -> None:
+    """``db_cache_warmup_entities``: rows cached at start under the keys plugins use; entities
+    the snapshot holds are skipped."""
+    from kongtx.cache import Entities
+    from kongtx.plugins.base import load_plugins
+    from kongtx.store.dao import DAO
+    from kongtx.store.memory import MemoryBackend
+
+    load_plugins(["key-auth"])
+    clock = Clock()
+    dao = DAO(MemoryBackend(), clock)
+    consumer = result_of(Deferred.fromCoroutine(dao.insert("consumers", {"username": "ann"})))
+    result_of(
+        Deferred.fromCoroutine(
+            dao.insert("keyauth_credentials", {"consumer": {"id": consumer["id"]}, "key": "k9"})
+        )
+    )
+    entities = Entities(EntityCache(clock))
+    cached = result_of(
+        Deferred.fromCoroutine(
+            entities.warmup(dao, ["services", "consumers", "keyauth_credentials", "nope"])
+        )
+    )
+    assert cached == 3
+    entities.attach(dao)
+    assert entities.row("keyauth_credentials", "key", "k9")["consumer"]["id"] == consumer["id"]
+    assert entities.consumer("ann")["id"] == consumer["id"]
+    assert entities.cache.hits == 2 and entities.cache.loads == 0
