@@ -131,7 +131,7 @@ class TableSql:
         return ddl
 
     def index_sql(self, c: Column) -> str:
-        """Return the statement indexing foreign-key column ``c``."""
+        """Return the statement indexing column ``c`` (foreign keys, ``ttl_expire_at``)."""
         idx = quote(f"{self.table}_{c.name}_idx")
         return f"CREATE INDEX IF NOT EXISTS {idx} ON {self.q_table} ({quote(c.name)})"
 
@@ -139,7 +139,9 @@ class TableSql:
         """Return the statements creating this entity's table and indexes."""
         parts = ", ".join(self.column_sql(c) for c in self.columns)
         stmts = [f"CREATE TABLE IF NOT EXISTS {self.q_table} ({parts})"]
-        stmts += [self.index_sql(c) for c in self.columns if c.kind == FK]
+        stmts += [
+            self.index_sql(c) for c in self.columns if c.kind == FK or c.key == EXPIRE_AT
+        ]  # ttl_expire_at: purging expired rows on a write must not scan the table
         return stmts
 
     def add_column_sql(self, c: Column) -> list[str]:
@@ -153,7 +155,7 @@ class TableSql:
             stmts.append(
                 f"CREATE UNIQUE INDEX IF NOT EXISTS {idx} ON {self.q_table} ({quote(c.name)})"
             )
-        if c.kind == FK:
+        if c.kind == FK or c.key == EXPIRE_AT:
             stmts.append(self.index_sql(c))
         return stmts
 
