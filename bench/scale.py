@@ -48,7 +48,9 @@ CLIENTS = 8
 # --------------------------------------------------------------------------- helpers
 
 
-def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def http(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     hdrs = {"Content-Type": "application/json", **(headers or {})}
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
@@ -62,8 +64,12 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
 def rss_mib(pid: int) -> float:
     """Resident memory of ``pid`` and its children (the twistd process tree)."""
     total = 0
-    out = subprocess.run(["ps", "-o", "rss=", "--ppid", str(pid), "-p", str(pid)],
-                         capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        ["ps", "-o", "rss=", "--ppid", str(pid), "-p", str(pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     for line in out.split():
         total += int(line)
     return total / 1024.0
@@ -77,27 +83,52 @@ def pct(values: list[float], p: float) -> float:
 class Node:
     """One kongtx node (``twistd -n kongtx``) on SQLite or PostgreSQL, pinned to the proxy core."""
 
-    def __init__(self, name: str, database: str, plugins: str = "off", pg: dict[str, str] | None = None,
-                 prefix: str | None = None, wait: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        database: str,
+        plugins: str = "off",
+        pg: dict[str, str] | None = None,
+        prefix: str | None = None,
+        wait: bool = True,
+    ) -> None:
         self.dir = os.path.join(run._tmp, name)
         os.makedirs(self.dir, exist_ok=True)
         self.prefix = prefix or os.path.join(self.dir, "prefix")
         self.port, self.admin_port = run.free_port(), run.free_port()
         conf = os.path.join(self.dir, "kongtx.conf")
         lines = [
-            f"prefix = {self.prefix}", f"database = {database}",
-            f"proxy_listen = 127.0.0.1:{self.port}", f"admin_listen = 127.0.0.1:{self.admin_port}",
-            "proxy_frontend = native", f"plugins = {plugins}",
-            "proxy_access_log = off", "admin_access_log = off", "log_level = warn",
+            f"prefix = {self.prefix}",
+            f"database = {database}",
+            f"proxy_listen = 127.0.0.1:{self.port}",
+            f"admin_listen = 127.0.0.1:{self.admin_port}",
+            "proxy_frontend = native",
+            f"plugins = {plugins}",
+            "proxy_access_log = off",
+            "admin_access_log = off",
+            "log_level = warn",
         ]
         lines += [f"{k} = {v}" for k, v in (pg or {}).items()]
         with open(conf, "w") as fh:
             fh.write("\n".join(lines) + "\n")
         self.log = os.path.join(self.dir, "kongtx.log")
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p),
+        )
         env = {k: v for k, v in env.items() if not k.startswith(("KONG_", "KONGTX_"))}
-        cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-               "-n", "--pidfile=", "--logfile", self.log, "kongtx", "-c", conf]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "-n",
+            "--pidfile=",
+            "--logfile",
+            self.log,
+            "kongtx",
+            "-c",
+            conf,
+        ]
         self.started = time.monotonic()
         self.proc = run.start(cmd, self.log, run.PROXY_CORE, cwd=self.dir, env=env)
         self.admin = f"http://127.0.0.1:{self.admin_port}"
@@ -111,22 +142,53 @@ class Node:
 
 def make_pg() -> dict[str, str]:
     name = f"kongtx_scale_{os.getpid()}"
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"DROP DATABASE IF EXISTS {name}"],
-                   capture_output=True, check=False)
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
-                   capture_output=True, check=True)
-    settings = {"pg_host": "127.0.0.1", "pg_port": "5432", "pg_user": "postgres", "pg_database": name}
-    env = dict(os.environ, PYTHONPATH=ROOT, KONGTX_DATABASE="postgres", KONGTX_PLUGINS="key-auth",
-               **{f"KONGTX_{k.upper()}": v for k, v in settings.items()})
-    subprocess.run([sys.executable, "-m", "kongtx.cli", "migrations", "bootstrap"], env=env,
-                   capture_output=True, check=True, timeout=300)
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"DROP DATABASE IF EXISTS {name}"],
+        capture_output=True,
+        check=False,
+    )
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
+        capture_output=True,
+        check=True,
+    )
+    settings = {
+        "pg_host": "127.0.0.1",
+        "pg_port": "5432",
+        "pg_user": "postgres",
+        "pg_database": name,
+    }
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT,
+        KONGTX_DATABASE="postgres",
+        KONGTX_PLUGINS="key-auth",
+        **{f"KONGTX_{k.upper()}": v for k, v in settings.items()},
+    )
+    subprocess.run(
+        [sys.executable, "-m", "kongtx.cli", "migrations", "bootstrap"],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
     return settings
 
 
 def drop_pg(settings: dict[str, str]) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c",
-                    f"DROP DATABASE IF EXISTS {settings['pg_database']} WITH (FORCE)"],
-                   capture_output=True, check=False)
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-c",
+            f"DROP DATABASE IF EXISTS {settings['pg_database']} WITH (FORCE)",
+        ],
+        capture_output=True,
+        check=False,
+    )
 
 
 # --------------------------------------------------------------------------- writes / churn
@@ -146,8 +208,11 @@ def create_routes(node: Node, count: int) -> list[float]:
                 i = next(counter, None)
             if i is None:
                 return
-            status, body = http("POST", node.admin + "/services/bench/routes",
-                                {"name": f"r{i}", "paths": [f"/r{i}"]})
+            status, body = http(
+                "POST",
+                node.admin + "/services/bench/routes",
+                {"name": f"r{i}", "paths": [f"/r{i}"]},
+            )
             if status != 201:
                 raise SystemExit(f"route {i}: {status} {body[:200]!r}")
             with lock:
@@ -172,7 +237,9 @@ def write_figures(node: Node, count: int) -> dict[str, float]:
     last = done[-1000:]
     return {
         "first_1000_wps": rate(first, started),
-        "last_1000_wps": len(last) / max(1e-9, last[-1] - done[-1001]) if len(done) > 1000 else rate(last, started),
+        "last_1000_wps": len(last) / max(1e-9, last[-1] - done[-1001])
+        if len(done) > 1000
+        else rate(last, started),
         "total_s": done[-1] - started,
     }
 
@@ -182,7 +249,11 @@ def route_latency(node: Node, samples: int = 20) -> list[float]:
     out = []
     for j in range(samples):
         t0 = time.monotonic()
-        status, body = http("POST", node.admin + "/services/bench/routes", {"name": f"new{j}", "paths": [f"/new{j}"]})
+        status, body = http(
+            "POST",
+            node.admin + "/services/bench/routes",
+            {"name": f"new{j}", "paths": [f"/new{j}"]},
+        )
         assert status == 201, body
         while http("GET", f"{node.proxy}/new{j}")[0] != 200:
             pass
@@ -230,22 +301,30 @@ def part_writes(opts: argparse.Namespace) -> None:
         node = Node(f"writes-{database}", database, pg=pg)
         try:
             figures = write_figures(node, opts.routes)
-            print(f"[writes] {database}: {opts.routes} routes in {figures['total_s']:.1f} s; "
-                  f"first 1,000: {figures['first_1000_wps']:.0f} writes/s, "
-                  f"last 1,000: {figures['last_1000_wps']:.0f} writes/s "
-                  f"(ratio {figures['last_1000_wps'] / figures['first_1000_wps']:.2f})", flush=True)
+            print(
+                f"[writes] {database}: {opts.routes} routes in {figures['total_s']:.1f} s; "
+                f"first 1,000: {figures['first_1000_wps']:.0f} writes/s, "
+                f"last 1,000: {figures['last_1000_wps']:.0f} writes/s "
+                f"(ratio {figures['last_1000_wps'] / figures['first_1000_wps']:.2f})",
+                flush=True,
+            )
             if database == "sqlite":
                 lat = route_latency(node)
-                print(f"[latency] route write -> first proxied 200 with {opts.routes} routes: "
-                      f"median {statistics.median(lat):.1f} ms, max {max(lat):.1f} ms ({len(lat)} writes)",
-                      flush=True)
+                print(
+                    f"[latency] route write -> first proxied 200 with {opts.routes} routes: "
+                    f"median {statistics.median(lat):.1f} ms, max {max(lat):.1f} ms ({len(lat)} writes)",
+                    flush=True,
+                )
                 quiet = churn(node, opts.seconds, 0)
                 busy = churn(node, opts.seconds, 10)
-                print(f"[churn] unchanged route, {opts.seconds} s: p99 {quiet['p99']:.1f} ms "
-                      f"({quiet['rps']:.0f} req/s) without changes; p99 {busy['p99']:.1f} ms "
-                      f"({busy['rps']:.0f} req/s) with {busy['changes'] / opts.seconds:.1f} changes/s "
-                      f"(ratio {busy['p99'] / quiet['p99']:.2f}); non-2xx or errors: "
-                      f"{int(quiet['errors'])} / {int(busy['errors'])}", flush=True)
+                print(
+                    f"[churn] unchanged route, {opts.seconds} s: p99 {quiet['p99']:.1f} ms "
+                    f"({quiet['rps']:.0f} req/s) without changes; p99 {busy['p99']:.1f} ms "
+                    f"({busy['rps']:.0f} req/s) with {busy['changes'] / opts.seconds:.1f} changes/s "
+                    f"(ratio {busy['p99'] / quiet['p99']:.2f}); non-2xx or errors: "
+                    f"{int(quiet['errors'])} / {int(busy['errors'])}",
+                    flush=True,
+                )
         finally:
             node.stop()
             if pg:
@@ -259,8 +338,9 @@ def bulk_credentials(pg: dict[str, str], count: int) -> None:
     """``count`` consumers with one key-auth key each (``key-<i>``), by COPY."""
     import psycopg2
 
-    conn = psycopg2.connect(host=pg["pg_host"], port=int(pg["pg_port"]), user=pg["pg_user"],
-                            dbname=pg["pg_database"])
+    conn = psycopg2.connect(
+        host=pg["pg_host"], port=int(pg["pg_port"]), user=pg["pg_user"], dbname=pg["pg_database"]
+    )
     now = int(time.time())
     batch = 200000
     with conn, conn.cursor() as cur:
@@ -273,10 +353,14 @@ def bulk_credentials(pg: dict[str, str], count: int) -> None:
                 kw.writerow([str(uuid.UUID(int=(1 << 100) + i)), now, cid, f"key-{i}"])
             consumers.seek(0)
             keys.seek(0)
-            cur.copy_expert('COPY consumers (id, created_at, updated_at, username) FROM STDIN WITH CSV',
-                            consumers)
-            cur.copy_expert('COPY keyauth_credentials (id, created_at, consumer_id, "key") FROM STDIN WITH CSV',
-                            keys)
+            cur.copy_expert(
+                "COPY consumers (id, created_at, updated_at, username) FROM STDIN WITH CSV",
+                consumers,
+            )
+            cur.copy_expert(
+                'COPY keyauth_credentials (id, created_at, consumer_id, "key") FROM STDIN WITH CSV',
+                keys,
+            )
         cur.execute("ANALYZE")
     conn.close()
 
@@ -295,9 +379,22 @@ def wrk_hot(url: str, seconds: int, hot: int) -> dict[str, float]:
     script = os.path.join(run._tmp, f"hot{hot}.lua")
     with open(script, "w") as fh:
         fh.write(_HOT_LUA % hot)
-    cmd = ["taskset", "-c", run.CLIENT_CORE, "wrk", "-t1", f"-c{run.CONNECTIONS}", f"-d{seconds}s",
-           "--latency", "-s", script, url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    cmd = [
+        "taskset",
+        "-c",
+        run.CLIENT_CORE,
+        "wrk",
+        "-t1",
+        f"-c{run.CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        script,
+        url,
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=seconds + 60, check=True
+    ).stdout
     return run.parse_wrk(out)
 
 
@@ -335,12 +432,15 @@ def credentials_run(opts: argparse.Namespace, count: int) -> dict[str, float]:
 def part_credentials(opts: argparse.Namespace) -> None:
     small = credentials_run(opts, 1000)
     large = credentials_run(opts, opts.credentials)
-    print(f"[credentials] {opts.credentials:,} key-auth credentials in PostgreSQL (loaded in "
-          f"{large['load_s']:.0f} s): gateway RSS {large['rss']:.0f} MiB; hot set of 1,000 keys "
-          f"{large['rps']:.0f} req/s (p99 {large['p99']:.1f} ms) vs {small['rps']:.0f} req/s with 1,000 "
-          f"credentials in total (ratio {large['rps'] / small['rps']:.2f}); cold miss p50 "
-          f"{large['cold_p50']:.1f} ms, p99 {large['cold_p99']:.1f} ms "
-          f"(1,000-credential run: RSS {small['rss']:.0f} MiB)", flush=True)
+    print(
+        f"[credentials] {opts.credentials:,} key-auth credentials in PostgreSQL (loaded in "
+        f"{large['load_s']:.0f} s): gateway RSS {large['rss']:.0f} MiB; hot set of 1,000 keys "
+        f"{large['rps']:.0f} req/s (p99 {large['p99']:.1f} ms) vs {small['rps']:.0f} req/s with 1,000 "
+        f"credentials in total (ratio {large['rps'] / small['rps']:.2f}); cold miss p50 "
+        f"{large['cold_p50']:.1f} ms, p99 {large['cold_p99']:.1f} ms "
+        f"(1,000-credential run: RSS {small['rss']:.0f} MiB)",
+        flush=True,
+    )
 
 
 # --------------------------------------------------------------------------- startup
@@ -358,14 +458,30 @@ def part_startup(opts: argparse.Namespace) -> None:
     db = sqlite3.connect(os.path.join(prefix, "kongtx.db"))
     now = int(time.time())
     rows = [
-        (str(uuid.UUID(int=(1 << 90) + i)), now, now, f"r{i}", '["http","https"]', f'["/r{i}"]', 426, 0,
-         1, "v0", 0, 1, 1, service_id)
+        (
+            str(uuid.UUID(int=(1 << 90) + i)),
+            now,
+            now,
+            f"r{i}",
+            '["http","https"]',
+            f'["/r{i}"]',
+            426,
+            0,
+            1,
+            "v0",
+            0,
+            1,
+            1,
+            service_id,
+        )
         for i in range(opts.startup_routes)
     ]
     db.executemany(
-        'INSERT INTO routes (id, created_at, updated_at, name, protocols, paths, https_redirect_status_code,'
-        ' regex_priority, strip_path, path_handling, preserve_host, request_buffering, response_buffering,'
-        ' service_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)', rows)
+        "INSERT INTO routes (id, created_at, updated_at, name, protocols, paths, https_redirect_status_code,"
+        " regex_priority, strip_path, path_handling, preserve_host, request_buffering, response_buffering,"
+        " service_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     db.commit()
     db.close()
     t0 = time.monotonic()
@@ -373,8 +489,11 @@ def part_startup(opts: argparse.Namespace) -> None:
     try:
         run.wait_http(f"{node.proxy}/r{opts.startup_routes - 1}", node.proc, node.log, timeout=900)
         took = time.monotonic() - t0
-        print(f"[startup] {opts.startup_routes:,} routes (SQLite): first proxied answer after "
-              f"{took:.1f} s; RSS {rss_mib(node.proc.pid):.0f} MiB", flush=True)
+        print(
+            f"[startup] {opts.startup_routes:,} routes (SQLite): first proxied answer after "
+            f"{took:.1f} s; RSS {rss_mib(node.proc.pid):.0f} MiB",
+            flush=True,
+        )
     finally:
         node.stop()
 
@@ -396,8 +515,11 @@ def main() -> None:
     upstream = run.free_port()
     run.start_upstream(upstream)
     UPSTREAM_URL.append(f"http://127.0.0.1:{upstream}/")
-    print(f"kongtx scale bench on {os.cpu_count()} cores ({run._cpu_model()}); load average "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"kongtx scale bench on {os.cpu_count()} cores ({run._cpu_model()}); load average "
+        f"{os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     parts = {"writes": part_writes, "credentials": part_credentials, "startup": part_startup}
     for name in opts.only.split(","):
         parts[name.strip()](opts)
