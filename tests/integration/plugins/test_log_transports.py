@@ -293,7 +293,9 @@ async def test_sink_down_costs_the_proxy_nothing_and_drops_are_counted(env):
 
         baseline = await timed("/r1", 20)
         with_sinks_down = await timed("/down", 20)
-        assert with_sinks_down < baseline * 2 + 0.005, (baseline, with_sinks_down)
+        # The collector would hold a request for its 60 s timeout if the log phase blocked it;
+        # the margin only absorbs scheduling noise on a loaded machine (other suites, CI).
+        assert with_sinks_down < baseline * 3 + 0.1, (baseline, with_sinks_down)
         # one request hangs at the collector, one waits: the other 18 were dropped
         assert SINK_STATS.dropped_by_plugin()["http-log"] - before == 18
     finally:
