@@ -1,7 +1,7 @@
 """HTTP(S) requests to one log collector (http-log, galileo, runscope), on kept-alive connections.
 
 A response outside 2xx fails the send (the queue retries it). TLS is not
-verified, as Kong's http-log does not verify collectors.
+verified unless asked (``verify``), as Kong's http-log does not verify collectors.
 """
 
 from __future__ import annotations
@@ -39,9 +39,12 @@ def split_userinfo(url: str) -> tuple[str, str | None]:
 
 
 @implementer(IPolicyForHTTPS)
-class _NoVerify:
+class _TLSPolicy:
+    def __init__(self, verify: bool) -> None:
+        self.verify = verify
+
     def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
-        return tls.upstream_tls_creator(hostname.decode("idna"), verify=False)
+        return tls.upstream_tls_creator(hostname.decode("idna"), verify=self.verify)
 
 
 @implementer(IBodyProducer)
@@ -92,6 +95,7 @@ class HTTPSender:
     :param timeout: seconds for connecting, sending and the response.
     :param keepalive: seconds an idle connection is kept.
     :param connections: kept-alive connections at most (the queue's concurrency).
+    :param verify: verify the collector's certificate (galileo's ``https_verify``).
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class HTTPSender:
         timeout: float = 10.0,
         keepalive: float = 60.0,
         connections: int = 1,
+        verify: bool = False,
     ) -> None:
         self.reactor = reactor
         url, authorization = split_userinfo(url)
@@ -119,29 +124,33 @@ class HTTPSender:
         self.pool.maxPersistentPerHost = max(connections, 1)
         self.pool.cachedConnectionTimeout = keepalive
         self.pool.retryAutomatically = False
-        self.agent = Agent(reactor, _NoVerify(), connectTimeout=timeout, pool=self.pool)
+        self.agent = Agent(reactor, _TLSPolicy(verify), connectTimeout=timeout, pool=self.pool)
 
     def send(self, body: bytes) -> Deferred[bytes]:
         """POST (or the configured method) ``body``; fires with the response body, fails
         with :class:`CollectorError` on a non-2xx status or on timeout."""
+        return self.exchange(body).addCallback(self._check)
+
+    def exchange(self, body: bytes) -> Deferred[tuple[int, bytes]]:
+        """Send ``body``; fires with ``(status, response body)`` whatever the status, fails
+        on connection errors and timeout."""
         d = self.agent.request(self.method, self.url, self.headers.copy(), _Bytes(body))
         d.addCallback(self._response)
         d.addTimeout(self.timeout, self.reactor)
         return d
 
-    def _response(self, response: Any) -> Deferred[bytes]:
+    def _response(self, response: Any) -> Deferred[tuple[int, bytes]]:
         d: Deferred[bytes] = Deferred()
         response.deliverBody(_Body(d))
-        if 200 <= response.code < 300:
-            return d
+        return d.addCallback(lambda data: (response.code, data))
 
-        def fail(data: bytes) -> None:
-            raise CollectorError(
-                f"request to {self.url.decode()} returned status code {response.code} "
-                f"and body {data[:200]!r}"
-            )
-
-        return d.addCallback(fail)
+    def _check(self, answer: tuple[int, bytes]) -> bytes:
+        status, data = answer
+        if 200 <= status < 300:
+            return data
+        raise CollectorError(
+            f"request to {self.url.decode()} returned status code {status} and body {data[:200]!r}"
+        )
 
     def close(self) -> Deferred[None]:
         """Close the kept-alive connections."""

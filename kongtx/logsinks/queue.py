@@ -48,6 +48,8 @@ class QueueConf:
     initial_retry_delay: float = 0.01
     max_retry_delay: float = 60.0
     concurrency_limit: int = 1
+    #: kongtx: give a batch up after this many retries (None: only ``max_retry_time`` limits).
+    max_retries: int | None = None
 
     @classmethod
     def from_config(cls, queue: Mapping[str, Any] | None, **fallback: Any) -> QueueConf:
@@ -221,7 +223,11 @@ class BatchQueue(Generic[T]):
     ) -> None:
         conf = self.conf
         delay = min(conf.max_retry_delay, conf.initial_retry_delay * (2**retries))
-        if self._closed or self.clock.seconds() + delay - first > conf.max_retry_time:
+        if (
+            self._closed
+            or self.clock.seconds() + delay - first > conf.max_retry_time
+            or (conf.max_retries is not None and retries >= conf.max_retries)
+        ):
             log.error(
                 "{plugin} queue {queue}: could not send entries, giving up after {retries} "
                 "retries. Last error: {error}",

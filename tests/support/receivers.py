@@ -131,7 +131,7 @@ class _Collector(Resource):
             return NOT_DONE_YET
         if c.fail_first > 0:
             c.fail_first -= 1
-            request.setResponseCode(500)
+            request.setResponseCode(c.fail_status)
             return b"collector down"
         c.add(
             {
@@ -146,11 +146,12 @@ class _Collector(Resource):
 
 class HTTPCollector(Listener):
     """An HTTP collector: ``items`` are ``{method, path, headers, body}``; ``fail_first``
-    requests are answered 500 first; ``hang`` leaves requests unanswered."""
+    requests are answered ``fail_status`` (500) first; ``hang`` leaves requests unanswered."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fail_first = 0
+        self.fail_status = 500
         self.attempts = 0
         self.hang = False
         self.hung: list[Any] = []
