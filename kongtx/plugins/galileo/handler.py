@@ -20,7 +20,7 @@ from kongtx.logsinks.queue import BatchQueue, QueueConf
 from kongtx.plugins.base import PluginConfig, ProxyContext
 from kongtx.plugins.galileo.alf import alf_body, alf_entry
 
-__all__ = ["Handler"]
+__all__ = ["GalileoHandler"]
 
 log = Logger()
 
@@ -34,7 +34,7 @@ def _server_addr() -> str:
         return "127.0.0.1"
 
 
-class Handler(LogPluginHandler):
+class GalileoHandler(LogPluginHandler):
     name = "galileo"
     priority = 3
     version = "0.10.0"

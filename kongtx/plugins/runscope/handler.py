@@ -12,34 +12,25 @@ are empty strings unless ``log_body``.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
 
 from kongtx.logsinks.bodies import capture_request, capture_response, captured
 from kongtx.logsinks.http import HTTPSender
 from kongtx.logsinks.plugin import LogPluginHandler, Sink, json_line
 from kongtx.logsinks.queue import BatchQueue, QueueConf
-from kongtx.logsinks.serializer import headers_table
+from kongtx.logsinks.serializer import headers_table, querystring_table
 from kongtx.plugins.base import PluginConfig, ProxyContext
 
-__all__ = ["Handler", "runscope_message"]
+__all__ = ["RunscopeHandler", "runscope_message"]
 
 _KEY = "runscope"
 
 
 def _form(ctx: Any, body: bytes | None) -> dict[str, Any]:
+    """ngx's decoded body arguments of a url-encoded body (``{}`` for other bodies)."""
     content_type = (ctx.request.headers.get("content-type") or "").lower()
     if body is None or "application/x-www-form-urlencoded" not in content_type:
         return {}
-    form: dict[str, Any] = {}
-    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
-        current = form.get(name)
-        if current is None:
-            form[name] = value
-        elif isinstance(current, list):
-            current.append(value)
-        else:
-            form[name] = [current, value]
-    return form
+    return querystring_table(body.decode("utf-8", "replace"))
 
 
 def runscope_message(ctx: Any, now: float, log_body: bool) -> dict[str, Any]:
@@ -67,7 +58,7 @@ def runscope_message(ctx: Any, now: float, log_body: bool) -> dict[str, Any]:
     }
 
 
-class Handler(LogPluginHandler):
+class RunscopeHandler(LogPluginHandler):
     name = "runscope"
     priority = 1
     version = "0.10.0"
