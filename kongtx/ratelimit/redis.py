@@ -8,7 +8,8 @@ Redis server share the limit exactly.
 
 Connections: one lazy txredisapi pool per distinct Redis setting (host, port,
 database, user, password, TLS), reconnecting by itself; every call is bounded
-by the configured ``timeout`` and fails with
+by the configured timeouts (``connect_timeout``, ``send_timeout``,
+``read_timeout``, each ``timeout`` when unset: the longest of them) and fails with
 :class:`~kongtx.ratelimit.counters.CounterUnavailable` past it.
 """
 
@@ -72,7 +73,8 @@ class RedisSettings(NamedTuple):
     ssl: bool = False
     ssl_verify: bool = False
     server_name: str | None = None
-    timeout: float = 2.0  # seconds
+    timeout: float = 2.0  # seconds: the bound of one call
+    connect_timeout: float = 2.0  # seconds
 
     @classmethod
     def from_config(cls, redis: dict[str, Any]) -> RedisSettings:
@@ -86,8 +88,20 @@ class RedisSettings(NamedTuple):
             ssl=bool(redis.get("ssl")),
             ssl_verify=bool(redis.get("ssl_verify")),
             server_name=redis.get("server_name") or None,
-            timeout=float(redis.get("timeout") or 2000) / 1000.0,
+            timeout=max(_seconds(redis, name) for name in _CALL_TIMEOUTS),
+            connect_timeout=_seconds(redis, "connect_timeout"),
         )
+
+
+_CALL_TIMEOUTS = ("connect_timeout", "send_timeout", "read_timeout")
+
+
+def _seconds(redis: dict[str, Any], name: str) -> float:
+    """Kong's rule: a specific timeout (ms) when set, else ``timeout`` (default 2000 ms)."""
+    value = redis.get(name)
+    if value is None:
+        value = redis.get("timeout")
+    return float(2000 if value is None else value) / 1000.0
 
 
 def _tls_options(settings: RedisSettings) -> Any:
@@ -120,7 +134,7 @@ class RedisCounters:
             password=settings.password,
             username=settings.username,
             ssl_context_factory=_tls_options(settings),
-            connectTimeout=settings.timeout,
+            connectTimeout=settings.connect_timeout,
             replyTimeout=settings.timeout,
             convertNumbers=True,
         )

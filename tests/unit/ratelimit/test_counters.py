@@ -67,3 +67,16 @@ def test_local_counters_answer_synchronously_and_drop_ended_windows():
     clock.advance(4000)
     store.hit([_hit("w3", 2, expires=5200)], True)
     assert store.values == {"w3": 1}
+
+
+def test_redis_settings_follow_kongs_timeouts():
+    """timeout (ms) stands for connect/send/read unless one is set; a call gets the longest."""
+    from kongtx.ratelimit.redis import RedisSettings
+
+    plain = RedisSettings.from_config({"host": "h", "timeout": 500})
+    assert (plain.timeout, plain.connect_timeout, plain.port, plain.database) == (0.5, 0.5, 6379, 0)
+    split = RedisSettings.from_config(
+        {"host": "h", "timeout": 500, "connect_timeout": 100, "read_timeout": 3000}
+    )
+    assert (split.timeout, split.connect_timeout) == (3.0, 0.1)
+    assert RedisSettings.from_config({"host": "h"}).timeout == 2.0
