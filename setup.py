@@ -37,7 +37,7 @@ setup(
         "prometheus-client",
         "google-re2",
     ],
-    extras_require={"test": ["pytest", "pytest-twisted"]},
+    extras_require={"test": ["pytest", "pytest-twisted", "oauthlib"]},
     entry_points={"console_scripts": ["kongtx = kongtx.cli:main"]},
     classifiers=[
         "Framework :: Twisted",

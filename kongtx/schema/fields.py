@@ -10,6 +10,8 @@ and re-exports everything.
 from __future__ import annotations
 
 import copy
+import secrets
+import string
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,6 +52,9 @@ __all__ = [
     "normalize_fields",
     "validate_fields",
 ]
+
+
+_ALPHANUM = string.ascii_letters + string.digits
 
 
 def _as_list(value: Any) -> Any:
@@ -307,7 +312,8 @@ def normalize_fields(fields: Mapping[str, Field], data: Mapping[str, Any]) -> di
 
 
 def fill_record(fields: Mapping[str, Field], data: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill defaults of a record's sub-fields, recursively (no auto values)."""
+    """Fill defaults of a record's sub-fields, recursively (an ``auto`` string sub-field,
+    such as oauth2's ``provision_key``, gets 32 random alphanumeric characters)."""
     out = dict(data)
     for name, field in fields.items():
         out[name] = default_value(field, out.get(name))
@@ -319,6 +325,8 @@ def default_value(field: Field, value: Any) -> Any:
     if value is None:
         if field.default is not None:
             value = copy.deepcopy(field.default)
+        elif field.auto and isinstance(field, String) and not field.uuid:
+            return "".join(secrets.choice(_ALPHANUM) for _ in range(32))
         elif isinstance(field, Record) and field.required and not field.abstract:
             value = {}
         else:
