@@ -227,9 +227,12 @@ class DAO:
             parts.append(v.get("id") if isinstance(v, dict) else v)
         return json.dumps(parts, separators=(",", ":"))
 
-    async def _prepare(self, tx: Any, ent: Any, row: Row) -> Row:
+    async def _prepare(self, tx: Any, ent: Any, row: Row, existing: Row | None = None) -> Row:
         for transform in ent.transformations:
-            row = await transform(row, self)
+            if getattr(transform, "with_existing", False):
+                row = await transform(row, self, existing)
+            else:
+                row = await transform(row, self)
         ent.validate(row)
         fields = ent.fields_for(row)
         row = {k: row.get(k) for k in fields}  # declaration order, as the SQL backends return it
@@ -297,7 +300,7 @@ class DAO:
         keep_ttl: bool,
         transient: dict[str, list[str]],
     ) -> Row:
-        row = await self._prepare(tx, ent, row)
+        row = await self._prepare(tx, ent, row, existing)
         if ent.ttl:
             await tx.purge_expired(ent)
             row[EXPIRE_AT] = (

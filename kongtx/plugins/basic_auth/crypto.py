@@ -1,6 +1,8 @@
 """Password hashing for ``basicauth_credentials``: bcrypt, always off the reactor thread.
 
-kongtx stores bcrypt hashes (not Kong's ``sha1(password .. consumer_id)``).
+kongtx stores bcrypt hashes. Kong stores ``sha1(password .. consumer_id)`` as
+40 hex digits; such a hash imported from Kong is still checked
+(:func:`check_kong_sha1`) until the first success replaces it by bcrypt.
 bcrypt reads at most 72 bytes, so longer passwords are first reduced to
 ``base64(sha256(password))`` (44 bytes) rather than silently truncated.
 
@@ -32,7 +34,9 @@ __all__ = [
     "VerificationCache",
     "check_password",
     "hash_password",
+    "check_kong_sha1",
     "is_hashed",
+    "is_kong_sha1",
     "run_in_thread",
 ]
 
@@ -42,11 +46,23 @@ T = TypeVar("T")
 BCRYPT_ROUNDS = 10
 _MAX_BCRYPT_INPUT = 72
 _HASH_RE = re.compile(r"^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$")
+_KONG_SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 def is_hashed(value: str) -> bool:
     """Whether ``value`` already is a bcrypt hash (a stored row being re-written)."""
     return _HASH_RE.match(value) is not None
+
+
+def is_kong_sha1(value: str) -> bool:
+    """Whether ``value`` is a password hash as Kong stores it (``sha1`` hex)."""
+    return _KONG_SHA1_RE.match(value) is not None
+
+
+def check_kong_sha1(password: bytes, consumer_id: str, stored: str) -> bool:
+    """Whether ``password`` matches Kong's ``sha1(password .. consumer_id)`` (constant time)."""
+    digest = hashlib.sha1(password + consumer_id.encode("utf-8")).hexdigest()  # noqa: S324 - Kong's format
+    return hmac.compare_digest(digest.encode("ascii"), stored.encode("ascii"))
 
 
 def _material(password: bytes) -> bytes:

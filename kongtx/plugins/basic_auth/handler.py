@@ -15,6 +15,7 @@ from base64 import b64decode
 from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.cache import then
@@ -26,6 +27,7 @@ from kongtx.plugins.basic_auth import crypto
 __all__ = ["BasicAuthHandler", "parse_credentials"]
 
 TABLE = "basicauth_credentials"
+log = Logger()
 _SCHEME = re.compile(r"\s*[Bb]asic\s*(.+)")
 _PARTS = re.compile(rb"([^:]+):(.*)")
 
@@ -131,7 +133,12 @@ class BasicAuthHandler(PluginHandler):
         hashed: str,
         password: bytes,
     ) -> None:
-        ok = await crypto.run_in_thread(ctx.clock, crypto.check_password, password, hashed)
+        if crypto.is_kong_sha1(hashed):
+            ok = crypto.check_kong_sha1(password, consumer["id"], hashed)
+            if ok:
+                _rehash(ctx, credential, password)
+        else:
+            ok = await crypto.run_in_thread(ctx.clock, crypto.check_password, password, hashed)
         if not ok:
             failed = _fail(ctx, conf)
             if failed is not None:
@@ -139,6 +146,23 @@ class BasicAuthHandler(PluginHandler):
             return
         self.verified.add(credential["id"], hashed, password)
         authn.set_consumer(ctx, consumer, credential, credential.get("username"))
+
+
+def _rehash(ctx: ProxyContext, credential: dict[str, Any], password: bytes) -> None:
+    """Replace an imported Kong SHA-1 hash by bcrypt, in the background (the request goes on)."""
+    try:
+        text = password.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    dao: Any = ctx.entities.source  # the node's DAO
+    updated = Deferred.fromCoroutine(dao.update(TABLE, credential["id"], {"password": text}))
+    updated.addErrback(
+        lambda failure: log.warn(
+            "basic-auth: could not re-hash credential {id}: {error}",
+            id=credential["id"],
+            error=failure.getErrorMessage(),
+        )
+    )
 
 
 def _retrieve(headers: Any, name: str, hide: bool) -> tuple[str, bytes] | None:
