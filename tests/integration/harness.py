@@ -191,3 +191,39 @@ async def raw_connect(port: int) -> RawClient:
     client = RawClient()
     await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
     return client
+
+
+@asynccontextmanager
+async def postgres_nodes(
+    tmp_path: Any, plugins: str, count: int = 2, **settings: str
+) -> AsyncIterator[list[RunningGateway]]:
+    """``count`` nodes on one throw-away PostgreSQL database (migrated for ``plugins``),
+    polling far away (``db_update_frequency`` 30 s): only NOTIFY carries changes in time."""
+    from kongtx.plugins.base import load_plugins
+    from kongtx.store import open_store
+    from tests.pg import create_database, drop_database
+
+    db = create_database("kongtx_nodes")
+    nodes: list[RunningGateway] = []
+    try:
+        pg = {k: str(v) for k, v in db.settings.items() if v is not None}
+        load_plugins([p for p in plugins.split(",") if p])  # registers their tables
+        config = load_config(None, env={}, overrides={"database": "postgres", **pg})
+        dao = await open_store(config, reactor, auto_migrate=True)
+        await dao.close()
+        for index in range(count):
+            nodes.append(
+                await start_gateway(
+                    tmp_path / f"node{index}",
+                    database="postgres",
+                    plugins=plugins,
+                    db_update_frequency="30",
+                    **pg,
+                    **settings,
+                )
+            )
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.stop()
+        drop_database(db)

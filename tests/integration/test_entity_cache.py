@@ -13,7 +13,7 @@ from kongtx.cache import cache_key
 from kongtx.config import load_config
 from kongtx.plugins.base import load_plugins
 from kongtx.store import open_store
-from tests.integration.harness import RunningGateway, start_gateway
+from tests.integration.harness import RunningGateway, postgres_nodes, start_gateway
 from tests.integration.store.forwarder import Forwarder
 from tests.pg import create_database, drop_database
 from tests.support.upstream import start_upstream
@@ -85,46 +85,29 @@ async def test_key_created_after_a_cached_miss_works_at_once(tmp_path: Any) -> N
 async def test_two_nodes_follow_each_others_credentials_within_a_second(tmp_path: Any) -> None:
     """PostgreSQL, two nodes, polling far away: a key deleted on A stops authenticating on B,
     and a key created on A after B cached its miss works on B, each within a second."""
-    db = create_database("kongtx_cache")
     upstream = await start_upstream(reactor)
-    nodes: list[RunningGateway] = []
     try:
-        pg = {k: str(v) for k, v in db.settings.items() if v is not None}
-        await _bootstrap(pg)
-        for name in ("a", "b"):
-            nodes.append(
-                await start_gateway(
-                    tmp_path / name,
-                    database="postgres",
-                    plugins="key-auth",
-                    db_update_frequency="30",
-                    **pg,
-                )
+        async with postgres_nodes(tmp_path, "key-auth") as (node_a, node_b):
+            await _key_auth_route(node_a, upstream.port)
+            reply = await node_a.request(
+                "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
             )
-        node_a, node_b = nodes
-        await _key_auth_route(node_a, upstream.port)
-        reply = await node_a.request(
-            "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
-        )
-        assert reply.status == 201
-        await _until(node_b, "k1", 200, 5.0)  # the route reached B; k1 is now cached there
-        assert node_b.node.entities.cache.peek(cache_key("keyauth_credentials", "k1"))[0]
+            assert reply.status == 201
+            await _until(node_b, "k1", 200, 5.0)  # the route reached B; k1 is now cached there
+            assert node_b.node.entities.cache.peek(cache_key("keyauth_credentials", "k1"))[0]
 
-        deleted = await node_a.request("DELETE", node_a.admin_url + "/key-auths/k1")
-        assert deleted.status == 204
-        assert await _until(node_b, "k1", 401, 1.0) < 1.0
+            deleted = await node_a.request("DELETE", node_a.admin_url + "/key-auths/k1")
+            assert deleted.status == 204
+            assert await _until(node_b, "k1", 401, 1.0) < 1.0
 
-        assert await _with_key(node_b, "k2") == 401  # a cached miss on B
-        created = await node_a.request(
-            "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k2"}
-        )
-        assert created.status == 201
-        assert await _until(node_b, "k2", 200, 1.0) < 1.0
+            assert await _with_key(node_b, "k2") == 401  # a cached miss on B
+            created = await node_a.request(
+                "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k2"}
+            )
+            assert created.status == 201
+            assert await _until(node_b, "k2", 200, 1.0) < 1.0
     finally:
-        for node in nodes:
-            await node.stop()
         await upstream.stop()
-        drop_database(db)
 
 
 @pytest_twisted.ensureDeferred

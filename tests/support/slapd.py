@@ -26,7 +26,12 @@ MODULE_DIR = "/usr/lib/ldap"
 
 BASE_DN = "ou=people,dc=example,dc=com"
 #: uid -> password of the seeded users.
-USERS = {"einstein": "password", "curie": "rad:ium", "newton": "apple"}
+USERS = {
+    "einstein": "password",
+    "curie": "rad:ium",
+    "newton": "apple",
+    "tesla": "Zz-Unique-Secret-77",
+}
 
 
 def free_port() -> int:

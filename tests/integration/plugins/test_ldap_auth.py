@@ -231,3 +231,32 @@ async def test_binder_reuses_connections(slapd):
         assert third is not first
     finally:
         binder.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_password_in_logs(native):
+    """Binds that succeed, fail and cannot reach the server log no password."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    gw, slapd = native
+    await add_plugin(gw, conf(slapd, timeout=1000))
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        ok = {"Authorization": ldap("tesla", USERS["tesla"])}
+        assert (await gw.proxy("GET", "/r1", headers=ok)).status == 200
+        bad = {"Authorization": ldap("tesla", "Wrong-Unique-Secret-88")}
+        assert (await gw.proxy("GET", "/r1", headers=bad)).status == 401
+        slapd.stop()
+        try:
+            down = {"Authorization": ldap("tesla", "Down-Unique-Secret-99")}
+            assert (await gw.proxy("GET", "/r1", headers=down)).status == 500
+        finally:
+            slapd.start()
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    text = "\n".join((formatEvent(e) or "") + repr(e) for e in events)
+    assert "ldap-auth" in text  # the outage was logged
+    for secret in (USERS["tesla"], "Wrong-Unique-Secret-88", "Down-Unique-Secret-99"):
+        assert secret not in text
+        assert base64.b64encode(f"tesla:{secret}".encode()).decode() not in text
