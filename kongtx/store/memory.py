@@ -19,24 +19,73 @@ T = TypeVar("T")
 
 
 class _Table:
-    __slots__ = ("ids", "rows")
+    __slots__ = ("ids", "rows", "_indexes")
 
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
         self.ids: list[str] = []  # sorted, for paging by id
+        # field -> value -> ids holding it; built on the first lookup by that field
+        self._indexes: dict[str, dict[Any, dict[str, None]]] = {}
 
     def put(self, row: Row) -> None:
         rid = row["id"]
-        if rid not in self.rows:
+        old = self.rows.get(rid)
+        if old is None:
             bisect.insort(self.ids, rid)
+        else:
+            self._unindex(old)
         self.rows[rid] = row
+        for field, index in self._indexes.items():
+            key = _index_key(row.get(field))
+            if key is not _UNINDEXED:
+                index.setdefault(key, {})[rid] = None
 
     def pop(self, rid: str) -> Row | None:
         row = self.rows.pop(rid, None)
         if row is not None:
             i = bisect.bisect_left(self.ids, rid)
             del self.ids[i]
+            self._unindex(row)
         return row
+
+    def matching(self, field: str, value: Any) -> list[Row] | None:
+        """The rows whose ``field`` equals ``value``, by index (one dict probe, no scan);
+        None when ``value`` cannot be indexed (a list, a record): scan instead."""
+        key = _index_key(value)
+        if key is _UNINDEXED:
+            return None
+        index = self._indexes.get(field)
+        if index is None:
+            index = self._indexes[field] = {}
+            for rid, row in self.rows.items():
+                k = _index_key(row.get(field))
+                if k is not _UNINDEXED:
+                    index.setdefault(k, {})[rid] = None
+        return [self.rows[rid] for rid in index.get(key, ())]
+
+    def _unindex(self, row: Row) -> None:
+        for field, index in self._indexes.items():
+            key = _index_key(row.get(field))
+            ids = index.get(key) if key is not _UNINDEXED else None
+            if ids is not None:
+                ids.pop(row["id"], None)
+                if not ids:
+                    del index[key]
+
+
+_UNINDEXED: Any = object()
+
+
+def _index_key(value: Any) -> Any:
+    """What a field value is indexed under: itself, a foreign reference's id, or
+    :data:`_UNINDEXED` (lists and records are compared by scanning)."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "id" in value:
+            return ("fk", value["id"])
+        return _UNINDEXED
+    if isinstance(value, list):
+        return _UNINDEXED
+    return value
 
 
 def json_copy(value: Any) -> Any:
@@ -83,16 +132,23 @@ class MemoryTx:
         return self._live(self._table(entity).rows.get(id))
 
     async def find(self, entity: Any, field: str, value: Any) -> Row | None:
-        for row in self._table(entity).rows.values():
+        t = self._table(entity)
+        found = t.matching(field, value)
+        for row in found if found is not None else t.rows.values():
             if row.get(field) == value and self._live(row) is not None:
                 return json_copy(row)
         return None
 
     async def find_all(self, entity: Any, field: str, value: Any) -> list[Row]:
         t = self._table(entity)
+        found = t.matching(field, value)
+        rows = (
+            sorted(found, key=lambda r: r["id"])
+            if found is not None
+            else [t.rows[rid] for rid in t.ids]
+        )
         out = []
-        for rid in t.ids:
-            row = t.rows[rid]
+        for row in rows:
             if row.get(field) == value and self._live(row) is not None:
                 out.append(json_copy(row))
         return out
