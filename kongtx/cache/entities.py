@@ -32,20 +32,6 @@ Row = dict[str, Any]
 
 _log = Logger()
 
-#: Entities the configuration snapshot holds: never worth a cache entry.
-_SNAPSHOT_ENTITIES = frozenset(
-    (
-        "services",
-        "routes",
-        "plugins",
-        "upstreams",
-        "targets",
-        "certificates",
-        "snis",
-        "ca_certificates",
-    )
-)
-
 
 class RowSource(Protocol):
     """Where misses are read from: the DAO (its indexed single-key reads)."""
@@ -138,8 +124,10 @@ class Entities:
 
         :returns: the number of rows cached.
         """
+        from kongtx.proxy.snapshot import ROUTING_ENTITIES  # held by the snapshot: never cached
+
         registry = dao.registry
-        wanted = [n for n in names if registry.has(n) and n not in _SNAPSHOT_ENTITIES]
+        wanted = [n for n in names if registry.has(n) and n not in ROUTING_ENTITIES]
         if not wanted:
             return 0
         rows = await dao.load_all(wanted)
