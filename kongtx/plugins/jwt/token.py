@@ -20,6 +20,8 @@ from typing import Any
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import InvalidKeyError
 
+from kongtx.plugins.jwt.daos import ALGORITHMS
+
 __all__ = [
     "BadToken",
     "Token",
@@ -35,25 +37,7 @@ __all__ = [
 _BEARER = re.compile(r"\s*[Bb]earer\s+(.+)")
 _ALGORITHMS = get_default_algorithms()
 #: Algorithms Kong verifies (``none`` is not one of them).
-SUPPORTED = frozenset(
-    a
-    for a in (
-        "HS256",
-        "HS384",
-        "HS512",
-        "RS256",
-        "RS384",
-        "RS512",
-        "ES256",
-        "ES384",
-        "ES512",
-        "PS256",
-        "PS384",
-        "PS512",
-        "EdDSA",
-    )
-    if a in _ALGORITHMS
-)
+SUPPORTED = frozenset(a for a in ALGORITHMS if a in _ALGORITHMS)
 
 
 class BadToken(Exception):
