@@ -48,13 +48,14 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from twisted.application.service import MultiService, Service
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IDelayedCall, IListeningPort
-from twisted.internet.protocol import ProcessProtocol
-from twisted.logger import Logger
+from twisted.internet.protocol import ProcessProtocol, connectionDone
+from twisted.logger import ILogObserver, Logger
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
 
@@ -159,7 +160,9 @@ class ReusePortReactor:
             )
         finally:
             sock.close()  # the reactor adopted a duplicate of the descriptor
-        self.bound.append((interface, listening.getHost().port))
+        address = listening.getHost()
+        assert isinstance(address, (IPv4Address, IPv6Address))  # a TCP listener
+        self.bound.append((interface, address.port))
         return listening
 
     def listenTCP(
@@ -201,6 +204,7 @@ class _WorkerProtocol(ProcessProtocol):
         self._err = b""
 
     def connectionMade(self) -> None:
+        assert self.transport is not None  # set by spawnProcess before connectionMade
         self.pid = self.transport.pid
 
     def send(self, line: bytes) -> None:
@@ -398,6 +402,8 @@ class WorkerSupervisor(Service):
 
 
 def _signal(worker: _WorkerProtocol, sig: str) -> None:
+    if worker.transport is None:  # not spawned yet
+        return
     try:
         worker.transport.signalProcess(sig)
     except Exception as exc:  # noqa: BLE001 - already gone (ProcessExitedAlready, OSError)
@@ -447,6 +453,7 @@ def make_service(reactor: Any, config: Any) -> Any:
     count = config.worker_count()
     if count <= 1:
         return build_gateway(reactor, config)
+    from kongtx.ratelimit.counters import LocalCounters
     from kongtx.ratelimit.shared import CounterServer, new_address
 
     wrapped = ReusePortReactor(reactor)
@@ -454,6 +461,8 @@ def make_service(reactor: Any, config: Any) -> Any:
     os.makedirs(config.prefix, exist_ok=True)
     node.stats_board = StatsBoard.create(os.path.join(config.prefix, STATS_FILE), count)
     address = new_address()
+    # Worker 0 serves its own in-memory counters (children get SharedCounters).
+    assert isinstance(node.local_counters, LocalCounters)
     counters = CounterServer(reactor, node.local_counters, address)
     supervisor = WorkerSupervisor(
         reactor, node, count, lambda: list(wrapped.bound), counters_address=address
@@ -504,7 +513,8 @@ def _child_main() -> int:
         sys.stderr.write(eventAsText(event, includeTimestamp=False, includeSystem=False) + "\n")
         sys.stderr.flush()
 
-    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+    # Twisted takes any callable as an observer; the stubs want the interface.
+    globalLogBeginner.beginLoggingTo([cast(ILogObserver, observer)], redirectStandardIO=False)
     raw = dict(boot["config"])
     raw.update(admin_listen="off", status_listen="off", worker_processes="1")
     config = load_config(None, {}, raw, search_default_paths=False)
@@ -544,7 +554,7 @@ def _child_main() -> int:
             if node.dao is not None:  # before the store opens, the first load sees it
                 node.dao.fire(event)
 
-        def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        def connectionLost(self, reason: Failure = connectionDone) -> None:
             if reactor.running:
                 log.info("parent went away; stopping")
                 reactor.stop()
@@ -560,7 +570,8 @@ def _child_main() -> int:
     def start() -> None:
         node.startService()
         node.ready.addCallbacks(ready, failed)
-        StandardIO(Events(), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY), reactor=reactor)
+        # mypy reads the win32 StandardIO (no stdin/stdout); the POSIX one takes them.
+        StandardIO(Events(), stdin=0, stdout=os.open(os.devnull, os.O_WRONLY), reactor=reactor)  # type: ignore[call-arg]
 
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: node.stopService() if node.running else None

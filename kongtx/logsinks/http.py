@@ -7,6 +7,7 @@ verified unless asked (``verify``), as Kong's http-log does not verify collector
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -104,7 +105,7 @@ class HTTPSender:
         url: str,
         *,
         method: str = "POST",
-        headers: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        headers: Sequence[tuple[str, str]] = (),
         timeout: float = 10.0,
         keepalive: float = 60.0,
         connections: int = 1,
@@ -122,7 +123,8 @@ class HTTPSender:
             self.headers.setRawHeaders("Authorization", [authorization])
         self.pool = HTTPConnectionPool(reactor, persistent=True)
         self.pool.maxPersistentPerHost = max(connections, 1)
-        self.pool.cachedConnectionTimeout = keepalive
+        # The stubs say int; Twisted hands it to callLater, which takes seconds as a float.
+        self.pool.cachedConnectionTimeout = keepalive  # type: ignore[assignment]
         self.pool.retryAutomatically = False
         self.agent = Agent(reactor, _TLSPolicy(verify), connectTimeout=timeout, pool=self.pool)
 
@@ -134,8 +136,8 @@ class HTTPSender:
     def exchange(self, body: bytes) -> Deferred[tuple[int, bytes]]:
         """Send ``body``; fires with ``(status, response body)`` whatever the status, fails
         on connection errors and timeout."""
-        d = self.agent.request(self.method, self.url, self.headers.copy(), _Bytes(body))
-        d.addCallback(self._response)
+        requested = self.agent.request(self.method, self.url, self.headers.copy(), _Bytes(body))
+        d = requested.addCallback(self._response)
         d.addTimeout(self.timeout, self.reactor)
         return d
 

@@ -36,7 +36,7 @@ def escape(value: str | None) -> str:
     """A variable as nginx writes it in an access log (``-`` when empty)."""
     if not value:
         return "-"
-    out = []
+    out: list[str] = []
     for ch in value:
         code = ord(ch)
         if ch in '"\\' or code < 0x20 or code > 0x7E:

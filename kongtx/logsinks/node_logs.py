@@ -15,10 +15,10 @@ proxy error log.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
 from twisted.python import threadable
 
 from kongtx.logsinks.file import FileWriter, Runner, in_thread_pool
@@ -63,6 +63,8 @@ class NodeLogs:
         self._min_level = LEVELS.index(level) if level in LEVELS else LEVELS.index("notice")
         self._pid = os.getpid()
         self._observing = False
+        # Twisted takes any callable as an observer; the stubs want the interface.
+        self._observer = cast(ILogObserver, self._observe)
 
     def _opened(self, setting: str | None) -> BatchQueue[bytes] | None:
         if not setting or setting.strip().lower() == "off":
@@ -130,7 +132,7 @@ class NodeLogs:
     def start(self) -> None:
         """Begin writing log events to the error logs."""
         if not self._observing and (self._proxy_error is not None or self._admin_error is not None):
-            globalLogPublisher.addObserver(self._observe)
+            globalLogPublisher.addObserver(self._observer)
             self._observing = True
 
     def _observe(self, event: dict[str, Any]) -> None:
@@ -159,8 +161,10 @@ class NodeLogs:
     def stop(self) -> Deferred[Any]:
         """Stop observing, write what is queued, close the files."""
         if self._observing:
-            globalLogPublisher.removeObserver(self._observe)
+            globalLogPublisher.removeObserver(self._observer)
             self._observing = False
+        # Twisted takes any callable as an observer; the stubs want the interface.
+        self._observer = cast(ILogObserver, self._observe)
         queues = list(self._queues.values())
         d = gatherResults([q.close() for q in queues], consumeErrors=True)
 

@@ -42,10 +42,10 @@ def severity_for(status: int, conf: Mapping[str, Any]) -> str:
     """Kong's choice: ``server_errors_severity`` for 5xx, ``client_errors_severity`` for 4xx,
     ``successful_severity`` otherwise."""
     if status >= 500:
-        return conf["server_errors_severity"]  # type: ignore[no-any-return]
+        return str(conf["server_errors_severity"])
     if status >= 400:
-        return conf["client_errors_severity"]  # type: ignore[no-any-return]
-    return conf["successful_severity"]  # type: ignore[no-any-return]
+        return str(conf["client_errors_severity"])
+    return str(conf["successful_severity"])
 
 
 def should_send(severity: str, log_level: str) -> bool:

@@ -9,12 +9,12 @@ within ``timeout`` fails (the queue retries it with back-off on a new connection
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.interfaces import IProtocol, IPushProducer, IStreamClientEndpoint
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -55,6 +55,7 @@ class _Connection(Protocol):
         self.drained: list[Deferred[None]] = []
 
     def connectionMade(self) -> None:
+        # TCP and TLS transports are consumers; the stubs' ``ITransport | None`` does not say.
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
 
     def dataReceived(self, data: bytes) -> None:
@@ -72,7 +73,7 @@ class _Connection(Protocol):
     def stopProducing(self) -> None:
         self.paused = True
 
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.sender._lost(self)
         drained, self.drained = self.drained, []
         for d in drained:
@@ -106,14 +107,14 @@ class StreamSender:
         conn = self._conn
         if conn is not None and not conn.paused:
             return self._write(conn, data)
+        d: Deferred[None]
         if conn is not None:
-            d: Deferred[None] = Deferred()
-            conn.drained.append(d)
-            d.addCallback(lambda _: self._write(conn, data))
+            drained: Deferred[None] = Deferred()
+            conn.drained.append(drained)
+            d = drained.addCallback(lambda _: self._write(conn, data))
         else:
-            d = self.endpoint.connect(Factory.forProtocol(lambda: _Connection(self)))
-            d.addCallback(self._connected)
-            d.addCallback(lambda c: self._write(c, data))
+            connecting = self.endpoint.connect(Factory.forProtocol(lambda: _Connection(self)))
+            d = connecting.addCallback(lambda c: self._write(self._connected(c), data))
         d.addTimeout(self.timeout, self.reactor, onTimeoutCancel=self._timed_out)
         return d
 
@@ -121,13 +122,15 @@ class StreamSender:
         self.abort()
         return result
 
-    def _connected(self, conn: _Connection) -> _Connection:
+    def _connected(self, protocol: IProtocol) -> _Connection:
+        conn = cast(_Connection, protocol)
         self.connections += 1
         self._conn = conn
         return conn
 
     def _write(self, conn: _Connection, data: bytes) -> Deferred[None]:
-        conn.transport.write(data)  # type: ignore[union-attr]
+        assert conn.transport is not None  # connected: the endpoint fired with it
+        conn.transport.write(data)
         self._touch()
         return succeed(None)
 
@@ -146,6 +149,7 @@ class StreamSender:
         conn = self._conn
         self._conn = None
         if conn is not None and conn.transport is not None:
+            # TCP and TLS transports can abort; the stubs' ITransport cannot.
             conn.transport.abortConnection()  # type: ignore[attr-defined]
 
     def close(self) -> None:

@@ -101,9 +101,9 @@ class ProxyContext:
         self.response_size = 0
         self.tries: list[dict[str, Any]] = []
         self.upstream_started: float | None = None
-        self.upstream_latency: float | None = None
-        self.proxy_latency: float | None = None
-        self.response_latency: float | None = None
+        self.upstream_latency: int | None = None
+        self.proxy_latency: int | None = None
+        self.response_latency: int | None = None
         self.log_extras: dict[str, Any] = {}
         self.upstream_status: str | None = None
         self._original_path = request.path

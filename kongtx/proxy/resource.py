@@ -14,6 +14,7 @@ from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
@@ -47,7 +48,9 @@ class _ResourceWriter:
         request = self.request
         if status == 101:
             # twisted.web would frame a 101 like a body-carrying response: write it raw.
-            self.request.channel.transport.write(
+            transport = request.channel.transport
+            assert transport is not None  # the request is in flight on a connection
+            transport.write(
                 b"HTTP/1.1 101 %s\r\n%s\r\n"
                 % ((reason or "Switching Protocols").encode("latin-1"), headers.to_wire())
             )
@@ -95,7 +98,9 @@ class _ResourceWriter:
         """Take the connection away from twisted.web (the 101 head is already written)."""
         channel = self.request.channel
         channel.setTimeout(None)
-        transport = channel.transport
+        # A TCP transport or a TLSMemoryBIOProtocol: both are producers and carry the
+        # protocol they deliver to, which the stubs' ``ITransport | None`` does not say.
+        transport: Any = channel.transport
         raw = RawChannel(transport)
         # twisted.web registered itself as the socket's producer and paused reading
         # while the request was in flight: take both back.
@@ -224,7 +229,9 @@ class _CountedChannel(GuardedChannel):
 class GatewaySite(Site):
     """A twisted.web Site serving :class:`GatewayResource` (quiet, no tracebacks, nginx's guards)."""
 
-    protocol = _CountedChannel
+    # HTTPFactory types ``protocol`` as its generic channel factory; any HTTPChannel
+    # class builds a channel the same way.
+    protocol = _CountedChannel  # type: ignore[assignment]
     requestFactory = LimitedRequest
     noisy = False
     displayTracebacks = False
@@ -235,5 +242,5 @@ class GatewaySite(Site):
         super().__init__(resource, *args, **kwargs)
         self.stats = stats if stats is not None else ConnectionStats()
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         """Access logging belongs to the log plugins, not to twisted.web."""
