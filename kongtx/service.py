@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import uuid
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
@@ -59,10 +59,8 @@ class GatewayNode(MultiService):
         self.dao = dao
         self.node_id = str(uuid.uuid4())
         self.plugins: PluginSet = load_plugins(list(config.plugins))
-        for plugin in self.plugins.ordered:
-            plugin.handler.init_worker(config, reactor)
         self.snapshots: SnapshotManager[Snapshot] | None = None
-        #: Consumers and credentials by key (the entity cache; attached to the store at start).
+        #: Consumers and credentials by key (the entity cache; it follows the store from start).
         self.entities: Entities = open_entities(config, reactor)
         self.dns = _dns_cache(reactor, config)
         self.balancers = BalancerRegistry(reactor, self.dns, reactor, node_id=self.node_id)
@@ -164,7 +162,7 @@ class GatewayNode(MultiService):
                 self.dao, self.reactor, self.config, worker_index=self.worker_index
             )
             await self.declarative.load_configured()
-        self.entities.attach(self.dao)
+        self.entities.follow_store(self.dao)
         warmup = list(self.config.db_cache_warmup_entities or ())
         if warmup:
             await self.entities.warmup(self.dao, warmup)
@@ -174,10 +172,12 @@ class GatewayNode(MultiService):
         self.snapshots.add_swap_listener(self._swapped)
         self.snapshots.add_update_listener(self._updated)
         self.counters = CounterPolicies(self.reactor, self.local_counters, self.dao.backend)
+        # The one place plugins start (Kong's init_worker), whichever front-end serves,
+        # in every worker process and for an embedder's build_gateway.
         for plugin in self.plugins.ordered:
-            plugin.handler.attach(self)
+            plugin.handler.init_worker(self)
         if self.declarative is not None:
-            self.declarative.attach(self.snapshots)
+            self.declarative.follow_snapshots(self.snapshots)
         snapshot = await self.snapshots.start()
         self._swapped(snapshot)
         await self._listen()
@@ -301,7 +301,7 @@ class GatewayNode(MultiService):
             self.snapshots.stop()
         self.balancers.stop()
         for plugin in self.plugins.ordered:
-            await _quietly(plugin.handler.detach, plugin.name)
+            await _quietly(plugin.handler.exit_worker, plugin.name)
         if self.counters is not None:
             await self.counters.close()
         await self.pool.close()
@@ -313,13 +313,13 @@ class GatewayNode(MultiService):
         await super().stopService()
 
 
-async def _quietly(fn: Any, name: str) -> None:
+async def _quietly(exit_worker: Callable[[], Deferred[Any] | None], name: str) -> None:
     try:
-        result = fn()
-        if isinstance(result, Deferred):
+        result = exit_worker()
+        if result is not None:
             await result
     except Exception:
-        log.failure("plugin {name} failed to detach", name=name)
+        log.failure("plugin {name} failed to stop", name=name)
 
 
 def _ssl_endpoint(reactor: Any, listener: Any, factory: Any) -> Any:

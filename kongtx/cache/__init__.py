@@ -28,7 +28,7 @@ __all__ = [
 
 def open_entities(config: Any, clock: IReactorTime) -> Entities:
     """The node's :class:`Entities` over a cache sized by ``mem_cache_size`` with
-    ``db_cache_ttl``/``db_cache_neg_ttl``; :meth:`Entities.attach` gives it the store."""
+    ``db_cache_ttl``/``db_cache_neg_ttl``; :meth:`Entities.follow_store` gives it the store."""
     cache = EntityCache(
         clock,
         max_bytes=int(config.mem_cache_size),

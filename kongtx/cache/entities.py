@@ -57,17 +57,17 @@ class Entities:
     """Consumers, credentials and per-consumer rows, by Kong's cache keys.
 
     :param cache: the node's :class:`EntityCache`.
-    :param source: the DAO (or :meth:`attach` it once the store is open).
+    :param source: the DAO (or :meth:`follow_store` once the store is open).
     """
 
     def __init__(self, cache: EntityCache, source: RowSource | None = None) -> None:
         self.cache = cache
-        #: Where misses are read (the DAO, once :meth:`attach` ran; nothing exists before).
+        #: Where misses are read (the DAO, once :meth:`follow_store` ran; nothing exists before).
         self.source: RowSource = source if source is not None else _NoRows()
         #: entity -> the fields its rows are cached by (learned from the lookups made).
         self._fields: dict[str, set[str]] = {"consumers": {"id", "username"}}
 
-    def attach(self, dao: Any) -> None:
+    def follow_store(self, dao: Any) -> None:
         """Read misses from ``dao`` and follow its change events."""
         self.source = dao
         dao.add_change_listener(self.on_change)
@@ -189,7 +189,7 @@ class Entities:
 
 
 class _NoRows:
-    """The source of a cache not attached to a store: nothing exists."""
+    """The source of a cache that follows no store yet: nothing exists."""
 
     def select(self, entity: str, id: str) -> None:
         return None

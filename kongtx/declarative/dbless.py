@@ -75,7 +75,7 @@ class DeclarativeState:
         if worker_index > 0:
             dao.add_change_listener(self._on_change)
 
-    def attach(self, snapshots: Any) -> None:
+    def follow_snapshots(self, snapshots: Any) -> None:
         """Answer :meth:`apply` once ``snapshots`` (the node's SnapshotManager) serves the change."""
         self._snapshots = snapshots
         snapshots.add_swap_listener(self._swapped)

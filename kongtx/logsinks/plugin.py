@@ -20,7 +20,7 @@ from kongtx.logsinks.custom_fields import CustomFields
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.serializer import serialize
 from kongtx.logsinks.stats import SINK_STATS
-from kongtx.plugins.base import PluginConfig, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginConfig, PluginHandler, PluginNode, ProxyContext
 
 __all__ = ["LogPluginHandler", "Sink", "SinkCache", "json_line"]
 
@@ -128,10 +128,10 @@ class LogPluginHandler(PluginHandler):
 
     def __init__(self) -> None:
         self.sinks = SinkCache(self.build_sink)
-        #: The node's reactor (set by :meth:`attach`); sinks send and time with it.
+        #: The node's reactor (set by :meth:`init_worker`); sinks send and time with it.
         self.reactor: Any = None
 
-    def attach(self, node: Any) -> None:
+    def init_worker(self, node: PluginNode) -> None:
         self.reactor = node.reactor
 
     def build_sink(self, reactor: Any, conf: dict[str, Any]) -> Sink:
@@ -157,6 +157,6 @@ class LogPluginHandler(PluginHandler):
             SINK_STATS.dropped(self.name)
             log.failure("{plugin}: could not log the request", plugin=self.name)
 
-    def detach(self) -> Deferred[Any]:
+    def exit_worker(self) -> Deferred[Any]:
         """Flush and close every sink of this plugin (node shutdown, 5 s at most each)."""
         return self.sinks.close()

@@ -27,14 +27,23 @@ import pkgutil
 from collections.abc import Awaitable, Mapping
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Protocol, TypeVar, Union
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from kongtx.errors import ConfigError
 
 if TYPE_CHECKING:
+    from kongtx.bus import NodeBus
     from kongtx.config import Config
+    from kongtx.http.connstats import ConnectionStats
+    from kongtx.proxy.gateway import Gateway
+    from kongtx.proxy.healthcheck import BalancerRegistry
+    from kongtx.proxy.snapshot import Snapshot
+    from kongtx.ratelimit.policies import CounterPolicies
+    from kongtx.store.dao import DAO
+    from kongtx.store.snapshot_manager import SnapshotManager
 from kongtx.proxy.context import ProxyContext
 
 __all__ = [
@@ -43,6 +52,7 @@ __all__ = [
     "HookResult",
     "PluginConfig",
     "PluginHandler",
+    "PluginNode",
     "ProxyContext",
     "LoadedPlugin",
     "PluginSet",
@@ -108,6 +118,57 @@ class CompiledConfig(Dict[str, Any]):
         return self._compiled
 
 
+class PluginNode(Protocol):
+    """What :meth:`PluginHandler.init_worker` is given: the node of this worker process
+    (a :class:`kongtx.service.GatewayNode`, the same for either front-end, a worker
+    process and an embedder's ``build_gateway``), its store open, not serving yet."""
+
+    @property
+    def reactor(self) -> Any:
+        """The reactor (time, TCP/TLS/UDP connections, threads)."""
+
+    @property
+    def config(self) -> Config:
+        """The node's settings."""
+
+    @property
+    def dao(self) -> DAO:
+        """The open store."""
+
+    @property
+    def counters(self) -> CounterPolicies | None:
+        """The rate-limiting counter stores by ``policy`` (set before plugins start)."""
+
+    @property
+    def bus(self) -> NodeBus:
+        """Messages from worker 0 to the node's other worker processes."""
+
+    @property
+    def worker_index(self) -> int:
+        """0 in the process serving the Admin API, ``n`` in worker process ``n``."""
+
+    @property
+    def node_id(self) -> str:
+        """This node's id (Kong's ``kong.node.get_id()``)."""
+
+    # What the metrics plugins read.
+    @property
+    def gateway(self) -> Gateway:
+        """The request pipeline (its request counters)."""
+
+    @property
+    def connections(self) -> ConnectionStats:
+        """The proxy listeners' connection counters."""
+
+    @property
+    def balancers(self) -> BalancerRegistry:
+        """The upstreams' balancers and their targets' health."""
+
+    @property
+    def snapshots(self) -> SnapshotManager[Snapshot] | None:
+        """The configuration snapshot (its build time)."""
+
+
 class PluginHandler:
     """Base class of plugin handlers.
 
@@ -122,9 +183,16 @@ class PluginHandler:
     priority: ClassVar[int] = 0
     version: ClassVar[str] = "1.0.0"
 
-    def init_worker(self, config: Config, reactor: Any) -> None:
-        """Called once when the node starts (Kong's ``init_worker``), with the node's
-        settings and the reactor (for plugins that open connections or run timers)."""
+    def init_worker(self, node: PluginNode) -> None:
+        """Called once when the node starts (Kong's ``init_worker``), in every worker
+        process, after the store is open and before the node serves: a plugin that
+        opens connections, runs timers or keeps node-wide state takes what it needs
+        from ``node`` (``node.reactor``, ``node.config``, ``node.counters``...)."""
+
+    def exit_worker(self) -> Deferred[Any] | None:
+        """Called once when the node stops: release what :meth:`init_worker` took; may
+        return a Deferred (connections closing, a last flush), which the node waits for."""
+        return None
 
     def compile(self, conf: PluginConfig, plugin: Mapping[str, Any] | None = None) -> Any:
         """The compiled form of one configuration (regexes compiled, operations parsed...):
@@ -175,15 +243,6 @@ class PluginHandler:
 
     def log(self, ctx: ProxyContext, conf: PluginConfig) -> HookResult:
         """After the response was sent; failures are logged, never sent."""
-        return None
-
-    def attach(self, node: Any) -> None:
-        """Called once the node has opened its store, before it serves: a plugin that
-        keeps node-wide state takes it here (``node.reactor``, ``node.dao``,
-        ``node.config``, ``node.counters`` -- the rate-limiting counter policies)."""
-
-    def detach(self) -> Any:
-        """Called when the node stops; may return a Deferred (connections closing)."""
         return None
 
     def admin_routes(self, admin: Any, router: Any) -> None:

@@ -11,6 +11,9 @@ the plugin a fake upstream answer and look at what reached the client::
     exit_ = run_hook(MyHandler(), "access", ctx, conf)        # ProxyExit or None
     body = run_response(MyHandler(), ctx, conf, status=200, body=b"{}")
 
+A handler whose ``init_worker`` takes settings or the reactor is started on
+:func:`make_node` (``handler.init_worker(make_node({"trusted_ips": "10.0.0.0/8"}))``).
+
 Time is a :class:`twisted.internet.task.Clock` (``ctx.clock``): advance it
 instead of sleeping. Hooks that wait on something the test controls (a
 streamed body, the clock) are run with :func:`run_hook_deferred`.
@@ -26,7 +29,9 @@ from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
+from kongtx.bus import NodeBus
 from kongtx.cache import Entities, EntityCache
+from kongtx.config import Config, load_config
 from kongtx.errors import ProxyExit
 from kongtx.http.body import Body, BufferedBody
 from kongtx.http.gateway_io import GatewayRequest
@@ -35,13 +40,17 @@ from kongtx.plugins.base import LoadedPlugin, PluginConfig, PluginHandler, Plugi
 from kongtx.proxy import phases
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.snapshot import Snapshot
+from kongtx.ratelimit.counters import LocalCounters
+from kongtx.ratelimit.policies import CounterPolicies
 from kongtx.router import Match
 
 __all__ = [
     "RowsSource",
+    "TestNode",
     "assert_exit",
     "make_context",
     "make_entities",
+    "make_node",
     "make_request",
     "make_snapshot",
     "run_hook",
@@ -126,6 +135,33 @@ def make_entities(rows: Rows | None = None, clock: Clock | None = None, **cache:
     """The entity cache over ``rows`` (``ctx.entities``); ``cache``: :class:`EntityCache`
     options (``max_bytes``, ``ttl``, ``neg_ttl``). ``entities.source`` is the :class:`RowsSource`."""
     return Entities(EntityCache(clock or Clock(), **cache), RowsSource(rows))
+
+
+class TestNode:
+    """A worker's node as :meth:`PluginHandler.init_worker` sees it, in memory: the
+    settings, a fake clock as the reactor, local rate-limiting counters, the node's bus.
+    No store and no listeners: a plugin that needs them is tested on a real node
+    (``kongtx.build_gateway``)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, config: Config, reactor: Clock, worker_index: int = 0) -> None:
+        self.reactor = reactor
+        self.config = config
+        self.dao: Any = None
+        self.counters = CounterPolicies(reactor, LocalCounters(reactor))
+        self.bus = NodeBus()
+        self.worker_index = worker_index
+        self.node_id = "00000000-0000-4000-8000-000000000000"
+
+
+def make_node(
+    settings: Mapping[str, str] | None = None, clock: Clock | None = None, worker_index: int = 0
+) -> TestNode:
+    """A :class:`TestNode` with ``settings`` (kong.conf names and values as written,
+    e.g. ``{"trusted_ips": "10.0.0.0/8"}``) over the defaults."""
+    config = load_config(None, {}, dict(settings or {}), search_default_paths=False)
+    return TestNode(config, clock or Clock(), worker_index)
 
 
 def make_context(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
-from kongtx.plugins.base import PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, PluginNode, ProxyContext
 from kongtx.ratelimit.counters import CounterStore, LocalCounters
 from kongtx.ratelimit.policies import CounterPolicies
 
@@ -35,11 +35,11 @@ class CountingPlugin(PluginHandler, Generic[P]):
         """Digest one config of a plugin scoped to ``route_id`` / ``service_id``."""
         raise NotImplementedError
 
-    def attach(self, node: Any) -> None:
+    def init_worker(self, node: PluginNode) -> None:
         """Count with the node's policies (its local store is shared by its workers)."""
         self._counters = node.counters
 
-    def detach(self) -> None:
+    def exit_worker(self) -> None:
         """Forget the node's policies."""
         self._counters = None
 
@@ -54,7 +54,7 @@ class CountingPlugin(PluginHandler, Generic[P]):
         store = plan.store
         if store is None:
             if self._counters is None:
-                # Not attached to a node (plugin unit tests): counters of this handler's own.
+                # Not started on a node (plugin unit tests): counters of this handler's own.
                 self._counters = CounterPolicies(ctx.clock, LocalCounters(ctx.clock))
             store = plan.store = self._counters.store_for(conf)
         return plan, store

@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
-from kongtx.plugins.base import PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, PluginNode, ProxyContext
 from kongtx.plugins.ldap_auth.cache import MISS, BindCache
 from kongtx.plugins.ldap_auth.client import (
     LdapBinder,
@@ -33,7 +33,7 @@ from kongtx.plugins.ldap_auth.client import (
 )
 
 if TYPE_CHECKING:
-    from kongtx.config import Config
+    pass
 
 __all__ = ["LdapAuthHandler", "LdapConfig", "parse_credentials"]
 
@@ -125,11 +125,12 @@ class LdapAuthHandler(PluginHandler):
         self._cache: BindCache | None = None
         self._ca_pems: tuple[str, ...] = ()
 
-    def init_worker(self, config: Config, reactor: Any) -> None:
+    def init_worker(self, node: PluginNode) -> None:
         """Node start: the reactor to bind on and the CAs trusted for ``verify_ldap_host``
         (``lua_ssl_trusted_certificate`` files; ``system`` is the system store)."""
+        reactor = node.reactor
         pems = []
-        for item in config.lua_ssl_trusted_certificate:
+        for item in node.config.lua_ssl_trusted_certificate:
             if item != "system":
                 with open(item, encoding="utf-8") as fh:
                     pems.append(fh.read())

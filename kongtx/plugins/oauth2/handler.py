@@ -19,11 +19,10 @@ from twisted.internet.defer import Deferred
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.cache import then
-from kongtx.config import Config
 from kongtx.errors import ProxyExit
 from kongtx.http.request_body import FORM, group_repeated, media_kind
 from kongtx.plugins import authn
-from kongtx.plugins.base import PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, PluginNode, ProxyContext
 from kongtx.plugins.oauth2 import flows
 from kongtx.plugins.oauth2.store import EntityStore
 from kongtx.proxy.header_rewrite import TrustedIPs
@@ -80,10 +79,10 @@ class OAuth2Handler(PluginHandler):
         self._trusted = TrustedIPs(())
         self._reactor: Any = None
 
-    def init_worker(self, config: Config, reactor: Any) -> None:
+    def init_worker(self, node: PluginNode) -> None:
         """The ``trusted_ips`` whose ``X-Forwarded-Proto`` counts (``accept_http_if_already_terminated``)."""
-        self._trusted = TrustedIPs(config.trusted_ips)
-        self._reactor = reactor
+        self._trusted = TrustedIPs(node.config.trusted_ips)
+        self._reactor = node.reactor
 
     # -- the authorization server -----------------------------------------------------
     def _https(self, ctx: ProxyContext, conf: dict[str, Any]) -> tuple[bool, str | None]:

@@ -26,7 +26,7 @@ from kongtx.logsinks.serializer import (
     response_size,
 )
 from kongtx.logsinks.stats import SINK_STATS
-from kongtx.plugins.base import PluginConfig, PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginConfig, PluginHandler, PluginNode, ProxyContext
 from kongtx.plugins.prometheus.exposition import (
     CONTENT_TYPE,
     node_families,
@@ -76,12 +76,12 @@ class PrometheusHandler(PluginHandler):
         self._last_requests = -1
 
     # -- lifecycle -------------------------------------------------------------------
-    def attach(self, node: Any) -> None:
+    def init_worker(self, node: PluginNode) -> None:
         self.node = node
         config = node.config
         self.files = MetricsFiles(os.path.join(config.prefix, "prometheus"))
         # Worker 0 (the process with the Admin and Status APIs) answers scrapes; the others dump.
-        self._scraper = getattr(node, "worker_index", 0) == 0
+        self._scraper = node.worker_index == 0
         if self._scraper:
             self.files.clear()
         else:
@@ -91,7 +91,7 @@ class PrometheusHandler(PluginHandler):
                 lambda f: log.failure("prometheus: metrics sync stopped", f)
             )
 
-    def detach(self) -> Any:
+    def exit_worker(self) -> Deferred[None] | None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
             return self._dump()

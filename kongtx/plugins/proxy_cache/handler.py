@@ -18,7 +18,7 @@ from typing import Any
 
 from kongtx import KONG_COMPAT_VERSION
 from kongtx.errors import ProxyExit
-from kongtx.plugins.base import PluginHandler, ProxyContext
+from kongtx.plugins.base import PluginHandler, PluginNode, ProxyContext
 from kongtx.plugins.proxy_cache import api
 from kongtx.plugins.proxy_cache.cache_key import build_cache_key
 from kongtx.plugins.proxy_cache.policy import (
@@ -124,10 +124,10 @@ class ProxyCacheHandler(PluginHandler):
         self._clock: Any = None
         self._bus: Any = None
 
-    def attach(self, node: Any) -> None:
+    def init_worker(self, node: PluginNode) -> None:
         """Size the stores by ``mem_cache_size``; follow purges made in worker 0."""
         self._clock = node.reactor
-        self.max_bytes = int(getattr(node.config, "mem_cache_size", 0) or DEFAULT_MEMORY)
+        self.max_bytes = node.config.mem_cache_size or DEFAULT_MEMORY
         self._bus = node.bus
         node.bus.subscribe(PURGE_TOPIC, self._purged_elsewhere)
 

@@ -226,7 +226,7 @@ def test_warmup_preloads_consumers_and_credentials() -> None:
         )
     )
     assert cached == 3
-    entities.attach(dao)
+    entities.follow_store(dao)
     assert entities.row("keyauth_credentials", "key", "k9")["consumer"]["id"] == consumer["id"]
     assert entities.consumer("ann")["id"] == consumer["id"]
     assert entities.cache.hits == 2 and entities.cache.loads == 0

@@ -19,7 +19,7 @@ from kongtx.plugins.oauth2.handler import OAuth2Handler as Handler
 from kongtx.plugins.oauth2.handler import find_endpoint
 from kongtx.plugins.oauth2.schema import CONFIG
 from kongtx.plugins.oauth2.store import EntityStore
-from kongtx.plugins.testing import make_context
+from kongtx.plugins.testing import make_context, make_node
 from kongtx.schema.fields import fill_record
 from kongtx.store.dao import DAO
 from kongtx.store.memory import MemoryBackend
@@ -307,12 +307,10 @@ async def test_code_for_another_service_or_client():
 @pytest_twisted.ensureDeferred
 async def test_terminated_https_from_trusted_proxy():
     """accept_http_if_already_terminated: X-Forwarded-Proto https from a trusted IP only."""
-    from types import SimpleNamespace
-
     world = World()
     await world.setup()
     handler = Handler()
-    handler.init_worker(SimpleNamespace(trusted_ips=["10.0.0.0/8"]), world.clock)
+    handler.init_worker(make_node({"trusted_ips": "10.0.0.0/8"}, world.clock))
     config = conf(accept_http_if_already_terminated=True)
     for ip, headers, expected in (
         ("10.1.2.3", [("X-Forwarded-Proto", "https")], (True, None)),

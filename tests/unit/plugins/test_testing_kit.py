@@ -14,6 +14,7 @@ from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.testing import (
     assert_exit,
     make_context,
+    make_node,
     make_request,
     run_hook,
     run_hook_deferred,
@@ -145,3 +146,34 @@ def test_bundled_handlers_are_named_for_their_plugin() -> None:
     names = {p.name: type(p.handler).__name__ for p in plugins.ordered}
     assert names["key-auth"] == "KeyAuthHandler"
     assert all(cls != "Handler" for cls in names.values())
+
+
+def test_make_node_starts_a_handler_with_its_settings_and_clock() -> None:
+    """init_worker gets the node: settings parsed as kong.conf's, the fake clock, counters."""
+    from twisted.internet.task import Clock
+
+    from kongtx.plugins.base import PluginNode
+    from kongtx.plugins.rate_limiting.handler import RateLimitingHandler
+
+    class Starter(PluginHandler):
+        name = "starter"
+
+        def init_worker(self, node: PluginNode) -> None:
+            self.started = (node.config.trusted_ips, node.reactor, node.worker_index)
+
+    clock = Clock()
+    node = make_node({"trusted_ips": "10.0.0.0/8"}, clock, worker_index=2)
+    starter = Starter()
+    starter.init_worker(node)
+    assert starter.started == (["10.0.0.0/8"], clock, 2)
+    assert make_node().config.trusted_ips == []  # the declared default
+
+    # A counting plugin started on the node counts in the node's local store.
+    limiter = RateLimitingHandler()
+    limiter.init_worker(node)
+    conf = {"minute": 1, "policy": "local", "limit_by": "ip", "fault_tolerant": True}
+    conf.update(hide_client_headers=False, error_code=429, error_message="limited")
+    assert run_hook(limiter, "access", make_context(clock=clock), conf) is None
+    assert_exit(run_hook(limiter, "access", make_context(clock=clock), conf), 429)
+    assert len(node.counters.local) == 1, "the node's store holds the counter"
+    limiter.exit_worker()
