@@ -1,6 +1,9 @@
 """Throughput of the native server front-end, measured with wrk.
 
-Run: ``python bench/server_bench.py [seconds]`` (needs ``wrk``: ``apt-get install -y wrk``).
+Run: ``python bench/server_bench.py [seconds]`` (needs ``wrk``: ``apt-get install -y wrk``),
+or ``python bench/server_bench.py --memory [N]`` for the server's own CPU cost per request:
+requests fed to :class:`HTTPServerProtocol` on a ``StringTransport`` (no sockets, no
+reactor), a keep-alive GET and a POST with a 1 KiB body, best of 5 runs.
 
 Each server runs in its own process pinned to core 1 (``taskset -c 1``); wrk runs
 on core 0 with ``-c 50 -t 1``. Servers, all answering ``200`` with a fixed
@@ -20,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -75,6 +79,55 @@ def serve(mode: str) -> None:
     port = reactor.listenTCP(0, factory, interface="127.0.0.1", backlog=1024)
     print(port.getHost().port, flush=True)
     reactor.run()
+
+
+def in_memory(n: int, post: bool) -> float:
+    """Seconds for ``n`` keep-alive requests through the server protocol alone (no sockets)."""
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from kongtx.http.body import read_body
+    from kongtx.http.headers import Headers
+    from kongtx.http.server import HTTPServerFactory
+
+    headers = Headers([("Content-Type", "text/plain"), ("Content-Length", "12")])
+
+    def handler(request, writer):  # type: ignore[no-untyped-def]
+        if request.body is not None:
+            read_body(request.body)
+        writer.write_head(200, headers)
+        writer.write(BODY)
+        writer.finish()
+
+    common = b"Host: bench.local\r\nUser-Agent: wrk\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.1\r\n"
+    if post:
+        request = (
+            b"POST /bench HTTP/1.1\r\n" + common + b"Content-Length: 1024\r\n\r\n" + b"x" * 1024
+        )
+    else:
+        request = b"GET /bench?q=1 HTTP/1.1\r\n" + common + b"\r\n"
+    proto = HTTPServerFactory(handler, Clock()).buildProtocol(None)  # type: ignore[arg-type]
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    feed = proto.dataReceived
+    clear = transport.clear
+    for _ in range(200):  # warm-up
+        feed(request)
+    clear()
+    start = time.perf_counter()
+    for _ in range(n):
+        feed(request)
+        clear()
+    elapsed = time.perf_counter() - start
+    assert not transport.disconnecting
+    return elapsed
+
+
+def memory_main(n: int) -> None:
+    print(f"{n} keep-alive requests through the server protocol, in memory, µs/request:")
+    for label, post in (("GET", False), ("POST 1 KiB", True)):
+        best = min(in_memory(n, post) for _ in range(5))
+        print(f"  {label:<12} {best * 1e6 / n:7.2f}   (best of 5)")
 
 
 def run_wrk(port: int, seconds: int) -> dict[str, str]:
@@ -137,5 +190,7 @@ def main(seconds: int) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
         serve(sys.argv[2])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--memory":
+        memory_main(int(sys.argv[2]) if len(sys.argv) > 2 else 20000)
     else:
         main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server._exchange import Exchange, RequestBody
 from kongtx.http.server._factory import HTTPServerFactory
+from kongtx.http.server._framing import DRAIN_LIMIT
 from kongtx.http.server._parsing import WAIT_BUFFER, RequestRejected
-from kongtx.http.server._protocol import DRAIN_LIMIT, HTTPServerProtocol
+from kongtx.http.server._protocol import HTTPServerProtocol
 
 __all__ = [
     "DRAIN_LIMIT",

@@ -1,9 +1,12 @@
-"""Per-request state of the native server: the ResponseWriter, the request body, the raw channel."""
+"""One request on a server connection: the ResponseWriter answering it and its request body.
+
+An :class:`Exchange` talks to its connection only through :class:`ExchangeOwner`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
@@ -17,16 +20,73 @@ from kongtx.http.server._framing import (
     LENGTH,
     NO_BODY,
     UNTIL_CLOSE,
+    body_framed,
     connection_header,
     keeps_alive,
     response_body_mode,
 )
+from kongtx.http.server._state import PAUSE_BODY, PAUSE_WAIT
 from kongtx.http.server._wire import CHUNKED_END, CONTINUE, CRLF, status_line
 
-if TYPE_CHECKING:
-    from kongtx.http.server._protocol import HTTPServerProtocol
-
 log = Logger()
+
+
+class ClientTransport(Protocol):
+    """What an exchange writes to: the client connection's transport (``ITransport``
+    and ``IConsumer``)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def writeSequence(self, data: Iterable[bytes]) -> None: ...
+
+    def registerProducer(self, producer: IPushProducer, streaming: bool) -> None: ...
+
+    def unregisterProducer(self) -> None: ...
+
+
+class ExchangeOwner(Protocol):
+    """What an :class:`Exchange` needs from its connection (``HTTPServerProtocol``).
+
+    The exchange writes its bytes to ``output`` itself (the hot path); what it
+    decides about the connection goes through these methods.
+    """
+
+    @property
+    def output(self) -> ClientTransport:
+        """The client connection's transport."""
+
+    #: Returns the ``Date:`` header line for the current second.
+    date_line: Callable[[], str]
+    #: The ``Server:`` header line added when the core sets none (``""``: none).
+    server_line: str
+    #: The exchange whose request body is being read (``None``: none).
+    current: Exchange | None
+
+    @property
+    def closing(self) -> bool:
+        """The connection is closing (or closed): no further request will be read."""
+
+    @property
+    def lost(self) -> bool:
+        """The connection is gone."""
+
+    def response_finished(self, exchange: Exchange) -> None:
+        """``exchange`` ended its response: go on with the next request, drain, or close."""
+
+    def pause_reading(self, reason: int) -> None:
+        """Stop reading from the client for ``reason`` (a ``PAUSE_*`` bit)."""
+
+    def resume_reading(self, reasons: int) -> None:
+        """Clear ``reasons``; read again when none is left."""
+
+    def close(self) -> None:
+        """Close the connection after what was written."""
+
+    def abort(self) -> None:
+        """Drop the connection at once."""
+
+    def switch_to_raw(self, exchange: Exchange) -> RawChannel:
+        """Hand the connection over to a raw channel (after ``101``)."""
 
 
 class RequestBody(StreamBody):
@@ -49,6 +109,8 @@ class RequestBody(StreamBody):
 
 class Exchange:
     """One request on a connection and the :class:`~kongtx.http.gateway_io.ResponseWriter` answering it."""
+
+    request: GatewayRequest
 
     __slots__ = (
         "_callbacks",
@@ -73,13 +135,14 @@ class Exchange:
 
     def __init__(
         self,
-        proto: HTTPServerProtocol,
+        proto: ExchangeOwner,
         keep_alive: bool,
         expect_continue: bool,
         is_upgrade: bool,
     ) -> None:
         self._proto = proto
-        self.request: GatewayRequest | None = None
+        # ``request`` is set by the connection right after (the request holds the body,
+        # whose callbacks are this exchange's).
         self.body: RequestBody | None = None
         self.keep_alive = keep_alive
         self.expect_continue = expect_continue
@@ -111,7 +174,7 @@ class Exchange:
         conn_close = has_date = has_server = False
         parts = [status_line(status, reason)]
         append = parts.append
-        http10 = request.version == "1.0"  # type: ignore[union-attr]
+        http10 = request.version == "1.0"
         for name, value in headers.items():
             size = len(name)
             if size == 14 and name.lower() == "content-length":
@@ -135,25 +198,25 @@ class Exchange:
         if status < 200 and status != 101:
             # Interim response (103 Early Hints...): the final head follows.
             append("\r\n")
-            proto.transport.write("".join(parts).encode("latin-1"))
+            proto.output.write("".join(parts).encode("latin-1"))
             return
-        mode = response_body_mode(status, request.method, http10, te, cl)  # type: ignore[union-attr]
+        mode = response_body_mode(status, request.method, http10, te, cl)
         if mode == LENGTH:
             try:
-                self._out_left = int(cl)  # type: ignore[arg-type]
+                self._out_left = int(cl)  # type: ignore[arg-type]  # LENGTH: cl is set
             except ValueError:
                 self._misuse(f"invalid Content-Length {cl!r}")
                 return
         elif mode == CHUNKED and te is None:
             append("Transfer-Encoding: chunked\r\n")
         self._mode = mode
-        keep = keeps_alive(
-            requested=self.keep_alive,
-            connection_close=conn_close,
-            mode=mode,
-            closing=proto.closing,
-            upgrade_refused=self.is_upgrade and status != 101,
-            request_read=self.message_complete or not self.expect_continue or self.continue_sent,
+        keep = keeps_alive(  # positional: this runs once per response
+            self.keep_alive,
+            conn_close,
+            mode,
+            proto.closing,
+            self.is_upgrade and status != 101,
+            self.message_complete or not self.expect_continue or self.continue_sent,
         )
         self.keep_alive = keep
         header = connection_header(status, keep, conn_close, http10)
@@ -167,7 +230,7 @@ class Exchange:
             return
         self.status = status
         self.head_written = True
-        proto.transport.write(head)
+        proto.output.write(head)
 
     def write(self, data: bytes) -> None:
         """Send body bytes (chunk-encoded when the response is chunked)."""
@@ -175,12 +238,12 @@ class Exchange:
             return
         mode = self._mode
         if mode == CHUNKED:
-            self._proto.transport.writeSequence((b"%x\r\n" % len(data), data, CRLF))
+            self._proto.output.writeSequence((b"%x\r\n" % len(data), data, CRLF))
         elif mode == LENGTH:
             self._out_left -= len(data)
-            self._proto.transport.write(data)
+            self._proto.output.write(data)
         elif mode == UNTIL_CLOSE:
-            self._proto.transport.write(data)
+            self._proto.output.write(data)
         elif not self.head_written:
             self._misuse("write before write_head")
 
@@ -192,14 +255,14 @@ class Exchange:
             self._misuse("finish before write_head")
             return
         if self._mode == CHUNKED:
-            self._proto.transport.write(CHUNKED_END)
-        elif self._mode == LENGTH and self._out_left != 0:
+            self._proto.output.write(CHUNKED_END)
+        elif not body_framed(self._mode, self._out_left):
             # The client cannot find the end of this response: only a close helps.
-            log.warn(  # noqa: G010 - twisted.logger.Logger has no .warning
-                "response body length differs from Content-Length by {delta}", delta=-self._out_left
-            )
-            self.keep_alive = False
-        elif self._mode == UNTIL_CLOSE:
+            if self._mode == LENGTH:
+                log.warn(  # noqa: G010 - twisted.logger.Logger has no .warning
+                    "response body length differs from Content-Length by {delta}",
+                    delta=-self._out_left,
+                )
             self.keep_alive = False
         self.done = True
         if self._producer is not None:
@@ -214,21 +277,21 @@ class Exchange:
         self.done = True
         if self._producer is not None:
             self.unregister_producer()
-        self._proto._close()
+        self._proto.close()
 
     def register_producer(self, producer: IPushProducer) -> None:
         """Let the client socket pause ``producer`` while its write buffer is full."""
         if self.done:
             return
         self._producer = producer
-        self._proto.transport.registerProducer(producer, True)
+        self._proto.output.registerProducer(producer, True)
 
     def unregister_producer(self) -> None:
         """Undo :meth:`register_producer`."""
         if self._producer is not None:
             self._producer = None
             if not self._proto.lost:
-                self._proto.transport.unregisterProducer()
+                self._proto.output.unregisterProducer()
 
     def on_disconnect(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` if the client goes away (or the server gives up) before :meth:`finish`."""
@@ -286,17 +349,9 @@ class Exchange:
             and not self.done
         ):
             self.continue_sent = True
-            proto.transport.write(CONTINUE)
+            proto.output.write(CONTINUE)
 
     def _misuse(self, what: str) -> None:
         log.error("ResponseWriter misuse: {what}; dropping the connection", what=what)
         self.done = True
         self._proto.abort()
-
-
-# Reasons for which reading from the client is paused (a bit mask).
-PAUSE_BODY = 1  # the body consumer is slow
-PAUSE_WAIT = 2  # body bytes are piling up before the core started reading them
-PAUSE_PIPELINE = 4  # a response is in progress and the next request is already here
-PAUSE_UPGRADE = 8  # waiting for the core to accept or refuse an upgrade
-PAUSE_ERROR = 16  # the parser failed; an error response is waiting its turn

@@ -30,6 +30,7 @@ class HTTPServerFactory(ServerFactory):
     :param stats: connection counters to keep (shared by a node's proxy listeners).
     """
 
+    # The stubs type Factory.protocol as a no-argument callable; buildProtocol passes self.
     protocol = HTTPServerProtocol  # type: ignore[assignment]
 
     def __init__(
@@ -62,7 +63,7 @@ class HTTPServerFactory(ServerFactory):
         self.date_cache = _wire.DateCache(reactor)
         self.stats = stats if stats is not None else ConnectionStats()
 
-    def buildProtocol(self, addr: IAddress) -> HTTPServerProtocol:
+    def buildProtocol(self, addr: IAddress | None) -> HTTPServerProtocol:
         proto = HTTPServerProtocol(self)
         proto.factory = self
         return proto

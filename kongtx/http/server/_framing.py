@@ -1,11 +1,15 @@
 """HTTP/1.1 framing and keep-alive decisions of the native server, sans-IO.
 
 Requests: :func:`check_head` validates a parsed head (on top of what llhttp,
-strict, already refuses) and says how its body is framed. Responses:
+strict, already refuses) and says how its body is framed;
+:func:`unfinished_head_error` bounds a head still arriving. Responses:
 :func:`response_body_mode` picks how a response body is framed,
-:func:`keeps_alive` whether the connection serves another request after it, and
-:func:`connection_header` what ``Connection`` header says so. The protocol and
-the exchange only carry the bytes.
+:func:`keeps_alive` whether the connection serves another request after it,
+:func:`connection_header` what ``Connection`` header says so, and
+:func:`body_framed` whether the body sent matched its framing. After a response,
+:func:`after_response` says whether the connection reads the next request,
+drains the rest of an unread request body, or closes. The protocol and the
+exchange only carry the bytes and follow these answers.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def check_head(
     if cl_count > 1 or (cl_count and te_count) or te_count > 1:
         raise Reject(400, _wire.BAD_REQUEST)
     chunked = te is not None
-    if chunked and (version == "1.0" or te.strip().lower() != b"chunked"):  # type: ignore[union-attr]
+    if te is not None and (version == "1.0" or te.strip().lower() != b"chunked"):
         raise Reject(400, _wire.BAD_REQUEST)
     if host_count > 1 or (host_count == 0 and version == "1.1"):
         raise Reject(400, _wire.BAD_REQUEST)
@@ -98,7 +102,6 @@ def response_body_mode(
 
 
 def keeps_alive(
-    *,
     requested: bool,
     connection_close: bool,
     mode: int,
@@ -124,6 +127,76 @@ def keeps_alive(
         and not upgrade_refused
         and request_read
     )
+
+
+def body_framed(mode: int, length_left: int) -> bool:
+    """Whether a finished response body ended where its framing says (else only a close
+    tells the client where it ends).
+
+    :param mode: the response body's framing (:func:`response_body_mode`).
+    :param length_left: Content-Length bytes not sent (``LENGTH`` mode).
+    """
+    return mode != UNTIL_CLOSE and (mode != LENGTH or length_left == 0)
+
+
+# What the connection does once a response is finished.
+NEXT = 0  # go on with the next request
+DRAIN = 1  # read and drop the rest of the request body, then go on
+CLOSE = 2  # close the connection
+
+#: Unread request body (Content-Length) drained after an early response, instead of closing.
+DRAIN_LIMIT = 65536
+
+
+def after_response(
+    keep_alive: bool,
+    closing: bool,
+    body_unread: bool,
+    body_left: int | None,
+    continue_pending: bool,
+) -> int:
+    """What the connection does after a response: :data:`NEXT`, :data:`DRAIN` or :data:`CLOSE`.
+
+    :param keep_alive: the response kept the connection alive (:func:`keeps_alive`).
+    :param closing: the server is closing the connection anyway.
+    :param body_unread: the request has a body whose end was not read yet.
+    :param body_left: how many of its bytes are still to come (``None``: chunked).
+    :param continue_pending: the client waits for ``100 Continue`` that was never sent
+        (it may send the body or not: the bytes that follow cannot be trusted).
+    """
+    if not keep_alive or closing:
+        return CLOSE
+    if not body_unread:
+        return NEXT
+    if body_left is not None and body_left <= DRAIN_LIMIT and not continue_pending:
+        return DRAIN
+    return CLOSE
+
+
+def unfinished_head_error(
+    head_bytes: int, limit: int, read: bytes, has_url: bool, version: str
+) -> str | None:
+    """Why a request head still unfinished after a read must be refused (with 400), if it must.
+
+    :param head_bytes: the bytes read since the head began (they may include the
+        tail of the previous message's read: up to :data:`READ_SLACK` more are allowed).
+    :param limit: the server's ``max_header_size``.
+    :param read: the last read.
+    :param has_url: the request line's target was seen.
+    :param version: the parser's HTTP version so far (``"0.0"``: none yet).
+    """
+    if head_bytes > limit + READ_SLACK:
+        # llhttp accumulates an unfinished header line on its own: bound it.
+        return _wire.HEADER_TOO_LARGE
+    if read[-1:] == b"\n" and has_url and version == "0.0":
+        # The request line ended without a version (HTTP/0.9): llhttp would wait for a
+        # header section that never comes; nginx answers at once.
+        return _wire.BAD_REQUEST
+    return None
+
+
+#: Slack over ``max_header_size`` for the raw count of an unfinished header section.
+READ_SLACK = 65536
 
 
 def connection_header(status: int, keep: bool, connection_close: bool, http10: bool) -> str | None:

@@ -1,50 +1,109 @@
-"""The native HTTP/1.1 server protocol: httptools (llhttp, strict) parsing, keep-alive, pipelining.
+"""The native HTTP/1.1 server connection: parsing, keep-alive, pipelining, flow control, timers.
 
-This module holds the connection: dispatch, flow control, closing and timers;
-the parser callbacks are in :mod:`kongtx.http.server._parsing`.
+What the connection does with the bytes it reads is one state machine
+(``state``; states and transitions in :mod:`kongtx.http.server._state`). The
+framing and keep-alive decisions are sans-IO functions in
+:mod:`kongtx.http.server._framing`; the parser is built by
+:func:`kongtx.http.server._parsing.new_request_parser` and calls back the
+``on_*`` methods here. Each request is answered by an
+:class:`~kongtx.http.server._exchange.Exchange`, which reaches the connection
+only through its public :class:`~kongtx.http.server._exchange.ExchangeOwner` side.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
+from typing import Protocol as TypingProtocol
 
-from httptools import HttpRequestParser
 from twisted.internet.error import ConnectionLost
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kongtx.http.connstats import CLOSED, READING, WAITING, WRITING
-from kongtx.http.gateway_io import GatewayRequest
+from kongtx.http.connstats import CLOSED as STATS_CLOSED
+from kongtx.http.connstats import READING, WAITING, WRITING
+from kongtx.http.gateway_io import GatewayRequest, ResponseWriter
+from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server import _wire
-from kongtx.http.server._exchange import (
+from kongtx.http.server._exchange import ClientTransport, Exchange, RequestBody
+from kongtx.http.server._framing import (
+    CLOSE,
+    NEXT,
+    Reject,
+    after_response,
+    check_head,
+    unfinished_head_error,
+)
+from kongtx.http.server._parsing import (
+    METHOD_NAMES,
+    WAIT_BUFFER,
+    ParserCallbackError,
+    ParserError,
+    ParserUpgrade,
+    RequestParser,
+    RequestRejected,
+    new_request_parser,
+)
+from kongtx.http.server._state import (
+    BODY_TIMEOUT,
+    CLOSED,
+    CLOSING,
+    FAILED,
+    HEADER_TIMEOUT,
+    IDLE,
+    KEEPALIVE_TIMEOUT,
+    NO_TIMEOUT,
     PAUSE_BODY,
     PAUSE_ERROR,
     PAUSE_PIPELINE,
+    PAUSE_UPGRADE,
     PAUSE_WAIT,
-    Exchange,
+    READING_BODY,
+    READING_HEAD,
+    RESPONDING,
+    UPGRADED,
+    UPGRADING,
 )
-from kongtx.http.server._parsing import BODY, HEADER, KEEPALIVE, RequestParsing, RequestRejected
 
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
     from kongtx.http.server._factory import HTTPServerFactory
 
 log = Logger()
 
-RequestHandler = Callable[[GatewayRequest, Exchange], object]
+#: ``handler(request, writer)``: answers through the writer; may return a Deferred
+#: (its failure becomes a 500, or drops the connection once the head is out).
+RequestHandler = Callable[[GatewayRequest, ResponseWriter], "Deferred[Any] | None"]
 
 _CONNECTION_LOST = Failure(ConnectionLost())
 
-#: Unread request body (Content-Length) drained after an early response, instead of closing.
-DRAIN_LIMIT = 65536
+
+class ServerTransport(ClientTransport, TypingProtocol):
+    """What the connection uses of its transport (``ITCPTransport``, ``IPushProducer``)."""
+
+    def getPeer(self) -> IAddress: ...
+
+    def getHost(self) -> IAddress: ...
+
+    def pauseProducing(self) -> None: ...
+
+    def resumeProducing(self) -> None: ...
+
+    def loseConnection(self) -> None: ...
+
+    def abortConnection(self) -> None: ...
 
 
-class HTTPServerProtocol(RequestParsing, Protocol):
+class HTTPServerProtocol(Protocol):
     """One client connection. Built by :class:`HTTPServerFactory`."""
+
+    #: ``transport``, typed for what is used of it (set on ``connectionMade``).
+    output: ServerTransport
 
     __slots__ = (
         "_active",
@@ -59,7 +118,6 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         "_handler",
         "_header_size",
         "_in_feed",
-        "_in_message",
         "_parser",
         "_pause_mask",
         "_pending_error",
@@ -75,20 +133,22 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         "_tls_version",
         "_upgrade_buf",
         "_url",
-        "closing",
         "current",
         "date_line",
-        "lost",
+        "output",
         "server_line",
+        "state",
     )
 
     def __init__(self, factory: HTTPServerFactory) -> None:
         self._factory = factory
         self._handler = factory.handler
-        self._clock = factory.reactor
-        self.date_line = factory.date_cache.line
-        self.server_line = factory.server_line
-        self._parser: HttpRequestParser | None = None
+        self._clock: IReactorTime = factory.reactor
+        self.date_line: Callable[[], str] = factory.date_cache.line
+        self.server_line: str = factory.server_line
+        #: What the connection does with the bytes it reads (:mod:`._state`).
+        self.state = IDLE
+        self._parser: RequestParser | None = None
         self._client_ip = ""
         self._client_port = 0
         self._server_port = 0
@@ -99,50 +159,55 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         self._raw_headers: list[tuple[bytes, bytes]] = []
         self._header_size = 0
         self._raw_count = 0
-        self._in_message = False
-        self.current: Exchange | None = None  # the request being parsed (after its head)
+        self.current: Exchange | None = None  # the request whose body is being read
         self._active: Exchange | None = None  # the request being answered
-        self._queue: deque[Exchange] = deque()
-        self._raw: list[bytes] = []
+        self._queue: deque[Exchange] = deque()  # parsed requests waiting for their turn
+        self._raw: list[bytes] = []  # bytes of the next requests, held while RESPONDING
         self._in_feed = False
         self._dispatching = False
-        self.closing = False
-        self.lost = False
         self._pause_mask = 0
         self._timer: IDelayedCall | None = None
         self._deadline = 0.0
-        self._timer_kind = 0
+        self._timer_kind = NO_TIMEOUT
         self._pending_error: tuple[int, str] | None = None
-        self._upgrade_buf: list[bytes] | None = None
+        self._upgrade_buf: list[bytes] = []  # read after an upgrade request (UPGRADING)
         self._channel: RawChannel | None = None
-        self._conn_state = CLOSED
+        self._conn_state = STATS_CLOSED
+
+    @property
+    def closing(self) -> bool:
+        """The connection is closing or closed: nothing more is read or dispatched."""
+        return self.state >= CLOSING
+
+    @property
+    def lost(self) -> bool:
+        """The connection is gone."""
+        return self.state is CLOSED
 
     # -- Twisted -------------------------------------------------------------
     def connectionMade(self) -> None:
-        transport = self.transport
-        peer = transport.getPeer()  # type: ignore[union-attr]
-        host = transport.getHost()  # type: ignore[union-attr]
+        transport = self.output = cast(ServerTransport, self.transport)
+        peer = transport.getPeer()
+        host = transport.getHost()
         self._client_ip = getattr(peer, "host", "")
         self._client_port = getattr(peer, "port", 0)
         self._server_port = getattr(host, "port", 0)
         _no_delay(transport)
         self._conn_state = self._factory.stats.opened()
-        self._parser = HttpRequestParser(self)
-        self._arm(HEADER, self._factory.header_timeout)
+        self._parser = new_request_parser(self)
+        self._arm(HEADER_TIMEOUT, self._factory.header_timeout)
 
     def dataReceived(self, data: bytes) -> None:
-        if self._channel is not None:
-            self._channel.data_received(data)
-            return
-        if self._parser is None or self.closing:
-            if self._upgrade_buf is not None:
+        state = self.state
+        if state > RESPONDING:
+            if state is UPGRADED:
+                channel = self._channel
+                if channel is not None:
+                    channel.data_received(data)
+            elif state is UPGRADING:
                 self._upgrade_buf.append(data)
-            return
-        if (
-            self._queue
-            or self._raw
-            or (self._active is not None and self.current is None and not self._in_message)
-        ):
+            return  # FAILED, CLOSING, CLOSED: nothing more is read
+        if state is RESPONDING or self._queue or self._raw:
             # A response is in progress and this is the next request: keep it unparsed.
             self._raw.append(data)
             self.pause_reading(PAUSE_PIPELINE)
@@ -150,9 +215,8 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         self._feed(data)
 
     def connectionLost(self, reason: Failure = _CONNECTION_LOST) -> None:
-        self.lost = True
+        self.state = CLOSED
         self._conn_state = self._factory.stats.closed(self._conn_state)
-        self.closing = True
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
@@ -168,17 +232,242 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         self._queue.clear()
         self.current = None
 
+    # -- parser callbacks ------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.state < CLOSING:
+            self.state = READING_HEAD
+        self._conn_state = self._factory.stats.request_begins(self._conn_state)
+        self._url = b""
+        self._raw_headers = []
+        self._header_size = 0
+        self._raw_count = 0
+        if self._timer_kind != HEADER_TIMEOUT:
+            self._arm(HEADER_TIMEOUT, self._factory.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        url = self._url + url if self._url else url
+        if len(url) > self._factory.max_header_size:
+            raise Reject(414, _wire.URI_TOO_LONG)
+        self._url = url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.current is not None:
+            return  # a chunked trailer: ignored, as nginx does
+        raw = self._raw_headers
+        raw.append((name, value))
+        self._header_size += len(name) + len(value) + 4
+        factory = self._factory
+        if len(raw) > factory.max_headers or self._header_size > factory.max_header_size:
+            raise Reject(400, _wire.HEADER_TOO_LARGE)
+
+    def on_headers_complete(self) -> None:
+        factory = self._factory
+        parser = self._parser
+        assert parser is not None
+        raw = self._raw_headers
+        if len(self._url) + self._header_size > factory.max_header_size:
+            raise Reject(400, _wire.HEADER_TOO_LARGE)
+        version = parser.get_http_version()
+        method_b = parser.get_method()
+        method = METHOD_NAMES.get(method_b)
+        if method is None:
+            method = METHOD_NAMES.setdefault(method_b, method_b.decode("latin-1"))
+        upgrade = parser.should_upgrade()
+        length, chunked, expect = check_head(raw, version, upgrade, method, factory.max_body_size)
+        has_body = chunked or bool(length)
+        if chunked:
+            # RFC 9112 §7.1.2: a Content-Length in the trailer section is dropped, not a
+            # framing error (llhttp would see it next to Transfer-Encoding).
+            parser.set_dangerous_leniencies(lenient_chunked_length=True)
+
+        exchange = Exchange(self, parser.should_keep_alive(), expect, upgrade)
+        body = RequestBody(length, exchange) if has_body else None
+        exchange.body = body
+        if not self._tls_done:
+            self._read_tls()
+        request = GatewayRequest(
+            method,
+            self._url.decode("latin-1"),
+            version,
+            Headers.from_raw(raw),
+            factory.scheme,
+            self._client_ip,
+            self._client_port,
+            self._server_port,
+            self._sni,
+            body,
+            self._tls_version,
+            exchange.keep_alive,
+        )
+        exchange.request = request
+        self.current = exchange
+        if self.state < CLOSING:
+            self.state = READING_BODY
+        self._conn_state = factory.stats.move(self._conn_state, WRITING)
+        if body is not None:
+            self._arm(BODY_TIMEOUT, factory.body_timeout)
+        else:
+            self._timer_kind = NO_TIMEOUT
+        if factory.on_request_start is not None:
+            factory.on_request_start(request)
+        # The handler is called once this read has been parsed (see _next), so that a
+        # request whose body is already known to be broken never reaches it.
+        queue = self._queue
+        if queue or self._active is not None:
+            self.pause_reading(PAUSE_PIPELINE)
+        queue.append(exchange)
+
+    def on_body(self, data: bytes) -> None:
+        exchange = self.current
+        if exchange is None or exchange.discard:
+            return
+        body = exchange.body
+        assert body is not None
+        factory = self._factory
+        if factory.max_body_size and body.received + len(data) > factory.max_body_size:
+            raise Reject(413, _wire.PAYLOAD_TOO_LARGE)
+        body.feed(data)
+        if body.on_start is not None and body.buffered_size > WAIT_BUFFER:
+            self.pause_reading(PAUSE_WAIT)
+        if self._timer_kind == BODY_TIMEOUT:
+            self._deadline = self._clock.seconds() + factory.body_timeout
+
+    def on_message_complete(self) -> None:
+        exchange = self.current
+        self.current = None
+        idle = self._active is None and not self._queue
+        if self.state < CLOSING:
+            self.state = IDLE if idle else RESPONDING
+        if exchange is None:
+            return
+        exchange.message_complete = True
+        self._timer_kind = NO_TIMEOUT
+        if exchange.body is not None:
+            parser = self._parser
+            if exchange.body.length is None and parser is not None:
+                parser.set_dangerous_leniencies(lenient_chunked_length=False)
+            self.resume_reading(PAUSE_BODY | PAUSE_WAIT)
+            if not exchange.discard:
+                exchange.body.end()
+        if exchange.done and self._active is None and not self._queue:
+            self._arm(KEEPALIVE_TIMEOUT, self._factory.keepalive_timeout)
+            self._conn_state = self._factory.stats.move(self._conn_state, WAITING)
+
+    # -- parsing ---------------------------------------------------------------------
+    def _feed(self, data: bytes) -> None:
+        parser = self._parser
+        assert parser is not None
+        self._in_feed = True
+        try:
+            parser.feed_data(data)
+        except ParserUpgrade as exc:
+            self._parser = None
+            if self.state < CLOSING:
+                self.state = UPGRADING
+            offset = exc.args[0]
+            self._upgrade_buf = [data[offset:]] if offset < len(data) else []
+            self.pause_reading(PAUSE_UPGRADE)
+        except ParserCallbackError as exc:
+            reject = exc.__context__
+            if isinstance(reject, Reject):
+                self._parse_failed(reject.status, reject.message)
+            else:
+                log.failure("server parser callback failed", Failure(reject or exc))
+                self._parse_failed(400, _wire.BAD_REQUEST)
+        except ParserError:
+            self._parse_failed(400, _wire.BAD_REQUEST)
+        else:
+            if self.state is READING_HEAD:
+                self._raw_count += len(data)
+                error = unfinished_head_error(
+                    self._raw_count,
+                    self._factory.max_header_size,
+                    data,
+                    bool(self._url),
+                    parser.get_http_version(),
+                )
+                if error is not None:
+                    self._parse_failed(400, error)
+        finally:
+            self._in_feed = False
+        self._next()
+
+    def _parse_failed(self, status: int, message: str) -> None:
+        self._parser = None
+        if self.state < CLOSING:
+            self.state = FAILED
+        self._raw.clear()
+        self.pause_reading(PAUSE_ERROR)
+        exchange = self.current
+        self.current = None
+        if exchange is not None:
+            # The head was fine, the body broke (bad chunk, too large).
+            self._fail_exchange(exchange, status, message)
+            return
+        self._pending_error = (status, message)
+        if self._active is None and not self._queue:
+            self._send_pending_error()
+
+    def _fail_exchange(self, exchange: Exchange, status: int, message: str) -> None:
+        """The request ``exchange`` broke while its body was arriving: answer ``status`` or drop."""
+        body = exchange.body
+        if exchange.started:
+            if exchange.done:
+                self.close()
+                return
+            head_written = exchange.head_written
+            exchange.fire_disconnect()
+            if body is not None and not exchange.discard:
+                body.error(Failure(RequestRejected(status, message)))
+            if head_written:
+                self.abort()
+            else:
+                self._write_error(status, message)
+            return
+        # Never handed to the core: answer after the requests before it.
+        try:
+            self._queue.remove(exchange)
+        except ValueError:
+            pass
+        if body is not None:
+            body.error(Failure(RequestRejected(status, message)))
+        self._pending_error = (status, message)
+        if self._active is None and not self._queue:
+            self._send_pending_error()
+
+    def _send_pending_error(self) -> None:
+        assert self._pending_error is not None
+        status, message = self._pending_error
+        self._pending_error = None
+        self._write_error(status, message)
+
+    def _write_error(self, status: int, message: str) -> None:
+        if self.state is CLOSED:
+            return
+        self.output.write(_wire.error_response(status, message, self.date_line(), self.server_line))
+        self.close()
+
+    def _read_tls(self) -> None:
+        self._tls_done = True
+        try:
+            handle = self.transport.getHandle()  # type: ignore[union-attr]  # TLS transports only
+            name = handle.get_servername()
+            self._sni = name.decode("ascii", "replace") if name else None
+            self._tls_version = handle.get_protocol_version_name()
+        except Exception:  # noqa: BLE001 - not a pyOpenSSL transport
+            log.failure("cannot read TLS details of the connection")
+
     # -- dispatch ----------------------------------------------------------------------
     def _start(self, exchange: Exchange) -> None:
         self._active = exchange
         exchange.started = True
         try:
-            result = self._handler(exchange.request, exchange)  # type: ignore[arg-type]
+            result = self._handler(exchange.request, exchange)
         except Exception:  # noqa: BLE001 - any handler bug becomes a 500
             self._handler_failed(Failure(), exchange)
             return
         if result is not None:
-            result.addErrback(self._handler_failed, exchange)  # type: ignore[attr-defined]
+            result.addErrback(self._handler_failed, exchange)
 
     def _handler_failed(self, failure: Failure, exchange: Exchange) -> None:
         log.failure("request handler failed", failure)
@@ -192,27 +481,30 @@ class HTTPServerProtocol(RequestParsing, Protocol):
             self._write_error(500, _wire.UNEXPECTED)
 
     def response_finished(self, exchange: Exchange) -> None:
-        """Called by the exchange's ``finish()``: go on with the next request, or close."""
+        """Called by the exchange's ``finish()``: go on with the next request, drain, or close."""
         if self._active is exchange:
             self._active = None
-        close = not exchange.keep_alive or self.closing
+        keep_alive = exchange.keep_alive
+        closing = self.state >= CLOSING
         body = exchange.body
+        unread = False
         if body is not None and not exchange.message_complete:
             # The core is done with this request: whoever still reads its body stops here.
+            unread = True
             body.error(Failure(RequestRejected(0, "response finished before the request body")))
-        if not close and body is not None and not exchange.message_complete:
-            if (
-                body.length is not None
-                and body.length - body.received <= DRAIN_LIMIT
-                and not (exchange.expect_continue and not exchange.continue_sent)
-            ):
-                exchange.discard = True  # drain the rest and keep the connection
-                self.resume_reading(PAUSE_BODY | PAUSE_WAIT)
-            else:
-                close = True
-        if close:
-            self._close()
+        then = after_response(
+            keep_alive,
+            closing,
+            unread,
+            None if body is None or body.length is None else body.length - body.received,
+            exchange.expect_continue and not exchange.continue_sent,
+        )
+        if then is CLOSE:
+            self.close()
             return
+        if then is not NEXT:  # DRAIN: read the rest of the body and keep the connection
+            exchange.discard = True
+            self.resume_reading(PAUSE_BODY | PAUSE_WAIT)
         self._next()
 
     def _next(self) -> None:
@@ -220,7 +512,7 @@ class HTTPServerProtocol(RequestParsing, Protocol):
             return
         self._dispatching = True
         try:
-            while not self.closing and self._active is None:
+            while self.state < CLOSING and self._active is None:
                 if self._queue:
                     self._start(self._queue.popleft())
                     continue
@@ -228,13 +520,16 @@ class HTTPServerProtocol(RequestParsing, Protocol):
                     self._send_pending_error()
                     return
                 self.resume_reading(PAUSE_PIPELINE)
-                if self._raw and not self._in_feed and self._parser is not None:
+                state = self.state
+                if self._raw and not self._in_feed and state <= RESPONDING:
                     data = b"".join(self._raw)
                     self._raw.clear()
                     self._feed(data)
                     continue
-                if self.current is None and not self._in_message and self._parser is not None:
-                    self._arm(KEEPALIVE, self._factory.keepalive_timeout)
+                if state is RESPONDING:
+                    state = self.state = IDLE  # the answers are out: wait for the next request
+                if state is IDLE:
+                    self._arm(KEEPALIVE_TIMEOUT, self._factory.keepalive_timeout)
                 self._track_idle()
                 return
         finally:
@@ -243,22 +538,25 @@ class HTTPServerProtocol(RequestParsing, Protocol):
     def _track_idle(self) -> None:
         """Nothing is being answered: the connection waits, or reads the next head."""
         if self.current is not None:
-            state = WRITING
+            stats_state = WRITING
         else:
-            state = READING if self._in_message else WAITING
-        self._conn_state = self._factory.stats.move(self._conn_state, state)
+            stats_state = READING if self.state is READING_HEAD else WAITING
+        self._conn_state = self._factory.stats.move(self._conn_state, stats_state)
 
     def switch_to_raw(self, exchange: Exchange) -> RawChannel:
         """Hand the connection over to a :class:`RawChannel` after a 101 response."""
         self._active = None
-        self._timer_kind = 0
-        buffered = self._upgrade_buf or []
-        self._upgrade_buf = None
-        channel = RawChannel(self.transport, buffered, closed=self.lost, held=True)
+        self._timer_kind = NO_TIMEOUT
+        buffered = self._upgrade_buf
+        self._upgrade_buf = []
+        lost = self.state is CLOSED
+        channel = RawChannel(self.transport, buffered, closed=lost, held=True)
         self._channel = channel
+        if self.state < CLOSING:
+            self.state = UPGRADED
         # The transport stays paused until the channel has a receiver.
-        if not self._pause_mask and not self.lost:
-            self.transport.pauseProducing()  # type: ignore[union-attr]
+        if not self._pause_mask and not lost:
+            self.output.pauseProducing()
         self._pause_mask = 0
         return channel
 
@@ -268,8 +566,8 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         mask = self._pause_mask
         if not mask & reason:
             self._pause_mask = mask | reason
-            if not mask and not self.closing:
-                self.transport.pauseProducing()  # type: ignore[union-attr]
+            if not mask and self.state < CLOSING:
+                self.output.pauseProducing()
 
     def resume_reading(self, reasons: int) -> None:
         """Clear ``reasons``; read again when no reason is left."""
@@ -277,21 +575,22 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         if mask & reasons:
             mask &= ~reasons
             self._pause_mask = mask
-            if not mask and not self.closing and self._channel is None:
-                self.transport.resumeProducing()  # type: ignore[union-attr]
+            if not mask and self.state < CLOSING and self._channel is None:
+                self.output.resumeProducing()
 
-    def _close(self) -> None:
-        if not self.closing:
-            self.closing = True
-            self._timer_kind = 0
-            self.transport.loseConnection()  # type: ignore[union-attr]
+    def close(self) -> None:
+        """Close the connection once what was written is sent."""
+        if self.state < CLOSING:
+            self.state = CLOSING
+            self._timer_kind = NO_TIMEOUT
+            self.output.loseConnection()
 
     def abort(self) -> None:
         """Drop the connection at once (RST)."""
-        if not self.lost:
-            self.closing = True
-            self._timer_kind = 0
-            self.transport.abortConnection()  # type: ignore[union-attr]
+        if self.state is not CLOSED:
+            self.state = CLOSING
+            self._timer_kind = NO_TIMEOUT
+            self.output.abortConnection()
 
     # -- timers: one DelayedCall per connection, moved lazily -----------------------------
     def _arm(self, kind: int, timeout: float) -> None:
@@ -306,7 +605,7 @@ class HTTPServerProtocol(RequestParsing, Protocol):
     def _on_timer(self) -> None:
         self._timer = None
         kind = self._timer_kind
-        if not kind or self.lost:
+        if not kind or self.state is CLOSED:
             return
         now = self._clock.seconds()
         if now < self._deadline or (
@@ -315,20 +614,22 @@ class HTTPServerProtocol(RequestParsing, Protocol):
         ):
             wait = self._deadline - now
             if wait <= 0:
-                wait = self._factory.body_timeout if kind == BODY else self._factory.header_timeout
+                factory = self._factory
+                wait = factory.body_timeout if kind == BODY_TIMEOUT else factory.header_timeout
                 self._deadline = now + wait
             self._timer = self._clock.callLater(wait, self._on_timer)
             return
-        self._timer_kind = 0
-        if kind == BODY and self.current is not None:
+        self._timer_kind = NO_TIMEOUT
+        if kind == BODY_TIMEOUT and self.current is not None:
             exchange = self.current
             self.current = None
             self._parser = None
+            self.state = FAILED
             self.pause_reading(PAUSE_ERROR)
             self._fail_exchange(exchange, 408, _wire.REQUEST_TIMEOUT)
         else:
             # Header or keep-alive timeout: nginx closes without a response.
-            self._close()
+            self.close()
 
 
 def _no_delay(transport: object) -> None:
