@@ -42,6 +42,10 @@ REDACTED = "******"
 # --------------------------------------------------------------------------- Config
 
 
+#: The embedded SQLite database's file name, in the prefix.
+SQLITE_FILE = "kongtx.db"
+
+
 class Config(Properties):
     """The parsed configuration: one typed, read-only attribute per property.
 
@@ -77,6 +81,11 @@ class Config(Properties):
     def get(self, name: str, default: Any = None) -> Any:
         """Return the parsed value of property ``name`` (``default`` if unknown)."""
         return self.__dict__.get(name, default) if name in PROPERTIES else default
+
+    @property
+    def sqlite_path(self) -> str:
+        """The embedded database's file (``database = sqlite``): ``<prefix>/kongtx.db``."""
+        return os.path.join(self.prefix, SQLITE_FILE)
 
     def worker_count(self) -> int:
         """``worker_processes`` resolved (``auto`` = number of CPUs)."""

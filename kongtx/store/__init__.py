@@ -2,7 +2,7 @@
 
 ``open_store(config, reactor)`` picks the backend from ``config.database``:
 
-* ``sqlite`` – ``<prefix>/kongtx.db``, created and migrated automatically on
+* ``sqlite`` – ``config.sqlite_path`` (``<prefix>/kongtx.db``), created and migrated automatically on
   first start (zero setup); later-registered entities get their tables too.
 * ``postgres`` – the schema must exist: a database without kongtx tables
   raises ``Database needs bootstrapping; run 'kongtx migrations bootstrap'``
@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,8 +30,11 @@ if TYPE_CHECKING:
         """What the store reads from the configuration (a ``Config`` has it)."""
 
         database: str
-        prefix: str
         db_update_frequency: float
+
+        @property
+        def sqlite_path(self) -> str:
+            """The embedded database's file (``database = sqlite``)."""
 
 
 __all__ = [
@@ -65,8 +67,7 @@ def make_backend(config: StoreSettings, reactor: Any, node_id: str | None = None
     if database == "sqlite":
         from kongtx.store.sqlite import SqliteBackend
 
-        path = getattr(config, "sqlite_path", None) or os.path.join(config.prefix, "kongtx.db")
-        return SqliteBackend(path, reactor)
+        return SqliteBackend(config.sqlite_path, reactor)
     if database == "postgres":
         from kongtx.store.postgres import PostgresBackend
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import types
 from typing import Any
 
 import pytest
 import pytest_twisted
 
 from kongtx.cli import build_parser, run_migrations
+from kongtx.config import Config, load_config
 from kongtx.errors import UniqueViolation
 from kongtx.schema.entity import Entity
 from kongtx.schema.fields import Boolean, Foreign, Integer, Record, String
@@ -33,9 +33,15 @@ def sql_backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _sqlite_config(prefix: str) -> Config:
+    return load_config(
+        None, {}, {"database": "sqlite", "prefix": prefix}, search_default_paths=False
+    )
+
+
 def _config(name: str, tmp_path: Any, request: pytest.FixtureRequest) -> Any:
     if name == "sqlite":
-        return types.SimpleNamespace(database="sqlite", prefix=str(tmp_path / "prefix"))
+        return _sqlite_config(str(tmp_path / "prefix"))
     return pg_settings(request.getfixturevalue("pg_db"))
 
 
@@ -120,7 +126,7 @@ def test_cli_parser_rejects_unknown_action() -> None:
 @pytest_twisted.ensureDeferred
 async def test_sqlite_store_is_zero_setup(tmp_path: Any) -> None:
     """open_store creates <prefix>/kongtx.db on first start and keeps data across restarts."""
-    config = types.SimpleNamespace(database="sqlite", prefix=str(tmp_path / "p"))
+    config = _sqlite_config(str(tmp_path / "p"))
     dao = await open_store(config, _reactor(), registry=test_registry())
     try:
         row = await dao.insert("consumers", {"username": "bob"})
@@ -177,8 +183,9 @@ async def test_up_migrates_an_older_schema_state(
     old = test_registry()
     old.register(_widgets_v1())
     backend = await make_backend(sql_backend_name, tmp_path, request)
-    if sql_backend_name == "sqlite":
-        config.sqlite_path = backend.path
+    if sql_backend_name == "sqlite":  # the node and the CLI open the same file
+        config = _sqlite_config(os.path.dirname(backend.path))
+        assert config.sqlite_path == backend.path
     migrator = Migrator(backend, old, migrations=[])
     await migrator.reset()
     await migrator.bootstrap()
