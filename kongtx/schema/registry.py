@@ -170,6 +170,10 @@ class Registry:
         """Restrict the usable plugins to ``names``; ``None`` enables every registered one."""
         self._enabled = set(names) if names is not None else None
 
+    def enabled_set(self) -> frozenset[str] | None:
+        """The names last given to :meth:`set_enabled_plugins` (``None``: every registered one)."""
+        return frozenset(self._enabled) if self._enabled is not None else None
+
     def is_plugin_enabled(self, name: str) -> bool:
         """Whether ``name`` is registered and enabled."""
         return name in self._plugins and (self._enabled is None or name in self._enabled)
@@ -210,6 +214,7 @@ all = default_registry.all
 by_admin_path = default_registry.by_admin_path
 register_plugin_schema = default_registry.register_plugin_schema
 set_enabled_plugins = default_registry.set_enabled_plugins
+enabled_set = default_registry.enabled_set
 is_plugin_enabled = default_registry.is_plugin_enabled
 enabled_plugins = default_registry.enabled_plugins
 plugin_schema = default_registry.plugin_schema

@@ -10,8 +10,8 @@ from tests.integration.admin.conftest import unique
 PLUGIN = "kongtx-admin-test"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def test_plugin_schema():
+@pytest.fixture(scope="module")
+def plugin_schema():
     """Register a small plugin schema (config.minute integer > 0, config.names array)."""
     from kongtx.schema import registry
     from kongtx.schema.fields import Array, Integer, Record, String
@@ -25,9 +25,18 @@ def test_plugin_schema():
             }
         ),
     )
-    # A node started earlier in the session (plugins = off) may have narrowed the enabled set.
+
+
+@pytest.fixture(autouse=True)
+def every_plugin_enabled(plugin_schema):
+    """Each test runs with every registered plugin enabled, whatever a node started before
+    it (in any module, in any order) narrowed the global set to; the set is restored after."""
+    from kongtx.schema import registry
+
+    before = registry.enabled_set()
     registry.set_enabled_plugins(None)
     yield
+    registry.set_enabled_plugins(before)
 
 
 @pytest_twisted.ensureDeferred
