@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest_twisted
 
 import kongtx
@@ -125,3 +127,35 @@ async def test_upstream_targets_and_health(admin) -> None:
     ]
     assert (await admin.delete(f"/upstreams/{up['name']}/targets/10.0.0.1:8000")).status == 204
     assert (await admin.get(f"/upstreams/{up['name']}/targets/10.0.0.1:8000")).status == 404
+
+
+def _undescribed(fields: list[dict[str, Any]], path: str) -> list[str]:
+    """The config fields (nested records included) of a schema JSON without a description."""
+    missing = []
+    for entry in fields:
+        ((name, field),) = entry.items()
+        if not field.get("description"):
+            missing.append(f"{path}.{name}")
+        for nested in (field, field.get("elements") or {}, field.get("values") or {}):
+            if nested.get("type") == "record" and nested.get("fields"):
+                missing += _undescribed(nested["fields"], f"{path}.{name}")
+    return missing
+
+
+@pytest_twisted.ensureDeferred
+async def test_bundled_plugin_schemas_describe_every_config_field(admin) -> None:
+    """/schemas/plugins/{name} shows a description for each config field of every bundled
+    plugin (Kong's schemas carry one per field)."""
+    from kongtx.plugins.base import bundled_plugins, load_plugins
+    from kongtx.schema import registry
+
+    enabled = registry.enabled_set()
+    load_plugins(["bundled"])  # registers every bundled schema
+    registry.set_enabled_plugins(enabled)
+    missing = []
+    for name in bundled_plugins():
+        r = await admin.get(f"/schemas/plugins/{name}")
+        assert r.status == 200, name
+        (config,) = [f["config"] for f in r.json["fields"] if "config" in f]
+        missing += _undescribed(config["fields"], name)
+    assert missing == []
