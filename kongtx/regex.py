@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+# google-re2's RE2 class (anchored matches with spans, no Python-level wrapper per call)
+# is only reachable through its binding module, _re2.
 from re2 import Options, _re2
 
 __all__ = [

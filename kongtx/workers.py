@@ -217,7 +217,7 @@ class _WorkerProtocol(ProcessProtocol):
         for line in lines:
             if line == b"ready":
                 self.ready = True
-                self.supervisor._worker_ready(self)
+                self.supervisor.worker_ready(self)
 
     def errReceived(self, data: bytes) -> None:
         self._err += data
@@ -231,7 +231,7 @@ class _WorkerProtocol(ProcessProtocol):
             )
 
     def processEnded(self, reason: Failure) -> None:
-        self.supervisor._worker_ended(self, reason)
+        self.supervisor.worker_ended(self, reason)
         self.ended.callback(None)
 
 
@@ -355,7 +355,8 @@ class WorkerSupervisor(Service):
         self._started_at[index] = self.reactor.seconds()
         log.info("started worker {index} [{pid}]", index=index, pid=protocol.pid)
 
-    def _worker_ready(self, worker: _WorkerProtocol) -> None:
+    def worker_ready(self, worker: _WorkerProtocol) -> None:
+        """A child said it serves (its protocol calls this): tell the ready observers."""
         log.info("worker {index} [{pid}] is serving", index=worker.index, pid=worker.pid)
         for cb in tuple(self._ready_observers):
             cb(worker.index, worker.pid or 0)
@@ -364,7 +365,8 @@ class WorkerSupervisor(Service):
         """Call ``cb(index, pid)`` each time a child starts serving."""
         self._ready_observers.append(cb)
 
-    def _worker_ended(self, worker: _WorkerProtocol, reason: Failure) -> None:
+    def worker_ended(self, worker: _WorkerProtocol, reason: Failure) -> None:
+        """A child exited (its protocol calls this): restart it unless the node stops."""
         index = worker.index
         if self.workers.get(index) is not worker:
             return

@@ -9,11 +9,11 @@ schema registry; :mod:`kongtx.declarative.load` writes them into a store
 
 from __future__ import annotations
 
-from kongtx.declarative._errors import declarative_error, flatten
+from kongtx.declarative._errors import declarative_error, flatten, lua_compact
 from kongtx.declarative._export import dump_yaml, export_document
 from kongtx.declarative._migrate import FORMAT_VERSIONS
 from kongtx.declarative._parse import Parsed, parse_document, parse_text
-from kongtx.declarative._text import decode, document_hash
+from kongtx.declarative._text import decode, document_hash, json_bytes
 
 __all__ = [
     "FORMAT_VERSIONS",
@@ -24,6 +24,8 @@ __all__ = [
     "dump_yaml",
     "export_document",
     "flatten",
+    "json_bytes",
+    "lua_compact",
     "parse_document",
     "parse_text",
 ]

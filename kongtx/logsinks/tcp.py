@@ -74,7 +74,7 @@ class _Connection(Protocol):
         self.paused = True
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.sender._lost(self)
+        self.sender.connection_lost(self)
         drained, self.drained = self.drained, []
         for d in drained:
             d.errback(reason)
@@ -140,7 +140,8 @@ class StreamSender:
         else:
             self._idle = self.reactor.callLater(self.keepalive, self.close)
 
-    def _lost(self, conn: _Connection) -> None:
+    def connection_lost(self, conn: _Connection) -> None:
+        """``conn`` closed (the connection calls this): the next batch opens a new one."""
         if self._conn is conn:
             self._conn = None
 

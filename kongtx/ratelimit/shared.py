@@ -117,10 +117,10 @@ class _ClientProtocol(Int32StringReceiver):
 
     def stringReceived(self, data: bytes) -> None:
         request_id, blocked, values = json.loads(data)
-        self.owner._answered(request_id, Outcome(blocked, tuple(values)))
+        self.owner.answered(request_id, Outcome(blocked, tuple(values)))
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self.owner._lost(self)
+        self.owner.connection_lost(self)
 
 
 class SharedCounters:
@@ -208,7 +208,8 @@ class SharedCounters:
         if d is not None and not d.called:
             d.errback(_unavailable(failure))
 
-    def _answered(self, request_id: int, outcome: Outcome) -> None:
+    def answered(self, request_id: int, outcome: Outcome) -> None:
+        """Worker 0 answered call ``request_id`` (its connection calls this)."""
         d = self._pending.pop(request_id, None)
         deadlines = self._deadlines
         while deadlines and deadlines[0][1] not in self._pending:
@@ -216,7 +217,8 @@ class SharedCounters:
         if d is not None and not d.called:
             d.callback(outcome)
 
-    def _lost(self, protocol: _ClientProtocol) -> None:
+    def connection_lost(self, protocol: _ClientProtocol) -> None:
+        """The connection to worker 0 closed: pending calls fail (its protocol calls this)."""
         if self._protocol is protocol:
             self._protocol = None
         pending, self._pending = self._pending, {}

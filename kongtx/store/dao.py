@@ -335,26 +335,53 @@ class DAO:
         gone = self._present(ent, old, tx.now) if old is not None else None
         tx.events.append(ChangeEvent(ent.name, DELETE, id, None, gone))
 
+    # -- one operation inside an open backend transaction ------------------------
+    async def insert_in(self, tx: Any, entity: Any, data: dict[str, Any]) -> Row:
+        """:meth:`insert` inside the backend transaction ``tx``."""
+        ent = self._entity(entity)
+        self._check_writable(ent, "create")
+        data = dict(data)
+        ttl = self._pop_ttl(ent, data)
+        return await self._insert_in_tx(tx, ent, data, ttl)
+
+    async def update_in(self, tx: Any, entity: Any, id: str, patch: dict[str, Any]) -> Row:
+        """:meth:`update` inside the backend transaction ``tx``."""
+        ent = self._entity(entity)
+        self._check_writable(ent, "update")
+        return await self._update_in_tx(tx, ent, id, patch)
+
+    async def upsert_in(self, tx: Any, entity: Any, id: str, data: dict[str, Any]) -> Row:
+        """:meth:`upsert` inside the backend transaction ``tx``."""
+        ent = self._entity(entity)
+        self._check_writable(ent, "create or update")
+        return await self._upsert_in_tx(tx, ent, id, data)
+
+    async def delete_in(self, tx: Any, entity: Any, id: str) -> None:
+        """:meth:`delete` inside the backend transaction ``tx``."""
+        await self._delete_if_present_in_tx(tx, self._entity(entity), id)
+
+    async def select_in(self, tx: Any, entity: Any, id: str) -> Row | None:
+        """:meth:`select` inside the backend transaction ``tx`` (its own writes seen)."""
+        ent = self._entity(entity)
+        row = await tx.get(ent, id)
+        if row is None:
+            return None
+        return await self._with_transient(tx, ent, self._present(ent, row, tx.now))
+
     # -- public API -------------------------------------------------------------
     async def insert(self, entity: Any, data: dict[str, Any]) -> Row:
         """Insert Admin-API input ``data``; returns the stored row.
 
         :raises SchemaViolation, PrimaryKeyViolation, ForeignKeyViolation, UniqueViolation, InvalidOptions:
         """
-        ent = self._entity(entity)
-        self._check_writable(ent, "create")
-        data = dict(data)
-        ttl = self._pop_ttl(ent, data)
-        return await self._run(lambda tx: self._insert_in_tx(tx, ent, data, ttl))
+        return await self._run(lambda tx: self.insert_in(tx, entity, data))
 
     async def update(self, entity: Any, id: str, patch: dict[str, Any]) -> Row:
         """PATCH the row ``id`` (records merged, arrays replaced).
 
         :raises NotFound: if there is no such row.
         """
-        ent = self._entity(entity)
-        self._check_writable(ent, "update")
-        return await self._run(lambda tx: self._update_in_tx(tx, ent, id, patch))
+        return await self._run(lambda tx: self.update_in(tx, entity, id, patch))
 
     async def _update_in_tx(self, tx: Any, ent: Any, id: str, patch: dict[str, Any]) -> Row:
         patch = dict(patch)
@@ -378,9 +405,7 @@ class DAO:
 
     async def upsert(self, entity: Any, id: str, data: dict[str, Any]) -> Row:
         """PUT: create or fully replace the row ``id`` (omitted fields reset to defaults)."""
-        ent = self._entity(entity)
-        self._check_writable(ent, "create or update")
-        return await self._run(lambda tx: self._upsert_in_tx(tx, ent, id, data))
+        return await self._run(lambda tx: self.upsert_in(tx, entity, id, data))
 
     async def _upsert_in_tx(self, tx: Any, ent: Any, id: str, data: dict[str, Any]) -> Row:
         data = dict(data)
@@ -402,8 +427,7 @@ class DAO:
 
         :raises ForeignKeyViolation: (code 4) when a restricting row references it.
         """
-        ent = self._entity(entity)
-        await self._run(lambda tx: self._delete_if_present_in_tx(tx, ent, id))
+        await self._run(lambda tx: self.delete_in(tx, entity, id))
 
     async def _delete_if_present_in_tx(self, tx: Any, ent: Any, id: str) -> None:
         old = await tx.get(ent, id)
@@ -422,17 +446,7 @@ class DAO:
 
     async def select(self, entity: Any, id: str) -> Row | None:
         """Return row ``id`` or None."""
-        ent = self._entity(entity)
-
-        async def work(tx: Any) -> Row | None:
-            row = await tx.get(ent, id)
-            return (
-                None
-                if row is None
-                else await self._with_transient(tx, ent, self._present(ent, row, tx.now))
-            )
-
-        return await self._run(work, write=False)
+        return await self._run(lambda tx: self.select_in(tx, entity, id), write=False)
 
     async def select_by_field(self, entity: Any, field: str, value: Any) -> Row | None:
         """Return the row whose (unique) ``field`` equals ``value``, or None."""
@@ -577,37 +591,23 @@ class TxWrites:
 
     async def insert(self, entity: Any, data: dict[str, Any]) -> Row:
         """As :meth:`DAO.insert`."""
-        dao = self._dao
-        ent = dao._entity(entity)
-        dao._check_writable(ent, "create")
-        data = dict(data)
-        ttl = dao._pop_ttl(ent, data)
-        return await dao._insert_in_tx(self._tx, ent, data, ttl)
+        return await self._dao.insert_in(self._tx, entity, data)
 
     async def update(self, entity: Any, id: str, patch: dict[str, Any]) -> Row:
         """As :meth:`DAO.update`."""
-        ent = self._dao._entity(entity)
-        self._dao._check_writable(ent, "update")
-        return await self._dao._update_in_tx(self._tx, ent, id, patch)
+        return await self._dao.update_in(self._tx, entity, id, patch)
 
     async def upsert(self, entity: Any, id: str, data: dict[str, Any]) -> Row:
         """As :meth:`DAO.upsert`."""
-        ent = self._dao._entity(entity)
-        self._dao._check_writable(ent, "create or update")
-        return await self._dao._upsert_in_tx(self._tx, ent, id, data)
+        return await self._dao.upsert_in(self._tx, entity, id, data)
 
     async def delete(self, entity: Any, id: str) -> None:
         """As :meth:`DAO.delete`."""
-        await self._dao._delete_if_present_in_tx(self._tx, self._dao._entity(entity), id)
+        await self._dao.delete_in(self._tx, entity, id)
 
     async def select(self, entity: Any, id: str) -> Row | None:
         """Row ``id`` as this transaction sees it, or None."""
-        dao = self._dao
-        ent = dao._entity(entity)
-        row = await self._tx.get(ent, id)
-        if row is None:
-            return None
-        return await dao._with_transient(self._tx, ent, dao._present(ent, row, self._tx.now))
+        return await self._dao.select_in(self._tx, entity, id)
 
 
 def _shielded(inner: Deferred[Any]) -> Deferred[Any]:

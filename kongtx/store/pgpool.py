@@ -356,7 +356,7 @@ def _quietly(step: Callable[[], Any]) -> Any:
 def close_quietly(conn: PgConnection) -> None:
     """Close ``conn``; a connection that is already broken may refuse, which is fine."""
     try:
-        if conn._connection is not None:
+        if conn.pollable() is not None:  # txpostgres: the psycopg2 connection, if any
             conn.close()
     except psycopg2.Error as exc:
         _log.debug("closing a broken connection: {exc}", exc=exc)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from kongtx.admin.dispatch import Dispatcher
 from kongtx.admin.errors import AdminError
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.declarative._text import json_bytes
+from kongtx.declarative import json_bytes
 from kongtx.errors import InvalidDeclarativeConfig
 
 if TYPE_CHECKING:
@@ -35,8 +35,7 @@ def _flag(req: AdminRequest, data: dict[str, Any], name: str) -> bool:
 
 
 def _error_body(exc: InvalidDeclarativeConfig, source: Any, api: AdminAPI) -> dict[str, Any]:
-    from kongtx.declarative import decode, flatten
-    from kongtx.declarative._errors import lua_compact
+    from kongtx.declarative import decode, flatten, lua_compact
 
     document = source
     if not isinstance(source, dict):

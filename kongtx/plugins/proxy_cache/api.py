@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kongtx.admin.request import AdminRequest, Response
-from kongtx.schema._base import is_uuid
+from kongtx.schema.fields import is_uuid
 
 if TYPE_CHECKING:
     from kongtx.plugins.proxy_cache.handler import ProxyCacheHandler
