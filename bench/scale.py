@@ -91,6 +91,7 @@ class Node:
         pg: dict[str, str] | None = None,
         prefix: str | None = None,
         wait: bool = True,
+        extra: dict[str, str] | None = None,
     ) -> None:
         self.dir = os.path.join(run._tmp, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -108,7 +109,7 @@ class Node:
             "admin_access_log = off",
             "log_level = warn",
         ]
-        lines += [f"{k} = {v}" for k, v in (pg or {}).items()]
+        lines += [f"{k} = {v}" for k, v in {**(pg or {}), **(extra or {})}.items()]
         with open(conf, "w") as fh:
             fh.write("\n".join(lines) + "\n")
         self.log = os.path.join(self.dir, "kongtx.log")
