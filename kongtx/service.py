@@ -38,6 +38,7 @@ from kongtx.proxy.upstream import UpstreamForwarder
 from kongtx.proxy.upstream_tls import UpstreamTLS
 from kongtx.ratelimit.counters import CounterStore, LocalCounters
 from kongtx.ratelimit.policies import CounterPolicies
+from kongtx.slices import SliceRunner
 from kongtx.store.events import ChangeEvent
 from kongtx.store.snapshot_manager import SnapshotManager
 
@@ -60,6 +61,8 @@ class GatewayNode(MultiService):
         self.node_id = str(uuid.uuid4())
         self.plugins: PluginSet = load_plugins(list(config.plugins))
         self.snapshots: SnapshotManager[Snapshot] | None = None
+        #: Runs full snapshot builds in short slices on the reactor.
+        self.slices = SliceRunner(reactor)
         #: Consumers and credentials by key (the entity cache; it follows the store from start).
         self.entities: Entities = open_entities(config, reactor)
         self.dns = _dns_cache(reactor, config)
@@ -115,9 +118,11 @@ class GatewayNode(MultiService):
         assert self.snapshots is not None and self.snapshots.current is not None
         return self.snapshots.current
 
-    def build_snapshot(self, rows: dict[str, list[dict[str, Any]]]) -> Snapshot:
-        """Build a :class:`Snapshot` from every row of the store."""
-        return Snapshot(rows, self.plugins, built_at=self.reactor.seconds())
+    def build_snapshot(self, rows: dict[str, list[dict[str, Any]]]) -> Deferred[Snapshot]:
+        """Build a :class:`Snapshot` from every row of the store, in slices on the reactor
+        (the current snapshot keeps serving meanwhile)."""
+        snapshot, steps = Snapshot.in_steps(rows, self.plugins, built_at=self.reactor.seconds())
+        return self.slices.run(steps).addCallback(lambda _: snapshot)
 
     def _swapped(self, snapshot: Snapshot) -> None:
         self._sync_balancers(snapshot)
@@ -299,6 +304,7 @@ class GatewayNode(MultiService):
             ports.clear()
         if self.snapshots is not None:
             self.snapshots.stop()
+        self.slices.stop()  # a build in progress ends here (its snapshot is never served)
         self.balancers.stop()
         for plugin in self.plugins.ordered:
             await _quietly(plugin.handler.exit_worker, plugin.name)

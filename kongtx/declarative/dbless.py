@@ -4,7 +4,9 @@
 at start (and on ``kongtx reload``) and replaces the whole configuration on
 ``POST /config``. Parsing, validation and building the new tables run in a
 thread, off the reactor; the swap is one assignment under the store's lock,
-then one full snapshot rebuild. With worker processes the parent writes the
+then one full snapshot rebuild, sliced on the reactor (the previous configuration
+answers until it is done). Automatic garbage collection is paused meanwhile
+(:mod:`kongtx.heap`). With worker processes the parent writes the
 configuration to ``<prefix>/dbless.json`` (its hash in ``dbless.hash``) and
 the change event it forwards makes each child load that file.
 """
@@ -24,6 +26,7 @@ from kongtx.declarative._parse import Parsed, parse_document, parse_text
 from kongtx.declarative._text import json_chunks
 from kongtx.declarative.load import memory_tables, storable_rows, transformed
 from kongtx.errors import ConfigError
+from kongtx.heap import collection_paused
 from kongtx.store.events import FULL_RELOAD, ChangeEvent
 
 __all__ = ["EMPTY_HASH", "DeclarativeState", "persisted_path"]
@@ -161,10 +164,11 @@ class DeclarativeState:
             wanted = wanted.decode("ascii", "replace")
         if wanted.strip() == self.hash:
             return True
-        text = await self._in_thread(lambda: _read(persisted_path(prefix)))
-        parsed = await self.parse(text)
-        parsed.hash = wanted.strip()
-        await self.apply(parsed)
+        with collection_paused():
+            text = await self._in_thread(lambda: _read(persisted_path(prefix)))
+            parsed = await self.parse(text)
+            parsed.hash = wanted.strip()
+            await self.apply(parsed)
         return True
 
     def _on_change(self, event: ChangeEvent) -> None:

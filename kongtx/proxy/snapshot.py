@@ -21,7 +21,7 @@ a service's old row with its new settings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from kongtx.plugins.base import CompiledConfig, LoadedPlugin, PluginHandler, PluginSet
@@ -43,6 +43,18 @@ ROUTING_ENTITIES = (
     "snis",
     "ca_certificates",
 )
+
+
+#: Rows indexed per build step where indexing is a dict store (a route's router
+#: entries or a plugin's compilation are one step each).
+_ROWS_PER_STEP = 500
+
+
+def _index_rows(rows: Iterable[Row], table: dict[str, Row]) -> Iterator[None]:
+    for i, row in enumerate(rows):
+        table[row["id"]] = row
+        if i % _ROWS_PER_STEP == 0:
+            yield None
 
 
 def _fk(row: Mapping[str, Any], field: str) -> str | None:
@@ -96,25 +108,48 @@ class Snapshot:
         version: int = 0,
         built_at: float | None = None,
     ) -> None:
+        for _ in self._build(rows, plugins, version, built_at):
+            pass
+
+    @classmethod
+    def in_steps(
+        cls,
+        rows: Mapping[str, Iterable[Row]],
+        plugins: PluginSet,
+        version: int = 0,
+        built_at: float | None = None,
+    ) -> tuple[Snapshot, Iterator[None]]:
+        """A snapshot and the generator that builds it, one small step per ``next()``.
+
+        The reactor can serve between steps (:mod:`kongtx.slices`); the snapshot must
+        not be read before the generator is exhausted. Building has no side effect
+        outside the new snapshot: :meth:`activate` hands plugins their rows once it
+        serves.
+        """
+        snapshot = cls.__new__(cls)
+        return snapshot, snapshot._build(rows, plugins, version, built_at)
+
+    def _build(
+        self,
+        rows: Mapping[str, Iterable[Row]],
+        plugins: PluginSet,
+        version: int,
+        built_at: float | None,
+    ) -> Iterator[None]:
         self.version = version
         #: When the rows were read.
         self.built_at = built_at
         self.plugins = plugins
-        self.services: dict[str, Row] = {r["id"]: r for r in rows.get("services", ())}
-        self.routes: dict[str, Row] = {r["id"]: r for r in rows.get("routes", ())}
+        self.services: dict[str, Row] = {}
+        self.routes: dict[str, Row] = {}
         self._routes_by_service: dict[str, set[str]] = {}
-        for route in self.routes.values():
-            self._link_route(route)
-        self.upstreams: dict[str, Row] = {r["id"]: r for r in rows.get("upstreams", ())}
-        self.upstreams_by_name = {r["name"]: r for r in self.upstreams.values()}
-        self.targets: dict[str, Row] = {r["id"]: r for r in rows.get("targets", ())}
-        self.certificates: dict[str, Row] = {r["id"]: r for r in rows.get("certificates", ())}
-        self.snis: dict[str, Row] = {r["id"]: r for r in rows.get("snis", ())}
+        self.upstreams: dict[str, Row] = {}
+        self.upstreams_by_name: dict[str, Row] = {}
+        self.targets: dict[str, Row] = {}
+        self.certificates: dict[str, Row] = {}
+        self.snis: dict[str, Row] = {}
         self.certificates_by_sni: dict[str, Row] = {}
-        for sni in self.snis.values():
-            self._link_sni(sni)
-        self.ca_certificates: dict[str, Row] = {r["id"]: r for r in rows.get("ca_certificates", ())}
-        self.router = Router(self.routes.values(), self.services)
+        self.ca_certificates: dict[str, Row] = {}
         self._plans: dict[str, Any] = {}
         # plugin rows (enabled, of a loaded plugin; their config compiled) and their scopes
         self._plugin_rows: dict[str, Row] = {}
@@ -124,10 +159,37 @@ class Snapshot:
         self._log_rows = 0
         self._by_name: dict[str, dict[str, Row]] = {}
         self._chains: dict[ChainKey, tuple[PluginEntry, ...]] = {}
+        self.global_plugins: tuple[tuple[LoadedPlugin, Row], ...] = ()
+        self.rewrite_plugins: tuple[tuple[LoadedPlugin, Row], ...] = ()
+        for entity, table in (
+            ("services", self.services),
+            ("upstreams", self.upstreams),
+            ("targets", self.targets),
+            ("certificates", self.certificates),
+            ("snis", self.snis),
+            ("ca_certificates", self.ca_certificates),
+        ):
+            yield from _index_rows(rows.get(entity, ()), table)
+        for i, route in enumerate(rows.get("routes", ())):
+            self.routes[route["id"]] = route
+            self._link_route(route)
+            if i % _ROWS_PER_STEP == 0:
+                yield None
+        self.upstreams_by_name = {r["name"]: r for r in self.upstreams.values()}
+        for sni in self.snis.values():
+            self._link_sni(sni)
+        yield None
+        self.router = Router((), self.services)
+        yield from self.router.fill(self.routes.values(), self.services)
         for row in rows.get("plugins", ()):
             self._add_plugin(row)
+            yield None
         self._refresh_globals()
-        for loaded in plugins.ordered:
+
+    def activate(self) -> None:
+        """Hand each resource-owning plugin (one defining ``configure``) its rows: called
+        once this snapshot is the one serving (building it changed nothing shared)."""
+        for loaded in self.plugins.ordered:
             self._configure(loaded.name)
 
     @property

@@ -7,7 +7,7 @@ are placed, as :class:`Entry` objects, into :class:`Bucket` path indexes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from kongtx.regex import LinearPattern, compile_linear
@@ -196,10 +196,17 @@ class Bucket:
         return not self.always and not self.by_length
 
     def freeze(self) -> None:
+        """Sort every list by rank (once, after bulk :meth:`add` calls)."""
+        for _ in self.freezing():
+            pass
+
+    def freezing(self) -> Iterator[None]:
+        """:meth:`freeze` one list per step (a generator, for a build sliced on the reactor)."""
         key = _rank_of
         for table in self.by_length.values():
             for entries in table.values():
                 entries.sort(key=key)
+                yield None
         self.always.sort(key=key)
         self.lengths = tuple(sorted(self.by_length))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,10 +103,23 @@ class Router:
         self._header_names: tuple[str, ...] = ()
         self._cache: OrderedDict[tuple[Any, ...], Match | None] = OrderedDict()
         self._cache_size = cache_size
+        for _ in self.fill(routes, services):
+            pass
+
+    def fill(
+        self, routes: Iterable[Mapping[str, Any]], services: Mapping[str, Mapping[str, Any]]
+    ) -> Iterator[None]:
+        """Index ``routes`` in bulk, one step per route then one per host bucket sorted.
+
+        A generator, so a caller may pause between steps (a full build sliced on the
+        reactor); the router must not serve lookups until it is exhausted.
+        """
         for route in routes:
             self._add(route, _service_of(route, services), sort=False)
-        for bucket in self._buckets():
-            bucket.freeze()
+            yield None
+        for bucket in list(self._buckets()):
+            yield from bucket.freezing()
+        self._cache.clear()
 
     def __len__(self) -> int:
         """Number of compiled matchers (routes split per path group)."""

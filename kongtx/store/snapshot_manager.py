@@ -12,6 +12,14 @@ connection, a DB-less configuration replaced), when an update cannot be applied
 Rebuilds are coalesced: at most one runs, and any number of requests arriving
 meanwhile cause exactly one more; the rebuilt snapshot replaces ``current`` in
 one assignment. A failed rebuild keeps the last good snapshot and is retried later.
+
+A build may take a while (``build`` may return a Deferred: the proxy slices it on the
+reactor, :mod:`kongtx.slices`). Meanwhile the old snapshot keeps serving and keeps
+following change events; every event applied from the moment the rows are read is
+also recorded, and replayed on the new snapshot right before the swap, in the same
+reactor turn (an event the rows already reflect is applied again: applying a row is
+idempotent, and later events follow in order). No event is lost, and none costs a
+second full build.
 """
 
 from __future__ import annotations
@@ -65,6 +73,8 @@ class SnapshotManager(Generic[S]):
         self._queue: list[ChangeEvent] = []
         self._draining = False
         self._settled_waiters: list[Deferred[None]] = []
+        #: (event, row) applied since the running build read its rows; None: no build.
+        self._replay: list[tuple[ChangeEvent, Any]] | None = None
         self._running: Deferred[None] | None = None
         self._pending = False
         self._retry_delay = retry_delay
@@ -81,7 +91,16 @@ class SnapshotManager(Generic[S]):
         """
         self._dao.add_change_listener(self._on_change)
         self._started = True
-        await self._build_once()
+        first = Deferred.fromCoroutine(self._build_once())
+        if not first.called:
+            self._running = first  # a rebuild asked for meanwhile runs after it
+        try:
+            await first
+        finally:
+            self._running = None
+        if self._pending and not self._stopped:
+            self.request_rebuild()
+        self._notify_settled()
         assert self.current is not None
         return self.current
 
@@ -130,7 +149,7 @@ class SnapshotManager(Generic[S]):
     def _on_change(self, event: ChangeEvent) -> None:
         if self._stopped:
             return
-        if event.is_reload or getattr(self.current, "apply", None) is None:
+        if event.is_reload or not (self._replay is not None or hasattr(self.current, "apply")):
             self.request_rebuild()
             return
         if self._entities is not None and event.entity not in self._entities:
@@ -145,10 +164,6 @@ class SnapshotManager(Generic[S]):
         try:
             while self._queue:
                 event = self._queue.pop(0)
-                if self._running is not None:
-                    # A rebuild is reading the store: one more covers this change.
-                    self._pending = True
-                    continue
                 row = event.row
                 if row is None and event.op != DELETE and event.id is not None:
                     try:
@@ -160,7 +175,13 @@ class SnapshotManager(Generic[S]):
                         self._queue.clear()
                         self.request_rebuild()
                         return
-                self._apply(event, row)
+                if self._replay is not None:
+                    # A build is under way: the new snapshot gets this change at the swap.
+                    self._replay.append((event, row))
+                if hasattr(self.current, "apply"):
+                    self._apply(event, row)
+                elif self.current is not None:
+                    self._pending = True  # cannot be updated: the build covers it
         finally:
             self._draining = False
             self._notify_settled()
@@ -205,6 +226,8 @@ class SnapshotManager(Generic[S]):
                 try:
                     await self._build_once()
                 except Exception:  # noqa: BLE001 - keep serving the last good snapshot
+                    if self._stopped:
+                        return
                     _log.failure("snapshot rebuild failed; keeping the previous snapshot")
                     self._schedule_retry()
                     return
@@ -216,15 +239,33 @@ class SnapshotManager(Generic[S]):
             self._notify_settled()
 
     async def _build_once(self) -> None:
-        if self._entities is None:
-            rows = await self._dao.load_all()
-        else:
-            rows = await self._dao.load_all(self._entities)
-        snapshot = self._build(rows)
-        if inspect.isawaitable(snapshot):
-            snapshot = await snapshot
+        self._replay = []
+        try:
+            if self._entities is None:
+                rows = await self._dao.load_all()
+            else:
+                rows = await self._dao.load_all(self._entities)
+            snapshot = self._build(rows)
+            if inspect.isawaitable(snapshot):
+                snapshot = await snapshot
+            replay, self._replay = self._replay, None
+        finally:
+            self._replay = None
+        if replay and not hasattr(snapshot, "apply"):
+            self._pending = True  # cannot be updated: build once more
+            replay = []
+        for event, row in replay:
+            try:
+                snapshot.apply(event.entity, event.op, event.id, row)
+            except Exception:  # noqa: BLE001 - build once more rather than serve a half-update
+                _log.failure("replaying {event!r} failed; rebuilding", event=event)
+                self._pending = True
+                break
         self.current = snapshot
         self.version += 1
+        activate = getattr(snapshot, "activate", None)
+        if activate is not None:
+            activate()
         for cb in tuple(self._swap_listeners):
             try:
                 cb(snapshot)

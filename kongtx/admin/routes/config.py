@@ -15,6 +15,7 @@ from kongtx.admin.errors import AdminError
 from kongtx.admin.request import AdminRequest, Response
 from kongtx.declarative import json_bytes
 from kongtx.errors import InvalidDeclarativeConfig
+from kongtx.heap import collection_paused
 
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
@@ -76,6 +77,12 @@ def install(api: AdminAPI, router: Dispatcher) -> None:
         source: Any = data if "_format_version" in data else data.get("config")
         if source is None or source == "":
             raise AdminError(400, {"message": "expected a declarative configuration"})
+        with collection_paused():  # full collections over the new rows would stall the proxy
+            return await replace(source, check_hash, flatten_errors)
+
+    async def replace(source: Any, check_hash: bool, flatten_errors: bool) -> Response:
+        state = api.declarative
+        assert state is not None
         try:
             parsed = await state.parse(source)
         except InvalidDeclarativeConfig as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest_twisted
@@ -217,3 +218,53 @@ def _start(fn: Any) -> Any:
     from twisted.internet.defer import Deferred
 
     return Deferred.fromCoroutine(fn())
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_large_build_keeps_the_proxy_serving(tmp_path: Any) -> None:
+    """While POST /config's full snapshot build runs (in slices on the reactor), proxied
+    requests keep being answered, by the previous configuration until the swap; invalid
+    input afterwards is refused with 400 and changes no route."""
+    upstream = await start_upstream(reactor)
+    filler = 1500
+    old = _config(upstream.port, ["/stay", "/old", *(f"/a{i}" for i in range(filler))])
+    gw = await _dbless(tmp_path, declarative_config_string=json.dumps(old))
+    try:
+        node = gw.node
+        assert node.snapshots is not None
+        node.slices.budget = 0  # one step (about one route) per slice
+        seen: list[tuple[str, int, bool, bool]] = []  # path, status, busy at start / at end
+        stop = {"now": False}
+
+        async def client(path: str) -> None:
+            while not stop["now"]:
+                busy = node.snapshots.busy  # type: ignore[union-attr]
+                reply = await gw.proxy("GET", path)
+                seen.append((path, reply.status, busy, node.snapshots.busy))  # type: ignore[union-attr]
+
+        clients = [_start(partial(client, p)) for p in ("/stay", "/old", "/stay", "/old")]
+        slices = node.slices.slices
+        new = _config(upstream.port, ["/stay", "/new", *(f"/b{i}" for i in range(filler))])
+        reply = await gw.request("POST", gw.admin_url + "/config", json_body=new)
+        assert reply.status == 201
+        stop["now"] = True
+        await DeferredList(clients)
+        assert node.slices.slices - slices > filler  # the build gave the reactor back, often
+        during = [(path, status) for path, status, start, end in seen if start and end]
+        assert ("/stay", 200) in during and ("/old", 200) in during  # served mid-build
+        # answered before the swap: routed by the old configuration
+        assert {s for p, s, _, end in seen if p == "/old" and end} == {200}
+        assert {s for p, s, _, _ in seen if p == "/stay"} == {200}
+        assert (await gw.proxy("GET", "/new")).status == 200
+        assert (await gw.proxy("GET", "/old")).status == 404
+
+        bad = _config(upstream.port, ["/other"])
+        bad["services"][0]["retries"] = -1
+        reply = await gw.request("POST", gw.admin_url + "/config", json_body=bad)
+        assert reply.status == 400
+        assert not node.snapshots.busy
+        assert (await gw.proxy("GET", "/new")).status == 200
+        assert (await gw.proxy("GET", "/other")).status == 404
+    finally:
+        await gw.stop()
+        await upstream.stop()

@@ -1,0 +1,43 @@
+"""The cyclic garbage collector kept out of the way while a whole configuration is replaced.
+
+Replacing a DB-less configuration (10,000 routes and 100,000 consumers) allocates
+millions of objects; each time the collector's thresholds trip it walks every tracked
+object, holding the GIL (measured: eight full passes of 110-320 ms each, 2 s in all,
+during one ``POST /config``, which stalled every proxied request that long whichever
+thread allocated). :func:`collection_paused` turns automatic collection off for the
+replacement and back on after it. A process that froze its heap once started
+(:func:`kongtx.service.freeze_gc_when_ready`: twistd, worker processes) freezes it again,
+so the new configuration joins the permanent generation like the first one did; the
+cyclic garbage of a replacement that this keeps is small (measured: about 110 objects
+per reload).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["collection_paused"]
+
+_depth = 0
+_was_enabled = False
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No automatic cyclic collection inside the block (blocks may nest and overlap
+    across coroutines: collection resumes when the last one ends)."""
+    global _depth, _was_enabled
+    if _depth == 0:
+        _was_enabled = gc.isenabled()
+        gc.disable()
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0 and _was_enabled:
+            if gc.get_freeze_count() > 0:
+                gc.freeze()
+            gc.enable()
