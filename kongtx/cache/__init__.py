@@ -28,11 +28,12 @@ __all__ = [
 
 def open_entities(config: Any, clock: IReactorTime) -> Entities:
     """The node's :class:`Entities` over a cache sized by ``mem_cache_size`` with
-    ``db_cache_ttl``/``db_cache_neg_ttl``; :meth:`Entities.follow_store` gives it the store."""
+    ``db_cache_ttl``/``db_cache_neg_ttl``/``db_resurrect_ttl``; :meth:`Entities.follow_store` gives it the store."""
     cache = EntityCache(
         clock,
         max_bytes=int(config.mem_cache_size),
         ttl=float(config.db_cache_ttl or 0),
         neg_ttl=config.db_cache_neg_ttl,
+        resurrect_ttl=float(config.db_resurrect_ttl or 0),
     )
     return Entities(cache)

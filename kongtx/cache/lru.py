@@ -6,7 +6,11 @@ once per key, however many requests ask meanwhile, and returns a Deferred
 that every one of them shares the answer of. A ``None`` answer is cached too
 (a negative entry, ``db_cache_neg_ttl``), so an unknown key costs one query
 per TTL, not one per request. A failed load caches nothing: the next request
-tries again (database down: each one fails within ``pg_timeout``).
+tries again (database down: each one fails within ``pg_timeout``), except when
+the key held a value whose TTL just ran out: that stale value is served again
+for ``db_resurrect_ttl`` seconds (Kong's mlcache ``resurrect_ttl``), then
+refreshing it is tried again. A value whose expiry came from the row's own
+``ttl`` (an expiring credential) is never brought back.
 """
 
 from __future__ import annotations
@@ -40,13 +44,22 @@ def estimate_size(value: Any) -> int:
 
 
 class _Entry:
-    __slots__ = ("value", "expires", "size", "ids")
+    __slots__ = ("value", "expires", "size", "ids", "resurrectable")
 
-    def __init__(self, value: Any, expires: float | None, size: int, ids: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        value: Any,
+        expires: float | None,
+        size: int,
+        ids: tuple[str, ...],
+        resurrectable: bool,
+    ) -> None:
         self.value = value
         self.expires = expires
         self.size = size
         self.ids = ids
+        #: False when the row's own ``ttl`` set the expiry: the row itself is gone then.
+        self.resurrectable = resurrectable
 
 
 class EntityCache:
@@ -58,6 +71,8 @@ class EntityCache:
         recently used entries go first.
     :param ttl: ``db_cache_ttl`` seconds for found values (0: no expiry).
     :param neg_ttl: ``db_cache_neg_ttl`` seconds for misses (None: same as ``ttl``).
+    :param resurrect_ttl: ``db_resurrect_ttl``: seconds an expired value is served
+        again when refreshing it fails (database unreachable); 0: never.
     """
 
     def __init__(
@@ -67,11 +82,15 @@ class EntityCache:
         max_bytes: int = 128 * 1024 * 1024,
         ttl: float = 0.0,
         neg_ttl: float | None = None,
+        resurrect_ttl: float = 0.0,
     ) -> None:
         self.clock = clock
         self.max_bytes = max(1, int(max_bytes))
         self.ttl = float(ttl or 0)
         self.neg_ttl = self.ttl if neg_ttl is None else float(neg_ttl)
+        self.resurrect_ttl = float(resurrect_ttl or 0)
+        #: Stale values served again because refreshing them failed.
+        self.resurrected = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._pending: dict[str, _Flight] = {}
         self._keys_by_id: dict[str, set[str]] = {}
@@ -89,12 +108,15 @@ class EntityCache:
             caps the entry's lifetime, so an expired credential is never served.
         """
         entry = self._entries.get(key)
+        stale = None
         if entry is not None:
             if entry.expires is None or entry.expires > self.clock.seconds():
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry.value
             self._drop(key)
+            if entry.resurrectable and self.resurrect_ttl > 0:
+                stale = entry
         self.misses += 1
         pending = self._pending.get(key)
         if pending is not None:
@@ -103,7 +125,7 @@ class EntityCache:
         try:
             result = load()
         except Exception:
-            return fail(Failure())
+            return self._failed(key, Failure(), stale)
         if not inspect.isawaitable(result):
             self._store(key, result)
             return result
@@ -112,12 +134,23 @@ class EntityCache:
             out: list[Any] = []
             d.addBoth(out.append)
             if isinstance(out[0], Failure):
-                return fail(out[0])
+                return self._failed(key, out[0], stale)
             self._store(key, out[0])
             return out[0]
-        flight = self._pending[key] = _Flight()
+        flight = self._pending[key] = _Flight(stale)
         d.addBoth(self._loaded, key, flight)
         return flight.wait()
+
+    def _failed(self, key: str, failure: Failure, stale: _Entry | None) -> Lookup:
+        """A load failed: serve the stale value again for ``resurrect_ttl``, else fail."""
+        if stale is None:
+            return fail(failure)
+        self._resurrect(key, stale)
+        return stale.value
+
+    def _resurrect(self, key: str, stale: _Entry) -> None:
+        self.resurrected += 1
+        self._store(key, stale.value, ttl=self.resurrect_ttl)
 
     def peek(self, key: str) -> tuple[bool, Any]:
         """``(True, value)`` if ``key`` holds a live entry (value None: a cached miss), else
@@ -163,17 +196,27 @@ class EntityCache:
             del self._pending[key]
             if not isinstance(result, Failure):
                 self._store(key, result)
+            elif flight.stale is not None:
+                self._resurrect(key, flight.stale)
+                result = flight.stale.value
+        # else: invalidated meanwhile (the row changed): a stale value must not come back
         flight.answer(result)
 
-    def _store(self, key: str, value: Any) -> None:
+    def _store(self, key: str, value: Any, ttl: float | None = None) -> None:
         self._drop(key)
-        ttl = self.neg_ttl if value is None else _row_ttl(value, self.ttl)
+        resurrectable = True
+        if ttl is None:
+            if value is None:
+                ttl = self.neg_ttl
+            else:
+                ttl = _row_ttl(value, self.ttl)
+                resurrectable = not _own_ttl(value)  # an expiring row is gone when it expires
         expires = self.clock.seconds() + ttl if ttl > 0 else None
         size = _ENTRY_OVERHEAD + len(key) + estimate_size(value)
         if size > self.max_bytes:
             return
         ids = _row_ids(value)
-        self._entries[key] = _Entry(value, expires, size, ids)
+        self._entries[key] = _Entry(value, expires, size, ids, resurrectable)
         self.bytes += size
         for rid in ids:
             self._keys_by_id.setdefault(rid, set()).add(key)
@@ -198,10 +241,12 @@ class EntityCache:
 class _Flight:
     """One load in flight and the requests waiting for it."""
 
-    __slots__ = ("waiters",)
+    __slots__ = ("waiters", "stale")
 
-    def __init__(self) -> None:
+    def __init__(self, stale: _Entry | None = None) -> None:
         self.waiters: list[Deferred[Any]] = []
+        #: The expired entry this load refreshes (served again if the load fails).
+        self.stale = stale
 
     def wait(self) -> Deferred[Any]:
         d: Deferred[Any] = Deferred()
@@ -224,6 +269,12 @@ def _row_ids(value: Any) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)):
         return tuple(r["id"] for r in value if isinstance(r, dict) and isinstance(r.get("id"), str))
     return ()
+
+
+def _own_ttl(value: Any) -> bool:
+    """Whether ``value`` holds a row with its own ``ttl`` (an expiring credential)."""
+    rows = value if isinstance(value, (list, tuple)) else (value,)
+    return any(isinstance(row, dict) and row.get("ttl") is not None for row in rows)
 
 
 def _row_ttl(value: Any, ttl: float) -> float:

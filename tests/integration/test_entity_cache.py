@@ -10,20 +10,9 @@ import pytest_twisted
 from twisted.internet import reactor, task
 
 from kongtx.cache import cache_key
-from kongtx.config import load_config
-from kongtx.plugins.base import load_plugins
-from kongtx.store import open_store
 from tests.integration.harness import RunningGateway, postgres_nodes, start_gateway
-from tests.integration.store.forwarder import Forwarder
-from tests.pg import create_database, drop_database
+from tests.integration.pg_outage import node_behind_forwarder
 from tests.support.upstream import start_upstream
-
-
-async def _bootstrap(settings: dict[str, str]) -> None:
-    load_plugins(["key-auth"])  # registers keyauth_credentials, so its table is created
-    config = load_config(None, env={}, overrides={"database": "postgres", **settings})
-    dao = await open_store(config, reactor, auto_migrate=True)
-    await dao.close()
 
 
 async def _key_auth_route(gw: RunningGateway, upstream_port: int) -> None:
@@ -114,51 +103,64 @@ async def test_two_nodes_follow_each_others_credentials_within_a_second(tmp_path
 async def test_miss_during_an_outage_fails_fast_then_recovers(tmp_path: Any) -> None:
     """Database cut: a cached key keeps working; an uncached one answers Kong's 500 within
     pg_timeout (no hang); once the database is back the same request succeeds, no restart."""
-    db = create_database("kongtx_cache_outage")
     upstream = await start_upstream(reactor)
-    forwarder = Forwarder(reactor, db.host, db.port)
-    port = await forwarder.start()
-    settings = {
-        "pg_host": "127.0.0.1",
-        "pg_port": str(port),
-        "pg_user": db.user,
-        "pg_database": db.name,
-    }
-    gw = None
     try:
-        await _bootstrap(settings)
-        gw = await start_gateway(
-            tmp_path,
-            database="postgres",
-            plugins="key-auth",
-            pg_timeout="1000",
-            db_update_frequency="1",
-            **settings,
-        )
-        await _key_auth_route(gw, upstream.port)
-        for key in ("warm", "cold"):
-            reply = await gw.request(
-                "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": key}
-            )
-            assert reply.status == 201
-        assert await _with_key(gw, "warm") == 200
+        async with node_behind_forwarder(
+            tmp_path, "kongtx_cache_outage", plugins="key-auth", db_update_frequency="1"
+        ) as outage:
+            gw, forwarder = outage.gw, outage.forwarder
+            await _key_auth_route(gw, upstream.port)
+            for key in ("warm", "cold"):
+                reply = await gw.request(
+                    "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": key}
+                )
+                assert reply.status == 201
+            assert await _with_key(gw, "warm") == 200
 
-        forwarder.cut()
-        assert await _with_key(gw, "warm") == 200  # served from the cache
-        started = reactor.seconds()
-        failed = await gw.proxy("GET", "/k", headers={"apikey": "cold"})
-        assert failed.status == 500, failed
-        assert failed.json["message"] == "An unexpected error occurred"
-        assert reactor.seconds() - started < 2.5
+            forwarder.cut()
+            assert await _with_key(gw, "warm") == 200  # served from the cache
+            started = reactor.seconds()
+            failed = await gw.proxy("GET", "/k", headers={"apikey": "cold"})
+            assert failed.status == 500, failed
+            assert failed.json["message"] == "An unexpected error occurred"
+            assert reactor.seconds() - started < 2.5
 
-        forwarder.restore()
-        await _until(gw, "cold", 200, 10.0)
+            forwarder.restore()
+            await _until(gw, "cold", 200, 10.0)
     finally:
-        if gw is not None:
-            await gw.stop()
-        await forwarder.stop()
         await upstream.stop()
-        drop_database(db)
+
+
+@pytest_twisted.ensureDeferred
+async def test_expired_entries_are_resurrected_while_the_database_is_down(tmp_path: Any) -> None:
+    """db_cache_ttl 1 s, db_resurrect_ttl 30 s: with the database cut, a key (and a cached
+    unknown key) whose TTL ran out keeps answering as before instead of failing; with
+    db_resurrect_ttl 0 the same request fails with Kong's 500."""
+    upstream = await start_upstream(reactor)
+    try:
+        for resurrect, expect in (("30", (200, 401)), ("0", (500, 500))):
+            async with node_behind_forwarder(
+                tmp_path / resurrect,
+                "kongtx_resurrect",
+                plugins="key-auth",
+                db_cache_ttl="1",
+                db_resurrect_ttl=resurrect,
+            ) as outage:
+                gw = outage.gw
+                await _key_auth_route(gw, upstream.port)
+                reply = await gw.request(
+                    "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
+                )
+                assert reply.status == 201
+                assert await _with_key(gw, "k1") == 200
+                assert await _with_key(gw, "unknown") == 401
+                outage.forwarder.cut()
+                await task.deferLater(reactor, 1.2, lambda: None)  # past db_cache_ttl
+                assert (await _with_key(gw, "k1"), await _with_key(gw, "unknown")) == expect
+                # the credential, its consumer and the cached miss of the unknown key
+                assert gw.node.entities.cache.resurrected == (3 if resurrect != "0" else 0)
+    finally:
+        await upstream.stop()
 
 
 @pytest_twisted.ensureDeferred

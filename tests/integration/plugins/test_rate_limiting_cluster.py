@@ -7,12 +7,10 @@ import pytest_twisted
 from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred, DeferredList
 
-from kongtx.plugins.base import load_plugins
 from tests.integration.harness import start_gateway
+from tests.integration.pg_outage import node_behind_forwarder
 from tests.integration.plugins.test_rate_limiting import REDIS, forget_redis_keys, room_in_minute
-from tests.integration.store.forwarder import Forwarder
 from tests.integration.test_cluster import _bootstrap
-from tests.integration.test_database_outage import _bootstrap as bootstrap_store
 from tests.pg import create_database, drop_database
 from tests.support.upstream import start_upstream
 
@@ -83,54 +81,41 @@ async def test_two_nodes_share_one_exact_limit(two_nodes, policy):
 async def test_database_unreachable_fault_tolerance(tmp_path, failure):
     """cluster with PostgreSQL gone (refused or silent): fault_tolerant passes without headers,
     otherwise Kong's 500, each within pg_timeout; counting resumes once it is back."""
-    db = create_database("kongtx_rl_down")
     upstream = await start_upstream(reactor)
-    forwarder = Forwarder(reactor, db.host, db.port)
-    port = await forwarder.start()
-    settings = {
-        "pg_host": "127.0.0.1",
-        "pg_port": str(port),
-        "pg_user": db.user,
-        "pg_database": db.name,
-    }
-    gw = None
     try:
-        load_plugins(["rate-limiting"])  # registers its migration, as the CLI would
-        await bootstrap_store(settings)
-        gw = await start_gateway(
-            tmp_path, database="postgres", plugins="rate-limiting", pg_timeout="1000", **settings
-        )
-        url = f"http://127.0.0.1:{upstream.port}"
-        assert (await gw.admin("POST", "/services", {"name": "svc", "url": url})).status == 201
-        await gw.route_with_plugin(
-            "tolerant", "rate-limiting", {"minute": 100, "policy": "cluster"}
-        )
-        await gw.route_with_plugin(
-            "strict", "rate-limiting", {"minute": 100, "policy": "cluster", "fault_tolerant": False}
-        )
-        before = await gw.proxy("GET", "/tolerant")
-        assert before.header("X-RateLimit-Remaining-Minute") == "99"
+        async with node_behind_forwarder(
+            tmp_path, "kongtx_rl_down", plugins="rate-limiting"
+        ) as outage:
+            gw, forwarder = outage.gw, outage.forwarder
+            url = f"http://127.0.0.1:{upstream.port}"
+            assert (await gw.admin("POST", "/services", {"name": "svc", "url": url})).status == 201
+            await gw.route_with_plugin(
+                "tolerant", "rate-limiting", {"minute": 100, "policy": "cluster"}
+            )
+            await gw.route_with_plugin(
+                "strict",
+                "rate-limiting",
+                {"minute": 100, "policy": "cluster", "fault_tolerant": False},
+            )
+            before = await gw.proxy("GET", "/tolerant")
+            assert before.header("X-RateLimit-Remaining-Minute") == "99"
 
-        getattr(forwarder, failure)()
-        started = reactor.seconds()
-        tolerant = await gw.proxy("GET", "/tolerant")
-        assert tolerant.status == 200
-        assert tolerant.header("X-RateLimit-Remaining-Minute") is None
-        strict = await gw.proxy("GET", "/strict")
-        assert strict.status == 500
-        assert strict.json["message"] == "An unexpected error occurred"
-        assert reactor.seconds() - started < 4.0  # two calls, each bounded by pg_timeout (1 s)
+            getattr(forwarder, failure)()
+            started = reactor.seconds()
+            tolerant = await gw.proxy("GET", "/tolerant")
+            assert tolerant.status == 200
+            assert tolerant.header("X-RateLimit-Remaining-Minute") is None
+            strict = await gw.proxy("GET", "/strict")
+            assert strict.status == 500
+            assert strict.json["message"] == "An unexpected error occurred"
+            assert reactor.seconds() - started < 4.0  # two calls, each bounded by pg_timeout (1 s)
 
-        forwarder.restore()
-        for _ in range(100):
-            back = await gw.proxy("GET", "/tolerant")
-            if back.header("X-RateLimit-Remaining-Minute") is not None:
-                break
-            await task.deferLater(reactor, 0.1, lambda: None)
-        assert back.header("X-RateLimit-Remaining-Minute") is not None, back.headers
+            forwarder.restore()
+            for _ in range(100):
+                back = await gw.proxy("GET", "/tolerant")
+                if back.header("X-RateLimit-Remaining-Minute") is not None:
+                    break
+                await task.deferLater(reactor, 0.1, lambda: None)
+            assert back.header("X-RateLimit-Remaining-Minute") is not None, back.headers
     finally:
-        if gw is not None:
-            await gw.stop()
-        await forwarder.stop()
         await upstream.stop()
-        drop_database(db)

@@ -9,57 +9,35 @@ import pytest_twisted
 from twisted.internet import reactor, task
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 
-from tests.integration.harness import start_gateway
-from tests.integration.store.forwarder import Forwarder
-from tests.integration.test_database_outage import _bootstrap
-from tests.pg import create_database, drop_database
+from tests.integration.pg_outage import node_behind_forwarder
 
 
 @pytest_twisted.ensureDeferred
 async def test_outage_logs_state_changes_without_tracebacks(tmp_path):
     """Cut PostgreSQL under a running node and restore it: no "Unhandled Error" and no
     traceback is logged; the loss and the recovery are each one line (above debug)."""
-    db = create_database("kongtx_outage_logs")
-    forwarder = Forwarder(reactor, db.host, db.port)
-    port = await forwarder.start()
-    settings = {
-        "pg_host": "127.0.0.1",
-        "pg_port": str(port),
-        "pg_user": db.user,
-        "pg_database": db.name,
-    }
     events: list[dict[str, Any]] = []
-    gw = None
     try:
-        await _bootstrap(settings)
-        gw = await start_gateway(
-            tmp_path,
-            database="postgres",
-            plugins="off",
-            pg_timeout="1000",
-            db_update_frequency="0.2",
-            **settings,
-        )
-        assert (await gw.request("GET", gw.admin_url + "/services")).status == 200
-        globalLogPublisher.addObserver(events.append)
-        forwarder.cut()
-        for _ in range(6):
-            assert (await gw.request("GET", gw.admin_url + "/services")).status == 503
-            await task.deferLater(reactor, 0.3, lambda: None)
-        forwarder.restore()
-        for _ in range(200):
-            back = await gw.request("GET", gw.admin_url + "/services")
-            if back.status == 200:
-                break
-            await task.deferLater(reactor, 0.05, lambda: None)
-        assert back.status == 200, back
-        await task.deferLater(reactor, 1.5, lambda: None)
+        async with node_behind_forwarder(
+            tmp_path, "kongtx_outage_logs", db_update_frequency="0.2"
+        ) as outage:
+            gw, forwarder = outage.gw, outage.forwarder
+            assert (await gw.request("GET", gw.admin_url + "/services")).status == 200
+            globalLogPublisher.addObserver(events.append)
+            forwarder.cut()
+            for _ in range(6):
+                assert (await gw.request("GET", gw.admin_url + "/services")).status == 503
+                await task.deferLater(reactor, 0.3, lambda: None)
+            forwarder.restore()
+            for _ in range(200):
+                back = await gw.request("GET", gw.admin_url + "/services")
+                if back.status == 200:
+                    break
+                await task.deferLater(reactor, 0.05, lambda: None)
+            assert back.status == 200, back
+            await task.deferLater(reactor, 1.5, lambda: None)
     finally:
         globalLogPublisher.removeObserver(events.append)
-        if gw is not None:
-            await gw.stop()
-        await forwarder.stop()
-        drop_database(db)
     ours = [e for e in events if "log_failure" in e or e.get("isError")]
     shown = [e for e in events if e.get("log_level") != LogLevel.debug]
     texts = [formatEvent(e) for e in shown]

@@ -230,3 +230,129 @@ def test_warmup_preloads_consumers_and_credentials() -> None:
     assert entities.row("keyauth_credentials", "key", "k9")["consumer"]["id"] == consumer["id"]
     assert entities.consumer("ann")["id"] == consumer["id"]
     assert entities.cache.hits == 2 and entities.cache.loads == 0
+
+
+class _FailingStore:
+    """A database for the entity cache that can be taken down (every read then fails
+    with :class:`DatabaseUnavailable`, as the DAO does within ``pg_timeout``)."""
+
+    def __init__(self, rows: dict[str, dict[str, Any]]) -> None:
+        self.rows = rows
+        self.down = False
+        self.reads = 0
+
+    def _read(self) -> None:
+        self.reads += 1
+        if self.down:
+            raise DatabaseUnavailable("could not connect to the database")
+
+    def select(self, entity: str, id: str) -> Deferred[Any]:
+        return self.select_by_field(entity, "id", id)
+
+    def select_by_field(self, entity: str, field: str, value: Any) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        try:
+            self._read()
+        except DatabaseUnavailable as exc:
+            d.errback(exc)
+            return d
+        found = [r for r in self.rows.get(entity, {}).values() if r.get(field) == value]
+        d.callback(found[0] if found else None)
+        return d
+
+    def select_all_by(self, entity: str, field: str, value: Any) -> Deferred[Any]:
+        self._read()
+        return Deferred()
+
+
+def _answer(lookup: Any) -> Any:
+    """A lookup's answer: the value (hit, or a read answered at once) or what its Deferred gave."""
+    return result_of(lookup) if isinstance(lookup, Deferred) else lookup
+
+
+def _key_cache(clock: Clock, store: _FailingStore, resurrect: float = 30) -> Any:
+    from kongtx.cache import Entities
+
+    return Entities(EntityCache(clock, ttl=10, neg_ttl=10, resurrect_ttl=resurrect), store)
+
+
+def test_an_expired_entry_is_resurrected_while_the_database_is_down() -> None:
+    """db_resurrect_ttl: a credential whose TTL ran out while the database is unreachable is
+    served again for resurrect_ttl seconds (one failed read), then refreshing is tried again;
+    once the database is back the fresh row replaces it."""
+    clock = Clock()
+    row = {"id": "c1", "key": "k1", "consumer": {"id": "u1"}}
+    store = _FailingStore({"keyauth_credentials": {"c1": row}})
+    entities = _key_cache(clock, store)
+    assert _answer(entities.row("keyauth_credentials", "key", "k1")) == row
+    store.down = True
+    clock.advance(10)  # db_cache_ttl over
+    assert _answer(entities.row("keyauth_credentials", "key", "k1")) == row
+    reads = store.reads
+    clock.advance(29)
+    assert entities.row("keyauth_credentials", "key", "k1") == row  # a hit: no read, no Deferred
+    assert store.reads == reads and entities.cache.resurrected == 1
+    clock.advance(1)  # resurrect_ttl over: tried again, still down, resurrected again
+    assert _answer(entities.row("keyauth_credentials", "key", "k1")) == row
+    assert store.reads == reads + 1 and entities.cache.resurrected == 2
+    store.down = False
+    store.rows["keyauth_credentials"]["c1"] = fresh = {**row, "tags": ["new"]}
+    clock.advance(30)
+    assert _answer(entities.row("keyauth_credentials", "key", "k1")) == fresh
+
+
+def test_a_cached_miss_is_resurrected_and_a_never_cached_key_fails() -> None:
+    """An unknown key stays unknown (401, not 500) while the database is down; a key never
+    looked up has nothing to resurrect and fails with the database error."""
+    clock = Clock()
+    store = _FailingStore({"keyauth_credentials": {}})
+    entities = _key_cache(clock, store)
+    assert _answer(entities.row("keyauth_credentials", "key", "nope")) is None
+    store.down = True
+    clock.advance(11)
+    assert _answer(entities.row("keyauth_credentials", "key", "nope")) is None
+    failure = _answer(entities.row("keyauth_credentials", "key", "never"))
+    assert failure.check(DatabaseUnavailable)
+
+
+def test_nothing_is_resurrected_when_off_invalidated_or_expired_by_its_own_ttl() -> None:
+    """resurrect_ttl 0 fails as before; an entry a change event removed, or a row whose own
+    ttl ran out (an expiring credential), is never served again."""
+    clock = Clock()
+    row = {"id": "c1", "key": "k1"}
+    store = _FailingStore({"keyauth_credentials": {"c1": row}})
+    off = _key_cache(clock, store, resurrect=0)
+    assert _answer(off.row("keyauth_credentials", "key", "k1")) == row
+    store.down = True
+    clock.advance(10)
+    assert _answer(off.row("keyauth_credentials", "key", "k1")).check(DatabaseUnavailable)
+
+    store.down = False
+    entities = _key_cache(clock, store)
+    assert _answer(entities.row("keyauth_credentials", "key", "k1")) == row
+    entities.on_change(ChangeEvent("keyauth_credentials", "delete", "c1", None, old=row))
+    store.down = True
+    assert _answer(entities.row("keyauth_credentials", "key", "k1")).check(DatabaseUnavailable)
+
+    store.down = False
+    store.rows["keyauth_credentials"]["c2"] = expiring = {"id": "c2", "key": "k2", "ttl": 5}
+    assert _answer(entities.row("keyauth_credentials", "key", "k2")) == expiring
+    store.down = True
+    clock.advance(5)
+    assert _answer(entities.row("keyauth_credentials", "key", "k2")).check(DatabaseUnavailable)
+
+
+def test_concurrent_requests_share_the_resurrected_value() -> None:
+    """Requests waiting on the one refresh of an expired key all get the stale value when
+    the refresh fails."""
+    clock = Clock()
+    cache = EntityCache(clock, ttl=10, resurrect_ttl=30)
+    load = Loads()
+    first = cache.get("k", load)
+    load.calls[0].callback({"id": "r"})
+    assert result_of(first) == {"id": "r"}
+    clock.advance(10)
+    waiting = [cache.get("k", load), cache.get("k", load)]
+    load.calls[1].errback(DatabaseUnavailable("down"))
+    assert [result_of(d) for d in waiting] == [{"id": "r"}, {"id": "r"}]
+    assert cache.get("k", load) == {"id": "r"} and len(load.calls) == 2
