@@ -1,39 +1,49 @@
 """One HTTP/1.1 connection to an upstream: send a request, parse the response.
 
-The response is parsed by ``httptools.HttpResponseParser`` (llhttp). Parser
-callbacks only record state; the request Deferred fires and the connection
-goes back to the pool after ``feed_data`` returns, so user code never runs
-inside the parser (except body bytes delivered to an attached consumer). The
-callbacks are in :mod:`kongtx.http.client._parsing`.
+What the connection is doing is one state machine (``state``; states and
+transitions in :mod:`kongtx.http.client._state`). The response is parsed by the
+parser :func:`kongtx.http.client._parsing.new_response_parser` builds, calling
+back the ``on_*`` methods here. Callbacks only record state; the request
+Deferred fires and the connection goes back to the pool after ``feed_data``
+returns, so user code never runs inside the parser (except body bytes delivered
+to an attached consumer). The pool is reached only through
+:class:`ConnectionOwner`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-from typing import Protocol as TypingProtocol
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol, cast
 
-from httptools import (
-    HttpParserCallbackError,
-    HttpParserError,
-    HttpParserUpgrade,
-    HttpResponseParser,
-)
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IHandshakeListener
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IPushProducer
+from twisted.internet.protocol import Protocol as TwistedProtocol
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from kongtx.http.body import BufferedBody, StreamBody
-from kongtx.http.client._parsing import HeadTooLarge, ResponseParsing, SkipBody
-from kongtx.http.client._streams import BodyWriter
-from kongtx.http.client._types import (
-    ACTIVE,
+from kongtx.http.body import Body, BufferedBody, StreamBody
+from kongtx.http.client._parsing import (
+    READ_SLACK,
+    HeadTooLarge,
+    ParserCallbackError,
+    ParserError,
+    ParserUpgrade,
+    ResponseParser,
+    SkipBody,
+    new_response_parser,
+)
+from kongtx.http.client._state import (
+    AWAITING_RESPONSE,
     CLOSED,
     CONNECTING,
     IDLE,
+    RECEIVING,
     UPGRADED,
+)
+from kongtx.http.client._streams import BodyWriter
+from kongtx.http.client._types import (
     IUpstreamReactor,
     UpstreamClosed,
     UpstreamError,
@@ -42,13 +52,14 @@ from kongtx.http.client._types import (
     UpstreamTimeout,
     serialize_head,
 )
+from kongtx.http.headers import Headers
 from kongtx.http.raw_channel import RawChannel
 
 if TYPE_CHECKING:
     from kongtx.http.client._pool import PendingRequest
 
 
-class ConnectionOwner(TypingProtocol):
+class ConnectionOwner(Protocol):
     """What an :class:`UpstreamConnection` needs from the pool that owns it.
 
     The whole interface between a connection and its pool: the connection tells
@@ -75,40 +86,81 @@ class ConnectionOwner(TypingProtocol):
         """``conn`` is closed (``state``: what it was doing)."""
 
 
+class Connecting(Protocol):
+    """Who set the connection up (the pool's connector): told when it is usable or failed."""
+
+    def ready(self, conn: UpstreamConnection) -> None:
+        """``conn`` is connected (and its TLS handshake done)."""
+
+    def handshake_failed(self, reason: Failure) -> None:
+        """The connection was lost before it was usable."""
+
+
+class UpstreamTransport(Protocol):
+    """What the connection uses of its transport (``ITCPTransport``, ``IConsumer``, ``IPushProducer``)."""
+
+    disconnecting: bool
+
+    def write(self, data: bytes) -> None: ...
+
+    def writeSequence(self, data: Iterable[bytes]) -> None: ...
+
+    def registerProducer(self, producer: IPushProducer, streaming: bool) -> None: ...
+
+    def unregisterProducer(self) -> None: ...
+
+    def pauseProducing(self) -> None: ...
+
+    def resumeProducing(self) -> None: ...
+
+    def loseConnection(self) -> None: ...
+
+    def abortConnection(self) -> None: ...
+
+
 #: Buffered bodies up to this size go out in the same write as the head.
 _COALESCE_LIMIT = 65536
-#: Slack over ``max_head_size`` for the raw bytes of an unfinished head (one read's worth).
-_READ_SLACK = 65536
+
+
+def _ended_body() -> StreamBody:
+    body = StreamBody(0)
+    body.end()
+    return body
 
 
 @implementer(IHandshakeListener)
-class UpstreamConnection(ResponseParsing, Protocol):
+class UpstreamConnection(TwistedProtocol):
     """A pooled keep-alive connection; one exchange at a time (no pipelining)."""
 
-    def __init__(self, owner: ConnectionOwner, key: tuple[Any, ...], tls: bool) -> None:
+    #: ``transport``, typed for what is used of it (set on ``connectionMade``).
+    output: UpstreamTransport
+
+    def __init__(self, owner: ConnectionOwner, key: tuple[object, ...], tls: bool) -> None:
         self._owner = owner
         self._reactor = owner.reactor
         self.key = key
         self._tls = tls
-        self._parser = HttpResponseParser(self)
+        self._parser: ResponseParser = new_response_parser(self)
+        #: What the connection is doing (:mod:`kongtx.http.client._state`).
         self.state = CONNECTING
         #: Requests sent on this connection so far.
         self.requests = 0
-        self.connector: Any = None
+        self.connector: Connecting | None = None
         #: Fired once the connection is lost (the pool waits on them when closing).
         self.closed_waiters: list[Deferred[None]] = []
         self._ex: PendingRequest | None = None
         #: One lazily re-armed timer serves the idle and read timeouts.
-        self._timer: Any = None
+        self._timer: IDelayedCall | None = None
         self._idle_since = 0.0
         self._reading = False
-        self._write_call: Any = None
+        self._write_call: IDelayedCall | None = None
         self._writer: BodyWriter | None = None
         self._channel: RawChannel | None = None
         self._last_read = 0.0
         self._read_timeout = 0.0
         self._paused = False
-        self._request_done = False
+        #: The whole request is out (its body included).
+        self.request_done = False
         self._head = False
         # response state
         self._raw: list[tuple[bytes, bytes]] = []
@@ -119,7 +171,6 @@ class UpstreamConnection(ResponseParsing, Protocol):
         #: (an endless header line never reaches on_header).
         self._head_size = 0
         self._head_bytes = 0
-        self._in_head = False
         self._interim = False
         self._response: UpstreamResponse | None = None
         self._body: StreamBody | None = None
@@ -133,8 +184,9 @@ class UpstreamConnection(ResponseParsing, Protocol):
 
     # connection set-up ------------------------------------------------------
     def connectionMade(self) -> None:
+        transport = self.output = cast(UpstreamTransport, self.transport)
         # No Nagle: request head and body go out in separate writes (see the server's _no_delay).
-        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        set_no_delay = getattr(transport, "setTcpNoDelay", None)
         if set_no_delay is not None:
             try:
                 set_no_delay(True)
@@ -150,11 +202,10 @@ class UpstreamConnection(ResponseParsing, Protocol):
     # sending ----------------------------------------------------------------
     def send(self, ex: PendingRequest) -> None:
         """Start an exchange on this (connected, idle) connection."""
-        self.state = ACTIVE
+        self.state = AWAITING_RESPONSE
         self._ex = ex
         ex.owner = self
         self._head_size = self._head_bytes = 0
-        self._in_head = True
         self.requests += 1
         ex.reused = self.requests > 1
         request = ex.request
@@ -162,23 +213,25 @@ class UpstreamConnection(ResponseParsing, Protocol):
         self._head = request.method == "HEAD"
         self._read_timeout = ex.read_timeout
         self._reading = False
-        transport = self.transport
+        transport = self.output
         body = request.body
         if body is None or (type(body) is BufferedBody and body.length <= _COALESCE_LIMIT):
             transport.write(head + body.data if body is not None else head)
             ex.request_sent = True
-            self._request_written()
+            self.request_written()
             return
-        self._request_done = False
+        self.request_done = False
         writer = self._writer = BodyWriter(self, body, chunked)
         transport.registerProducer(writer, True)
         transport.write(head)
         ex.request_sent = True
         body.start(writer)
 
-    def _request_written(self) -> None:
-        self._request_done = True
-        if not self._reading and self.state is ACTIVE:
+    def request_written(self) -> None:
+        """The whole request is out: from now a silence of ``read_timeout`` fails the exchange."""
+        self.request_done = True
+        state = self.state
+        if not self._reading and (state is AWAITING_RESPONSE or state is RECEIVING):
             self._start_reading(self._reactor.seconds())
 
     def _start_reading(self, now: float) -> None:
@@ -211,7 +264,9 @@ class UpstreamConnection(ResponseParsing, Protocol):
             if left <= 0:
                 self._owner.connection_idle_expired(self)
                 return
-        elif (state is ACTIVE or state is UPGRADED) and self._reading:
+        elif (
+            state is AWAITING_RESPONSE or state is RECEIVING or state is UPGRADED
+        ) and self._reading:
             if self._paused:
                 left = self._read_timeout
             else:
@@ -219,7 +274,7 @@ class UpstreamConnection(ResponseParsing, Protocol):
                 if left <= 0:
                     if state is UPGRADED:
                         self.state = CLOSED
-                        self.transport.abortConnection()
+                        self.output.abortConnection()
                     else:
                         self._fail(UpstreamTimeout("read"))
                     return
@@ -227,16 +282,20 @@ class UpstreamConnection(ResponseParsing, Protocol):
             return
         self._timer = self._reactor.callLater(left, self._on_timer)
 
-    def _request_failed(self, exc: BaseException) -> None:
-        if self.state is ACTIVE:
+    def request_failed(self, exc: BaseException) -> None:
+        """The request body broke (or did not match its length): fail the exchange."""
+        state = self.state
+        if state is AWAITING_RESPONSE or state is RECEIVING:
             self._fail(exc)
 
-    def _write_blocked(self) -> None:
+    def write_blocked(self) -> None:
+        """The upstream's socket buffer is full: the write timeout starts."""
         ex = self._ex
         if self._write_call is None and ex is not None:
             self._write_call = self._reactor.callLater(ex.write_timeout, self._write_expired)
 
-    def _write_unblocked(self) -> None:
+    def write_unblocked(self) -> None:
+        """The upstream reads again: the write timeout stops."""
         call = self._write_call
         if call is not None:
             self._write_call = None
@@ -244,7 +303,8 @@ class UpstreamConnection(ResponseParsing, Protocol):
 
     def _write_expired(self) -> None:
         self._write_call = None
-        if self.state is ACTIVE:
+        state = self.state
+        if state is AWAITING_RESPONSE or state is RECEIVING:
             self._fail(UpstreamTimeout("write"))
 
     # response body flow control -----------------------------------------------
@@ -252,84 +312,169 @@ class UpstreamConnection(ResponseParsing, Protocol):
         """Stop reading from the upstream socket (back-pressure)."""
         if not self._paused:
             self._paused = True
-            self.transport.pauseProducing()
+            self.output.pauseProducing()
 
     def resume_reading(self) -> None:
         """Read from the upstream socket again."""
         if self._paused:
             self._paused = False
             self._last_read = self._reactor.seconds()
-            self.transport.resumeProducing()
+            self.output.resumeProducing()
 
     def _stop_body(self) -> None:
         # The consumer gave up on the body: drop the connection, quietly.
         self._body = None
-        if self.state is ACTIVE:
-            self._abort()
+        state = self.state
+        if state is AWAITING_RESPONSE or state is RECEIVING:
+            self.abort()
 
     # receiving ----------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
         state = self.state
-        if state is not ACTIVE:
+        if state is not AWAITING_RESPONSE and state is not RECEIVING:
             if state is UPGRADED:
                 self._last_read = self._reactor.seconds()
-                self._channel.data_received(data)  # type: ignore[union-attr]
+                channel = self._channel
+                if channel is not None:
+                    channel.data_received(data)
             elif state is not CLOSED:
                 # Bytes nobody asked for (idle, or before the handshake): not HTTP we can trust.
-                self._abort()
+                self.abort()
             return
         ex = self._ex
-        ex.received = True  # type: ignore[union-attr]
+        assert ex is not None  # an exchange is in flight
+        ex.received = True
         now = self._last_read = self._reactor.seconds()
-        if self._in_head:
+        if state is AWAITING_RESPONSE:
             # llhttp keeps an unfinished header line to itself: bound what it may hold.
             self._head_bytes += len(data)
-            if self._head_bytes > self._owner.max_head_size + _READ_SLACK:
+            if self._head_bytes > self._owner.max_head_size + READ_SLACK:
                 self._protocol_error(HeadTooLarge("upstream sent too big header"))
                 return
         try:
             self._parser.feed_data(data)
-        except HttpParserUpgrade as exc:
+        except ParserUpgrade as exc:
             self._upgrade(data[exc.args[0] :])
             return
-        except HttpParserCallbackError as exc:
+        except ParserCallbackError as exc:
             if isinstance(exc.__context__, SkipBody):
-                self._parser = HttpResponseParser(self)
+                self._parser = new_response_parser(self)
             else:
                 self._protocol_error(exc.__context__ or exc)
                 return
-        except HttpParserError as exc:
+        except ParserError as exc:
             self._protocol_error(exc)
             return
         response = self._response
         if response is not None:
             self._response = None
-            if not self._reading and self.state is ACTIVE:
+            if not self._reading and self.state is RECEIVING:
                 self._start_reading(now)
-            deferred = ex.deferred  # type: ignore[union-attr]
+            deferred = ex.deferred
             if not deferred.called:
                 deferred.callback(response)
             if self._ex is not ex:
                 return
-        if self._message_done and self.state is ACTIVE:
+        if self._message_done and self.state is RECEIVING:
             self._finish_exchange()
 
+    # parser callbacks (httptools) -----------------------------------------------
+    def on_message_begin(self) -> None:
+        if self._message_done:
+            # Bytes after the response we asked for: the connection cannot be trusted.
+            self._keep_alive = False
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        owner = self._owner
+        if self._head_size > owner.max_head_size or len(self._raw) >= owner.max_headers:
+            raise HeadTooLarge("upstream sent too big header")
+        self._raw.append((name, value))
+        # Note the framing fields on the way (cheaper than a lookup afterwards).
+        size = len(name)
+        if size == 14:
+            if name.lower() == b"content-length":
+                self._length = value
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            self._te = value
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        status = parser.get_status_code()
+        raw = self._raw
+        reason = self._reason.decode("latin-1")
+        self._reason = b""
+        length_value = self._length
+        te = self._te
+        self._length = self._te = None
+        if status < 200 and status != 101:
+            self._interim = True
+            raw.clear()
+            return
+        headers = Headers.from_raw(raw)
+        raw.clear()
+        version = parser.get_http_version()
+        if status == 101:
+            # The state moves to UPGRADED when llhttp stops at the upgrade (dataReceived).
+            self._channel = RawChannel(
+                self.output, pause_reading=self.pause_reading, resume_reading=self.resume_reading
+            )
+            self._response = UpstreamResponse(
+                status, reason, headers, version, _ended_body(), self._channel
+            )
+            return
+        if self.state is AWAITING_RESPONSE:
+            self.state = RECEIVING
+        self._keep_alive = parser.should_keep_alive()
+        self._until_close = False
+        if self._head or status == 204 or status == 304:
+            body = self._body = StreamBody(0)
+            self._response = UpstreamResponse(status, reason, headers, version, body)
+            if self._head:
+                # llhttp cannot be told the request was HEAD: stop it here.
+                self._message_done = True
+                raise SkipBody()
+            return
+        if length_value is None:
+            length = None
+            self._until_close = te is None or not te.rstrip().lower().endswith(b"chunked")
+        else:
+            length = int(length_value)
+        body = self._body = StreamBody(length, self._pause_cb, self._resume_cb, self._stop_cb)
+        self._response = UpstreamResponse(status, reason, headers, version, body)
+
+    def on_body(self, data: bytes) -> None:
+        body = self._body
+        if body is not None and self.state is RECEIVING:
+            body.feed(data)
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+        elif self._channel is None:
+            self._message_done = True
+
+    # end of an exchange ------------------------------------------------------------
     def _protocol_error(self, exc: BaseException) -> None:
-        if self.state is ACTIVE:
+        state = self.state
+        if state is AWAITING_RESPONSE or state is RECEIVING:
             self._fail(UpstreamProtocolError(f"invalid response from upstream: {exc}"))
 
     def _upgrade(self, rest: bytes) -> None:
         ex = self._ex
         response = self._response
         channel = self._channel
-        if response is None or channel is None:
+        if ex is None or response is None or channel is None:
             # An Upgrade header on a non-101 response: llhttp stops at it.
-            self._protocol_error(HttpParserError("unexpected protocol upgrade"))
+            self._protocol_error(ParserError("unexpected protocol upgrade"))
             return
         self._ex = None
         self._response = None
         self._body = None
-        ex.owner = None  # type: ignore[union-attr]
+        ex.owner = None
         self._release_writer()
         self._cancel_write_timer()
         self.state = UPGRADED
@@ -337,8 +482,8 @@ class UpstreamConnection(ResponseParsing, Protocol):
             channel.data_received(rest)
         if not self._reading:
             self._start_reading(self._reactor.seconds())
-        if not ex.deferred.called:  # type: ignore[union-attr]
-            ex.deferred.callback(response)  # type: ignore[union-attr]
+        if not ex.deferred.called:
+            ex.deferred.callback(response)
 
     def _finish_exchange(self) -> None:
         body = self._body
@@ -353,13 +498,13 @@ class UpstreamConnection(ResponseParsing, Protocol):
         self._release_writer()
         if self._paused:
             self._paused = False
-            self.transport.resumeProducing()
-        if self._keep_alive and self._request_done and self.requests < self._owner.max_requests:
+            self.output.resumeProducing()
+        if self._keep_alive and self.request_done and self.requests < self._owner.max_requests:
             self.state = IDLE
             self._owner.connection_reusable(self)
         else:
             self.state = CLOSED
-            self.transport.loseConnection()
+            self.output.loseConnection()
         if body is not None:
             body.end()
 
@@ -369,7 +514,7 @@ class UpstreamConnection(ResponseParsing, Protocol):
         if writer is not None:
             self._writer = None
             writer.active = False
-            self.transport.unregisterProducer()
+            self.output.unregisterProducer()
 
     def _cancel_write_timer(self) -> None:
         call = self._write_call
@@ -387,8 +532,8 @@ class UpstreamConnection(ResponseParsing, Protocol):
             self._write_call = None
             call.cancel()
 
-    def _abort(self) -> None:
-        """Drop the connection without reporting anything."""
+    def abort(self) -> None:
+        """Drop the connection at once, reporting nothing (whoever waits is told elsewhere)."""
         self.state = CLOSED
         self._ex = None
         self._message_done = False
@@ -396,14 +541,14 @@ class UpstreamConnection(ResponseParsing, Protocol):
         if self._writer is not None:
             self._writer.active = False
             self._writer = None
-        self.transport.abortConnection()
+        self.output.abortConnection()
 
     def _fail(self, exc: BaseException) -> None:
         """Abort the connection and report ``exc`` to whoever waits on the exchange."""
         ex = self._ex
         body = self._body
         self._body = None
-        self._abort()
+        self.abort()
         if ex is None:
             return
         ex.owner = None
@@ -418,28 +563,29 @@ class UpstreamConnection(ResponseParsing, Protocol):
 
     def cancel_exchange(self, ex: PendingRequest) -> None:
         """The request Deferred was cancelled: abort the connection."""
-        if self._ex is ex and self.state is ACTIVE:
+        state = self.state
+        if self._ex is ex and (state is AWAITING_RESPONSE or state is RECEIVING):
             body = self._body
             self._body = None
-            self._abort()
+            self.abort()
             if body is not None:
                 body.error(Failure(UpstreamClosed("request cancelled")))
 
     def shutdown(self) -> None:
         """Abort the connection, failing a request in flight (the pool is closing)."""
         state = self.state
-        if state is ACTIVE:
+        if state is AWAITING_RESPONSE or state is RECEIVING:
             self._fail(UpstreamClosed("upstream connection pool closed"))
         elif state is UPGRADED:
-            self.transport.abortConnection()  # connectionLost tells the channel
+            self.output.abortConnection()  # connectionLost tells the channel
         else:
             self.state = CLOSED
-            self.transport.abortConnection()
+            self.output.abortConnection()
 
     def close_idle(self) -> None:
         """Close an idle connection (idle timeout, pool full, pool closing)."""
         self.state = CLOSED
-        self.transport.loseConnection()
+        self.output.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         state = self.state
@@ -448,10 +594,12 @@ class UpstreamConnection(ResponseParsing, Protocol):
         self._owner.connection_lost(self, state)
         for waiter in self.closed_waiters:
             waiter.callback(None)
-        if state is ACTIVE:
+        if state is AWAITING_RESPONSE or state is RECEIVING:
             self._lost_active(reason)
         elif state is UPGRADED:
-            self._channel.connection_lost()  # type: ignore[union-attr]
+            channel = self._channel
+            if channel is not None:
+                channel.connection_lost()
         elif state is CONNECTING and self.connector is not None:
             self.connector.handshake_failed(reason)
 
@@ -495,5 +643,5 @@ class UpstreamConnection(ResponseParsing, Protocol):
                 )
 
 
-def _replayable(body: object) -> bool:
+def _replayable(body: Body | None) -> bool:
     return body is None or type(body) is BufferedBody

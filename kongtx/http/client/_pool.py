@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from twisted.internet.interfaces import IAddress, IConnector, IDelayedCall
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
-from kongtx.http.client._connection import CLOSED, IDLE, UpstreamConnection
+from kongtx.http.client._connection import UpstreamConnection
 from kongtx.http.client._parsing import DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADERS
+from kongtx.http.client._state import IDLE
 from kongtx.http.client._types import (
     IUpstreamReactor,
     UpstreamAddress,
@@ -22,6 +24,13 @@ from kongtx.http.client._types import (
     UpstreamResponse,
     UpstreamTimeout,
 )
+
+
+class RequestHolder(Protocol):
+    """Whoever holds a pending request: its connection, or the connector opening one."""
+
+    def cancel_exchange(self, ex: PendingRequest) -> None:
+        """The request's Deferred was cancelled."""
 
 
 class PendingRequest:
@@ -58,7 +67,7 @@ class PendingRequest:
         self.received = False
         self.reused = False
         self.retried = False
-        self.owner: Any = None
+        self.owner: RequestHolder | None = None
         self.deferred: Deferred[UpstreamResponse] = Deferred(self._cancel)
 
     def _cancel(self, _: Deferred[UpstreamResponse]) -> None:
@@ -77,12 +86,14 @@ class _Connector(ClientFactory):
         self.pool = pool
         self.ex = ex
         self.conn: UpstreamConnection | None = None
-        self.tcp: Any = None
+        self.tcp: IConnector | None = None
         self.done = False
         ex.owner = self
-        self.timer = pool.reactor.callLater(ex.connect_timeout, self._timed_out)
+        self.timer: IDelayedCall | None = pool.reactor.callLater(
+            ex.connect_timeout, self._timed_out
+        )
 
-    def buildProtocol(self, addr: Any) -> UpstreamConnection:
+    def buildProtocol(self, addr: IAddress | None) -> UpstreamConnection:
         address = self.ex.address
         conn = UpstreamConnection(self.pool, address.key, address.tls)
         conn.connector = self
@@ -94,8 +105,7 @@ class _Connector(ClientFactory):
         """The connection is usable (TCP connected, TLS handshake done)."""
         conn.connector = None
         if self.done:
-            conn.state = CLOSED
-            conn.transport.abortConnection()
+            conn.abort()
             return
         self.done = True
         self._stop_timer()
@@ -106,7 +116,7 @@ class _Connector(ClientFactory):
         else:
             conn.close_idle()
 
-    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+    def clientConnectionFailed(self, connector: IConnector, reason: Failure) -> None:
         if reason.check(TwistedTimeoutError):
             self._fail(UpstreamTimeout("connect"), abort=False)
         else:
@@ -144,8 +154,7 @@ class _Connector(ClientFactory):
             conn = self.conn
             if conn is not None:
                 conn.connector = None
-                conn.state = CLOSED
-                conn.transport.abortConnection()
+                conn.abort()
             elif self.tcp is not None and getattr(self.tcp, "state", "connecting") == "connecting":
                 self.tcp.stopConnecting()
         ex = self.ex
@@ -209,7 +218,7 @@ class UpstreamPool:
         idle = self._idle.get(address.key)
         while idle:
             conn = idle.pop()
-            if conn.state is IDLE and not conn.transport.disconnecting:
+            if conn.state is IDLE and not conn.output.disconnecting:
                 conn.send(ex)
                 return ex.deferred
         self.connect(ex)

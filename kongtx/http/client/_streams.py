@@ -1,20 +1,47 @@
-"""The pieces a connection hands out: the request-body writer and the raw channel after a 101."""
+"""The request-body writer a connection hands a streaming request body."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Protocol
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from kongtx.http.body import Body
 from kongtx.http.client._types import UpstreamProtocolError
-
-if TYPE_CHECKING:
-    from kongtx.http.client._connection import UpstreamConnection
 
 _CRLF = b"\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
+
+
+class RequestOutput(Protocol):
+    """The transport the request goes out on."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def writeSequence(self, data: Iterable[bytes]) -> None: ...
+
+
+class RequestSender(Protocol):
+    """What a :class:`BodyWriter` needs from its connection (``UpstreamConnection``)."""
+
+    @property
+    def output(self) -> RequestOutput:
+        """The upstream connection's transport."""
+
+    def request_written(self) -> None:
+        """The whole request is out: the read timeout may start."""
+
+    def request_failed(self, exc: BaseException) -> None:
+        """The request body broke (or did not match its length): fail the exchange."""
+
+    def write_blocked(self) -> None:
+        """The upstream socket's buffer is full: the write timeout starts."""
+
+    def write_unblocked(self) -> None:
+        """The upstream reads again: the write timeout stops."""
 
 
 @implementer(IPushProducer)
@@ -24,11 +51,11 @@ class BodyWriter:
 
     __slots__ = ("active", "body", "chunked", "conn", "remaining")
 
-    def __init__(self, conn: UpstreamConnection, body: Any, chunked: bool) -> None:
+    def __init__(self, conn: RequestSender, body: Body, chunked: bool) -> None:
         self.conn = conn
         self.body = body
         self.chunked = chunked
-        self.remaining = body.length
+        self.remaining = body.length or 0
         self.active = True
 
     # BodyConsumer -----------------------------------------------------------
@@ -36,42 +63,42 @@ class BodyWriter:
         if not self.active or not data:
             return
         if self.chunked:
-            self.conn.transport.writeSequence((b"%x\r\n" % len(data), data, _CRLF))
+            self.conn.output.writeSequence((b"%x\r\n" % len(data), data, _CRLF))
             return
         self.remaining -= len(data)
         if self.remaining < 0:
             self.active = False
-            self.conn._request_failed(
+            self.conn.request_failed(
                 UpstreamProtocolError("request body longer than its Content-Length")
             )
             return
-        self.conn.transport.write(data)
+        self.conn.output.write(data)
 
     def finish(self) -> None:
         if not self.active:
             return
         self.active = False
         if self.chunked:
-            self.conn.transport.write(_LAST_CHUNK)
+            self.conn.output.write(_LAST_CHUNK)
         elif self.remaining:
-            self.conn._request_failed(
+            self.conn.request_failed(
                 UpstreamProtocolError("request body shorter than its Content-Length")
             )
             return
-        self.conn._request_written()
+        self.conn.request_written()
 
     def fail(self, reason: Failure) -> None:
         if self.active:
             self.active = False
-            self.conn._request_failed(reason.value)
+            self.conn.request_failed(reason.value)
 
     # IPushProducer (driven by the upstream transport) -----------------------
     def pauseProducing(self) -> None:
-        self.conn._write_blocked()
+        self.conn.write_blocked()
         self.body.pauseProducing()
 
     def resumeProducing(self) -> None:
-        self.conn._write_unblocked()
+        self.conn.write_unblocked()
         self.body.resumeProducing()
 
     def stopProducing(self) -> None:

@@ -12,9 +12,6 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from kongtx.http.body import Body, StreamBody
 from kongtx.http.headers import Headers
 
-#: States of an upstream connection (``UpstreamConnection.state``).
-CONNECTING, IDLE, ACTIVE, UPGRADED, CLOSED = range(5)
-
 
 class IUpstreamReactor(IReactorTCP, IReactorTime):
     """What the upstream client needs from the reactor: TCP connections and time."""
