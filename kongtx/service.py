@@ -35,7 +35,6 @@ from kongtx.proxy.healthcheck import BalancerRegistry
 from kongtx.proxy.resource import GatewayResource, GatewaySite
 from kongtx.proxy.snapshot import ROUTING_ENTITIES, Snapshot
 from kongtx.proxy.upstream import UpstreamForwarder
-from kongtx.proxy.upstream_tls import UpstreamTLS
 from kongtx.ratelimit.counters import CounterStore, LocalCounters
 from kongtx.ratelimit.policies import CounterPolicies
 from kongtx.slices import SliceRunner
@@ -74,10 +73,7 @@ class GatewayNode(MultiService):
             max_requests=config.upstream_keepalive_max_requests,
             max_head_size=config.nginx_proxy_proxy_buffer_size,
         )
-        self.upstream_tls = UpstreamTLS()
-        self.forwarder = UpstreamForwarder(
-            self.pool, self.balancers, self.dns, self.upstream_tls.creator
-        )
+        self.forwarder = UpstreamForwarder(self.pool, self.balancers, self.dns)
         self.gateway = Gateway(
             reactor,
             self._current_snapshot,
@@ -126,15 +122,12 @@ class GatewayNode(MultiService):
 
     def _swapped(self, snapshot: Snapshot) -> None:
         self._sync_balancers(snapshot)
-        self.upstream_tls.clear()
 
     def _updated(self, snapshot: Snapshot, event: ChangeEvent) -> None:
-        """One change applied: balancers follow upstream/target changes, upstream TLS
-        settings follow service and certificate changes (nothing else is touched)."""
+        """One change applied: balancers follow upstream/target changes (everything else,
+        upstream TLS options included, lives in the snapshot)."""
         if event.entity in ("upstreams", "targets"):
             self._sync_balancers(snapshot)
-        elif event.entity in ("services", "certificates", "ca_certificates"):
-            self.upstream_tls.clear()
 
     def _sync_balancers(self, snapshot: Snapshot) -> None:
         synced = self.balancers.sync(

@@ -149,8 +149,11 @@ class Snapshot:
         self.certificates: dict[str, Row] = {}
         self.snis: dict[str, Row] = {}
         self.certificates_by_sni: dict[str, Row] = {}
+        self._snis_by_certificate: dict[str, set[str]] = {}  # certificate id -> SNI ids
         self.ca_certificates: dict[str, Row] = {}
         self._plans: dict[str, Any] = {}
+        # certificate or CA certificate id -> the services whose plan was compiled with it
+        self._plans_using: dict[str, set[str]] = {}
         # plugin rows (enabled, of a loaded plugin; their config compiled) and their scopes
         self._plugin_rows: dict[str, Row] = {}
         self._by_route: dict[str, dict[str, Row]] = {}
@@ -176,9 +179,10 @@ class Snapshot:
             if i % _ROWS_PER_STEP == 0:
                 yield None
         self.upstreams_by_name = {r["name"]: r for r in self.upstreams.values()}
-        for sni in self.snis.values():
+        for i, sni in enumerate(self.snis.values()):
             self._link_sni(sni)
-        yield None
+            if i % _ROWS_PER_STEP == 0:
+                yield None
         self.router = Router((), self.services)
         yield from self.router.fill(self.routes.values(), self.services)
         for row in rows.get("plugins", ()):
@@ -284,14 +288,20 @@ class Snapshot:
             self.certificates.pop(id, None)
         else:
             self.certificates[id] = row
-        for sni in self.snis.values():
-            if _fk(sni, "certificate") == id:
-                self._link_sni(sni)
+        for sni_id in self._snis_by_certificate.get(id, ()):
+            self._link_sni(self.snis[sni_id])
+        self._forget_plans_using(id)
 
     def _apply_sni(self, id: str, row: Row | None) -> None:
         old = self.snis.pop(id, None)
-        if old is not None and old["name"] in self.certificates_by_sni:
-            del self.certificates_by_sni[old["name"]]
+        if old is not None:
+            self.certificates_by_sni.pop(old["name"], None)
+            cert_id = _fk(old, "certificate")
+            ids = self._snis_by_certificate.get(cert_id) if cert_id is not None else None
+            if ids is not None:
+                ids.discard(id)
+                if not ids:
+                    del self._snis_by_certificate[cert_id]  # type: ignore[arg-type]
         if row is not None:
             self.snis[id] = row
             self._link_sni(row)
@@ -301,7 +311,7 @@ class Snapshot:
             self.ca_certificates.pop(id, None)
         else:
             self.ca_certificates[id] = row
-        self._plans.clear()  # plans may verify with it (few services hold one)
+        self._forget_plans_using(id)
 
     # -- indexes -------------------------------------------------------------------------
     def _link_route(self, route: Row) -> None:
@@ -318,7 +328,10 @@ class Snapshot:
                 del self._routes_by_service[sid]  # type: ignore[arg-type]
 
     def _link_sni(self, sni: Row) -> None:
-        cert = self.certificates.get(_fk(sni, "certificate") or "")
+        cert_id = _fk(sni, "certificate")
+        if cert_id is not None:
+            self._snis_by_certificate.setdefault(cert_id, set()).add(sni["id"])
+        cert = self.certificates.get(cert_id or "")
         if cert is not None:
             self.certificates_by_sni[sni["name"]] = cert
         else:
@@ -394,15 +407,23 @@ class Snapshot:
 
     # -- lookups ---------------------------------------------------------------------------
     def service_plan(self, service: Mapping[str, Any]) -> Any:
-        """Forwarding settings of ``service``, computed once per version of its row."""
+        """Forwarding settings of ``service`` (timeouts, retries, upstream TLS options),
+        compiled once per version of its row and of the certificates it names."""
         plan = self._plans.get(service["id"])
         if plan is None or plan.service is not service:
             from kongtx.proxy.upstream import ServicePlan
 
-            plan = ServicePlan(service)
+            plan = ServicePlan(service, self.certificates, self.ca_certificates)
             if self.services.get(service["id"]) is service:
                 self._plans[service["id"]] = plan
+                for dep in plan.depends_on:
+                    self._plans_using.setdefault(dep, set()).add(service["id"])
         return plan
+
+    def _forget_plans_using(self, certificate_id: str) -> None:
+        """Drop the plans compiled with a (CA) certificate that changed."""
+        for service_id in self._plans_using.pop(certificate_id, ()):
+            self._plans.pop(service_id, None)
 
     def plugin_chain(self, route_id: str | None, service_id: str | None) -> tuple[PluginEntry, ...]:
         """The plugins that may run for a (route, service) pair, in run order (built on first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
 from twisted.logger import Logger
 
@@ -24,6 +24,7 @@ from kongtx.proxy import header_rewrite
 from kongtx.proxy.balancer import NoHealthyTarget, hash_cookie_header, hash_input
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.dns import DNSError, is_ip
+from kongtx.tls import upstream_tls_creator
 
 log = Logger()
 
@@ -64,7 +65,13 @@ def _cookies(values: list[str]) -> dict[str, str]:
 
 
 class ServicePlan:
-    """What forwarding to one service needs, computed once per snapshot (not per request)."""
+    """What forwarding to one service needs, compiled once per version of its row (and of
+    the certificates it names) in the snapshot, never per request.
+
+    :param service: the service row.
+    :param certificates: the snapshot's certificates by id (``client_certificate``).
+    :param ca_certificates: the snapshot's CA certificates by id (``ca_certificates``).
+    """
 
     __slots__ = (
         "service",
@@ -77,9 +84,17 @@ class ServicePlan:
         "port",
         "host_header",
         "address",
+        "depends_on",
+        "_tls_options",
+        "_tls_creators",
     )
 
-    def __init__(self, service: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        service: Mapping[str, Any],
+        certificates: Mapping[str, Mapping[str, Any]] | None = None,
+        ca_certificates: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         #: The service row this plan was computed from.
         self.service = service
         self.tries = (service.get("retries") or 0) + 1
@@ -97,6 +112,35 @@ class ServicePlan:
             if self.fixed_ip is not None and not self.tls
             else None
         )
+        # Upstream TLS: Kong's tls_verify, tls_verify_depth, ca_certificates (PEMs) and
+        # client_certificate, resolved against the snapshot's certificates now.
+        ca_certificates = ca_certificates or {}
+        certificates = certificates or {}
+        ca_ids = tuple(service.get("ca_certificates") or ())
+        client_ref = service.get("client_certificate")
+        client = certificates.get(client_ref["id"]) if client_ref else None
+        #: Ids of the certificates and CA certificates compiled in (their change drops the plan).
+        self.depends_on = ca_ids + ((client_ref["id"],) if client_ref else ())
+        self._tls_options: dict[str, Any] = {
+            "verify": bool(service.get("tls_verify")),
+            "verify_depth": service.get("tls_verify_depth"),
+            "ca_pems": tuple(ca_certificates[i]["cert"] for i in ca_ids if i in ca_certificates),
+            "client_cert": (client["cert"], client["key"]) if client is not None else None,
+        }
+        self._tls_creators: dict[str, Any] = {}
+
+    def tls_creator(self, server_name: str) -> Any:
+        """The TLS client options for connecting to this service's ``server_name`` (built
+        on the first connection to that name: loading keys and CA bundles is too slow for
+        every request).
+
+        :raises ValueError: bad PEM data, or verification without a server name.
+        """
+        found = self._tls_creators.get(server_name)
+        if found is None:
+            found = upstream_tls_creator(server_name, **self._tls_options)
+            self._tls_creators[server_name] = found
+        return found
 
 
 class UpstreamForwarder:
@@ -105,20 +149,15 @@ class UpstreamForwarder:
     :param pool: the keep-alive connection pool.
     :param balancers: ``BalancerRegistry`` (``get(name)``) or ``None``.
     :param dns: ``DNSCache`` for service hosts that are not upstream names.
-    :param tls_creator: ``(service_row, server_name, snapshot) -> IOpenSSLClientConnectionCreator``.
+
+    Everything derived from the configuration (timeouts, TLS options) comes from the
+    snapshot's :class:`ServicePlan`; the forwarder holds none of it.
     """
 
-    def __init__(
-        self,
-        pool: UpstreamPool,
-        balancers: Any,
-        dns: Any,
-        tls_creator: Callable[[Mapping[str, Any], str, Any], Any] | None = None,
-    ) -> None:
+    def __init__(self, pool: UpstreamPool, balancers: Any, dns: Any) -> None:
         self.pool = pool
         self.balancers = balancers
         self.dns = dns
-        self.tls_creator = tls_creator
         self._rr: dict[str, tuple[Any, list[int]]] = {}
 
     async def forward(self, ctx: ProxyContext, target: str, headers: Headers) -> UpstreamResponse:
@@ -183,11 +222,7 @@ class UpstreamForwarder:
             )
             up_address = plan.address if balancer is None else None
             if up_address is None:
-                creator = (
-                    self.tls_creator(service, hostname, ctx.snapshot)
-                    if (tls and self.tls_creator)
-                    else None
-                )
+                creator = plan.tls_creator(hostname) if tls else None
                 up_address = UpstreamAddress(
                     ip, port, tls=tls, server_name=hostname if tls else None, tls_creator=creator
                 )

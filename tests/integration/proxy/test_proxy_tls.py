@@ -189,6 +189,14 @@ async def test_https_service_with_verification_and_client_certificate(tmp_path):
         assert ok.json["path"] == "/x"
         bad = await gw.proxy("GET", "/unverifiable", headers={"Accept": "application/json"})
         assert bad.status == 502
+        # The TLS options live in the service's compiled plan: replacing the CA it trusts
+        # takes effect on the next request, and putting it back restores it.
+        other_ca, _ = make_certificate("Other CA", is_ca=True)
+        ca_url = f"/ca_certificates/{ca.json['id']}"
+        assert (await gw.admin("PATCH", ca_url, {"cert": other_ca.decode()})).status == 200
+        assert (await gw.proxy("GET", "/secure/x")).status == 502
+        assert (await gw.admin("PATCH", ca_url, {"cert": ca_cert.decode()})).status == 200
+        assert (await gw.proxy("GET", "/secure/x")).status == 200
     finally:
         await gw.stop()
         await upstream.stop()

@@ -283,3 +283,84 @@ def test_a_plugin_config_is_compiled_once_and_not_per_request() -> None:
     snapshot.apply("plugins", UPDATE, "p", {**plugin, "config": {"n": 2}})
     assert calls == [1, 2]
     assert snapshot.plugin_chain("r", "s")[0].default["config"]["n"] == 2
+
+
+class _CountingSnapshot(Snapshot):
+    """Counts the SNI index entries (re)computed."""
+
+    linked = 0
+
+    def _link_sni(self, sni: Row) -> None:
+        type(self).linked += 1
+        super()._link_sni(sni)
+
+
+def _cert(id: str, tag: str = "") -> Row:
+    return {"id": id, "cert": f"CERT-{id}{tag}", "key": f"KEY-{id}{tag}"}
+
+
+def _sni(id: str, name: str, cert_id: str) -> Row:
+    return {"id": id, "name": name, "certificate": {"id": cert_id}}
+
+
+def test_a_certificate_change_touches_only_its_own_snis() -> None:
+    """Updating a certificate re-links its SNIs only (not the thousand others); an SNI
+    moved to another certificate follows that one afterwards."""
+    snis = [_sni(f"s{i}", f"n{i}.test", "big") for i in range(1000)]
+    snis.append(_sni("mine", "mine.test", "small"))
+    snapshot = _CountingSnapshot(
+        {"certificates": [_cert("big"), _cert("small")], "snis": snis}, PluginSet([])
+    )
+    _CountingSnapshot.linked = 0
+    snapshot.apply("certificates", UPDATE, "small", _cert("small", "v2"))
+    assert _CountingSnapshot.linked == 1
+    assert snapshot.certificates_by_sni["mine.test"]["cert"] == "CERT-smallv2"
+    assert snapshot.certificates_by_sni["n0.test"]["cert"] == "CERT-big"
+
+    snapshot.apply("snis", UPDATE, "mine", _sni("mine", "mine.test", "big"))
+    _CountingSnapshot.linked = 0
+    snapshot.apply("certificates", UPDATE, "small", _cert("small", "v3"))
+    assert _CountingSnapshot.linked == 0
+    assert snapshot.certificates_by_sni["mine.test"]["cert"] == "CERT-big"
+    snapshot.apply("certificates", DELETE, "big", None)
+    assert "mine.test" not in snapshot.certificates_by_sni
+    assert "n999.test" not in snapshot.certificates_by_sni
+
+
+def _https_service(id: str, **tls: Any) -> Row:
+    return {"id": id, "name": id, "host": "up.test", "port": 443, "protocol": "https", **tls}
+
+
+def test_service_plans_hold_upstream_tls_options_and_follow_certificate_changes() -> None:
+    """A service's plan compiles its TLS options from the snapshot's (CA) certificates; a CA
+    or client certificate change recompiles the plans of the services naming it, and only
+    those."""
+    ca = {"id": "ca1", "cert": "CA-PEM-1"}
+    verified = _https_service(
+        "v", tls_verify=True, ca_certificates=["ca1"], client_certificate={"id": "c1"}
+    )
+    plain = _https_service("p")
+    snapshot = Snapshot(
+        {"services": [verified, plain], "certificates": [_cert("c1")], "ca_certificates": [ca]},
+        PluginSet([]),
+    )
+    plan = snapshot.service_plan(verified)
+    other = snapshot.service_plan(plain)
+    assert plan._tls_options == {
+        "verify": True,
+        "verify_depth": None,
+        "ca_pems": ("CA-PEM-1",),
+        "client_cert": ("CERT-c1", "KEY-c1"),
+    }
+    assert snapshot.service_plan(verified) is plan  # compiled once
+    snapshot.apply("ca_certificates", UPDATE, "ca1", {"id": "ca1", "cert": "CA-PEM-2"})
+    recompiled = snapshot.service_plan(verified)
+    assert recompiled is not plan and recompiled._tls_options["ca_pems"] == ("CA-PEM-2",)
+    assert snapshot.service_plan(plain) is other
+    snapshot.apply("certificates", UPDATE, "c1", _cert("c1", "v2"))
+    again = snapshot.service_plan(verified)
+    assert again is not recompiled and again._tls_options["client_cert"] == (
+        "CERT-c1v2",
+        "KEY-c1v2",
+    )
+    assert snapshot.service_plan(plain) is other
