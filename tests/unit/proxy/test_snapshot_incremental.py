@@ -76,6 +76,13 @@ class World:
             "keyauth_credentials": {},
         }
         self.clock = 0
+        self.issued = 0
+
+    def new_id(self) -> str:
+        """A fresh id that is the same on every run of one example (Hypothesis replays
+        examples and needs their draws to be reproducible; random uuids sort differently)."""
+        self.issued += 1
+        return str(uuid.UUID(int=self.issued))
 
     def by_entity(self) -> dict[str, list[Row]]:
         return {name: list(rows.values()) for name, rows in self.rows.items()}
@@ -116,7 +123,7 @@ def _service(draw: Any, world: World) -> Row:
         st.one_of(st.none(), _ids(world.rows["services"])) if world.rows["services"] else st.none()
     )
     return {
-        "id": existing or str(uuid.uuid4()),
+        "id": existing or world.new_id(),
         "name": None,
         "host": draw(st.sampled_from(["up1", "up2"])),
         "enabled": draw(st.booleans()),
@@ -138,7 +145,7 @@ def _route(draw: Any, world: World) -> Row:
     methods = draw(st.lists(st.sampled_from(METHODS), max_size=1, unique=True))
     created = routes[existing]["created_at"] if existing else world.stamp()
     return {
-        "id": existing or str(uuid.uuid4()),
+        "id": existing or world.new_id(),
         "service": {"id": service} if service else None,
         "paths": paths or None,
         "hosts": hosts or None,
@@ -167,7 +174,7 @@ def _plugin(draw: Any, world: World) -> Row | None:
     else:
         existing = None
     return {
-        "id": existing or str(uuid.uuid4()),
+        "id": existing or world.new_id(),
         "name": name,
         **scope,
         "enabled": draw(st.booleans()),
@@ -190,7 +197,7 @@ def _step(draw: Any, world: World) -> list[tuple[str, str, str, Row | None]]:
     if kind == "plugin":
         return [world.put("plugins", draw(_plugin(world)))]
     if kind == "consumer":
-        return [world.put("consumers", {"id": str(uuid.uuid4()), "username": None})]
+        return [world.put("consumers", {"id": world.new_id(), "username": None})]
     if kind == "credential":
         consumers = world.rows["consumers"]
         if not consumers:
@@ -199,7 +206,7 @@ def _step(draw: Any, world: World) -> list[tuple[str, str, str, Row | None]]:
         return [
             world.put(
                 "keyauth_credentials",
-                {"id": str(uuid.uuid4()), "consumer": {"id": owner}, "key": str(uuid.uuid4())},
+                {"id": world.new_id(), "consumer": {"id": owner}, "key": world.new_id()},
             )
         ]
     entity = draw(st.sampled_from(["routes", "services", "plugins", "consumers"]))
