@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from kongtx.commands._common import add_conf_options, fail, load, react
+from kongtx.config import Config
 from kongtx.errors import ConfigError, InvalidDeclarativeConfig
 
 __all__ = ["add", "describe_errors"]
@@ -136,14 +137,20 @@ def _parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_database(args: argparse.Namespace, command: str) -> Config:
+    """The configuration, for a ``config`` subcommand that needs a database.
+
+    :raises ConfigError: it does not load, or it is ``database = off``.
+    """
+    config = load(args)
+    if config.database == "off":
+        raise ConfigError(f"'kongtx config {command}' is not available with database=off")
+    return config
+
+
 def _db_import(args: argparse.Namespace) -> int:
     try:
-        config = load(args)
-    except ConfigError as exc:
-        return fail(str(exc))
-    if config.database == "off":
-        return fail("'kongtx config db_import' is not available with database=off")
-    try:
+        config = _with_database(args, "db_import")
         parsed = _parsed_or_fail(args.file)
     except ConfigError as exc:
         return fail(str(exc))
@@ -168,11 +175,9 @@ def _db_import(args: argparse.Namespace) -> int:
 
 def _db_export(args: argparse.Namespace) -> int:
     try:
-        config = load(args)
+        config = _with_database(args, "db_export")
     except ConfigError as exc:
         return fail(str(exc))
-    if config.database == "off":
-        return fail("'kongtx config db_export' is not available with database=off")
     if args.file != "-" and os.path.exists(args.file):
         return fail(f"{args.file} already exists")
 

@@ -146,14 +146,28 @@ def _start(args: argparse.Namespace) -> int:
     return fail(f"kongtx did not start; see {log_path(prefix)}:\n{_tail(log_path(prefix))}")
 
 
-def _stop(args: argparse.Namespace) -> int:
-    try:
-        _config, prefix = _prefix(args)
-    except ConfigError as exc:
-        return fail(str(exc))
+class _NotRunning(Exception):
+    """No kongtx runs in the prefix a command names."""
+
+
+def _running_node(args: argparse.Namespace, where: str = "in") -> tuple[str, int]:
+    """The prefix ``args`` name and the pid of the kongtx running there.
+
+    :raises ConfigError: the configuration does not load.
+    :raises _NotRunning: no kongtx runs there (the message says so, ``in``/``at`` it).
+    """
+    _config, prefix = _prefix(args)
     pid = running_pid(prefix)
     if pid is None:
-        return fail(f"kongtx is not running in {prefix}")
+        raise _NotRunning(f"kongtx is not running {where} {prefix}")
+    return prefix, pid
+
+
+def _stop(args: argparse.Namespace) -> int:
+    try:
+        _prefix_path, pid = _running_node(args)
+    except (ConfigError, _NotRunning) as exc:
+        return fail(str(exc))
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + args.timeout
     while _alive(pid) and time.monotonic() < deadline:
@@ -181,12 +195,9 @@ def _restart(args: argparse.Namespace) -> int:
 
 def _reload(args: argparse.Namespace) -> int:
     try:
-        _config, prefix = _prefix(args)
-    except ConfigError as exc:
+        _prefix_path, pid = _running_node(args)
+    except (ConfigError, _NotRunning) as exc:
         return fail(str(exc))
-    pid = running_pid(prefix)
-    if pid is None:
-        return fail(f"kongtx is not running in {prefix}")
     os.kill(pid, signal.SIGHUP)
     print("kongtx reloading (configuration and declarative file re-read)")
     return 0
@@ -194,12 +205,9 @@ def _reload(args: argparse.Namespace) -> int:
 
 def _health(args: argparse.Namespace) -> int:
     try:
-        _config, prefix = _prefix(args)
-    except ConfigError as exc:
+        prefix, pid = _running_node(args, where="at")
+    except (ConfigError, _NotRunning) as exc:
         return fail(str(exc))
-    pid = running_pid(prefix)
-    if pid is None:
-        return fail(f"kongtx is not running at {prefix}")
     print(f"twistd.......running (pid {pid})")
     print(f"kongtx is healthy at {prefix}")
     return 0

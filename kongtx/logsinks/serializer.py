@@ -12,8 +12,11 @@ into the entry every log plugin sends: ``request``, ``upstream_uri``,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
+
+from kongtx.http.request_body import group_repeated
 
 if TYPE_CHECKING:
     from kongtx.http.headers import Headers
@@ -41,41 +44,25 @@ REDACTED_HEADERS = frozenset(("authorization", "proxy-authorization"))
 
 def headers_table(headers: Headers | None, redact: frozenset[str] = frozenset()) -> dict[str, Any]:
     """``kong.request.get_headers()``: lower-case names, repeated names as lists."""
-    table: dict[str, Any] = {}
     if headers is None:
-        return table
-    for name, value in headers.lower_items():
-        if name in redact:
-            value = "REDACTED"
-        current = table.get(name)
-        if current is None:
-            table[name] = value
-        elif isinstance(current, list):
-            current.append(value)
-        else:
-            table[name] = [current, value]
-    return table
+        return {}
+    return group_repeated(
+        (name, "REDACTED" if name in redact else value) for name, value in headers.lower_items()
+    )
 
 
 def querystring_table(query: str | None) -> dict[str, Any]:
     """``kong.request.get_query()``: ``true`` for a valueless argument, lists for repeats."""
-    table: dict[str, Any] = {}
     if not query:
-        return table
+        return {}
+    return group_repeated(_query_pairs(query))
+
+
+def _query_pairs(query: str) -> Iterator[tuple[str, Any]]:
     for part in query.split("&"):
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        name = unquote_plus(name)
-        item: Any = unquote_plus(value) if sep else True
-        current = table.get(name)
-        if current is None:
-            table[name] = item
-        elif isinstance(current, list):
-            current.append(item)
-        else:
-            table[name] = [current, item]
-    return table
+        if part:
+            name, sep, value = part.partition("=")
+            yield unquote_plus(name), unquote_plus(value) if sep else True
 
 
 def _header_bytes(headers: Headers | None) -> int:
