@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, Callable
+from typing import Any, Callable, Optional, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
@@ -20,6 +20,7 @@ from kongtx.logsinks.custom_fields import CustomFields
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.serializer import serialize
 from kongtx.logsinks.stats import SINK_STATS
+from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 from kongtx.plugins.base import PluginConfig, PluginHandler, PluginNode, ProxyContext
 
 __all__ = ["LogPluginHandler", "Sink", "SinkCache", "json_line"]
@@ -30,6 +31,16 @@ log = Logger()
 def json_line(entry: Mapping[str, Any]) -> bytes:
     """Compact JSON (Kong's cjson output) of one entry, without a newline."""
     return json.dumps(entry, separators=(",", ":"), default=str).encode()
+
+
+class Transport(Protocol):
+    """Where a sink's batches go (a TCP, UDP or Unix datagram sender, a log file)."""
+
+    def send(self, batch: list[bytes]) -> Deferred[None]:
+        """Send one batch; fires once sent."""
+
+    def close(self) -> Optional[Deferred[None]]:
+        """Release the connection or file."""
 
 
 class Sink:
@@ -137,6 +148,27 @@ class LogPluginHandler(PluginHandler):
     def build_sink(self, reactor: Any, conf: dict[str, Any]) -> Sink:
         """The sink of one config (its transport, queue and encoding)."""
         raise NotImplementedError
+
+    def transport_sink(
+        self,
+        reactor: Any,
+        conf: dict[str, Any],
+        transport: Transport,
+        encode: Callable[[dict[str, Any]], Iterable[bytes]],
+        name: str | None = None,
+    ) -> Sink:
+        """The sink of a plugin whose Kong version has no ``queue`` record: ``encode``
+        turns entries into items sent to ``transport`` through the transport queue
+        (:data:`~kongtx.logsinks.transport_queue.TRANSPORT_QUEUE`), with ``conf``'s custom
+        fields; ``name`` (default ``host:port``) names the queue in logs and stats."""
+        queue: BatchQueue[bytes] = BatchQueue(
+            reactor,
+            transport.send,
+            TRANSPORT_QUEUE,
+            name=name if name is not None else f"{conf['host']}:{conf['port']}",
+            plugin=self.name,
+        )
+        return Sink(queue, encode, CustomFields(conf), transport.close)
 
     def configure(self, configs: list[dict[str, Any]]) -> None:
         self.sinks.reset(configs)

@@ -11,10 +11,10 @@ Formats (Kong's ``statsd_logger.lua``), with ``|@rate`` only when the rate is no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable
 
-__all__ = ["STAT_TYPES", "TAG_STYLES", "lua_number", "pack", "statsd_line"]
+__all__ = ["ENTRY_STATS", "STAT_TYPES", "TAG_STYLES", "lua_number", "pack", "statsd_line"]
 
 STAT_TYPES = {
     "gauge": "g",
@@ -26,6 +26,17 @@ STAT_TYPES = {
     "distribution": "d",
 }
 TAG_STYLES = ("dogstatsd", "influxdb", "librato", "signalfx")
+
+#: The metrics read from a log entry (Kong's serializer output), by config name:
+#: (stat name, how to read its value), as the statsd and datadog plugins send them.
+ENTRY_STATS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "request_size": ("request.size", lambda e: e["request"]["size"]),
+    "response_size": ("response.size", lambda e: e["response"]["size"]),
+    "latency": ("latency", lambda e: e["latencies"]["request"]),
+    "upstream_latency": ("upstream_latency", lambda e: e["latencies"]["proxy"]),
+    "kong_latency": ("kong_latency", lambda e: e["latencies"]["kong"]),
+    "request_count": ("request.count", lambda e: 1),
+}
 
 
 def lua_number(value: Any) -> str:

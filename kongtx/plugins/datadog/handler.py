@@ -15,19 +15,10 @@ from typing import Any
 from kongtx.logsinks.plugin import LogPluginHandler, Sink
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.schema import queue_conf
-from kongtx.logsinks.statsd_lines import STAT_TYPES, statsd_line
+from kongtx.logsinks.statsd_lines import ENTRY_STATS, STAT_TYPES, statsd_line
 from kongtx.logsinks.udp import DatagramSender
 
 __all__ = ["DatadogHandler", "datadog_lines"]
-
-_STATS = {
-    "request_size": ("request.size", lambda e: e["request"]["size"]),
-    "response_size": ("response.size", lambda e: e["response"]["size"]),
-    "latency": ("latency", lambda e: e["latencies"]["request"]),
-    "upstream_latency": ("upstream_latency", lambda e: e["latencies"]["proxy"]),
-    "kong_latency": ("kong_latency", lambda e: e["latencies"]["kong"]),
-    "request_count": ("request.count", lambda e: 1),
-}
 
 
 def _consumer_id(kind: str | None, consumer: Mapping[str, Any] | None) -> Any:
@@ -47,7 +38,7 @@ def datadog_lines(entry: Mapping[str, Any], conf: Mapping[str, Any]) -> list[str
     prefix = conf.get("prefix") or "kong"
     lines = []
     for metric in conf["metrics"]:
-        stat, value_of = _STATS[metric["name"]]
+        stat, value_of = ENTRY_STATS[metric["name"]]
         tags = [
             f"{conf.get('service_name_tag') or 'name'}:{name}",
             f"{conf.get('status_tag') or 'status'}:{status}",

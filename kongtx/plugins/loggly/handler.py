@@ -7,11 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from kongtx.logsinks.custom_fields import CustomFields
 from kongtx.logsinks.plugin import LogPluginHandler, Sink, json_line
-from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.severity import LOG_LEVELS, severity_for, should_send
-from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 from kongtx.logsinks.udp import DatagramSender
 
 __all__ = ["LogglyHandler", "loggly_line"]
@@ -66,11 +63,4 @@ class LogglyHandler(LogPluginHandler):
                 ),
             )
 
-        queue: BatchQueue[bytes] = BatchQueue(
-            reactor,
-            sender.send,
-            TRANSPORT_QUEUE,
-            name=f"{conf['host']}:{conf['port']}",
-            plugin=self.name,
-        )
-        return Sink(queue, encode, CustomFields(conf), sender.close)
+        return self.transport_sink(reactor, conf, sender, encode)

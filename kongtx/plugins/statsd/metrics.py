@@ -14,18 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kongtx.logsinks.serializer import DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_NAME
-from kongtx.logsinks.statsd_lines import STAT_TYPES, statsd_line
+from kongtx.logsinks.statsd_lines import ENTRY_STATS, STAT_TYPES, statsd_line
 
 __all__ = ["allowed_status", "metric_lines", "prefix_of"]
-
-_STATS = {
-    "request_size": ("request.size", lambda e: e["request"]["size"]),
-    "response_size": ("response.size", lambda e: e["response"]["size"]),
-    "latency": ("latency", lambda e: e["latencies"]["request"]),
-    "upstream_latency": ("upstream_latency", lambda e: e["latencies"]["proxy"]),
-    "kong_latency": ("kong_latency", lambda e: e["latencies"]["kong"]),
-    "request_count": ("request.count", lambda e: 1),
-}
 
 
 def _consumer_id(kind: str, consumer: Mapping[str, Any] | None) -> Any:
@@ -117,8 +108,8 @@ def metric_lines(entry: Mapping[str, Any], conf: Mapping[str, Any], hostname: st
         name = metric["name"]
         rate = metric.get("sample_rate")
         kind = STAT_TYPES[metric["stat_type"]]
-        if name in _STATS:
-            stat, value_of = _STATS[name]
+        if name in ENTRY_STATS:
+            stat, value_of = ENTRY_STATS[name]
             value = value_of(entry)
             if value is None or value == -1:
                 continue

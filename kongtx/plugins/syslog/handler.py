@@ -6,12 +6,9 @@ import os
 import socket
 from typing import Any
 
-from kongtx.logsinks.custom_fields import CustomFields
 from kongtx.logsinks.plugin import LogPluginHandler, Sink, json_line
-from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.severity import FACILITIES, LOG_LEVELS, severity_for, should_send
 from kongtx.logsinks.syslog import UnixDatagramSender, syslog_message
-from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 from kongtx.logsinks.udp import DatagramSender
 
 __all__ = ["SyslogHandler"]
@@ -46,7 +43,4 @@ class SyslogHandler(LogPluginHandler):
             )
             return (message,)
 
-        queue: BatchQueue[bytes] = BatchQueue(
-            reactor, sender.send, TRANSPORT_QUEUE, name=where, plugin=self.name
-        )
-        return Sink(queue, encode, CustomFields(conf), sender.close)
+        return self.transport_sink(reactor, conf, sender, encode, name=where)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kongtx.logsinks.custom_fields import CustomFields
 from kongtx.logsinks.plugin import LogPluginHandler, Sink, json_line
-from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.tcp import StreamSender, client_endpoint
-from kongtx.logsinks.transport_queue import TRANSPORT_QUEUE
 
 __all__ = ["TcpLogHandler"]
 
@@ -24,13 +21,4 @@ class TcpLogHandler(LogPluginHandler):
             reactor, conf["host"], conf["port"], timeout, conf["tls"], conf.get("tls_sni")
         )
         sender = StreamSender(reactor, endpoint, timeout, conf["keepalive"] / 1000.0)
-        queue: BatchQueue[bytes] = BatchQueue(
-            reactor,
-            sender.send,
-            TRANSPORT_QUEUE,
-            name=f"{conf['host']}:{conf['port']}",
-            plugin=self.name,
-        )
-        return Sink(
-            queue, lambda entry: (json_line(entry) + b"\n",), CustomFields(conf), sender.close
-        )
+        return self.transport_sink(reactor, conf, sender, lambda entry: (json_line(entry) + b"\n",))
