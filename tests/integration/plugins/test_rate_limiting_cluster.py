@@ -7,41 +7,24 @@ import pytest_twisted
 from twisted.internet import reactor, task
 from twisted.internet.defer import Deferred, DeferredList
 
-from tests.integration.harness import start_gateway
+from tests.integration.harness import postgres_nodes
 from tests.integration.pg_outage import node_behind_forwarder
 from tests.integration.plugins.test_rate_limiting import REDIS, forget_redis_keys, room_in_minute
-from tests.integration.test_cluster import _bootstrap
-from tests.pg import create_database, drop_database
 from tests.support.upstream import start_upstream
 
 
 @pytest_twisted.async_yield_fixture
 async def two_nodes(tmp_path):
-    """Nodes A and B on one fresh PostgreSQL database (bootstrapped by the CLI), one upstream."""
-    db = create_database("kongtx_rl")
+    """Nodes A and B on one fresh PostgreSQL database, one upstream."""
     upstream = await start_upstream(reactor)
-    nodes = []
     try:
-        done = _bootstrap(db.settings)
-        assert done.returncode == 0, done.stdout + done.stderr
-        pg = {k: str(v) for k, v in db.settings.items() if v is not None}
-        for name in ("a", "b"):
-            nodes.append(
-                await start_gateway(
-                    tmp_path / name, database="postgres", plugins="rate-limiting", **pg
-                )
-            )
-        a = nodes[0]
-        reply = await a.admin(
-            "POST", "/services", {"name": "svc", "url": f"http://127.0.0.1:{upstream.port}"}
-        )
-        assert reply.status == 201, reply
-        yield nodes
+        async with postgres_nodes(tmp_path, "rate-limiting") as nodes:
+            url = f"http://127.0.0.1:{upstream.port}"
+            reply = await nodes[0].admin("POST", "/services", {"name": "svc", "url": url})
+            assert reply.status == 201, reply
+            yield nodes
     finally:
-        for node in nodes:
-            await node.stop()
         await upstream.stop()
-        drop_database(db)
 
 
 async def _split_burst(nodes, path: str, count: int) -> list[int]:

@@ -24,6 +24,14 @@ async def _echo_route(gw, upstream):
     assert reply.status == 201, reply
 
 
+async def _forwarded_headers(gw, upstream, proto, **sent):
+    """The headers the upstream got for a request sending X-Forwarded-For 203.0.113.7,
+    X-Forwarded-Proto ``proto`` and ``sent`` (through the echo route)."""
+    await _echo_route(gw, upstream)
+    headers = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": proto, **sent}
+    return (await gw.proxy("GET", "/x", headers=headers)).json["headers"]
+
+
 async def _service(gw, upstream, **fields):
     reply = await gw.admin(
         "POST", "/services", {"name": "echo", "url": f"http://127.0.0.1:{upstream.port}", **fields}
@@ -253,19 +261,8 @@ async def test_trusted_ips_and_real_ip_header(tmp_path, frontend):
     async with gateway_and_upstream(
         tmp_path, frontend, plugins="off", trusted_ips="127.0.0.1", real_ip_header="X-Forwarded-For"
     ) as (gw, upstream):
-        await _echo_route(gw, upstream)
-        echoed = (
-            await gw.proxy(
-                "GET",
-                "/x",
-                headers={
-                    "X-Forwarded-For": "203.0.113.7",
-                    "X-Forwarded-Proto": "https",
-                    "X-Forwarded-Host": "public.example",
-                    "X-Forwarded-Port": "443",
-                },
-            )
-        ).json["headers"]
+        forwarded = {"X-Forwarded-Host": "public.example", "X-Forwarded-Port": "443"}
+        echoed = await _forwarded_headers(gw, upstream, "https", **forwarded)
         assert echoed["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
         assert echoed["x-real-ip"] == "203.0.113.7"
         assert echoed["x-forwarded-proto"] == "https"
@@ -277,19 +274,8 @@ async def test_trusted_ips_and_real_ip_header(tmp_path, frontend):
 async def test_untrusted_peer_cannot_spoof_forwarded_headers(env):
     """Without trusted_ips, client X-Forwarded-Proto/Host are replaced and X-Real-IP is the peer."""
     gw, upstream = env
-    await _echo_route(gw, upstream)
-    echoed = (
-        await gw.proxy(
-            "GET",
-            "/x",
-            headers={
-                "X-Forwarded-For": "203.0.113.7",
-                "X-Forwarded-Proto": "https",
-                "X-Real-IP": "203.0.113.7",
-                "Host": "h.test",
-            },
-        )
-    ).json["headers"]
+    spoofed = {"X-Real-IP": "203.0.113.7", "Host": "h.test"}
+    echoed = await _forwarded_headers(gw, upstream, "https", **spoofed)
     assert echoed["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
     assert echoed["x-real-ip"] == "127.0.0.1"
     assert echoed["x-forwarded-proto"] == "http"
