@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest_twisted
 
-from tests.integration.harness import gateway_and_upstream
-
 PLUGINS = "ip-restriction,cors,bot-detection,request-size-limiting,request-termination"
 CHROME = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_4) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/43.0.2357.130 Safari/537.36"
 )
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(tmp_path, frontend, plugins=PLUGINS, service="svc") as pair:
-        yield pair
 
 
 @pytest_twisted.ensureDeferred

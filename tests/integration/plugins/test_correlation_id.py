@@ -6,18 +6,10 @@ import re
 
 import pytest_twisted
 
-from tests.integration.harness import gateway_and_upstream
-
 PLUGINS = "correlation-id,request-transformer,response-transformer"
+SERVICE = "echo"
+ROUTES = {"r": "/"}
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(
-        tmp_path, frontend, plugins=PLUGINS, service="echo", routes={"r": "/"}
-    ) as pair:
-        yield pair
 
 
 @pytest_twisted.ensureDeferred

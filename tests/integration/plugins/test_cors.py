@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest_twisted
 
-from tests.integration.harness import gateway_and_upstream
-
 PLUGINS = "ip-restriction,cors,bot-detection,request-size-limiting,request-termination"
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(tmp_path, frontend, plugins=PLUGINS, service="svc") as pair:
-        yield pair
 
 
 async def _route(gw, name: str, config: dict) -> None:

@@ -9,16 +9,9 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
-from tests.integration.harness import gateway_and_upstream
 from tests.support.receivers import start_http_collector
 
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(
-        tmp_path, frontend, service="svc", plugins="galileo,runscope"
-    ) as pair:
-        yield pair
+PLUGINS = "galileo,runscope"
 
 
 @pytest_twisted.ensureDeferred

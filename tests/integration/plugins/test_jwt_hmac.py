@@ -18,15 +18,9 @@ from tests.integration.harness import gateway_and_upstream
 from tests.unit.plugins.test_hmac_auth import authorization, make_signature
 
 PLUGINS = "key-auth,jwt,hmac-auth,acl"
+SERVICE = "echo"
+ROUTES = {"r1": "/r1"}
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.InsecureKeyLengthWarning")
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(
-        tmp_path, frontend, plugins=PLUGINS, service="echo", routes={"r1": "/r1"}
-    ) as pair:
-        yield pair
 
 
 @pytest_twisted.async_yield_fixture

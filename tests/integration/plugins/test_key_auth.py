@@ -7,17 +7,9 @@ from urllib.parse import urlencode
 
 import pytest_twisted
 
-from tests.integration.harness import gateway_and_upstream
-
 PLUGINS = "key-auth,basic-auth,acl"
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(
-        tmp_path, frontend, plugins=PLUGINS, service="echo", routes={"r1": "/r1"}
-    ) as pair:
-        yield pair
+SERVICE = "echo"
+ROUTES = {"r1": "/r1"}
 
 
 async def _consumer_with_key(gw, username="alice", key=None):

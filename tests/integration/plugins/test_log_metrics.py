@@ -10,7 +10,6 @@ import socket
 import pytest_twisted
 
 from kongtx.logsinks.serializer import DEFAULT_WORKSPACE_ID
-from tests.integration.harness import gateway_and_upstream
 from tests.support.receivers import (
     start_tcp_receiver,
     start_udp_receiver,
@@ -18,12 +17,6 @@ from tests.support.receivers import (
 )
 
 PLUGINS = "key-auth,statsd,datadog,syslog,loggly"
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(tmp_path, frontend, service="svc", plugins=PLUGINS) as pair:
-        yield pair
 
 
 async def _keyed_route(gw, name, plugin, config):

@@ -15,7 +15,6 @@ from twisted.internet.defer import Deferred
 from kongtx import tls
 from kongtx.logsinks import reopen
 from kongtx.logsinks.stats import SINK_STATS
-from tests.integration.harness import gateway_and_upstream
 from tests.support.receivers import (
     start_http_collector,
     start_tcp_receiver,
@@ -23,20 +22,13 @@ from tests.support.receivers import (
 )
 
 PLUGINS = "key-auth,tcp-log,udp-log,http-log,file-log"
+ROUTES = {"r1": "/r1"}
 
 
 def _sleep(seconds: float) -> Deferred[None]:
     d: Deferred[None] = Deferred()
     reactor.callLater(seconds, d.callback, None)
     return d
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(
-        tmp_path, frontend, service="svc", routes={"r1": "/r1"}, plugins=PLUGINS
-    ) as pair:
-        yield pair
 
 
 async def _consumer_with_key(gw, key="secret-key"):

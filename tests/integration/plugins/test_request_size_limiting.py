@@ -8,8 +8,6 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
-from tests.integration.harness import gateway_and_upstream
-
 PLUGINS = "ip-restriction,cors,bot-detection,request-size-limiting,request-termination"
 
 
@@ -53,12 +51,6 @@ class _Chunked:
 
     def stopProducing(self):
         pass
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(tmp_path, frontend, plugins=PLUGINS, service="svc") as pair:
-        yield pair
 
 
 async def _route(gw, name: str, config: dict) -> None:

@@ -6,15 +6,10 @@ import json
 
 import pytest_twisted
 
-from tests.integration.harness import gateway_and_upstream, raw_connect
+from tests.integration.harness import raw_connect
 
 PLUGINS = "correlation-id,request-transformer,response-transformer"
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(tmp_path, frontend, plugins=PLUGINS, service="echo") as pair:
-        yield pair
+SERVICE = "echo"
 
 
 async def _route_with_plugin(gw, paths: list[str], config: dict, **route) -> None:

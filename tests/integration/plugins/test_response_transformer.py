@@ -6,18 +6,12 @@ import json
 
 import pytest_twisted
 
-from tests.integration.harness import gateway_and_upstream, raw_connect
+from tests.integration.harness import raw_connect
 from tests.support.upstream import PATTERN
 
 PLUGINS = "correlation-id,request-transformer,response-transformer"
-
-
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend):
-    async with gateway_and_upstream(
-        tmp_path, frontend, plugins=PLUGINS, service="echo", routes={"r": "/"}
-    ) as pair:
-        yield pair
+SERVICE = "echo"
+ROUTES = {"r": "/"}
 
 
 async def _raw_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
