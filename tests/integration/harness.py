@@ -193,6 +193,18 @@ async def raw_connect(port: int) -> RawClient:
     return client
 
 
+async def raw_exchange(port: int, payload: bytes, wait: float = 2.0) -> bytes:
+    """Send ``payload`` on a new connection; everything received until it closes (or ``wait``)."""
+    proto = await raw_connect(port)
+    assert proto.transport is not None
+    proto.transport.write(payload)
+    timer = reactor.callLater(wait, proto.transport.loseConnection)
+    data: bytes = await proto.closed
+    if timer.active():
+        timer.cancel()
+    return data
+
+
 @asynccontextmanager
 async def postgres_nodes(
     tmp_path: Any, plugins: str, count: int = 2, **settings: str

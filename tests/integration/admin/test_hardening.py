@@ -6,6 +6,7 @@ import pytest
 import pytest_twisted
 
 from tests.integration.admin.conftest import unique
+from tests.integration.harness import raw_exchange
 
 
 async def _route_count(admin) -> int:
@@ -65,20 +66,6 @@ async def _node(tmp_path, **settings):
     return await start_gateway(tmp_path, "native", **settings)
 
 
-async def _raw(port: int, payload: bytes, wait: float = 2.0) -> bytes:
-    from twisted.internet import reactor
-
-    from tests.integration.harness import raw_connect
-
-    proto = await raw_connect(port)
-    proto.transport.write(payload)
-    timer = reactor.callLater(wait, proto.transport.loseConnection)
-    data = await proto.closed
-    if timer.active():
-        timer.cancel()
-    return data
-
-
 async def _services(gw) -> int:
     reply = await gw.request("GET", gw.admin_url + "/services")
     return len(reply.json["data"])
@@ -92,7 +79,7 @@ async def test_admin_body_over_limit_is_413(tmp_path) -> None:
     try:
         port = gw.node.port_of("admin")
         doc = b'{"name":"big","host":"h.example","tags":["' + b"t" * 1100 + b'"]}'
-        answer = await _raw(
+        answer = await raw_exchange(
             port,
             b"POST /services HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n" % len(doc),
@@ -102,7 +89,7 @@ async def test_admin_body_over_limit_is_413(tmp_path) -> None:
             b"%x\r\n%s\r\n" % (len(doc[i : i + 100]), doc[i : i + 100])
             for i in range(0, len(doc), 100)
         )
-        answer = await _raw(
+        answer = await raw_exchange(
             port,
             b"POST /services HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n",
@@ -170,7 +157,7 @@ async def test_admin_refuses_foreign_origin_and_rebinding_host(tmp_path) -> None
             },
         )
         assert reply.status == 403 and reply.json == {"message": "Host not allowed"}
-        answer = await _raw(port, b"GET /services HTTP/1.1\r\nHost: a b\r\n\r\n")
+        answer = await raw_exchange(port, b"GET /services HTTP/1.1\r\nHost: a b\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
         assert await _services(gw) == 0
         for host in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]"):

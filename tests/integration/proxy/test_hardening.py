@@ -10,7 +10,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Factory, Protocol
 
-from tests.integration.harness import gateway_and_upstream, raw_connect
+from tests.integration.harness import gateway_and_upstream, raw_connect, raw_exchange
 
 
 @pytest_twisted.async_yield_fixture
@@ -22,17 +22,6 @@ async def env(tmp_path, frontend):
 async def _service(gw, port: int, name: str = "raw") -> None:
     reply = await gw.admin("POST", "/services", {"name": name, "url": f"http://127.0.0.1:{port}"})
     assert reply.status == 201, reply
-
-
-async def _exchange(port: int, payload: bytes, wait: float = 2.0) -> bytes:
-    """Send ``payload`` on a new connection; everything received until it closes (or ``wait``)."""
-    proto = await raw_connect(port)
-    proto.transport.write(payload)
-    timer = reactor.callLater(wait, proto.transport.loseConnection)
-    data = await proto.closed
-    if timer.active():
-        timer.cancel()
-    return data
 
 
 def _status(answer: bytes) -> int:
@@ -91,7 +80,7 @@ async def test_non_websocket_upgrade_never_tunnels(env, upgrade):
         await _service(gw, port.getHost().port)
         reply = await gw.admin("POST", "/services/raw/routes", {"paths": ["/open"]})
         assert reply.status == 201, reply
-        answer = await _exchange(
+        answer = await raw_exchange(
             gw.node.port_of("proxy"),
             b"GET /open HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
             b"Upgrade: " + upgrade.encode() + b"\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
@@ -172,7 +161,7 @@ async def test_invalid_host_is_400_and_not_forwarded(env, host):
     gw, upstream = env
     await _service(gw, upstream.port, "echo")
     await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
-    answer = await _exchange(
+    answer = await raw_exchange(
         gw.node.port_of("proxy"),
         b"GET / HTTP/1.1\r\nHost: " + host + b"\r\nAccept: application/json\r\n\r\n",
     )
@@ -214,7 +203,7 @@ async def test_valid_framing_is_accepted(env, payload):
     gw, upstream = env
     await _service(gw, upstream.port, "echo")
     await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
-    answer = await _exchange(gw.node.port_of("proxy"), payload, wait=1.0)
+    answer = await raw_exchange(gw.node.port_of("proxy"), payload, wait=1.0)
     assert _status(answer) == 200, answer[:300]
     (request,) = upstream.requests
     assert request.body == b"hello"
