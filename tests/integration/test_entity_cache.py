@@ -199,3 +199,38 @@ async def test_cache_admin_endpoints(tmp_path: Any) -> None:
     finally:
         await gw.stop()
         await upstream.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_warmup_entities_are_cached_at_start(tmp_path: Any) -> None:
+    """db_cache_warmup_entities: a node started on an existing database has its consumers and
+    key-auth credentials in the cache before the first request, which then reads nothing."""
+    upstream = await start_upstream(reactor)
+    try:
+        gw = await start_gateway(tmp_path, plugins="key-auth")
+        try:
+            await _key_auth_route(gw, upstream.port)
+            reply = await gw.request(
+                "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
+            )
+            assert reply.status == 201
+        finally:
+            await gw.stop()
+        gw = await start_gateway(
+            tmp_path, plugins="key-auth", db_cache_warmup_entities="consumers,keyauth_credentials"
+        )
+        try:
+            key = cache_key("keyauth_credentials", "k1")
+            cached = await gw.request("GET", f"{gw.admin_url}/cache/{key}")
+            assert cached.status == 200 and cached.json["key"] == "k1"
+            by_name = await gw.request(
+                "GET", f"{gw.admin_url}/cache/{cache_key('consumers', 'alice')}"
+            )
+            assert by_name.status == 200 and by_name.json["username"] == "alice"
+            loads = gw.node.entities.cache.loads
+            assert await _with_key(gw, "k1") == 200
+            assert gw.node.entities.cache.loads == loads  # credential and consumer: cache hits
+        finally:
+            await gw.stop()
+    finally:
+        await upstream.stop()

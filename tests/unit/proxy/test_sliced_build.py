@@ -8,7 +8,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from kongtx.plugins.base import PluginSet
+from kongtx.plugins.base import LoadedPlugin, PluginHandler, PluginSet
 from kongtx.proxy.snapshot import ROUTING_ENTITIES, Snapshot
 from kongtx.slices import SliceRunner
 from kongtx.store.events import CREATE, FULL_RELOAD, ChangeEvent
@@ -147,3 +147,49 @@ def test_events_before_the_first_snapshot_are_applied_to_it() -> None:
     _run_out(clock, started)
     assert manager.current is not None and _routed(manager.current, "early") == "early"
     assert len(builds) == 1 and manager.settled().called
+
+
+class _Owning(PluginHandler):
+    """A resource-owning plugin: ``configure`` receives every row of it."""
+
+    name = "t-owning"
+    priority = 10
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    def access(self, ctx: Any, conf: Any) -> None:
+        return None
+
+    def configure(self, configs: list[dict[str, Any]]) -> None:
+        self.seen.append(sorted(c["id"] for c in configs))
+
+
+class _Module:
+    __name__ = "tests.plugins"
+
+
+def test_building_touches_no_shared_handler_until_the_swap() -> None:
+    """A build (sliced or not) compiles plugin rows into the new snapshot only; the shared
+    handler hears of them when the manager swaps the snapshot in (``activate``)."""
+    clock = Clock()
+    handler = _Owning()
+    plugins = PluginSet([LoadedPlugin(handler, _Module())])  # type: ignore[arg-type]
+    row = {"id": "p1", "name": "t-owning", "config": {}, "enabled": True}
+    row.update(route=None, service=None, consumer=None)
+    store = _Store({"plugins": [row]})  # type: ignore[dict-item]
+    Snapshot(store.rows, plugins)
+    assert handler.seen == []
+    runner = SliceRunner(clock, budget=0)
+
+    def build(rows: Rows) -> Deferred[Snapshot]:
+        snapshot, steps = Snapshot.in_steps(rows, plugins)
+        return runner.run(steps).addCallback(lambda _: snapshot)
+
+    manager: SnapshotManager[Snapshot] = SnapshotManager(store, build, clock)
+    started = Deferred.fromCoroutine(manager.start())
+    during: list[tuple[int, bool]] = []
+    clock.callLater(0, lambda: during.append((len(handler.seen), manager.current is None)))
+    _run_out(clock, started)
+    assert during == [(0, True)]  # mid-build: nothing handed to the handler yet
+    assert handler.seen == [["p1"]]
