@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from kongtx.schema import checks
 from kongtx.schema.fields import (
     Array,
+    Boolean,
     Foreign,
     Integer,
     Map,
@@ -415,3 +416,15 @@ __all__ = [
     "validate_header_name",
     "wildcard_host",
 ]
+
+# -- what the authentication plugins share --------------------------------------
+
+#: ``anonymous``: the consumer an auth plugin falls back to.
+anonymous = String(
+    description="Consumer id or username used when authentication fails; "
+    "unset means the request is refused with 401."
+)
+#: ``run_on_preflight``.
+run_on_preflight = Boolean(
+    required=True, default=True, description="Also authenticate OPTIONS preflight requests."
+)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from kongtx.schema import typedefs
 from kongtx.schema.fields import Boolean, Record, String
 
 CONFIG = Record(
     {
-        "anonymous": String(
-            description="Consumer id or username used when authentication fails; "
-            "unset means the request is refused with 401."
-        ),
+        "anonymous": typedefs.anonymous,
         "hide_credentials": Boolean(
             required=True,
             default=False,

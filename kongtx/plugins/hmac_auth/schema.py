@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kongtx.schema import typedefs
 from kongtx.schema.fields import Array, Boolean, Number, Record, String
 
 ALGORITHMS = ["hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"]
@@ -18,9 +19,7 @@ CONFIG = Record(
             gt=0,
             description="Seconds the Date or X-Date header may differ from the gateway's clock.",
         ),
-        "anonymous": String(
-            description="Consumer id or username used when authentication fails; unset means the request is refused with 401."
-        ),
+        "anonymous": typedefs.anonymous,
         "validate_request_body": Boolean(
             required=True,
             default=False,

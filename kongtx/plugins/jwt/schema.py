@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kongtx.schema import typedefs
 from kongtx.schema.checks import Conditional
 from kongtx.schema.fields import Boolean, Number, Record, Set, String
 
@@ -20,12 +21,8 @@ CONFIG = Record(
         "claims_to_verify": Set(
             String(one_of=["exp", "nbf"]), description="Registered claims checked: exp and/or nbf."
         ),
-        "anonymous": String(
-            description="Consumer id or username used when authentication fails; unset means the request is refused with 401."
-        ),
-        "run_on_preflight": Boolean(
-            required=True, default=True, description="Also authenticate OPTIONS preflight requests."
-        ),
+        "anonymous": typedefs.anonymous,
+        "run_on_preflight": typedefs.run_on_preflight,
         "maximum_expiration": Number(
             default=0,
             between=(0, 31536000),

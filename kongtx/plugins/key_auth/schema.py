@@ -18,10 +18,7 @@ CONFIG = Record(
             default=False,
             description="Remove the key from the request before proxying.",
         ),
-        "anonymous": String(
-            description="Consumer id or username used when authentication fails; "
-            "unset means the request is refused with 401."
-        ),
+        "anonymous": typedefs.anonymous,
         "key_in_header": Boolean(
             required=True, default=True, description="Look for the key in request headers."
         ),
@@ -33,11 +30,7 @@ CONFIG = Record(
             default=False,
             description="Look for the key in a form, multipart or JSON request body.",
         ),
-        "run_on_preflight": Boolean(
-            required=True,
-            default=True,
-            description="Also authenticate OPTIONS preflight requests.",
-        ),
+        "run_on_preflight": typedefs.run_on_preflight,
         "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
     }
 )

@@ -39,9 +39,7 @@ CONFIG = Record(
         "keepalive": Number(
             default=60000, description="Milliseconds an idle LDAP connection is kept open."
         ),
-        "anonymous": String(
-            description="Consumer id or username used when authentication fails; unset means the request is refused with 401."
-        ),
+        "anonymous": typedefs.anonymous,
         "header_type": String(
             default="ldap", description="Scheme of the Authorization header (ldap by default)."
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kongtx.schema import typedefs
 from kongtx.schema.checks import Conditional
 from kongtx.schema.fields import Array, Boolean, Number, Record, String
 
@@ -61,9 +62,7 @@ CONFIG = Record(
             default=False,
             description="Accept plain HTTP on the endpoints when a trusted proxy says X-Forwarded-Proto: https.",
         ),
-        "anonymous": String(
-            description="Consumer id or username used when authentication fails; unset means the request is refused with 401."
-        ),
+        "anonymous": typedefs.anonymous,
         "global_credentials": Boolean(
             required=True,
             default=False,
