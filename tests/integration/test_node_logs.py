@@ -13,6 +13,7 @@ from twisted.logger import Logger
 
 from kongtx.logsinks import reopen
 from tests.integration.harness import gateway_and_upstream
+from tests.integration.worker_nodes import upstream as upstream  # noqa: F401 - fixture
 
 
 async def _lines(path: Path, count: int) -> list[str]:
@@ -88,49 +89,37 @@ async def test_logs_off(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_sigusr1_reopens_in_every_worker(tmp_path):
+async def test_sigusr1_reopens_in_every_worker(tmp_path, upstream):
     """twistd with two worker processes: after the access log is renamed, SIGUSR1 to the parent
     makes both processes write to a new file at the configured path."""
     import signal
 
-    from twisted.web.resource import Resource
-    from twisted.web.server import Site
-
-    from tests.integration.test_workers import (
+    from tests.integration.worker_nodes import (
         WORKERS,
-        Upstream,
-        _burst,
-        _pause,
-        _route,
-        _started,
+        add_route,
+        burst,
+        pause,
         run_node,
+        wait_started,
     )
 
-    class Answer(Resource):
-        isLeaf = True
-
-        def render_GET(self, request):
-            return b"ok"
-
-    up = Upstream()
-    port = reactor.listenTCP(0, Site(Answer()), interface="127.0.0.1")
-    up.port = port.getHost().port
+    up = upstream  # answers "ok", telling which worker process sent each request
     gen = run_node(tmp_path)
     node = next(gen)
     try:
-        await _started(node)
+        await wait_started(node)
         assert len(node.workers()) == WORKERS
-        await _route(node, up, "w", "/w")
-        await _pause(1.0)
-        assert (await _burst(node, "/w", 20)).count(200) == 20
+        await add_route(node, up, "w", "/w")
+        await pause(1.0)
+        assert (await burst(node, "/w", 20)).count(200) == 20
         logs = tmp_path / "prefix" / "logs"
         await _lines(logs / "access.log", 20)
         os.rename(logs / "access.log", logs / "access.log.1")
         os.kill(node.proc.pid, signal.SIGUSR1)
-        await _pause(1.0)
-        assert (await _burst(node, "/w", 40)).count(200) == 40
+        await pause(1.0)
+        assert (await burst(node, "/w", 40)).count(200) == 40
         await _lines(logs / "access.log", 40)
-        await _pause(0.5)
+        await pause(0.5)
         assert len((logs / "access.log.1").read_text().splitlines()) == 20
         assert len((logs / "access.log").read_text().splitlines()) == 40
     finally:
@@ -138,4 +127,3 @@ async def test_sigusr1_reopens_in_every_worker(tmp_path):
             next(gen)
         except StopIteration:
             pass
-        await port.stopListening()

@@ -11,20 +11,20 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from tests.integration.test_workers import (
+from tests.integration.worker_nodes import (
     PROPAGATION,
     WORKERS,
     Node,
     Upstream,
-    _burst,
-    _children,
-    _http,
-    _pause,
-    _started,
-    _until,
+    burst,
+    children_of,
+    fresh_request,
+    pause,
     run_node,
-    upstream,  # noqa: F401 - the fixture
+    wait_for,
+    wait_started,
 )
+from tests.integration.worker_nodes import upstream as upstream  # noqa: F401 - fixture
 
 
 def _config(upstream_port: int, name: str) -> dict[str, Any]:
@@ -41,31 +41,31 @@ def _config(upstream_port: int, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def dbless_node(tmp_path: Path, upstream: Upstream) -> Any:  # noqa: F811
+def dbless_node(tmp_path: Path, upstream: Upstream) -> Any:
     decl = tmp_path / "kong.json"
     decl.write_text(json.dumps(_config(upstream.port, "first")))
     yield from run_node(tmp_path, database="off", declarative_config=str(decl))
 
 
-async def _everywhere(node: Node, upstream: Upstream, path: str) -> None:  # noqa: F811
+async def _everywhere(node: Node, upstream: Upstream, path: str) -> None:
     """Until every request to ``path`` succeeds; then each worker must have served it."""
     from twisted.internet import reactor
 
     start = reactor.seconds()
     while True:
         upstream.served.clear()
-        statuses = await _burst(node, path, 60)
+        statuses = await burst(node, path, 60)
         if all(s == 200 for s in statuses):
             break
         assert reactor.seconds() - start < PROPAGATION, (statuses, node.log_text())
-        await _pause(0.1)
+        await pause(0.1)
     assert {pid for pid, _path in upstream.served} == upstream.candidates
 
 
 @pytest_twisted.ensureDeferred
-async def test_post_config_reaches_every_worker(dbless_node: Node, upstream: Upstream) -> None:  # noqa: F811
+async def test_post_config_reaches_every_worker(dbless_node: Node, upstream: Upstream) -> None:
     node = dbless_node
-    await _started(node)
+    await wait_started(node)
     upstream.candidates = node.workers()
     assert len(upstream.candidates) == WORKERS, node.log_text()
     await _everywhere(node, upstream, "/first")  # the file, loaded by every process
@@ -80,19 +80,19 @@ async def test_post_config_reaches_every_worker(dbless_node: Node, upstream: Ups
     )
     assert reply.code == 201, await reply.content()
     await _everywhere(node, upstream, "/second")
-    assert set(await _burst(node, "/first", 20)) == {404}
+    assert set(await burst(node, "/first", 20)) == {404}
 
     # a worker that dies comes back with the configuration posted last, not the file
-    (child,) = _children(node.proc.pid)
+    (child,) = children_of(node.proc.pid)
     os.kill(child, signal.SIGKILL)
-    await _until(
-        lambda: len(_children(node.proc.pid) - {child}) == WORKERS - 1,
+    await wait_for(
+        lambda: len(children_of(node.proc.pid) - {child}) == WORKERS - 1,
         "a new worker",
         node,
     )
-    await _started(node)  # every worker listening again
+    await wait_started(node)  # every worker listening again
     upstream.candidates = node.workers()
     upstream.by_conn.clear()
     await _everywhere(node, upstream, "/second")
-    code, _body = await _http("GET", f"http://127.0.0.1:{node.proxy}/first")
+    code, _body = await fresh_request("GET", f"http://127.0.0.1:{node.proxy}/first")
     assert code == 404

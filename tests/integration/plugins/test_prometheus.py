@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kongtx.logsinks.stats import SINK_STATS
 from tests.integration.harness import gateway_and_upstream
+from tests.integration.worker_nodes import upstream as upstream  # noqa: F401 - fixture
 
 SWITCHES = {
     "per_consumer": True,
@@ -23,7 +24,7 @@ SWITCHES = {
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -42,7 +43,7 @@ async def test_metrics_on_admin_and_status_api(tmp_path, frontend):
     """Requests by an authenticated consumer, unmatched and failing: Kong's counters, the three
     histograms, bandwidth, node gauges and target health at the Admin API; the Status API
     serves /status and /metrics and nothing else."""
-    status_port = _free_port()
+    status_port = free_port()
     async with gateway_and_upstream(
         tmp_path,
         frontend,
@@ -142,50 +143,39 @@ async def test_switches_off_and_dropped_log_entries(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_worker_processes_add_up_in_one_scrape(tmp_path: Path):
+async def test_worker_processes_add_up_in_one_scrape(tmp_path: Path, upstream: Any):
     """twistd with two worker processes: requests served by both show in one scrape of the
     parent's Admin API (workers sync every second, as Kong's counters)."""
     from twisted.internet import reactor
-    from twisted.web.resource import Resource
-    from twisted.web.server import Site
 
-    from tests.integration.test_workers import (
-        Upstream,
-        _burst,
-        _http,
-        _pause,
-        _route,
-        _started,
+    from tests.integration.worker_nodes import (
+        add_route,
+        burst,
+        fresh_request,
+        pause,
         run_node,
+        wait_started,
     )
 
-    class Answer(Resource):
-        isLeaf = True
-
-        def render_GET(self, request: Any) -> bytes:
-            return b"ok"
-
-    up = Upstream()
-    port = reactor.listenTCP(0, Site(Answer()), interface="127.0.0.1")
-    up.port = port.getHost().port
+    up = upstream  # answers "ok", telling which worker process sent each request
     gen = run_node(tmp_path, plugins="prometheus")
     node = next(gen)
     try:
-        await _started(node)
+        await wait_started(node)
         admin = f"http://127.0.0.1:{node.admin}"
-        code, body = await _http(
+        code, body = await fresh_request(
             "POST", f"{admin}/plugins", {"name": "prometheus", "config.status_code_metrics": "true"}
         )
         assert code == 201, body
-        await _route(node, up, "w", "/w")
-        await _pause(1.0)  # the route and plugin reach the child
-        statuses = await _burst(node, "/w", 100)
+        await add_route(node, up, "w", "/w")
+        await pause(1.0)  # the route and plugin reach the child
+        statuses = await burst(node, "/w", 100)
         assert statuses.count(200) >= 90, statuses
         served = statuses.count(200)
         deadline = reactor.seconds() + 5
         while True:
-            await _pause(0.5)
-            code, body = await _http("GET", f"{admin}/metrics")
+            await pause(0.5)
+            code, body = await fresh_request("GET", f"{admin}/metrics")
             families = _parse(body)
             counted = sum(
                 s.value
@@ -207,4 +197,3 @@ async def test_worker_processes_add_up_in_one_scrape(tmp_path: Path):
             next(gen)
         except StopIteration:
             pass
-        await port.stopListening()

@@ -15,16 +15,16 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import deferLater
 from twisted.web.client import HTTPConnectionPool
 
-from tests.integration.test_workers import (
+from tests.integration.worker_nodes import (
     DEADLINE,
     Node,
     Upstream,
-    _http,
-    _route,
-    _started,
+    add_route,
+    fresh_request,
     run_node,
+    wait_started,
 )
-from tests.integration.test_workers import upstream as upstream  # noqa: F401 - fixture
+from tests.integration.worker_nodes import upstream as upstream  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux /proc")
 
@@ -51,11 +51,11 @@ async def _get(node: Node, path: str, tenant: str) -> tuple[int, dict[str, list[
 async def test_local_limit_is_exact_across_worker_processes(rl_node: Node, upstream: Upstream):
     """Against 50 per minute, 200 concurrent requests over 2 workers let exactly 50 through."""
     node = rl_node
-    await _started(node)
+    await wait_started(node)
     upstream.candidates = node.workers()
     assert len(upstream.candidates) == 2, node.log_text()
-    await _route(node, upstream, "rl", "/rl")
-    code, body = await _http(
+    await add_route(node, upstream, "rl", "/rl")
+    code, body = await fresh_request(
         "POST",
         f"http://127.0.0.1:{node.admin}/services/rl/plugins",
         {
@@ -110,9 +110,9 @@ def pc_node(tmp_path: Path) -> Any:
 async def test_proxy_cache_purge_reaches_every_worker(pc_node: Node, upstream: Upstream):
     """Each worker caches on its own; DELETE /proxy-cache empties both (one Miss each after)."""
     node = pc_node
-    await _started(node)
-    await _route(node, upstream, "pc", "/pc")
-    code, body = await _http(
+    await wait_started(node)
+    await add_route(node, upstream, "pc", "/pc")
+    code, body = await fresh_request(
         "POST",
         f"http://127.0.0.1:{node.admin}/services/pc/plugins",
         {"name": "proxy-cache", "config.strategy": "memory", "config.content_type": "text/html"},
@@ -135,7 +135,7 @@ async def test_proxy_cache_purge_reaches_every_worker(pc_node: Node, upstream: U
             break
         assert time.monotonic() < deadline, (seen, node.log_text())
         await deferLater(reactor, 0.1, lambda: None)
-    code, body = await _http("DELETE", f"http://127.0.0.1:{node.admin}/proxy-cache")
+    code, body = await fresh_request("DELETE", f"http://127.0.0.1:{node.admin}/proxy-cache")
     assert code == 204, body
     await deferLater(reactor, 0.5, lambda: None)  # the purge travels over the workers' pipes
     # One at a time (concurrent misses would all go upstream): one Miss per worker.
