@@ -112,21 +112,27 @@ def backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+async def fresh_dao(name: str, tmp_path: Any, request: pytest.FixtureRequest, reg: Registry) -> DAO:
+    """A DAO over a clean database of backend ``name``, migrated for ``reg``; its clock
+    (``dao.clock``, a ``Clock``) at START."""
+    backend = await make_backend(name, tmp_path, request)
+    migrator = Migrator(backend, reg)
+    await migrator.reset()
+    await migrator.up()
+    clock = Clock()
+    clock.advance(START)
+    return DAO(backend, clock, registry=reg)
+
+
 @pytest_twisted.async_yield_fixture
 async def store(
     backend_name: str, tmp_path: Any, request: pytest.FixtureRequest
 ) -> AsyncIterator[StoreEnv]:
     """A fresh DAO (clock at START) over a clean database."""
     reg = test_registry()
-    backend = await make_backend(backend_name, tmp_path, request)
-    migrator = Migrator(backend, reg)
-    await migrator.reset()
-    await migrator.up()
-    clock = Clock()
-    clock.advance(START)
-    dao = DAO(backend, clock, registry=reg)
+    dao = await fresh_dao(backend_name, tmp_path, request, reg)
     try:
-        yield StoreEnv(backend_name, dao, clock, reg, backend)
+        yield StoreEnv(backend_name, dao, dao.clock, reg, dao.backend)
     finally:
         await dao.close()
 

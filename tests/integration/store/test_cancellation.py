@@ -10,13 +10,12 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.task import deferLater
 
 from kongtx.schema.entity import Entity
 from kongtx.schema.fields import String
 from kongtx.store.dao import DAO
-from kongtx.store.migrations import Migrator
-from tests.integration.store.conftest import START, make_backend, test_registry
+from tests.integration.store.conftest import fresh_dao, test_registry
 
 
 class Gate:
@@ -46,13 +45,7 @@ async def slow_store(
     reg.register(
         Entity("slow_things", [("name", String(unique=True))], transformations=[gate.transform])
     )
-    backend = await make_backend(request.param, tmp_path, request)
-    migrator = Migrator(backend, reg)
-    await migrator.reset()
-    await migrator.up()
-    clock = Clock()
-    clock.advance(START)
-    dao = DAO(backend, clock, registry=reg)
+    dao = await fresh_dao(request.param, tmp_path, request, reg)
     try:
         yield dao, gate
     finally:
