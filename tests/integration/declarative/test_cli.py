@@ -176,19 +176,26 @@ def test_import_refused_without_a_database(tmp_path: Any) -> None:
     assert done.returncode == 1 and "database=off" in done.stderr
 
 
-def test_node_lifecycle(tmp_path: Any) -> None:
-    """start, health, reload (the declarative file re-read), restart, quit, stop, health."""
-    proxy, admin = free_port(), free_port()
+def _dbless_conf(tmp_path: Any, declarative: str, admin: int) -> tuple[Any, str]:
+    """A DB-less node's configuration file, loading ``kong.yml`` (``declarative``) in
+    ``tmp_path``; returns the declarative file's path and the configuration's."""
     decl = tmp_path / "kong.yml"
-    decl.write_text('_format_version: "3.0"\nservices:\n- {name: first, host: first.test}\n')
+    decl.write_text(declarative)
     settings = {
         "prefix": str(tmp_path / "p"),
         "database": "off",
         "declarative_config": str(decl),
-        "proxy_listen": f"127.0.0.1:{proxy}",
+        "proxy_listen": f"127.0.0.1:{free_port()}",
         "admin_listen": f"127.0.0.1:{admin}",
     }
-    conf = write_conf(tmp_path / "k.conf", settings)
+    return decl, write_conf(tmp_path / "k.conf", settings)
+
+
+def test_node_lifecycle(tmp_path: Any) -> None:
+    """start, health, reload (the declarative file re-read), restart, quit, stop, health."""
+    admin = free_port()
+    first = '_format_version: "3.0"\nservices:\n- {name: first, host: first.test}\n'
+    decl, conf = _dbless_conf(tmp_path, first, admin)
     prefix = ["-c", conf]
     try:
         done = kongtx("start", *prefix)
@@ -218,16 +225,8 @@ def test_node_lifecycle(tmp_path: Any) -> None:
 
 
 def test_start_fails_on_an_invalid_declarative_file(tmp_path: Any) -> None:
-    decl = tmp_path / "kong.yml"
-    decl.write_text('_format_version: "3.0"\nservices:\n- {name: s, port: -1}\n')
-    settings = {
-        "prefix": str(tmp_path / "p"),
-        "database": "off",
-        "declarative_config": str(decl),
-        "proxy_listen": f"127.0.0.1:{free_port()}",
-        "admin_listen": f"127.0.0.1:{free_port()}",
-    }
-    conf = write_conf(tmp_path / "k.conf", settings)
+    invalid = '_format_version: "3.0"\nservices:\n- {name: s, port: -1}\n'
+    _decl, conf = _dbless_conf(tmp_path, invalid, free_port())
     try:
         done = kongtx("start", "-c", conf, "--timeout", "20")
         assert done.returncode == 1
