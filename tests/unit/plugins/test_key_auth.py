@@ -6,15 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.python.failure import Failure
 
-from kongtx.errors import ProxyExit
 from kongtx.http.request_body import parse_body
 from kongtx.plugins.key_auth.handler import KeyAuthHandler as Handler
 from kongtx.plugins.key_auth.schema import CONFIG
-from kongtx.plugins.testing import make_entities
+from kongtx.plugins.testing import make_entities, run_hook
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
@@ -41,20 +38,8 @@ ROWS = {"consumers": [ALICE, GUEST], "keyauth_credentials": [CRED]}
 
 
 def run(ctx: Any, config: dict[str, Any], handler: Handler | None = None) -> Any:
-    """Run access; returns None on success, the ProxyExit on an answer."""
-    handler = handler or Handler()
-    try:
-        result = handler.access(ctx, config)
-    except ProxyExit as exc:
-        return exc
-    if isinstance(result, Deferred):
-        out: list[Any] = []
-        result.addBoth(out.append)
-        assert out, "access should not wait on an already buffered body"
-        if isinstance(out[0], Failure):
-            out[0].trap(ProxyExit)
-            return out[0].value
-    return None
+    """Run access now (it must not wait: the body is buffered); None, or the ProxyExit."""
+    return run_hook(handler or Handler(), "access", ctx, config)
 
 
 def test_key_in_header_authenticates() -> None:

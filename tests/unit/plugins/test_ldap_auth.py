@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
-from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
 from kongtx.plugins.ldap_auth.cache import MISS, BindCache
@@ -17,6 +16,7 @@ from kongtx.plugins.ldap_auth.client import LdapUnavailable, escape_dn_value
 from kongtx.plugins.ldap_auth.handler import LdapAuthHandler as Handler
 from kongtx.plugins.ldap_auth.handler import LdapConfig, parse_credentials
 from kongtx.plugins.ldap_auth.schema import CONFIG
+from kongtx.plugins.testing import run_hook
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx
 
@@ -139,17 +139,8 @@ def handler_with(binder: FakeBinder, clock: Clock) -> Handler:
 
 
 def run(h: Handler, ctx: Any, config: dict[str, Any]) -> Any:
-    try:
-        result = h.access(ctx, config)
-    except ProxyExit as exc:
-        return exc
-    if isinstance(result, Deferred):
-        out: list[Any] = []
-        result.addBoth(out.append)
-        if isinstance(out[0], Failure):
-            out[0].trap(ProxyExit)
-            return out[0].value
-    return None
+    """Run access now: None, or the ProxyExit."""
+    return run_hook(h, "access", ctx, config)
 
 
 DN = "uid=ann,ou=people,dc=example,dc=com"
