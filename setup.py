@@ -18,16 +18,23 @@ setup(
     packages=find_packages(include=["kongtx", "kongtx.*"]) + ["twisted.plugins"],
     package_data={"twisted.plugins": ["kongtx_plugin.py"]},
     data_files=[("share/kongtx", ["etc/kongtx.conf"])],
-    python_requires=">=3.11",
+    # CPython 3.11+ and PyPy 3.9+ (docs/pypy.md); run-time code stays 3.9-compatible.
+    python_requires=">=3.9",
     install_requires=[
         "twisted>=24.3",
         "treq",
         "pyOpenSSL",
         "service-identity",
         "txpostgres",
-        "psycopg2-binary",
+        # PostgreSQL driver: psycopg2 on CPython; psycopg2cffi (same API, registered as
+        # ``psycopg2`` by kongtx.store.pgdriver) on PyPy, which psycopg2-binary has no build for.
+        "psycopg2-binary; platform_python_implementation != 'PyPy'",
+        "psycopg2cffi; platform_python_implementation == 'PyPy'",
         "klein",
         "bcrypt",
+        # The last releases with PyPy 3.9 wheels (later ones build Rust from source).
+        "bcrypt<4.2.1; platform_python_implementation == 'PyPy'",
+        "cryptography<44; platform_python_implementation == 'PyPy'",
         "httptools",
         "PyYAML",
         "PyJWT",
@@ -35,13 +42,17 @@ setup(
         "txredisapi",
         "ldaptor",
         "prometheus-client",
-        "google-re2",
+        "google-re2; platform_python_implementation != 'PyPy'",
+        # No PyPy wheel: built from source against Debian's libre2 (docs/pypy.md).
+        "google-re2==1.0; platform_python_implementation == 'PyPy'",
     ],
     extras_require={"test": ["pytest", "pytest-twisted", "oauthlib"]},
     entry_points={"console_scripts": ["kongtx = kongtx.cli:main"]},
     classifiers=[
         "Framework :: Twisted",
         "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: Implementation :: CPython",
+        "Programming Language :: Python :: Implementation :: PyPy",
         "Topic :: Internet :: Proxy Servers",
     ],
 )

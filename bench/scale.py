@@ -337,7 +337,7 @@ def part_writes(opts: argparse.Namespace) -> None:
 
 def bulk_credentials(pg: dict[str, str], count: int) -> None:
     """``count`` consumers with one key-auth key each (``key-<i>``), by COPY."""
-    import psycopg2
+    from kongtx.store.pgdriver import psycopg2
 
     conn = psycopg2.connect(
         host=pg["pg_host"], port=int(pg["pg_port"]), user=pg["pg_user"], dbname=pg["pg_database"]

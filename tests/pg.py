@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg2
-import psycopg2.extensions
 import pytest
+
+from kongtx.store.pgdriver import psycopg2
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -29,7 +29,7 @@ from kongtx.router import Router
 from kongtx.store.events import DELETE
 
 Row = dict[str, Any]
-ChainKey = tuple[str | None, str | None]
+ChainKey = tuple["str | None", "str | None"]
 
 #: What a snapshot is built from. Consumers and credentials are not routing
 #: state: plugins look them up through the entity cache (:mod:`kongtx.cache`).

@@ -15,8 +15,6 @@ import ssl
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import psycopg2
-import psycopg2.extensions
 from twisted.internet import error as net_error
 from twisted.internet.defer import CancelledError, Deferred, DeferredSemaphore
 from twisted.internet.task import Cooperator
@@ -25,6 +23,7 @@ from twisted.python.failure import Failure
 from txpostgres import txpostgres
 
 from kongtx.errors import DatabaseError, DatabaseUnavailable
+from kongtx.store.pgdriver import psycopg2
 
 _log = Logger()
 
@@ -109,7 +108,7 @@ def trusted_bundle(settings: PgSettings) -> str:
 
 def is_unavailable(exc: BaseException) -> bool:
     """True if ``exc`` means the database (or the connection to it) is gone."""
-    if isinstance(exc, psycopg2.errors.QueryCanceled):
+    if isinstance(exc, psycopg2.extensions.QueryCanceledError):
         return True
     return isinstance(exc, _UNAVAILABLE)
 

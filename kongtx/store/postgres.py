@@ -13,11 +13,11 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import psycopg2
 from twisted.logger import Logger
 
 from kongtx.errors import DatabaseError, KongtxError
 from kongtx.store.events import ChangeEvent, event_to_wire
+from kongtx.store.pgdriver import psycopg2
 from kongtx.store.pgpool import (
     PgConnection,
     PgPool,
