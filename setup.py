@@ -46,7 +46,7 @@ setup(
         # No PyPy wheel: built from source against Debian's libre2 (docs/pypy.md).
         "google-re2==1.0; platform_python_implementation == 'PyPy'",
     ],
-    extras_require={"test": ["pytest", "pytest-twisted", "oauthlib"]},
+    extras_require={"test": ["pytest", "pytest-twisted", "oauthlib", "hypothesis"]},
     entry_points={"console_scripts": ["kongtx = kongtx.cli:main"]},
     classifiers=[
         "Framework :: Twisted",

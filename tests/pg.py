@@ -72,17 +72,24 @@ class PgDatabase:
         return " ".join(parts)
 
 
+def _with_timeout(dsn: str, seconds: int) -> str:
+    """``dsn`` with a connect timeout (in the DSN itself: psycopg2cffi takes no keywords next to one)."""
+    if "://" in dsn:
+        return dsn + ("&" if "?" in dsn else "?") + f"connect_timeout={seconds}"
+    return f"{dsn} connect_timeout={seconds}"
+
+
 def server_available() -> bool:
     """Return True if the test server accepts connections."""
     try:
-        psycopg2.connect(admin_dsn(), connect_timeout=3).close()
+        psycopg2.connect(_with_timeout(admin_dsn(), 3)).close()
     except psycopg2.OperationalError:
         return False
     return True
 
 
 def _admin_connection() -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(admin_dsn(), connect_timeout=5)
+    conn = psycopg2.connect(_with_timeout(admin_dsn(), 5))
     conn.autocommit = True  # CREATE/DROP DATABASE refuse to run in a transaction
     return conn
 

@@ -193,6 +193,29 @@ def _decode_multipart(content_type: bytes, body: bytes, max_args: int) -> list[t
     return MultipartBody(boundary.encode("latin-1"), body).pairs
 
 
+#: Deepest JSON nesting accepted (lua-cjson's ``decode_max_depth``). CPython's decoder
+#: stops near there by recursion; PyPy's goes much deeper, so it is checked here.
+MAX_JSON_DEPTH = 1000
+
+
+def _too_deep(body: bytes, data: Any) -> bool:
+    """Whether the decoded ``data`` nests deeper than :data:`MAX_JSON_DEPTH`."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False  # not enough brackets to nest that deep (the usual case: no walk)
+    level = [data]
+    for _ in range(MAX_JSON_DEPTH):
+        inner: list[Any] = []
+        for value in level:
+            if isinstance(value, dict):
+                inner.extend(v for v in value.values() if isinstance(v, (dict, list)))
+            else:
+                inner.extend(v for v in value if isinstance(v, (dict, list)))
+        if not inner:
+            return False
+        level = inner
+    return True
+
+
 def decode_body(
     content_types: list[bytes] | None, body: bytes, max_args: int = DEFAULT_MAX_ARGS
 ) -> DecodedBody:
@@ -217,7 +240,7 @@ def decode_body(
         except (ValueError, UnicodeDecodeError, RecursionError):
             # RecursionError: nested deeper than the decoder goes (cjson has a depth limit too).
             raise AdminError(400, {"message": "Cannot parse JSON body"}) from None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or _too_deep(body, data):
             raise AdminError(400, {"message": "Cannot parse JSON body"})
         return DecodedBody(data, form=False)
     if media == "application/x-www-form-urlencoded":

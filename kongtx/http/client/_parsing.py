@@ -1,22 +1,22 @@
-"""The upstream client's response parser, chosen and built in one place: httptools (llhttp).
+"""The upstream client's response parser, built in one place: the one :mod:`kongtx.http.parser`
+picks (httptools' llhttp on CPython, the pure-Python parser, as strict, on PyPy).
 
 The connection (:class:`~kongtx.http.client.UpstreamConnection`) is the
 parser's callbacks object (``on_message_begin``, ``on_status``, ``on_header``,
-``on_headers_complete``, ``on_body``, ``on_message_complete``). Another parser
-with the same interface (:class:`ResponseParser`, raising :data:`ParserError`,
-:data:`ParserCallbackError` and :data:`ParserUpgrade` as httptools does) is
-swapped in by changing :func:`new_response_parser` and the three names below.
+``on_headers_complete``, ``on_body``, ``on_message_complete``). Both parsers have
+httptools' interface (:class:`ResponseParser`) and raise the same classes
+(:data:`ParserError`, :data:`ParserCallbackError`, :data:`ParserUpgrade`).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from httptools import (
+from kongtx.http import parser as http_parser
+from kongtx.http.parser import (
     HttpParserCallbackError,
     HttpParserError,
     HttpParserUpgrade,
-    HttpResponseParser,
 )
 
 #: The response stream is not HTTP/1.x (llhttp refused it).
@@ -57,5 +57,5 @@ class ResponseParser(Protocol):
 
 def new_response_parser(callbacks: object) -> ResponseParser:
     """Build a parser for one response stream, calling back into ``callbacks``."""
-    parser: ResponseParser = HttpResponseParser(callbacks)
+    parser: ResponseParser = http_parser.new_response_parser(callbacks)
     return parser

@@ -1,23 +1,22 @@
-"""The server's request parser, chosen and built in one place: httptools (llhttp, strict).
+"""The server's request parser, built in one place: the one :mod:`kongtx.http.parser` picks
+(httptools' llhttp on CPython, the pure-Python parser, as strict, on PyPy).
 
 The connection (:class:`~kongtx.http.server.HTTPServerProtocol`) is the parser's
 callbacks object: llhttp calls its ``on_message_begin``, ``on_url``,
 ``on_header``, ``on_headers_complete``, ``on_body`` and ``on_message_complete``.
-Another parser with the same interface (:class:`RequestParser`, raising
-:data:`ParserError`, :data:`ParserCallbackError` and :data:`ParserUpgrade` as
-httptools does) is swapped in by changing :func:`new_request_parser` and the
-three names below.
+Both parsers have httptools' interface (:class:`RequestParser`) and raise the
+same classes (:data:`ParserError`, :data:`ParserCallbackError`, :data:`ParserUpgrade`).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from httptools import (
+from kongtx.http import parser as http_parser
+from kongtx.http.parser import (
     HttpParserCallbackError,
     HttpParserError,
     HttpParserUpgrade,
-    HttpRequestParser,
 )
 
 #: The request stream is not HTTP/1.x (llhttp refused it).
@@ -56,5 +55,5 @@ class RequestParser(Protocol):
 
 def new_request_parser(callbacks: object) -> RequestParser:
     """Build the parser for one connection, calling back into ``callbacks``."""
-    parser: RequestParser = HttpRequestParser(callbacks)
+    parser: RequestParser = http_parser.new_request_parser(callbacks)
     return parser

@@ -22,7 +22,11 @@ from kongtx.http.client import (
 )
 from kongtx.http.headers import Headers
 from kongtx.http.splice import splice
+from tests.support.runtime import rss_figure
 from tests.support.upstream import TestTLS, start_upstream
+
+#: Every test here runs with both parsers (httptools and the pure-Python one).
+pytestmark = pytest.mark.usefixtures("http_parser")
 
 
 def _reactor() -> Any:
@@ -525,6 +529,7 @@ GIB = 1 << 30
 RSS_BUDGET = 64 << 20
 
 
+@rss_figure
 @pytest_twisted.ensureDeferred
 async def test_one_gib_download_in_bounded_memory(pool, upstream):
     """1 GiB streams from the upstream through the client without memory growth."""
@@ -539,6 +544,7 @@ async def test_one_gib_download_in_bounded_memory(pool, upstream):
     assert max(counter.peak_rss, _rss()) - before < RSS_BUDGET
 
 
+@rss_figure
 @pytest_twisted.ensureDeferred
 async def test_one_gib_upload_in_bounded_memory(pool, upstream):
     """1 GiB streams to the upstream (chunked) without memory growth, paced by the socket."""

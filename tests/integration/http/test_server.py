@@ -20,6 +20,10 @@ from kongtx.http.body import read_body
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.server import HTTPServerFactory
+from tests.support.runtime import rss_figure
+
+#: Every test here runs with both parsers (httptools and the pure-Python one).
+pytestmark = pytest.mark.usefixtures("http_parser")
 
 TIMEOUT = 30
 
@@ -255,6 +259,7 @@ async def test_pipelining_raw_socket(harness_factory: Callable[..., ServerHarnes
     assert finished_before_second == [True, True]
 
 
+@rss_figure
 @pytest_twisted.ensureDeferred
 async def test_large_upload_bounded_memory(harness_factory: Callable[..., ServerHarness]) -> None:
     """A 200 MiB upload streams to a slow-starting consumer without growing memory."""

@@ -13,6 +13,7 @@ from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
 from tests.integration.harness import gateway_and_upstream
+from tests.support.runtime import rss_figure
 from tests.support.upstream import start_upstream
 
 GIB = 1 << 30
@@ -105,6 +106,7 @@ async def _connect(port: int) -> _Counting:
     return proto
 
 
+@rss_figure
 @pytest_twisted.ensureDeferred
 async def test_one_gib_download_streams_with_bounded_memory(env):
     """A 1 GiB response passes through while the process RSS stays bounded."""
@@ -119,6 +121,7 @@ async def test_one_gib_download_streams_with_bounded_memory(env):
     assert proto.peak_rss - before < 64, (before, proto.peak_rss)
 
 
+@rss_figure
 @pytest_twisted.ensureDeferred
 async def test_one_gib_upload_streams_with_bounded_memory(env):
     """A 1 GiB upload (request_buffering off) passes through with bounded RSS."""

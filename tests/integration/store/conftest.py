@@ -146,7 +146,7 @@ def make_cert(cn: str = "example.com") -> tuple[str, str]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

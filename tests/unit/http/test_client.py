@@ -27,6 +27,9 @@ from kongtx.http.client import (
 )
 from kongtx.http.headers import Headers
 
+#: Every test here runs with both parsers (httptools and the pure-Python one).
+pytestmark = pytest.mark.usefixtures("http_parser")
+
 ADDRESS = UpstreamAddress("10.0.0.1", 8080)
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httptools
+import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
@@ -14,6 +15,9 @@ from twisted.python.failure import Failure
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.server import WAIT_BUFFER, HTTPServerFactory, HTTPServerProtocol
+
+#: Every test here runs with both parsers (httptools and the pure-Python one).
+pytestmark = pytest.mark.usefixtures("http_parser")
 
 
 class Resp:

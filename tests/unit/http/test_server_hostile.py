@@ -4,65 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.http.hostile_corpus import BAD_REQUESTS, H
 from tests.unit.http.test_server import GET, Recorder, answer, connect, parse_responses
 
-H = b"Host: a\r\n"
-
-BAD_REQUESTS = {
-    "cl_and_te": b"POST / HTTP/1.1\r\n"
-    + H
-    + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    "te_and_cl": b"POST / HTTP/1.1\r\n"
-    + H
-    + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
-    "duplicate_cl": b"POST / HTTP/1.1\r\n"
-    + H
-    + b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
-    "cl_list": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5, 5\r\n\r\nhello",
-    "invalid_cl": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5x\r\n\r\nhello",
-    "negative_cl": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\n",
-    "invalid_chunk_size": b"POST / HTTP/1.1\r\n"
-    + H
-    + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
-    "chunk_missing_crlf": b"POST / HTTP/1.1\r\n"
-    + H
-    + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
-    "chunk_size_space": b"POST / HTTP/1.1\r\n"
-    + H
-    + b"Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
-    "bare_lf": b"GET / HTTP/1.1\nHost: a\n\n",
-    "bare_lf_in_header": b"GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n",
-    "bare_cr": b"GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n",
-    "obs_fold": b"GET / HTTP/1.1\r\n" + H + b"X: y\r\n  z\r\n\r\n",
-    "header_name_space": b"GET / HTTP/1.1\r\n" + H + b"X y: z\r\n\r\n",
-    "header_space_before_colon": b"GET / HTTP/1.1\r\n" + H + b"X : z\r\n\r\n",
-    "header_name_separator": b"GET / HTTP/1.1\r\n" + H + b"X(y: z\r\n\r\n",
-    "header_value_nul": b"GET / HTTP/1.1\r\n" + H + b"X: a\x00b\r\n\r\n",
-    "te_gzip": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\nabc",
-    "te_gzip_chunked": b"POST / HTTP/1.1\r\n"
-    + H
-    + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
-    "te_duplicate": b"POST / HTTP/1.1\r\n"
-    + H
-    + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    "te_http10": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    "h2_preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-    "tls_client_hello": b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
-    "garbage": b"\x00\x01\x02garbage\r\n\r\n",
-    "lowercase_method": b"get / HTTP/1.1\r\n" + H + b"\r\n",
-    "http09": b"GET /\r\n\r\n",
-    "http09_line_only": b"GET /\r\n",
-    "http09_line_only_lf": b"GET /index.html\n",
-    "bad_version": b"GET / HTTP/1.9\r\n" + H + b"\r\n",
-    "space_in_target": b"GET /a b HTTP/1.1\r\n" + H + b"\r\n",
-    "control_in_target": b"GET /a\x01b HTTP/1.1\r\n" + H + b"\r\n",
-    "missing_host_11": b"GET / HTTP/1.1\r\n\r\n",
-    "duplicate_host": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
-    "upgrade_with_body": (
-        b"POST / HTTP/1.1\r\n" + H + b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
-        b"Content-Length: 3\r\n\r\nabc"
-    ),
-}
+#: Every test here runs with both parsers (httptools and the pure-Python one).
+pytestmark = pytest.mark.usefixtures("http_parser")
 
 
 def assert_rejected(transport, rec, status: int, body: bytes | None = None) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from cryptography.x509.oid import NameOID
 
 from kongtx.schema.registry import new_registry
 
-NOW = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+NOW = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 def make_pair(
