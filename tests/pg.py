@@ -20,6 +20,8 @@ setup/teardown, never on the reactor thread while it serves requests.
 from __future__ import annotations
 
 import os
+import shlex
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -99,7 +101,7 @@ def create_database(prefix: str = "kongtx_test") -> PgDatabase:
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     conn = _admin_connection()
     try:
-        params = conn.get_dsn_parameters()
+        params = _connection_parameters(conn)
         with conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -129,13 +131,36 @@ def drop_database(db: PgDatabase | str) -> None:
         conn.close()
 
 
+def _dsn_fields(dsn: str) -> dict[str, str]:
+    """The fields of a libpq DSN (URI or ``key=value``), for drivers without ``parse_dsn``
+    (psycopg2cffi on PyPy)."""
+    parse_dsn = getattr(psycopg2.extensions, "parse_dsn", None)
+    if parse_dsn is not None:
+        try:
+            return dict(parse_dsn(dsn))
+        except psycopg2.ProgrammingError:
+            return {}
+    if "://" in dsn:
+        url = urllib.parse.urlsplit(dsn)
+        fields = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        named = {"host": url.hostname, "port": url.port, "user": url.username}
+        fields.update({k: str(v) for k, v in named.items() if v})
+        if url.password:
+            fields["password"] = urllib.parse.unquote(url.password)
+        if url.path.strip("/"):
+            fields["dbname"] = url.path.strip("/")
+        return fields
+    return dict(part.split("=", 1) for part in shlex.split(dsn) if "=" in part)
+
+
+def _connection_parameters(conn: Any) -> dict[str, str]:
+    """host, port and user of an open connection."""
+    get = getattr(conn, "get_dsn_parameters", None)
+    return get() if get is not None else _dsn_fields(admin_dsn())
+
+
 def _password_from_dsn() -> str | None:
-    dsn = admin_dsn()
-    try:
-        parsed = psycopg2.extensions.parse_dsn(dsn)
-    except psycopg2.ProgrammingError:
-        return None
-    return parsed.get("password") or os.environ.get("PGPASSWORD")
+    return _dsn_fields(admin_dsn()).get("password") or os.environ.get("PGPASSWORD")
 
 
 def pg_database_fixture(

@@ -113,6 +113,16 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, _UNAVAILABLE)
 
 
+def _gone(raw: Any) -> bool:
+    """Whether a driver connection is closed or has lost its socket."""
+    if raw is None or raw.closed:
+        return True
+    try:
+        return bool(raw.fileno() < 0)
+    except psycopg2.Error:
+        return True
+
+
 class PgConnection(txpostgres.Connection):
     """A txpostgres connection that reports its loss to a callback."""
 
@@ -124,6 +134,15 @@ class PgConnection(txpostgres.Connection):
             cb, self.on_lost = self.on_lost, None
             cb(self)
 
+    def cursorFinished(self, cursor: Any) -> None:
+        if _gone(self._connection):
+            # The socket is gone but the driver has not marked the connection closed
+            # (psycopg2cffi leaves ``closed`` at 0 where psycopg2 sets 2): do not watch
+            # fd -1 (txpostgres only checks ``closed``).
+            self._cursors.remove(cursor)
+            return
+        super().cursorFinished(cursor)
+
     def doRead(self) -> Any:
         return _quietly(super().doRead)
 
@@ -133,8 +152,7 @@ class PgConnection(txpostgres.Connection):
     @property
     def alive(self) -> bool:
         """True while the underlying psycopg2 connection is open."""
-        raw = self._connection
-        return raw is not None and not raw.closed
+        return not _gone(self._connection)
 
 
 class PgPool:
