@@ -153,10 +153,12 @@ class _Parser:
         """
         if self._state == _DEAD:
             raise HttpParserError(self._error or "the parser is closed")
+        if type(data) is not bytes:
+            data = bytes(data)
         base = 0
         if self._buf:
             base = len(self._buf)
-            data = self._buf + bytes(data)
+            data = self._buf + data
             self._buf = b""
         try:
             upgrade_at = self._run(data)
@@ -191,9 +193,7 @@ class _Parser:
                 self._body(data[pos:end])
                 pos = end
                 if state == _BODY:
-                    upgrade_at = self._message_complete(pos)
-                    if upgrade_at >= 0:
-                        return upgrade_at
+                    self._complete()
                 else:
                     self._state = _CHUNK_END
                 continue
@@ -220,8 +220,6 @@ class _Parser:
                 self._checked = 0
                 if self._on_message_begin is not None:
                     self._on_message_begin()
-                if self._state != _START_LINE:
-                    return -1  # pragma: no cover - a callback cannot change the state
             end = data.find(b"\r\n", pos)
             if end < 0:
                 self._partial(data, pos)
@@ -231,11 +229,11 @@ class _Parser:
                 if end == pos:
                     pos = end + 2
                     if state == _TRAILERS:
-                        upgrade_at = self._message_complete(pos)
+                        self._complete()
                     else:
                         upgrade_at = self._headers_complete(pos)
-                    if upgrade_at >= 0:
-                        return upgrade_at
+                        if upgrade_at >= 0:
+                            return upgrade_at
                     continue
                 self._header_line(data, pos, end)
             elif state == _START_LINE:
@@ -259,6 +257,8 @@ class _Parser:
         else:
             # Only the new bytes: no line break may be in them but a CR at the very end.
             new = data[pos + self._checked :]
+            if not new:
+                return
             if b"\n" in new or b"\r" in new[:-1] or data[pos + self._checked - 1] == 13:
                 raise _Fail("Missing expected LF after CR")
             self._long_line(data, pos)
@@ -401,7 +401,8 @@ class _Parser:
                 return pos
             raise _Fail("Pause on CONNECT/Upgrade")
         if self._no_body():
-            return self._message_complete(pos)
+            self._complete()
+            return -1
         if flags & _CHUNKED:
             self._state = _CHUNK_SIZE
         elif flags & _TRANSFER_ENCODING:
@@ -410,16 +411,13 @@ class _Parser:
             self._state = _UNTIL_EOF
         elif flags & _CONTENT_LENGTH:
             if not self._left:
-                return self._message_complete(pos)
+                self._complete()
+                return -1
             self._state = _BODY
         elif self._is_request:
-            return self._message_complete(pos)
+            self._complete()
         else:
             self._state = _UNTIL_EOF
-        return -1
-
-    def _message_complete(self, pos: int) -> int:
-        self._complete()
         return -1
 
     def _complete(self) -> None:

@@ -129,3 +129,31 @@ def test_partial_lines_are_refused_early() -> None:
     for prefix in (b"GET /a\x01", b"get", b"GET / HTTP/1.1\r\nX y", b"GET / HTTP/1.2"):
         for cls in REQUEST_PARSERS.values():
             assert parse(cls, prefix)[0] == REJECTED, (cls, prefix)
+
+
+def test_long_lines_fed_in_pieces() -> None:
+    """Lines longer than the pure parser's full-check window (2 KiB) still parse the same,
+    a long target is handed over while it grows, and a bare CR deep in a long header
+    value is refused before the line ends."""
+    target = b"/" + b"a" * 5000
+    head = b"GET " + target + b" HTTP/1.1\r\nHost: a\r\nX: " + b"v" * 5000 + b"\r\n\r\n"
+    pieces = list(range(100, len(head), 700))
+    for cls in REQUEST_PARSERS.values():
+        outcome, events, _ = parse(cls, head, pieces)
+        assert outcome == "ok" and events[1] == ("url", target)
+        assert ("header", b"X", b"v" * 5000) in events
+        unfinished = b"GET / HTTP/1.1\r\nX: " + b"v" * 3000
+        assert parse(cls, unfinished + b"\rv", [1000, 2500, len(unfinished)])[0] == REJECTED
+
+    class Targets:
+        def __init__(self) -> None:
+            self.parts: list[bytes] = []
+
+        def on_url(self, url: bytes) -> None:
+            self.parts.append(url)
+
+    callbacks = Targets()
+    parser = _pure.HttpRequestParser(callbacks)
+    for start in range(0, 4 + len(target), 1000):
+        parser.feed_data((b"GET " + target)[start : start + 1000])
+    assert b"".join(callbacks.parts) == target and len(callbacks.parts) > 1
