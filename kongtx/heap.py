@@ -17,8 +17,15 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["collection_paused"]
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+
+_log = Logger()
+
+__all__ = ["collection_paused", "release_in_thread"]
 
 _depth = 0
 _was_enabled = False
@@ -41,3 +48,19 @@ def collection_paused() -> Iterator[None]:
             if gc.get_freeze_count() > 0:
                 gc.freeze()
             gc.enable()
+
+
+def release_in_thread(reactor: Any, holder: list[Any]) -> Deferred[None]:
+    """Drop the objects in ``holder`` (its only references) in the reactor's thread pool.
+
+    Freeing a replaced configuration (100,000 consumer rows, a 10,000-route router) one
+    object at a time takes 50-90 ms; in a thread the reactor keeps its turn every GIL
+    switch interval instead. The caller must keep no other reference.
+    """
+    get_pool = getattr(reactor, "getThreadPool", None)
+    if get_pool is None:  # a reactor without threads (tests): free them here
+        holder.clear()
+        return succeed(None)
+    d: Deferred[None] = deferToThreadPool(reactor, get_pool(), holder.clear)
+    d.addErrback(lambda f: _log.failure("releasing a replaced configuration failed", f))
+    return d

@@ -25,6 +25,7 @@ from kongtx.admin.routes import cache as cache_routes
 from kongtx.bus import NodeBus
 from kongtx.cache import Entities, open_entities
 from kongtx.config import DEFAULT_BACKLOG
+from kongtx.heap import release_in_thread
 from kongtx.http.client import UpstreamPool
 from kongtx.http.connstats import ConnectionStats, StatsBoard
 from kongtx.logsinks.node_logs import NodeLogs
@@ -165,7 +166,11 @@ class GatewayNode(MultiService):
         if warmup:
             await self.entities.warmup(self.dao, warmup)
         self.snapshots = SnapshotManager(
-            self.dao, self.build_snapshot, self.reactor, entities=ROUTING_ENTITIES
+            self.dao,
+            self.build_snapshot,
+            self.reactor,
+            entities=ROUTING_ENTITIES,
+            retire=partial(release_in_thread, self.reactor),
         )
         self.snapshots.add_swap_listener(self._swapped)
         self.snapshots.add_update_listener(self._updated)

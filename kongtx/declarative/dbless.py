@@ -26,7 +26,7 @@ from kongtx.declarative._parse import Parsed, parse_document, parse_text
 from kongtx.declarative._text import json_chunks
 from kongtx.declarative.load import memory_tables, storable_rows, transformed
 from kongtx.errors import ConfigError
-from kongtx.heap import collection_paused
+from kongtx.heap import collection_paused, release_in_thread
 from kongtx.store.events import FULL_RELOAD, ChangeEvent
 
 __all__ = ["EMPTY_HASH", "DeclarativeState", "persisted_path"]
@@ -113,7 +113,7 @@ class DeclarativeState:
         if self._persist:
             await self._in_thread(lambda: self._write(parsed))
         target = self._target_version()
-        await self.dao.backend.replace_tables(tables)
+        release_in_thread(self.reactor, await self.dao.backend.replace_tables(tables))
         self.hash = parsed.hash
         self.dao.fire(FULL_RELOAD)
         await self._settled(target)

@@ -63,7 +63,7 @@ def make_backend(config: StoreSettings, reactor: Any, node_id: str | None = None
     if database == "off" or database == "memory":
         from kongtx.store.memory import MemoryBackend
 
-        return MemoryBackend()
+        return MemoryBackend(reactor)
     if database == "sqlite":
         from kongtx.store.sqlite import SqliteBackend
 

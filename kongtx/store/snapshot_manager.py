@@ -50,6 +50,8 @@ class SnapshotManager(Generic[S]):
         others (consumers, credentials) do not touch it.
     :param clock: used to retry a failed rebuild after ``retry_delay`` seconds
         (doubling up to ``max_retry_delay``).
+    :param retire: ``retire([previous_snapshot])`` after a full build replaced it: the
+        list holds the manager's last reference (free it elsewhere, e.g. in a thread).
     """
 
     def __init__(
@@ -61,8 +63,10 @@ class SnapshotManager(Generic[S]):
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
         entities: Iterable[str] | None = None,
+        retire: Callable[[list[Any]], object] | None = None,
     ) -> None:
         self._dao = dao
+        self._retire = retire
         self._entities = frozenset(entities) if entities is not None else None
         self._build = build
         self._clock = clock
@@ -261,8 +265,15 @@ class SnapshotManager(Generic[S]):
                 _log.failure("replaying {event!r} failed; rebuilding", event=event)
                 self._pending = True
                 break
+        retired = [self.current]
         self.current = snapshot
         self.version += 1
+        if self._retire is not None and retired[0] is not None:
+            try:
+                self._retire(retired)
+            except Exception:  # noqa: BLE001 - freeing elsewhere is an optimisation only
+                _log.failure("retiring the previous snapshot failed")
+        del retired
         activate = getattr(snapshot, "activate", None)
         if activate is not None:
             activate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,39 @@ def test_collection_stays_off_if_it_was_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_release_in_thread_frees_in_the_thread_pool() -> None:
+    """The holder is emptied by a pool thread (the last reference goes there); a reactor
+    without threads empties it at once."""
+    import threading
+
+    from twisted.internet.testing import MemoryReactorClock
+
+    from kongtx.heap import release_in_thread
+
+    freed_in: list[str] = []
+
+    class Big:
+        def __del__(self) -> None:
+            freed_in.append(threading.current_thread().name)
+
+    class Pool:
+        def callInThreadWithCallback(self, on_result: Any, fn: Any) -> None:  # noqa: N802
+            worker = threading.Thread(target=lambda: on_result(True, fn()), name="pool-worker")
+            worker.start()
+            worker.join()
+
+    class ThreadedReactor:
+        def getThreadPool(self) -> Pool:  # noqa: N802
+            return Pool()
+
+        def callFromThread(self, fn: Any, *args: Any) -> None:  # noqa: N802
+            fn(*args)
+
+    holder: list[Any] = [Big()]
+    release_in_thread(ThreadedReactor(), holder)
+    assert holder == [] and freed_in == ["pool-worker"]
+    holder = [Big()]
+    release_in_thread(MemoryReactorClock(), holder)
+    assert holder == [] and freed_in == ["pool-worker", threading.current_thread().name]
