@@ -60,3 +60,37 @@ async def test_gateway_resource_mounted_in_an_application_site(tmp_path):
         await port.stopListening()
         await gw.stop()
         await upstream.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_plugins_start_on_the_node_and_stop_with_it(tmp_path, frontend, monkeypatch):
+    """build_gateway starts every plugin once with init_worker(node), its store open and not
+    serving yet, whichever front-end serves; exit_worker runs once when the node stops."""
+    from kongtx.logsinks.plugin import LogPluginHandler
+    from kongtx.plugins.prometheus.handler import PrometheusHandler
+    from kongtx.ratelimit.plugin import CountingPlugin
+    from tests.integration.harness import start_gateway
+
+    seen: list[tuple[str, object, bool, bool]] = []
+    stopped: list[str] = []
+    for cls in (PrometheusHandler, LogPluginHandler, CountingPlugin):
+
+        def init_worker(self, node, _original=cls.init_worker):
+            seen.append((self.name, node, node.dao is not None, node.ready.called))
+            _original(self, node)
+
+        def exit_worker(self, _original=cls.exit_worker):
+            stopped.append(self.name)
+            return _original(self)
+
+        monkeypatch.setattr(cls, "init_worker", init_worker)
+        monkeypatch.setattr(cls, "exit_worker", exit_worker)
+    gw = await start_gateway(tmp_path, frontend, plugins="prometheus,tcp-log,rate-limiting")
+    try:
+        names = sorted(name for name, *_ in seen)
+        assert names == ["prometheus", "rate-limiting", "tcp-log"]
+        assert all(node is gw.node and opened and not serving for _, node, opened, serving in seen)
+        assert stopped == []
+    finally:
+        await gw.stop()
+    assert sorted(stopped) == names
