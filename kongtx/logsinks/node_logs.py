@@ -136,7 +136,7 @@ class NodeLogs:
             self._observing = True
 
     def _observe(self, event: dict[str, Any]) -> None:
-        level = _TWISTED_LEVELS.get(event.get("log_level"), "info")  # type: ignore[arg-type]
+        level = _TWISTED_LEVELS.get(event.get("log_level"), "info")
         if LEVELS.index(level) < self._min_level:
             return
         namespace = event.get("log_namespace") or ""

@@ -202,7 +202,7 @@ class _CountedChannel(GuardedChannel):
     _conn_state = CLOSED
 
     def _stats(self) -> ConnectionStats:
-        return self.site.stats  # type: ignore[no-any-return]
+        return self.site.stats
 
     def connectionMade(self) -> None:
         super().connectionMade()

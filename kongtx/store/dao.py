@@ -442,7 +442,7 @@ class DAO:
         an exception from ``fn`` rolls every write back. Change events fire
         after the commit.
         """
-        return await self._run(lambda tx: fn(TxWrites(self, tx)))  # type: ignore[no-any-return]
+        return await self._run(lambda tx: fn(TxWrites(self, tx)))
 
     async def select(self, entity: Any, id: str) -> Row | None:
         """Return row ``id`` or None."""

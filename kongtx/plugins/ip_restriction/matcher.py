@@ -44,7 +44,7 @@ class IPMatcher:
 
     def matches(self, address: Address) -> bool:
         """Whether ``address`` falls in one of the ranges."""
-        mapped = address.ipv4_mapped if address.version == 6 else None  # type: ignore[union-attr]
+        mapped = address.ipv4_mapped if address.version == 6 else None
         if mapped is not None and self._contains(mapped):
             return True
         return self._contains(address)

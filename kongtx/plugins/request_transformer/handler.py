@@ -30,7 +30,7 @@ _EMPTY: dict[str, Any] = {}
 _BODYLESS = frozenset(("GET", "HEAD", "TRACE"))
 
 
-class HeaderTable(dict):  # type: ignore[type-arg]
+class HeaderTable(dict):
     """``ngx.req.get_headers()``: lower-case names; lookups ignore case and read ``_`` as ``-``."""
 
     def get(self, key: Any, default: Any = None) -> Any:

@@ -53,7 +53,7 @@ def prefix_of(conf: Mapping[str, Any], hostname: str) -> str:
     prefix = conf.get("prefix") or "kong"
     if conf.get("hostname_in_prefix") and not conf.get("tag_style"):
         prefix += ".node." + hostname
-    return prefix  # type: ignore[no-any-return]
+    return prefix
 
 
 def _scope(entry: Mapping[str, Any], service_kind: str) -> str:
