@@ -11,7 +11,7 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 
 from kongtx.errors import DatabaseUnavailable
-from kongtx.store import open_store
+from kongtx.store import DAO, open_store
 from kongtx.store.events import FULL_RELOAD, ChangeEvent
 from kongtx.store.migrations import MigrationsNeeded
 from kongtx.store.snapshot_manager import SnapshotManager
@@ -70,6 +70,16 @@ async def test_postgres_requires_bootstrap(fresh_db: PgDatabase, closing: list[A
     await dao.insert("services", {"host": "a"})
 
 
+async def _two_nodes(settings: Any, closing: list[Any]) -> tuple[DAO, DAO]:
+    """Node A's store (migrating the database) and node B's, on ``settings``' database."""
+    reactor = _reactor()
+    a = await open_store(settings, reactor, registry=test_registry(), auto_migrate=True)
+    closing.append(a)
+    b = await open_store(settings, reactor, registry=test_registry())
+    closing.append(b)
+    return a, b
+
+
 @pytest_twisted.ensureDeferred
 async def test_write_on_a_reaches_b_within_a_second(
     fresh_db: PgDatabase, closing: list[Any]
@@ -78,10 +88,7 @@ async def test_write_on_a_reaches_b_within_a_second(
     reactor = _reactor()
     # polling every 30 s: only NOTIFY can be fast enough
     settings = pg_settings(fresh_db, db_update_frequency=30.0)
-    a = await open_store(settings, reactor, registry=test_registry(), auto_migrate=True)
-    closing.append(a)
-    b = await open_store(settings, reactor, registry=test_registry())
-    closing.append(b)
+    a, b = await _two_nodes(settings, closing)
     events: list[ChangeEvent] = []
     b.add_change_listener(events.append)
     manager: SnapshotManager[Any] = SnapshotManager(b, lambda rows: rows, reactor)
@@ -103,12 +110,8 @@ async def test_polling_catches_events_without_notify(
     fresh_db: PgDatabase, closing: list[Any]
 ) -> None:
     """An event row written without NOTIFY is picked up by B's poller."""
-    reactor = _reactor()
     settings = pg_settings(fresh_db, db_update_frequency=0.2)
-    a = await open_store(settings, reactor, registry=test_registry(), auto_migrate=True)
-    closing.append(a)
-    b = await open_store(settings, reactor, registry=test_registry())
-    closing.append(b)
+    a, b = await _two_nodes(settings, closing)
     got, listener = waiter(3.0, lambda ev: ev.entity == "consumers")
     b.add_change_listener(listener)
     a.backend.publish_events = False  # write the event row by hand, no NOTIFY
