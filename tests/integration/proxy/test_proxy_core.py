@@ -17,10 +17,11 @@ async def env(tmp_path, frontend):
         yield pair
 
 
-async def _echo_route(gw, upstream):
-    """The echo service with one catch-all route."""
-    await _service(gw, upstream)
-    reply = await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+async def _echo_route(gw, upstream, service=None, **route):
+    """The echo service (``service``: more of its fields) with one route (``route``'s
+    fields; default: a catch-all)."""
+    await _service(gw, upstream, **(service or {}))
+    reply = await gw.admin("POST", "/services/echo/routes", route or {"paths": ["/"]})
     assert reply.status == 201, reply
 
 
@@ -44,11 +45,7 @@ async def _service(gw, upstream, **fields):
 async def test_routes_by_host_and_strips_path(env):
     """A route matched by host and path reaches the upstream with the prefix stripped."""
     gw, upstream = env
-    await _service(gw, upstream)
-    reply = await gw.admin(
-        "POST", "/services/echo/routes", {"hosts": ["api.test"], "paths": ["/api"]}
-    )
-    assert reply.status == 201, reply
+    await _echo_route(gw, upstream, hosts=["api.test"], paths=["/api"])
     reply = await gw.proxy("GET", "/api/users?x=1", headers={"Host": "api.test"})
     assert reply.status == 200, reply
     echoed = reply.json
@@ -121,8 +118,7 @@ async def test_gateway_error_types_as_kong(env):
 async def test_slow_upstream_is_504(env):
     """read_timeout elapses on a slow upstream: 504."""
     gw, upstream = env
-    await _service(gw, upstream, read_timeout=200, retries=0)
-    await gw.admin("POST", "/services/echo/routes", {"paths": ["/"]})
+    await _echo_route(gw, upstream, {"read_timeout": 200, "retries": 0})
     reply = await gw.proxy("GET", "/delay/3", headers={"Accept": "application/json"})
     assert reply.status == 504
     assert reply.json["message"] == "The upstream server is timing out"
@@ -143,8 +139,7 @@ async def test_route_without_service_is_503(env):
 async def test_https_only_route_over_http_is_426(env):
     """A route limited to https answers 426 to plain http."""
     gw, upstream = env
-    await _service(gw, upstream)
-    await gw.admin("POST", "/services/echo/routes", {"paths": ["/secure"], "protocols": ["https"]})
+    await _echo_route(gw, upstream, paths=["/secure"], protocols=["https"])
     reply = await gw.proxy("GET", "/secure", headers={"Accept": "application/json"})
     assert reply.status == 426
     assert reply.json["message"] == "Please use HTTPS protocol"
@@ -158,12 +153,8 @@ async def test_https_only_route_over_http_is_426(env):
 async def test_https_redirect_status_code(env):
     """https_redirect_status_code 301 redirects to https with the original URI."""
     gw, upstream = env
-    await _service(gw, upstream)
-    await gw.admin(
-        "POST",
-        "/services/echo/routes",
-        {"paths": ["/secure"], "protocols": ["https"], "https_redirect_status_code": 301},
-    )
+    redirect = {"protocols": ["https"], "https_redirect_status_code": 301}
+    await _echo_route(gw, upstream, paths=["/secure"], **redirect)
     reply = await gw.request(
         "GET", gw.proxy_url + "/secure/x?y=1", headers={"Host": "example.test"}
     )
@@ -362,11 +353,7 @@ async def test_error_templates_and_port_maps(tmp_path, frontend):
 async def test_grpc_routes_answer_as_kong_does_over_http1(env):
     """A gRPC route: a non-gRPC request gets 415, a gRPC one over HTTP/1.1 gets 426 (use HTTP/2)."""
     gw, upstream = env
-    await _service(gw, upstream)
-    reply = await gw.admin(
-        "POST", "/services/echo/routes", {"paths": ["/pkg.Svc"], "protocols": ["grpc"]}
-    )
-    assert reply.status == 201, reply
+    await _echo_route(gw, upstream, paths=["/pkg.Svc"], protocols=["grpc"])
     plain = await gw.proxy("POST", "/pkg.Svc/Call", data=b"x")
     assert plain.status == 415
     assert plain.json == {"message": "Non-gRPC request matched gRPC route"}
