@@ -28,29 +28,27 @@ def slapd(tmp_path_factory):
     server.stop()
 
 
-@pytest_twisted.async_yield_fixture
-async def env(tmp_path, frontend, slapd):
-    async with gateway_and_upstream(
+def _gateway(tmp_path, frontend, slapd):
+    """A node trusting slapd's CA, with route r1 to the echo service."""
+    return gateway_and_upstream(
         tmp_path,
         frontend,
         plugins=PLUGINS,
         service="echo",
         routes={"r1": "/r1"},
         lua_ssl_trusted_certificate=str(slapd.ca_file),
-    ) as (gw, _):
+    )
+
+
+@pytest_twisted.async_yield_fixture
+async def env(tmp_path, frontend, slapd):
+    async with _gateway(tmp_path, frontend, slapd) as (gw, _):
         yield gw, slapd
 
 
 @pytest_twisted.async_yield_fixture
 async def native(tmp_path, slapd):
-    async with gateway_and_upstream(
-        tmp_path,
-        "native",
-        plugins=PLUGINS,
-        service="echo",
-        routes={"r1": "/r1"},
-        lua_ssl_trusted_certificate=str(slapd.ca_file),
-    ) as (gw, _):
+    async with _gateway(tmp_path, "native", slapd) as (gw, _):
         yield gw, slapd
 
 
