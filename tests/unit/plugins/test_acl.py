@@ -9,7 +9,7 @@ import pytest
 from kongtx.errors import ProxyExit
 from kongtx.plugins.acl.handler import AclHandler as Handler
 from kongtx.plugins.acl.handler import blocked, prepare
-from kongtx.plugins.testing import make_entities
+from kongtx.plugins.testing import make_entities, run_hook
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
 ALICE = consumer("alice")
@@ -47,11 +47,7 @@ def authed(who: dict[str, Any], credential: bool = True, **kw: Any) -> Any:
 
 
 def check(ctx: Any, config: dict[str, Any]) -> ProxyExit | None:
-    try:
-        Handler().access(ctx, config)
-    except ProxyExit as exc:
-        return exc
-    return None
+    return run_hook(Handler(), "access", ctx, config)
 
 
 def test_decision_table() -> None:

@@ -13,14 +13,13 @@ from email.utils import formatdate
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
 from kongtx.plugins.hmac_auth import signature as sig
 from kongtx.plugins.hmac_auth.handler import HmacAuthHandler as Handler
 from kongtx.plugins.hmac_auth.schema import CONFIG
+from kongtx.plugins.testing import run_hook
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
@@ -75,18 +74,7 @@ def ctx_for(
 
 
 def run(ctx: Any, config: dict[str, Any]) -> ProxyExit | None:
-    try:
-        result = Handler().access(ctx, config)
-    except ProxyExit as exc:
-        return exc
-    if isinstance(result, Deferred):
-        out: list[Any] = []
-        result.addBoth(out.append)
-        assert out
-        if isinstance(out[0], Failure):
-            out[0].trap(ProxyExit)
-            return out[0].value
-    return None
+    return run_hook(Handler(), "access", ctx, config)
 
 
 def signed(

@@ -19,6 +19,7 @@ from kongtx.plugins.jwt import token as jwt_token
 from kongtx.plugins.jwt.daos import JWT_SECRETS, valid_pem_key
 from kongtx.plugins.jwt.handler import JwtHandler as Handler
 from kongtx.plugins.jwt.schema import CONFIG
+from kongtx.plugins.testing import run_hook
 from kongtx.schema.fields import fill_record
 from tests.unit.plugins.test_authn import consumer, make_ctx, new_id
 
@@ -93,11 +94,7 @@ def bearer(token: str) -> list[tuple[str, str]]:
 
 
 def run(ctx: Any, config: dict[str, Any]) -> ProxyExit | None:
-    try:
-        Handler().access(ctx, config)
-    except ProxyExit as exc:
-        return exc
-    return None
+    return run_hook(Handler(), "access", ctx, config)
 
 
 def hs(
