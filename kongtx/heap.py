@@ -9,7 +9,7 @@ replacement and back on after it. A process that froze its heap once started
 (:func:`kongtx.service.freeze_gc_when_ready`: twistd, worker processes) freezes it again,
 so the new configuration joins the permanent generation like the first one did; the
 cyclic garbage of a replacement that this keeps is small (measured: about 110 objects
-per reload).
+per reload). Only a block that replaced the configuration freezes.
 """
 
 from __future__ import annotations
@@ -25,27 +25,41 @@ from twisted.logger import Logger
 
 _log = Logger()
 
-__all__ = ["collection_paused", "release_in_thread"]
+__all__ = ["Pause", "collection_paused", "release_in_thread"]
 
 _depth = 0
 _was_enabled = False
+_replaced = False
+
+
+class Pause:
+    """What :func:`collection_paused` yields: call :meth:`replaced` once the new
+    configuration is in place."""
+
+    def replaced(self) -> None:
+        """The configuration was replaced: freeze it with the heap (if the process froze
+        its heap at start). A block that never calls this (invalid input) freezes nothing,
+        so its garbage (tracebacks: cycles) stays collectable."""
+        global _replaced
+        _replaced = True
 
 
 @contextmanager
-def collection_paused() -> Iterator[None]:
+def collection_paused() -> Iterator[Pause]:
     """No automatic cyclic collection inside the block (blocks may nest and overlap
     across coroutines: collection resumes when the last one ends)."""
-    global _depth, _was_enabled
+    global _depth, _was_enabled, _replaced
     if _depth == 0:
         _was_enabled = gc.isenabled()
+        _replaced = False
         gc.disable()
     _depth += 1
     try:
-        yield
+        yield Pause()
     finally:
         _depth -= 1
         if _depth == 0 and _was_enabled:
-            if gc.get_freeze_count() > 0:
+            if _replaced and gc.get_freeze_count() > 0:
                 gc.freeze()
             gc.enable()
 

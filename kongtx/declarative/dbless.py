@@ -164,11 +164,12 @@ class DeclarativeState:
             wanted = wanted.decode("ascii", "replace")
         if wanted.strip() == self.hash:
             return True
-        with collection_paused():
+        with collection_paused() as pause:
             text = await self._in_thread(lambda: _read(persisted_path(prefix)))
             parsed = await self.parse(text)
             parsed.hash = wanted.strip()
             await self.apply(parsed)
+            pause.replaced()
         return True
 
     def _on_change(self, event: ChangeEvent) -> None:

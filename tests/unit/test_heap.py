@@ -25,18 +25,23 @@ def test_collection_is_paused_inside_and_restored_after_nested_blocks() -> None:
 def test_a_frozen_heap_is_frozen_again_after_the_replacement(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A process that froze its heap at start has the new configuration frozen too; one
-    that never froze is left alone."""
+    """A process that froze its heap at start has the new configuration frozen too (not the
+    garbage of a failed one); one that never froze is left alone."""
     frozen: list[bool] = []
     monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
     monkeypatch.setattr(gc, "get_freeze_count", lambda: 0)
-    with collection_paused():
-        pass
+    with collection_paused() as pause:
+        pause.replaced()
     assert frozen == []
     monkeypatch.setattr(gc, "get_freeze_count", lambda: 1000)
+    with collection_paused() as pause:
+        pause.replaced()
+    assert frozen == [True]
+    with collection_paused():
+        pass  # invalid input: nothing replaced
     with pytest.raises(RuntimeError):
         with collection_paused():
-            raise RuntimeError("a failed replacement still restores collection")
+            raise RuntimeError("a failed replacement: collection restored, nothing frozen")
     assert frozen == [True] and gc.isenabled()
 
 

@@ -15,7 +15,7 @@ from kongtx.admin.errors import AdminError
 from kongtx.admin.request import AdminRequest, Response
 from kongtx.declarative import json_bytes
 from kongtx.errors import InvalidDeclarativeConfig
-from kongtx.heap import collection_paused
+from kongtx.heap import Pause, collection_paused
 
 if TYPE_CHECKING:
     from kongtx.admin.app import AdminAPI
@@ -77,10 +77,12 @@ def install(api: AdminAPI, router: Dispatcher) -> None:
         source: Any = data if "_format_version" in data else data.get("config")
         if source is None or source == "":
             raise AdminError(400, {"message": "expected a declarative configuration"})
-        with collection_paused():  # full collections over the new rows would stall the proxy
-            return await replace(source, check_hash, flatten_errors)
+        with collection_paused() as pause:  # full collections over the new rows stall the proxy
+            return await replace(source, check_hash, flatten_errors, pause)
 
-    async def replace(source: Any, check_hash: bool, flatten_errors: bool) -> Response:
+    async def replace(
+        source: Any, check_hash: bool, flatten_errors: bool, pause: Pause
+    ) -> Response:
         state = api.declarative
         assert state is not None
         try:
@@ -92,6 +94,7 @@ def install(api: AdminAPI, router: Dispatcher) -> None:
         if check_hash and parsed.hash == state.hash:
             return Response(304)
         served = await state.apply(parsed)
+        pause.replaced()
 
         def answer() -> bytes:  # large configurations: serialized off the reactor
             body = {name: {r["id"]: _visible(r) for r in rows} for name, rows in served.items()}
