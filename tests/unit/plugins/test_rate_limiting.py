@@ -9,11 +9,11 @@ from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 
 from kongtx.errors import ProxyExit
-from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.base import CompiledConfig
 from kongtx.plugins.rate_limiting.handler import RateLimitingHandler as Handler
 from kongtx.plugins.rate_limiting.plan import RateLimitPlan
+from kongtx.plugins.testing import make_context, make_request
 from kongtx.proxy.context import ProxyContext
 from kongtx.ratelimit.counters import CounterUnavailable, Outcome
 from kongtx.ratelimit.identity import NO_ID, format_number
@@ -61,10 +61,8 @@ def _conf(**changes) -> dict:
 def _ctx(
     clock: Clock, path: str = "/", headers: list[tuple[str, str]] | None = None
 ) -> ProxyContext:
-    request = GatewayRequest(
-        "GET", path, "1.1", Headers(headers or [("Host", "x")]), "http", "10.0.0.1", 5000, 8000
-    )
-    ctx = ProxyContext(request, None, clock, "rid")  # type: ignore[arg-type]
+    request = make_request("GET", path, headers or [("Host", "x")], client_ip="10.0.0.1")
+    ctx = make_context(request=request, clock=clock)
     ctx.response_headers = Headers()
     return ctx
 

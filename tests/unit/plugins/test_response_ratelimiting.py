@@ -5,10 +5,10 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 
 from kongtx.errors import ProxyExit
-from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.plugins.response_ratelimiting.handler import ResponseRatelimitingHandler as Handler
 from kongtx.plugins.response_ratelimiting.plan import ResponseLimitPlan, parse_usage
+from kongtx.plugins.testing import make_context, make_request
 from kongtx.proxy.context import ProxyContext
 
 
@@ -26,8 +26,8 @@ def _conf(**changes) -> dict:
 
 
 def _ctx(clock: Clock, usage: list[str]) -> ProxyContext:
-    request = GatewayRequest("GET", "/", "1.1", Headers([("Host", "x")]), "http", "10.0.0.9", 1, 80)
-    ctx = ProxyContext(request, None, clock, "rid")  # type: ignore[arg-type]
+    request = make_request("GET", "/", [("Host", "x")], client_ip="10.0.0.9", server_port=80)
+    ctx = make_context(request=request, clock=clock)
     ctx.response_status = 200
     ctx.response_headers = Headers(
         [("Content-Type", "text/plain"), *[("X-Kong-Limit", u) for u in usage]]
