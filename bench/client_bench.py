@@ -51,13 +51,13 @@ def in_memory(n: int) -> float:
     transport = StringTransport()
     proto.makeConnection(transport)
     proto.dataReceived(_RESPONSE)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes on the machine do not count
     for _ in range(n):
         transport.clear()
         d = pool.request(UpstreamRequest("GET", "/bench", headers), address)
         proto.dataReceived(_RESPONSE)
         read_body(d.result.body)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def main(n: int) -> None:

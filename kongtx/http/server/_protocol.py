@@ -519,7 +519,8 @@ class HTTPServerProtocol(Protocol):
                 if self._pending_error is not None:
                     self._send_pending_error()
                     return
-                self.resume_reading(PAUSE_PIPELINE)
+                if self._pause_mask & PAUSE_PIPELINE:
+                    self.resume_reading(PAUSE_PIPELINE)
                 state = self.state
                 if self._raw and not self._in_feed and state <= RESPONDING:
                     data = b"".join(self._raw)
