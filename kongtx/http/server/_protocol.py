@@ -487,18 +487,18 @@ class HTTPServerProtocol(Protocol):
         keep_alive = exchange.keep_alive
         closing = self.state >= CLOSING
         body = exchange.body
-        unread = False
-        if body is not None and not exchange.message_complete:
+        if body is None or exchange.message_complete:
+            then = after_response(keep_alive, closing, False, None, False)
+        else:
             # The core is done with this request: whoever still reads its body stops here.
-            unread = True
             body.error(Failure(RequestRejected(0, "response finished before the request body")))
-        then = after_response(
-            keep_alive,
-            closing,
-            unread,
-            None if body is None or body.length is None else body.length - body.received,
-            exchange.expect_continue and not exchange.continue_sent,
-        )
+            then = after_response(
+                keep_alive,
+                closing,
+                True,
+                None if body.length is None else body.length - body.received,
+                exchange.expect_continue and not exchange.continue_sent,
+            )
         if then is CLOSE:
             self.close()
             return
