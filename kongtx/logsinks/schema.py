@@ -6,9 +6,9 @@ from typing import Any
 
 from kongtx.logsinks.custom_fields import validate_lua_fields, validate_template_fields
 from kongtx.logsinks.queue import QueueConf
-from kongtx.schema import Integer, Map, Number, Record, String
+from kongtx.schema import Integer, Map, Number, Record, String, typedefs
 
-__all__ = ["custom_fields_fields", "queue_conf", "queue_record"]
+__all__ = ["custom_fields_fields", "queue_conf", "queue_record", "receiver_fields"]
 
 
 def queue_record(**defaults: Any) -> Record:
@@ -85,6 +85,22 @@ def queue_record(**defaults: Any) -> Record:
         required=True,
         description="How log entries are queued and sent in batches.",
     )
+
+
+def receiver_fields(transport: str) -> list[tuple[str, Any]]:
+    """``host``, ``port`` and ``timeout`` of the tcp-log and udp-log receiver (``transport``
+    is ``"TCP"`` or ``"UDP"``, named in the port's description)."""
+    return [
+        ("host", typedefs.host(required=True, description="Host of the log receiver.")),
+        (
+            "port",
+            typedefs.port(required=True, description=f"{transport} port of the log receiver."),
+        ),
+        (
+            "timeout",
+            Number(default=10000, description="Milliseconds to wait when sending to the receiver."),
+        ),
+    ]
 
 
 def custom_fields_fields() -> list[tuple[str, Any]]:

@@ -428,3 +428,9 @@ anonymous = String(
 run_on_preflight = Boolean(
     required=True, default=True, description="Also authenticate OPTIONS preflight requests."
 )
+#: ``hide_credentials``: the plugins that read a credential from the request.
+hide_credentials = Boolean(
+    required=True, default=False, description="Remove the Authorization header before proxying."
+)
+#: ``realm``: the realm of the ``WWW-Authenticate`` challenge.
+realm = String(description="Realm of the WWW-Authenticate challenge sent with a 401.")

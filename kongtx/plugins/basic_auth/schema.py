@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from kongtx.schema import typedefs
-from kongtx.schema.fields import Boolean, Record, String
+from kongtx.schema.fields import Record
 
 CONFIG = Record(
     {
         "anonymous": typedefs.anonymous,
-        "hide_credentials": Boolean(
-            required=True,
-            default=False,
-            description="Remove the Authorization header before proxying.",
-        ),
-        "realm": String(
-            required=True,
-            default="service",
-            description="Realm of the WWW-Authenticate challenge sent with a 401.",
-        ),
+        "hide_credentials": typedefs.hide_credentials,
+        "realm": typedefs.realm(required=True, default="service"),
     }
 )
 

@@ -9,11 +9,7 @@ ALGORITHMS = ["hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"]
 
 CONFIG = Record(
     {
-        "hide_credentials": Boolean(
-            required=True,
-            default=False,
-            description="Remove the Authorization header before proxying.",
-        ),
+        "hide_credentials": typedefs.hide_credentials,
         "clock_skew": Number(
             default=300,
             gt=0,
@@ -33,7 +29,7 @@ CONFIG = Record(
             default=list(ALGORITHMS),
             description="HMAC algorithms accepted.",
         ),
-        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
+        "realm": typedefs.realm,
     }
 )
 

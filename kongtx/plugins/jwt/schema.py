@@ -31,7 +31,7 @@ CONFIG = Record(
         "header_names": Set(
             String(), default=["authorization"], description="Headers searched for a Bearer token."
         ),
-        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
+        "realm": typedefs.realm,
     }
 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kongtx.schema import typedefs
-from kongtx.schema.fields import Array, Boolean, Record, String
+from kongtx.schema.fields import Array, Boolean, Record
 
 CONFIG = Record(
     {
@@ -13,10 +13,8 @@ CONFIG = Record(
             default=["apikey"],
             description="Names of the header, query argument or body field holding the key.",
         ),
-        "hide_credentials": Boolean(
-            required=True,
-            default=False,
-            description="Remove the key from the request before proxying.",
+        "hide_credentials": typedefs.hide_credentials(
+            description="Remove the key from the request before proxying."
         ),
         "anonymous": typedefs.anonymous,
         "key_in_header": Boolean(
@@ -31,7 +29,7 @@ CONFIG = Record(
             description="Look for the key in a form, multipart or JSON request body.",
         ),
         "run_on_preflight": typedefs.run_on_preflight,
-        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
+        "realm": typedefs.realm,
     }
 )
 

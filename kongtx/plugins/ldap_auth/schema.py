@@ -30,10 +30,8 @@ CONFIG = Record(
         "cache_ttl": Number(
             required=True, default=60, description="Seconds a successful bind is remembered."
         ),
-        "hide_credentials": Boolean(
-            required=True,
-            default=False,
-            description="Remove the credentials header before proxying.",
+        "hide_credentials": typedefs.hide_credentials(
+            description="Remove the credentials header before proxying."
         ),
         "timeout": Number(default=10000, description="Milliseconds to wait for the LDAP server."),
         "keepalive": Number(
@@ -43,7 +41,7 @@ CONFIG = Record(
         "header_type": String(
             default="ldap", description="Scheme of the Authorization header (ldap by default)."
         ),
-        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
+        "realm": typedefs.realm,
     }
 )
 

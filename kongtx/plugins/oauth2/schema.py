@@ -52,10 +52,8 @@ CONFIG = Record(
         "enable_password_grant": Boolean(
             required=True, default=False, description="Enable the resource owner password grant."
         ),
-        "hide_credentials": Boolean(
-            required=True,
-            default=False,
-            description="Remove the access token from the request sent upstream.",
+        "hide_credentials": typedefs.hide_credentials(
+            description="Remove the access token from the request sent upstream."
         ),
         "accept_http_if_already_terminated": Boolean(
             required=True,
@@ -92,7 +90,7 @@ CONFIG = Record(
             one_of=["none", "lax", "strict"],
             description="PKCE: none, lax (required for public clients) or strict (required for every client).",
         ),
-        "realm": String(description="Realm of the WWW-Authenticate challenge sent with a 401."),
+        "realm": typedefs.realm,
     },
     entity_checks=[
         Conditional("mandatory_scope", {"eq": True}, "scopes", {"required": True}),

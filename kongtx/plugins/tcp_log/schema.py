@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from kongtx.logsinks.schema import custom_fields_fields
+from kongtx.logsinks.schema import custom_fields_fields, receiver_fields
 from kongtx.schema import Boolean, Number, Record
-from kongtx.schema.typedefs import host, port, sni
+from kongtx.schema.typedefs import sni
 
 __all__ = ["CONFIG"]
 
 CONFIG = Record(
     [
-        ("host", host(required=True, description="Host of the log receiver.")),
-        ("port", port(required=True, description="TCP port of the log receiver.")),
-        (
-            "timeout",
-            Number(default=10000, description="Milliseconds to wait when sending to the receiver."),
-        ),
+        *receiver_fields("TCP"),
         (
             "keepalive",
             Number(

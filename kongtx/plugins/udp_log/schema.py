@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from kongtx.logsinks.schema import custom_fields_fields
-from kongtx.schema import Number, Record
-from kongtx.schema.typedefs import host, port
+from kongtx.logsinks.schema import custom_fields_fields, receiver_fields
+from kongtx.schema import Record
 
 __all__ = ["CONFIG"]
 
 CONFIG = Record(
     [
-        ("host", host(required=True, description="Host of the log receiver.")),
-        ("port", port(required=True, description="UDP port of the log receiver.")),
-        (
-            "timeout",
-            Number(default=10000, description="Milliseconds to wait when sending to the receiver."),
-        ),
+        *receiver_fields("UDP"),
         *custom_fields_fields(),
     ],
     required=True,
