@@ -99,7 +99,15 @@ def _read(path: str) -> tuple[Any, Any]:
     return document, parse_document(document, registry, time.time())
 
 
-def _parsed_or_fail(path: str) -> Any:
+class _Unparsable(Exception):
+    """The declarative file does not parse (the message lists Kong's errors)."""
+
+
+def _parsed(path: str) -> Any:
+    """The parsed declarative file at ``path``.
+
+    :raises _Unparsable: ``Failed parsing:`` and the errors, in Kong's words.
+    """
     from kongtx.declarative import decode
 
     try:
@@ -110,8 +118,7 @@ def _parsed_or_fail(path: str) -> Any:
                 document = decode(fh.read())
         except InvalidDeclarativeConfig:
             document = None
-        fail("Failed parsing:\n" + describe_errors(exc, document))
-        return None
+        raise _Unparsable("Failed parsing:\n" + describe_errors(exc, document)) from None
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -128,11 +135,9 @@ def _init(args: argparse.Namespace) -> int:
 def _parse(args: argparse.Namespace) -> int:
     try:
         load(args)
-        parsed = _parsed_or_fail(args.file)
-    except ConfigError as exc:
+        _parsed(args.file)
+    except (ConfigError, _Unparsable) as exc:
         return fail(str(exc))
-    if parsed is None:
-        return 1
     print("parse successful")
     return 0
 
@@ -151,11 +156,9 @@ def _with_database(args: argparse.Namespace, command: str) -> Config:
 def _db_import(args: argparse.Namespace) -> int:
     try:
         config = _with_database(args, "db_import")
-        parsed = _parsed_or_fail(args.file)
-    except ConfigError as exc:
+        parsed = _parsed(args.file)
+    except (ConfigError, _Unparsable) as exc:
         return fail(str(exc))
-    if parsed is None:
-        return 1
     print("parse successful, beginning import")
 
     async def go(reactor: Any) -> int:

@@ -163,12 +163,22 @@ def _running_node(args: argparse.Namespace, where: str = "in") -> tuple[str, int
     return prefix, pid
 
 
-def _stop(args: argparse.Namespace) -> int:
+def _signal_node(args: argparse.Namespace, signum: int) -> int | None:
+    """Send ``signum`` to the kongtx running in the prefix ``args`` name: its pid, or None
+    when there is none (the error is printed)."""
     try:
         _prefix_path, pid = _running_node(args)
     except (ConfigError, _NotRunning) as exc:
-        return fail(str(exc))
-    os.kill(pid, signal.SIGTERM)
+        fail(str(exc))
+        return None
+    os.kill(pid, signum)
+    return pid
+
+
+def _stop(args: argparse.Namespace) -> int:
+    pid = _signal_node(args, signal.SIGTERM)
+    if pid is None:
+        return 1
     deadline = time.monotonic() + args.timeout
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -194,11 +204,8 @@ def _restart(args: argparse.Namespace) -> int:
 
 
 def _reload(args: argparse.Namespace) -> int:
-    try:
-        _prefix_path, pid = _running_node(args)
-    except (ConfigError, _NotRunning) as exc:
-        return fail(str(exc))
-    os.kill(pid, signal.SIGHUP)
+    if _signal_node(args, signal.SIGHUP) is None:
+        return 1
     print("kongtx reloading (configuration and declarative file re-read)")
     return 0
 

@@ -79,14 +79,20 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _validate_host(value: str) -> str | None:
+def _portless_host(value: str) -> tuple[str | None, str | None]:
+    """``(kind, message)``: ``kind`` as :func:`parse_host` says (None when ``value`` does
+    not parse); ``message`` why ``value`` is not a host without a port (None when it is)."""
     try:
-        _, _, port = parse_host(value)
+        kind, _, port = parse_host(value)
     except ValueError as exc:
         if str(exc) == "invalid port number":
-            return "must not have a port"
-        return "invalid value: " + value
-    return "must not have a port" if port is not None else None
+            return None, "must not have a port"
+        return None, "invalid value: " + value
+    return kind, ("must not have a port" if port is not None else None)
+
+
+def _validate_host(value: str) -> str | None:
+    return _portless_host(value)[1]
 
 
 def _validate_host_with_optional_port(value: str) -> str | None:
@@ -98,15 +104,10 @@ def _validate_host_with_optional_port(value: str) -> str | None:
 
 
 def _validate_sni_like(value: str) -> str | None:
-    try:
-        kind, _, port = parse_host(value)
-    except ValueError as exc:
-        if str(exc) == "invalid port number":
-            return "must not have a port"
-        return "invalid value: " + value
-    if kind != "name":
+    kind, error = _portless_host(value)
+    if kind is not None and kind != "name":
         return "must not be an IP"
-    return "must not have a port" if port is not None else None
+    return error
 
 
 def _validate_wildcard_host(value: str) -> str | None:

@@ -27,9 +27,6 @@ from kongtx.http.body import Body, BufferedBody, StreamBody
 from kongtx.http.client._parsing import (
     READ_SLACK,
     HeadTooLarge,
-    ParserCallbackError,
-    ParserError,
-    ParserUpgrade,
     ResponseParser,
     SkipBody,
     new_response_parser,
@@ -53,7 +50,9 @@ from kongtx.http.client._types import (
     serialize_head,
 )
 from kongtx.http.headers import Headers
+from kongtx.http.parser import HttpParserCallbackError, HttpParserError, HttpParserUpgrade
 from kongtx.http.raw_channel import RawChannel
+from kongtx.http.tcp import no_delay
 
 if TYPE_CHECKING:
     from kongtx.http.client._pool import PendingRequest
@@ -185,13 +184,7 @@ class UpstreamConnection(TwistedProtocol):
     # connection set-up ------------------------------------------------------
     def connectionMade(self) -> None:
         transport = self.output = cast(UpstreamTransport, self.transport)
-        # No Nagle: request head and body go out in separate writes (see the server's _no_delay).
-        set_no_delay = getattr(transport, "setTcpNoDelay", None)
-        if set_no_delay is not None:
-            try:
-                set_no_delay(True)
-            except OSError:
-                pass
+        no_delay(transport)  # request head and body go out in separate writes
         if not self._tls and self.connector is not None:
             self.connector.ready(self)
 
@@ -353,16 +346,16 @@ class UpstreamConnection(TwistedProtocol):
                 return
         try:
             self._parser.feed_data(data)
-        except ParserUpgrade as exc:
+        except HttpParserUpgrade as exc:
             self._upgrade(data[exc.args[0] :])
             return
-        except ParserCallbackError as exc:
+        except HttpParserCallbackError as exc:
             if isinstance(exc.__context__, SkipBody):
                 self._parser = new_response_parser(self)
             else:
                 self._protocol_error(exc.__context__ or exc)
                 return
-        except ParserError as exc:
+        except HttpParserError as exc:
             self._protocol_error(exc)
             return
         response = self._response
@@ -469,7 +462,7 @@ class UpstreamConnection(TwistedProtocol):
         channel = self._channel
         if ex is None or response is None or channel is None:
             # An Upgrade header on a non-101 response: llhttp stops at it.
-            self._protocol_error(ParserError("unexpected protocol upgrade"))
+            self._protocol_error(HttpParserError("unexpected protocol upgrade"))
             return
         self._ex = None
         self._response = None

@@ -5,7 +5,8 @@ The connection (:class:`~kongtx.http.client.UpstreamConnection`) is the
 parser's callbacks object (``on_message_begin``, ``on_status``, ``on_header``,
 ``on_headers_complete``, ``on_body``, ``on_message_complete``). Both parsers have
 httptools' interface (:class:`ResponseParser`) and raise the same classes
-(:data:`ParserError`, :data:`ParserCallbackError`, :data:`ParserUpgrade`).
+(:mod:`kongtx.http.parser.errors`: ``HttpParserUpgrade`` after a ``101``, its
+``args[0]`` the offset of the bytes after it).
 """
 
 from __future__ import annotations
@@ -13,18 +14,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from kongtx.http import parser as http_parser
-from kongtx.http.parser import (
-    HttpParserCallbackError,
-    HttpParserError,
-    HttpParserUpgrade,
-)
-
-#: The response stream is not HTTP/1.x (llhttp refused it).
-ParserError = HttpParserError
-#: A callback raised (its exception is the error's ``__context__``).
-ParserCallbackError = HttpParserCallbackError
-#: The parser stopped after a ``101``; ``args[0]`` is the offset of the bytes after it.
-ParserUpgrade = HttpParserUpgrade
 
 #: Kong's ``proxy_buffer_size`` (160k): the largest response head relayed.
 DEFAULT_MAX_HEAD_SIZE = 160 * 1024

@@ -5,7 +5,8 @@ The connection (:class:`~kongtx.http.server.HTTPServerProtocol`) is the parser's
 callbacks object: llhttp calls its ``on_message_begin``, ``on_url``,
 ``on_header``, ``on_headers_complete``, ``on_body`` and ``on_message_complete``.
 Both parsers have httptools' interface (:class:`RequestParser`) and raise the
-same classes (:data:`ParserError`, :data:`ParserCallbackError`, :data:`ParserUpgrade`).
+same classes (:mod:`kongtx.http.parser.errors`: ``HttpParserUpgrade`` after an
+upgrade request, its ``args[0]`` the offset of the bytes after it).
 """
 
 from __future__ import annotations
@@ -13,18 +14,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from kongtx.http import parser as http_parser
-from kongtx.http.parser import (
-    HttpParserCallbackError,
-    HttpParserError,
-    HttpParserUpgrade,
-)
-
-#: The request stream is not HTTP/1.x (llhttp refused it).
-ParserError = HttpParserError
-#: A callback raised (its exception is the error's ``__context__``).
-ParserCallbackError = HttpParserCallbackError
-#: The parser stopped after an upgrade request; ``args[0]`` is the offset of the bytes after it.
-ParserUpgrade = HttpParserUpgrade
 
 #: Request bytes buffered before the core reads the body; past this, reading pauses.
 WAIT_BUFFER = 65536

@@ -27,6 +27,7 @@ from kongtx.http.connstats import CLOSED as STATS_CLOSED
 from kongtx.http.connstats import READING, WAITING, WRITING
 from kongtx.http.gateway_io import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
+from kongtx.http.parser import HttpParserCallbackError, HttpParserError, HttpParserUpgrade
 from kongtx.http.raw_channel import RawChannel
 from kongtx.http.server import _wire
 from kongtx.http.server._exchange import ClientTransport, Exchange, RequestBody
@@ -41,9 +42,6 @@ from kongtx.http.server._framing import (
 from kongtx.http.server._parsing import (
     METHOD_NAMES,
     WAIT_BUFFER,
-    ParserCallbackError,
-    ParserError,
-    ParserUpgrade,
     RequestParser,
     RequestRejected,
     new_request_parser,
@@ -68,6 +66,7 @@ from kongtx.http.server._state import (
     UPGRADED,
     UPGRADING,
 )
+from kongtx.http.tcp import no_delay
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -192,7 +191,7 @@ class HTTPServerProtocol(Protocol):
         self._client_ip = getattr(peer, "host", "")
         self._client_port = getattr(peer, "port", 0)
         self._server_port = getattr(host, "port", 0)
-        _no_delay(transport)
+        no_delay(transport)
         self._conn_state = self._factory.stats.opened()
         self._parser = new_request_parser(self)
         self._arm(HEADER_TIMEOUT, self._factory.header_timeout)
@@ -360,21 +359,21 @@ class HTTPServerProtocol(Protocol):
         self._in_feed = True
         try:
             parser.feed_data(data)
-        except ParserUpgrade as exc:
+        except HttpParserUpgrade as exc:
             self._parser = None
             if self.state < CLOSING:
                 self.state = UPGRADING
             offset = exc.args[0]
             self._upgrade_buf = [data[offset:]] if offset < len(data) else []
             self.pause_reading(PAUSE_UPGRADE)
-        except ParserCallbackError as exc:
+        except HttpParserCallbackError as exc:
             reject = exc.__context__
             if isinstance(reject, Reject):
                 self._parse_failed(reject.status, reject.message)
             else:
                 log.failure("server parser callback failed", Failure(reject or exc))
                 self._parse_failed(400, _wire.BAD_REQUEST)
-        except ParserError:
+        except HttpParserError:
             self._parse_failed(400, _wire.BAD_REQUEST)
         else:
             if self.state is READING_HEAD:
@@ -631,14 +630,3 @@ class HTTPServerProtocol(Protocol):
         else:
             # Header or keep-alive timeout: nginx closes without a response.
             self.close()
-
-
-def _no_delay(transport: object) -> None:
-    """Turn Nagle's algorithm off: a response head and body written apart must not wait for
-    the peer's delayed ACK (40 ms stalls on keep-alive connections)."""
-    set_no_delay = getattr(transport, "setTcpNoDelay", None)
-    if set_no_delay is not None:
-        try:
-            set_no_delay(True)
-        except OSError:
-            pass
