@@ -435,3 +435,8 @@ hide_credentials = Boolean(
 )
 #: ``realm``: the realm of the ``WWW-Authenticate`` challenge.
 realm = String(description="Realm of the WWW-Authenticate challenge sent with a 401.")
+
+# -- what the plugins' credential entities share ---------------------------------
+
+#: ``consumer`` of a credential (or ACL group) row: required, deleted with its consumer.
+credential_consumer = Foreign("consumers", required=True, on_delete="cascade")

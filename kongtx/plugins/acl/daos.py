@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from kongtx.schema import typedefs
 from kongtx.schema.entity import Entity
-from kongtx.schema.fields import Foreign, String
+from kongtx.schema.fields import String
 
 ACLS = Entity(
     "acls",
     {
-        "consumer": Foreign("consumers", required=True, on_delete="cascade"),
+        "consumer": typedefs.credential_consumer,
         "group": String(required=True),
     },
     admin_path="/acls",

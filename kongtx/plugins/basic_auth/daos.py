@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from kongtx.plugins.basic_auth import crypto
+from kongtx.schema import typedefs
 from kongtx.schema.entity import Entity
-from kongtx.schema.fields import Foreign, String
+from kongtx.schema.fields import String
 
 
 async def hash_password(
@@ -39,7 +40,7 @@ hash_password.with_existing = True  # type: ignore[attr-defined]
 BASICAUTH_CREDENTIALS = Entity(
     "basicauth_credentials",
     {
-        "consumer": Foreign("consumers", required=True, on_delete="cascade"),
+        "consumer": typedefs.credential_consumer,
         "username": String(required=True, unique=True),
         "password": String(required=True),
     },

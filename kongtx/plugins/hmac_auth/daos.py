@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from kongtx.schema import typedefs
 from kongtx.schema.entity import Entity
-from kongtx.schema.fields import Foreign, String
+from kongtx.schema.fields import String
 
 HMACAUTH_CREDENTIALS = Entity(
     "hmacauth_credentials",
     {
-        "consumer": Foreign("consumers", required=True, on_delete="cascade"),
+        "consumer": typedefs.credential_consumer,
         "username": String(required=True, unique=True),
         "secret": String(auto=True),
     },

@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from kongtx.schema import typedefs
 from kongtx.schema.checks import Conditional
 from kongtx.schema.entity import Entity
-from kongtx.schema.fields import Foreign, String
+from kongtx.schema.fields import String
 
 #: Kong 3.9's list, in its order.
 ALGORITHMS = (
@@ -56,7 +57,7 @@ def valid_pem_key(value: Any) -> str | None:
 JWT_SECRETS = Entity(
     "jwt_secrets",
     {
-        "consumer": Foreign("consumers", required=True, on_delete="cascade"),
+        "consumer": typedefs.credential_consumer,
         "key": String(required=False, unique=True, auto=True),
         "secret": String(auto=True),
         "rsa_public_key": String(),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from kongtx.schema import typedefs
 from kongtx.schema.entity import Entity
-from kongtx.schema.fields import Foreign, String
+from kongtx.schema.fields import String
 
 KEYAUTH_CREDENTIALS = Entity(
     "keyauth_credentials",
     {
-        "consumer": Foreign("consumers", required=True, on_delete="cascade"),
+        "consumer": typedefs.credential_consumer,
         # Kong: auto-generated (32 random alphanumeric characters) when omitted.
         "key": String(required=False, unique=True, auto=True),
     },

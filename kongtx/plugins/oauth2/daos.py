@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kongtx.plugins.basic_auth import crypto
+from kongtx.schema import typedefs
 from kongtx.schema.entity import Entity
 from kongtx.schema.fields import Array, Boolean, Foreign, Integer, String
 
@@ -45,7 +46,7 @@ async def hash_client_secret(row: dict[str, Any], dao: Any) -> dict[str, Any]:
 OAUTH2_CREDENTIALS = Entity(
     "oauth2_credentials",
     {
-        "consumer": Foreign("consumers", required=True, on_delete="cascade"),
+        "consumer": typedefs.credential_consumer,
         "name": String(required=True),
         "client_id": String(required=True, unique=True, auto=True),
         "client_secret": String(auto=True),
