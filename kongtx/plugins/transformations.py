@@ -2,18 +2,24 @@
 
 Config entries are ``name:value`` strings; :func:`split_entry` splits them as
 Kong does, :func:`validate_header_entry` / :func:`validate_header_pair` are the
-schema validators of header entries, and :func:`append_value` is Kong's rule
-for appending to a header, argument or JSON property.
+schema validators of header entries, :func:`entry_list` and :func:`section` build
+the config's operation records, and :func:`append_value` is Kong's rule for
+appending to a header, argument or JSON property.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
+
+from kongtx.schema import Array, Field, Record
 
 __all__ = [
     "HEADER_NAME_RE",
     "append_value",
+    "entry_list",
+    "section",
     "split_entry",
     "validate_header_entry",
     "validate_header_pair",
@@ -55,3 +61,44 @@ def append_value(current: Any, value: Any) -> list[Any]:
         current.append(value)
         return current
     return [value]
+
+
+# -- config records -------------------------------------------------------------
+
+#: What each operation does to the entries of one place (a place: "request headers", ...).
+_OPERATIONS = {
+    "remove": "Names of the {} to remove",
+    "rename": "old:new names of the {} to rename",
+    "replace": "name:value pairs replacing {} already present",
+    "add": "name:value pairs of {} added when absent",
+    "append": "name:value pairs of {} added to the values present",
+}
+
+
+def entry_list(element: Field) -> Array:
+    """A list of config entries: required, empty by default."""
+    return Array(element, required=True, default=[])
+
+
+def section(
+    op: str,
+    fields: list[tuple[str, Field]],
+    summary: str,
+    places: Mapping[str, str],
+    values_note: str = "",
+) -> Record:
+    """The ``op`` record (remove, rename, replace, add or append) of a transformer config.
+
+    Each of ``fields`` named in ``places`` gets a description of what ``op`` does to that
+    place's entries (``values_note`` added where the entries carry values); other fields
+    are kept as they are.
+    """
+    described: list[tuple[str, Field]] = []
+    for name, field in fields:
+        if name in places:
+            text = _OPERATIONS[op].format(places[name])
+            if values_note and op not in ("remove", "rename"):
+                text += " " + values_note
+            field = field(description=text + ".")
+        described.append((name, field))
+    return Record(described, required=True, description=summary)

@@ -6,8 +6,14 @@ import re
 from typing import Any
 
 from kongtx.plugins.request_transformer.template import TemplateError, compile_template
-from kongtx.plugins.transformations import split_entry, validate_header_entry, validate_header_pair
-from kongtx.schema import Array, Record, String, typedefs
+from kongtx.plugins.transformations import (
+    entry_list,
+    section,
+    split_entry,
+    validate_header_entry,
+    validate_header_pair,
+)
+from kongtx.schema import Record, String, typedefs
 
 __all__ = ["CONFIG", "OPTIONS"]
 
@@ -25,17 +31,13 @@ def _check_for_value(entry: str) -> str | None:
     return None
 
 
-def _array(element: String) -> Array:
-    return Array(element, required=True, default=[])
-
-
-_strings = _array(String())
-_headers = _array(String(validators=[validate_header_entry]))
-_colon_strings = _array(String(validators=[_check_for_value]))
-_colon_header_values = _array(
+_strings = entry_list(String())
+_headers = entry_list(String(validators=[validate_header_entry]))
+_colon_strings = entry_list(String(validators=[_check_for_value]))
+_colon_header_values = entry_list(
     String(match=r"^[^:]+:.*$", validators=[lambda e: validate_header_entry(e, _HEADER_VALUE_RE)])
 )
-_colon_headers = _array(String(match=r"^[^:]+:.*$", validators=[validate_header_pair]))
+_colon_headers = entry_list(String(match=r"^[^:]+:.*$", validators=[validate_header_pair]))
 
 
 _PLACES = {
@@ -43,20 +45,10 @@ _PLACES = {
     "headers": "request headers",
     "querystring": "query string arguments",
 }
-_OPS = {
-    "remove": "Names of the {} to remove.",
-    "rename": "old:new names of the {} to rename.",
-    "replace": "name:value pairs replacing {} already present (values may be templates).",
-    "add": "name:value pairs of {} added when absent (values may be templates).",
-    "append": "name:value pairs of {} added to the values present (values may be templates).",
-}
 
 
 def _section(op: str, fields: list[tuple[str, Any]], summary: str) -> Record:
-    described = [
-        (name, field(description=_OPS[op].format(_PLACES[name]))) for name, field in fields
-    ]
-    return Record(described, required=True, description=summary)
+    return section(op, fields, summary, _PLACES, "(values may be templates)")
 
 
 def _colon_fields() -> list[tuple[str, Any]]:

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kongtx.plugins.transformations import validate_header_pair
+from kongtx.plugins.transformations import entry_list, section, validate_header_pair
 from kongtx.schema import Array, Record, String
 
 __all__ = ["CONFIG"]
 
 
-def _array(element: String) -> Array:
-    return Array(element, required=True, default=[])
-
-
-_strings = _array(String())
-_colon_strings = _array(String(match=r"^[^:]+:.*$"))
-_colon_headers = _array(String(match=r"^[^:]+:.*$", validators=[validate_header_pair]))
+_strings = entry_list(String())
+_colon_strings = entry_list(String(match=r"^[^:]+:.*$"))
+_colon_headers = entry_list(String(match=r"^[^:]+:.*$", validators=[validate_header_pair]))
 _json_types = Array(
     String(one_of=["boolean", "number", "string"]),
     required=True,
@@ -27,21 +23,10 @@ _json_types = Array(
 
 
 _PLACES = {"json": "JSON body properties", "headers": "response headers"}
-_OPS = {
-    "remove": "Names of the {} to remove.",
-    "rename": "old:new names of the {} to rename.",
-    "replace": "name:value pairs replacing {} already present.",
-    "add": "name:value pairs of {} added when absent.",
-    "append": "name:value pairs of {} added to the values present.",
-}
 
 
 def _section(op: str, fields: list[tuple[str, Any]], summary: str) -> Record:
-    described = [
-        (name, field if name == "json_types" else field(description=_OPS[op].format(_PLACES[name])))
-        for name, field in fields
-    ]
-    return Record(described, required=True, description=summary)
+    return section(op, fields, summary, _PLACES)
 
 
 def _colon_fields() -> list[tuple[str, Any]]:
