@@ -6,9 +6,23 @@ from typing import Any
 
 from kongtx.logsinks.custom_fields import validate_lua_fields, validate_template_fields
 from kongtx.logsinks.queue import QueueConf
-from kongtx.schema import Integer, Map, Number, Record, String, typedefs
+from kongtx.schema import Conditional, Integer, Map, Number, Record, String, typedefs
 
-__all__ = ["custom_fields_fields", "queue_conf", "queue_record", "receiver_fields"]
+__all__ = [
+    "CONSUMER_IDENTIFIERS",
+    "SAMPLE_RATE_CHECK",
+    "custom_fields_fields",
+    "queue_conf",
+    "queue_record",
+    "receiver_fields",
+]
+
+#: How a statsd or datadog metric may name the consumer.
+CONSUMER_IDENTIFIERS = ("consumer_id", "custom_id", "username")
+#: A statsd or datadog metric counted or gauged needs a ``sample_rate``.
+SAMPLE_RATE_CHECK = Conditional(
+    "stat_type", {"one_of": ["counter", "gauge"]}, "sample_rate", {"required": True}
+)
 
 
 def queue_record(**defaults: Any) -> Record:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kongtx.logsinks.schema import queue_record
+from kongtx.logsinks.schema import CONSUMER_IDENTIFIERS, SAMPLE_RATE_CHECK, queue_record
 from kongtx.logsinks.statsd_lines import STAT_TYPES
-from kongtx.schema import Array, Conditional, Integer, Number, Record, String
+from kongtx.schema import Array, Integer, Number, Record, String
 from kongtx.schema.typedefs import host, port
 
 __all__ = ["CONFIG", "DEFAULT_METRICS"]
@@ -19,7 +19,6 @@ METRIC_NAMES = (
     "response_size",
     "upstream_latency",
 )
-CONSUMER_IDENTIFIERS = ("consumer_id", "custom_id", "username")
 
 
 def _metric(name: str, stat_type: str, sample_rate: float | None = None) -> dict[str, Any]:
@@ -62,11 +61,7 @@ _METRIC = Record(
             ),
         ),
     ],
-    entity_checks=[
-        Conditional(
-            "stat_type", {"one_of": ["counter", "gauge"]}, "sample_rate", {"required": True}
-        )
-    ],
+    entity_checks=[SAMPLE_RATE_CHECK],
 )
 
 CONFIG = Record(

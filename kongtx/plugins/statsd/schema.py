@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kongtx.logsinks.schema import queue_record
+from kongtx.logsinks.schema import CONSUMER_IDENTIFIERS, SAMPLE_RATE_CHECK, queue_record
 from kongtx.logsinks.statsd_lines import TAG_STYLES
-from kongtx.schema import Array, Boolean, Conditional, Integer, Number, Record, String
+from kongtx.schema import Array, Boolean, Integer, Number, Record, String
 from kongtx.schema.typedefs import host, port
 
 __all__ = ["CONFIG", "DEFAULT_METRICS", "METRIC_NAMES"]
@@ -27,7 +27,6 @@ METRIC_NAMES = (
     "shdict_usage",
 )
 STAT_TYPES = ("counter", "gauge", "histogram", "meter", "set", "timer")
-CONSUMER_IDENTIFIERS = ("consumer_id", "custom_id", "username")
 SERVICE_IDENTIFIERS = ("service_id", "service_name", "service_host", "service_name_or_host")
 WORKSPACE_IDENTIFIERS = ("workspace_id", "workspace_name")
 
@@ -87,11 +86,7 @@ _METRIC = Record(
             ),
         ),
     ],
-    entity_checks=[
-        Conditional(
-            "stat_type", {"one_of": ["counter", "gauge"]}, "sample_rate", {"required": True}
-        )
-    ],
+    entity_checks=[SAMPLE_RATE_CHECK],
 )
 
 CONFIG = Record(
