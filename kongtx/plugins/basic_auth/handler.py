@@ -9,9 +9,7 @@ bcrypt in a thread, unless this exact verification succeeded recently.
 
 from __future__ import annotations
 
-import binascii
 import re
-from base64 import b64decode
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -23,6 +21,7 @@ from kongtx.errors import ProxyExit
 from kongtx.plugins import authn
 from kongtx.plugins.base import PluginHandler, ProxyContext
 from kongtx.plugins.basic_auth import crypto
+from kongtx.plugins.userpass import decode_user_password
 
 __all__ = ["BasicAuthHandler", "parse_credentials"]
 
@@ -44,19 +43,7 @@ def parse_credentials(value: str | None) -> tuple[str, bytes] | None:
     m = _SCHEME.search(value)
     if m is None:
         return None
-    token = m.group(1).encode("latin-1")
-    try:
-        decoded = b64decode(token + b"=" * (-len(token) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    parts = _PARTS.search(decoded)
-    if parts is None:
-        return None
-    try:
-        username = parts.group(1).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return username, parts.group(2)
+    return decode_user_password(m.group(1).encode("latin-1"), _PARTS.search)
 
 
 class BasicAuthHandler(PluginHandler):

@@ -10,9 +10,7 @@ anonymous consumer is used. An unreachable server is a 500.
 
 from __future__ import annotations
 
-import binascii
 import re
-from base64 import b64decode
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -31,6 +29,7 @@ from kongtx.plugins.ldap_auth.client import (
     LdapUnavailable,
     escape_dn_value,
 )
+from kongtx.plugins.userpass import decode_user_password
 
 if TYPE_CHECKING:
     pass
@@ -96,17 +95,7 @@ def parse_credentials(cfg: LdapConfig, value: str | None) -> tuple[str, bytes] |
     if m is None:
         return None
     token = value[m.end() :].strip().encode("latin-1")
-    try:
-        decoded = b64decode(token + b"=" * (-len(token) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    parts = _USER_PASSWORD.fullmatch(decoded)
-    if parts is None:
-        return None
-    try:
-        return parts.group(1).decode("utf-8"), parts.group(2)
-    except UnicodeDecodeError:
-        return None
+    return decode_user_password(token, _USER_PASSWORD.fullmatch)
 
 
 def _unauthorized(cfg: LdapConfig) -> ProxyExit:
