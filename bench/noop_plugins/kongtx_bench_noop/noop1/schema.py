@@ -1,0 +1,3 @@
+from kongtx_bench_noop import CONFIG
+
+__all__ = ["CONFIG"]

@@ -1,0 +1,1 @@
+"""``bench-noop-7``: does nothing (see kongtx_bench_noop)."""
