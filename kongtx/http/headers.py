@@ -124,6 +124,13 @@ class Headers:
         for lname, _, value in self._fields:
             yield lname, value
 
+    def wire_size(self) -> int:
+        """The length of :meth:`to_wire` (``Name: value\\r\\n`` per field), without building it."""
+        size = 4 * len(self._fields)
+        for _, name, value in self._fields:
+            size += len(name) + len(value)
+        return size
+
     def raw(self) -> list[tuple[bytes, bytes]]:
         """Return the fields as latin-1 ``bytes`` pairs, for the wire."""
         return [(n.encode("latin-1"), v.encode("latin-1")) for _, n, v in self._fields]

@@ -88,7 +88,11 @@ def _set_path(entry: dict[str, Any], path: str, value: Any) -> None:
         if not isinstance(child, dict):
             if value is None:
                 return
-            child = target[key] = {}
+            child = {}
+        else:
+            # A copy: the entry holds the snapshot's rows (route, service), never changed in place.
+            child = dict(child)
+        target[key] = child
         target = child
     if value is None:
         target.pop(keys[-1], None)

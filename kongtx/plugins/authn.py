@@ -46,6 +46,17 @@ CONSUMER_USERNAME = "X-Consumer-Username"
 CREDENTIAL_IDENTIFIER = "X-Credential-Identifier"
 ANONYMOUS = "X-Anonymous-Consumer"
 CONSUMER_GROUPS = "X-Consumer-Groups"
+#: The headers :func:`set_consumer` decides (lower case).
+_SET_BY_AUTH = frozenset(
+    name.lower()
+    for name in (
+        CONSUMER_ID,
+        CONSUMER_CUSTOM_ID,
+        CONSUMER_USERNAME,
+        CREDENTIAL_IDENTIFIER,
+        ANONYMOUS,
+    )
+)
 AUTHENTICATED_GROUPS = "X-Authenticated-Groups"
 
 log = Logger()
@@ -68,13 +79,6 @@ def wire_text(value: str) -> str:
         return value
 
 
-def _put(headers: Any, name: str, value: Any) -> None:
-    if value is None or value == "":
-        headers.remove(name)
-    else:
-        headers.set(name, header_value(str(value)))
-
-
 def set_consumer(
     ctx: ProxyContext,
     consumer: dict[str, Any] | None,
@@ -92,20 +96,23 @@ def set_consumer(
     """
     ctx.authenticate(consumer, credential)
     headers = ctx.request.headers
+    # Every client-supplied copy goes, in one pass; ours are appended.
+    headers.take(_SET_BY_AUTH)
+    added: list[tuple[str, str]] = []
     if consumer is not None:
-        _put(headers, CONSUMER_ID, consumer.get("id"))
-        _put(headers, CONSUMER_CUSTOM_ID, consumer.get("custom_id"))
-        _put(headers, CONSUMER_USERNAME, consumer.get("username"))
-    else:
-        headers.remove(CONSUMER_ID)
-        headers.remove(CONSUMER_CUSTOM_ID)
-        headers.remove(CONSUMER_USERNAME)
+        for name, value in (
+            (CONSUMER_ID, consumer.get("id")),
+            (CONSUMER_CUSTOM_ID, consumer.get("custom_id")),
+            (CONSUMER_USERNAME, consumer.get("username")),
+        ):
+            if value is not None and value != "":
+                added.append((name, header_value(str(value))))
     if credential is not None:
-        _put(headers, CREDENTIAL_IDENTIFIER, identifier)
-        headers.remove(ANONYMOUS)
+        if identifier is not None and identifier != "":
+            added.append((CREDENTIAL_IDENTIFIER, header_value(str(identifier))))
     else:
-        headers.remove(CREDENTIAL_IDENTIFIER)
-        headers.set(ANONYMOUS, "true")
+        added.append((ANONYMOUS, "true"))
+    headers.extend(added)
 
 
 def or_already_done(ctx: ProxyContext, anonymous: str | None) -> bool:

@@ -182,7 +182,9 @@ class Gateway:
         else:
             await self._proxy(ctx, writer)
         if ctx.snapshot.log_phase:
-            await phases.run_phase(ctx, "log")
+            waiting = phases.start_phase(ctx, "log")
+            if waiting is not None:
+                await waiting
         if self.access_log is not None:
             self.access_log(ctx)
 
@@ -191,7 +193,9 @@ class Gateway:
         snapshot = ctx.snapshot
         request = ctx.request
         scheme = request.scheme
-        await phases.run_rewrite(ctx)
+        waiting = phases.start_rewrite(ctx)
+        if waiting is not None:
+            await waiting
         match = snapshot.router.match(
             request.method,
             request.headers.get("host"),
@@ -209,7 +213,9 @@ class Gateway:
         ctx.service = match.service
         self._check_protocol(ctx, route)
         original_host = request.headers.get("host")
-        await phases.run_access(ctx)
+        waiting = phases.start_access(ctx)
+        if waiting is not None:
+            await waiting
         if ctx.service is None:
             # Kong runs the access plugins first (request-termination may answer).
             raise ProxyExit(503, "no Service found with those values")
@@ -280,7 +286,9 @@ class Gateway:
         ctx.response_headers = headers
         ctx.response_source = source
         self._add_generated_headers(ctx, headers)
-        await phases.run_phase(ctx, "header_filter")
+        waiting = phases.start_phase(ctx, "header_filter")
+        if waiting is not None:
+            await waiting
         body = await phases.filter_whole_body(ctx, body)
         self._write_simple(ctx, writer, ctx.response_status, ctx.response_headers, body)
 
@@ -420,7 +428,9 @@ class Gateway:
             response.headers, self._replaced_response if response.status != 101 else _UPGRADE_KEPT
         )
         self._add_response_headers(ctx, response.headers)
-        await phases.run_phase(ctx, "header_filter")
+        waiting = phases.start_phase(ctx, "header_filter")
+        if waiting is not None:
+            await waiting
         await send_response(ctx, writer, response)
 
     def _add_response_headers(self, ctx: ProxyContext, headers: Headers) -> None:

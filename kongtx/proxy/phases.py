@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from inspect import isawaitable
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from kongtx.errors import ProxyExit
@@ -23,30 +24,97 @@ log = Logger()
 PluginRow = tuple[LoadedPlugin, PluginConfig]
 
 
-async def run_rewrite(ctx: ProxyContext) -> None:
-    """The global plugins' ``rewrite`` hooks (before routing)."""
+# Each phase runs in two halves: ``start_*`` calls the hooks one after the other and
+# returns None when all of them answered synchronously (the common case: no coroutine,
+# no Deferred); at the first hook that returns an awaitable it hands the rest of the
+# loop to a coroutine and returns its Deferred. ``run_*`` await both (the same result).
+
+
+def start_rewrite(ctx: ProxyContext) -> Deferred[None] | None:
+    """The global plugins' ``rewrite`` hooks (before routing); a Deferred if one waits."""
     scheme = ctx.request.scheme
-    for plugin, row in ctx.snapshot.rewrite_plugins:
+    plugins = ctx.snapshot.rewrite_plugins
+    for index, (plugin, row) in enumerate(plugins):
+        if scheme in row["protocols"]:
+            result = plugin.handler.rewrite(ctx, row["config"])
+            if result is not None and isawaitable(result):
+                return Deferred.fromCoroutine(_finish_rewrite(ctx, result, plugins[index + 1 :]))
+    return None
+
+
+async def _finish_rewrite(ctx: ProxyContext, waiting: Any, rest: Any) -> None:
+    await waiting
+    scheme = ctx.request.scheme
+    for plugin, row in rest:
         if scheme in row["protocols"]:
             result = plugin.handler.rewrite(ctx, row["config"])
             if result is not None and isawaitable(result):
                 await result
 
 
-async def run_access(ctx: ProxyContext) -> None:
+async def run_rewrite(ctx: ProxyContext) -> None:
+    """:func:`start_rewrite`, awaited."""
+    waiting = start_rewrite(ctx)
+    if waiting is not None:
+        await waiting
+
+
+def start_access(ctx: ProxyContext) -> Deferred[None] | None:
     """Collect the plugins of the matched route/service/consumer and run their ``access``.
 
     Every plugin is collected (later phases run them) even after one answered;
-    the first answer is raised once the chain is walked.
+    the first answer is raised once the chain is walked (here, or by the Deferred
+    returned when a hook waits).
     """
     scheme = ctx.request.scheme
+    route, service = ctx.route, ctx.service
     chain = ctx.snapshot.plugin_chain(
-        ctx.route["id"] if ctx.route else None, ctx.service["id"] if ctx.service else None
+        route["id"] if route else None, service["id"] if service else None
     )
     collected = ctx.plugins
     pending_exit: ProxyExit | None = None
-    for entry in chain:
-        row = entry.resolve(ctx.consumer["id"] if ctx.consumer else None)
+    for index, entry in enumerate(chain):
+        consumer = ctx.consumer
+        row = entry.default if consumer is None else entry.resolve(consumer["id"])
+        if row is None or scheme not in row["protocols"]:
+            continue
+        plugin = entry.plugin
+        collected.append((plugin, row))
+        if pending_exit is not None or "access" not in plugin.phases:
+            continue
+        try:
+            result = plugin.handler.access(ctx, row["config"])
+        except ProxyExit as exc:
+            pending_exit = exc
+            continue
+        except Exception:
+            log.failure("plugin {name} failed in access", name=plugin.name)
+            pending_exit = ProxyExit(500, "An unexpected error occurred")
+            continue
+        if result is not None and isawaitable(result):
+            return Deferred.fromCoroutine(
+                _finish_access(ctx, plugin.name, result, chain[index + 1 :])
+            )
+    if pending_exit is not None:
+        raise pending_exit
+    return None
+
+
+async def _finish_access(ctx: ProxyContext, name: str, waiting: Any, rest: Any) -> None:
+    """The rest of :func:`start_access` once a hook returned ``waiting``."""
+    pending_exit: ProxyExit | None = None
+    try:
+        await waiting
+    except ProxyExit as exc:
+        pending_exit = exc
+    except Exception:
+        log.failure("plugin {name} failed in access", name=name)
+        pending_exit = ProxyExit(500, "An unexpected error occurred")
+    scheme = ctx.request.scheme
+    collected = ctx.plugins
+    for entry in rest:
+        consumer = ctx.consumer
+        row = entry.default if consumer is None else entry.resolve(consumer["id"])
         if row is None or scheme not in row["protocols"]:
             continue
         plugin = entry.plugin
@@ -66,9 +134,39 @@ async def run_access(ctx: ProxyContext) -> None:
         raise pending_exit
 
 
-async def run_phase(ctx: ProxyContext, phase: str) -> None:
-    """Run ``header_filter`` or ``log`` of the plugins collected for this request."""
-    for plugin, row in ctx.plugins:
+async def run_access(ctx: ProxyContext) -> None:
+    """:func:`start_access`, awaited."""
+    waiting = start_access(ctx)
+    if waiting is not None:
+        await waiting
+
+
+def start_phase(ctx: ProxyContext, phase: str) -> Deferred[None] | None:
+    """Run ``header_filter`` or ``log`` of the plugins collected for this request
+    (a failing hook is logged); a Deferred if one of them waits."""
+    plugins = ctx.plugins
+    for index, (plugin, row) in enumerate(plugins):
+        if phase in plugin.phases:
+            try:
+                result = getattr(plugin.handler, phase)(ctx, row["config"])
+            except Exception:
+                log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
+                continue
+            if result is not None and isawaitable(result):
+                return Deferred.fromCoroutine(
+                    _finish_phase(ctx, phase, plugin.name, result, plugins[index + 1 :])
+                )
+    return None
+
+
+async def _finish_phase(
+    ctx: ProxyContext, phase: str, name: str, waiting: Any, rest: list[PluginRow]
+) -> None:
+    try:
+        await waiting
+    except Exception:
+        log.failure("plugin {name} failed in {phase}", name=name, phase=phase)
+    for plugin, row in rest:
         if phase in plugin.phases:
             try:
                 result = getattr(plugin.handler, phase)(ctx, row["config"])
@@ -76,6 +174,13 @@ async def run_phase(ctx: ProxyContext, phase: str) -> None:
                     await result
             except Exception:
                 log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
+
+
+async def run_phase(ctx: ProxyContext, phase: str) -> None:
+    """:func:`start_phase`, awaited."""
+    waiting = start_phase(ctx, phase)
+    if waiting is not None:
+        await waiting
 
 
 def body_filters(ctx: ProxyContext) -> list[PluginRow]:
@@ -138,5 +243,8 @@ __all__ = [
     "run_body_filter",
     "run_phase",
     "run_rewrite",
+    "start_access",
+    "start_phase",
+    "start_rewrite",
     "wants_whole_body",
 ]
