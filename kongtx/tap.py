@@ -80,12 +80,14 @@ def makeService(options: Options | dict[str, Any]) -> IService:
     """
     from twisted.internet import reactor
 
+    from kongtx import lean_dispatch
     from kongtx.logsinks.reopen import install_sigusr1
     from kongtx.rlimits import raise_open_files_limit
     from kongtx.service import freeze_gc_when_ready
     from kongtx.workers import make_service
 
     raise_open_files_limit()
+    lean_dispatch.install()
 
     # One process (build_gateway) or, with worker_processes > 1, a supervised group
     # sharing the proxy listeners through SO_REUSEPORT.

@@ -526,10 +526,12 @@ def _child_main() -> int:
     from twisted.internet import reactor
     from twisted.internet.stdio import StandardIO
 
+    from kongtx import lean_dispatch
     from kongtx.logsinks.reopen import install_sigusr1
     from kongtx.rlimits import raise_open_files_limit
 
     raise_open_files_limit()
+    lean_dispatch.install()
     node = build_gateway(ReusePortReactor(reactor, boot["ports"]), config)
     if boot.get("counters"):
         from kongtx.ratelimit.shared import SharedCounters
