@@ -59,7 +59,9 @@ def collection_paused() -> Iterator[Pause]:
     finally:
         _depth -= 1
         if _depth == 0 and _was_enabled:
-            if _replaced and gc.get_freeze_count() > 0:
+            # CPython only: PyPy's collector has no permanent generation (no gc.freeze).
+            freeze_count = getattr(gc, "get_freeze_count", None)
+            if _replaced and freeze_count is not None and freeze_count() > 0:
                 gc.freeze()
             gc.enable()
 
