@@ -31,14 +31,15 @@ setup(
         "psycopg2-binary; platform_python_implementation != 'PyPy'",
         "psycopg2cffi; platform_python_implementation == 'PyPy'",
         "klein",
-        "bcrypt",
-        # The last releases with PyPy 3.9 wheels (later ones build Rust from source).
+        # On PyPy: the last releases with PyPy 3.9 wheels (later ones build Rust from
+        # source). One requirement per runtime: pip does not merge a name listed twice.
+        "bcrypt; platform_python_implementation != 'PyPy'",
         "bcrypt<4.2.1; platform_python_implementation == 'PyPy'",
-        "cryptography<44; platform_python_implementation == 'PyPy'",
         "httptools",
         "PyYAML",
         "PyJWT",
-        "cryptography",
+        "cryptography; platform_python_implementation != 'PyPy'",
+        "cryptography<44; platform_python_implementation == 'PyPy'",
         "txredisapi",
         "ldaptor",
         "prometheus-client",
