@@ -16,3 +16,9 @@ PYPY = platform.python_implementation() == "PyPy"
 rss_figure = pytest.mark.skipif(
     PYPY, reason="RSS figure: PyPy's GC frees garbage at heap-scaled major collections"
 )
+
+#: A test that asserts when (or in which thread) an object is freed as its last reference
+#: goes: CPython's reference counting; PyPy frees it at a later collection.
+refcount_cleanup = pytest.mark.skipif(
+    PYPY, reason="refcount-based cleanup: PyPy frees objects at its next collection"
+)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kongtx.heap import collection_paused
+from tests.support.runtime import refcount_cleanup
 
 
 def test_collection_is_paused_inside_and_restored_after_nested_blocks() -> None:
@@ -57,6 +58,7 @@ def test_collection_stays_off_if_it_was_off() -> None:
         gc.enable()
 
 
+@refcount_cleanup
 def test_release_in_thread_frees_in_the_thread_pool() -> None:
     """The holder is emptied by a pool thread (the last reference goes there); a reactor
     without threads empties it at once."""
