@@ -87,7 +87,7 @@ class AdminAPI:
         self.crud = Crud(self)
         self.extensions = list(extensions or ())
         self.guard = AdminGuard(config)
-        self.max_args: int = getattr(config, "lua_max_post_args", None) or DEFAULT_MAX_ARGS
+        self.max_args: int = config.lua_max_post_args if config is not None else DEFAULT_MAX_ARGS
         tokens = {t.lower() for t in (config.headers if config is not None else ["latency_tokens"])}
         self._latency_header = "latency_tokens" in tokens or "x-kong-admin-latency" in tokens
         self._router: Dispatcher | None = None

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kongtx.proxy.header_rewrite import valid_host
 from kongtx.router import split_host_port
+
+if TYPE_CHECKING:
+    from kongtx.config import Config
 
 __all__ = ["AdminGuard"]
 
@@ -63,14 +66,13 @@ class AdminGuard:
     :param listeners: the listeners served (default ``admin_listen``; the Status API's own).
     """
 
-    def __init__(self, config: Any, listeners: Any = None) -> None:
-        origins = getattr(config, "admin_gui_origin", None) or []
+    def __init__(self, config: Config | None, listeners: Any = None) -> None:
+        origins = (config.admin_gui_origin if config is not None else None) or []
         self.origins: list[str] = [o.rstrip("/") for o in origins]
         if listeners is None:
-            listeners = getattr(config, "admin_listen", None) or []
-        self.hosts = _allowed_hosts(
-            getattr(config, "admin_allowed_hosts", None) or ["*"], listeners
-        )
+            listeners = config.admin_listen if config is not None else []
+        allowed = (config.admin_allowed_hosts if config is not None else None) or ["*"]
+        self.hosts = _allowed_hosts(allowed, listeners)
 
     def refusal(self, host: str | None, origin: str | None) -> tuple[int, str] | None:
         """``(status, message)`` when the request must not be served, else ``None``."""

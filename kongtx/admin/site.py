@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from kongtx.http.webchannel import DEFAULT_HEADER_TIMEOUT, GuardedChannel, LimitedRequest
+
+if TYPE_CHECKING:
+    from kongtx.config import Config
 
 __all__ = ["AdminSite"]
 
@@ -44,13 +47,15 @@ class AdminSite(Site):
             self.access_log(request)
 
     @classmethod
-    def from_config(cls, resource: IResource, config: Any, reactor: Any = None) -> AdminSite:
+    def from_config(
+        cls, resource: IResource, config: Config | None, reactor: Any = None
+    ) -> AdminSite:
         """The site for ``config``'s ``nginx_admin_*`` limits."""
         return cls(
             resource,
-            max_body_size=getattr(config, "nginx_admin_client_max_body_size", 0) or 0,
-            header_timeout=getattr(
-                config, "nginx_admin_client_header_timeout", DEFAULT_HEADER_TIMEOUT
+            max_body_size=config.nginx_admin_client_max_body_size if config else 0,
+            header_timeout=(
+                config.nginx_admin_client_header_timeout if config else DEFAULT_HEADER_TIMEOUT
             ),
             reactor=reactor,
         )

@@ -8,7 +8,10 @@ collects the response chunks (:func:`capture_response`), ``log`` reads both
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kongtx.proxy.context import ProxyContext
 
 __all__ = ["MAX_CAPTURED", "capture_request", "capture_response", "captured"]
 
@@ -16,13 +19,13 @@ __all__ = ["MAX_CAPTURED", "capture_request", "capture_response", "captured"]
 MAX_CAPTURED = 1 << 20
 
 
-async def capture_request(ctx: Any, key: str) -> None:
+async def capture_request(ctx: ProxyContext, key: str) -> None:
     """Buffer the request body and keep it under ``key``."""
     body = await ctx.read_body()
     ctx.shared[key] = {"request": body, "response": [], "size": 0}
 
 
-def capture_response(ctx: Any, key: str, chunk: bytes) -> None:
+def capture_response(ctx: ProxyContext, key: str, chunk: bytes) -> None:
     """Keep a response chunk (up to :data:`MAX_CAPTURED` bytes in all)."""
     kept = ctx.shared.get(key)
     if kept is None:
@@ -34,7 +37,7 @@ def capture_response(ctx: Any, key: str, chunk: bytes) -> None:
         kept["size"] += len(piece)
 
 
-def captured(ctx: Any, key: str) -> tuple[bytes | None, bytes | None]:
+def captured(ctx: ProxyContext, key: str) -> tuple[bytes | None, bytes | None]:
     """``(request body, response body)`` kept under ``key`` (None when nothing was kept)."""
     kept = ctx.shared.get(key)
     if kept is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kongtx.proxy.context import ProxyContext
 
 __all__ = ["NO_ID", "format_number", "identifier"]
 
@@ -11,7 +14,7 @@ NO_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def identifier(
-    ctx: Any, limit_by: str, header_name: str | None = None, path: str | None = None
+    ctx: ProxyContext, limit_by: str, header_name: str | None = None, path: str | None = None
 ) -> str:
     """Kong's identifier for ``limit_by``; the client IP when it gives none.
 

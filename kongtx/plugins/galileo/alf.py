@@ -17,9 +17,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kongtx.logsinks.serializer import headers_table, querystring_table
+
+if TYPE_CHECKING:
+    from kongtx.proxy.context import ProxyContext
 
 __all__ = ["ALF_VERSION", "CREATOR", "alf_body", "alf_entry"]
 
@@ -67,7 +70,7 @@ def _content(body: bytes | None, headers: dict[str, Any]) -> dict[str, Any] | No
 
 
 def alf_entry(
-    ctx: Any,
+    ctx: ProxyContext,
     server_addr: str,
     log_bodies: bool,
     request_body: bytes | None = None,

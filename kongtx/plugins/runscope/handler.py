@@ -11,7 +11,7 @@ are empty strings unless ``log_body``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kongtx.logsinks.bodies import capture_request, capture_response, captured
 from kongtx.logsinks.http import HTTPSender
@@ -20,12 +20,15 @@ from kongtx.logsinks.queue import BatchQueue, QueueConf
 from kongtx.logsinks.serializer import headers_table, querystring_table
 from kongtx.plugins.base import PluginConfig, ProxyContext
 
+if TYPE_CHECKING:
+    from kongtx.proxy.context import ProxyContext
+
 __all__ = ["RunscopeHandler", "runscope_message"]
 
 _KEY = "runscope"
 
 
-def _form(ctx: Any, body: bytes | None) -> dict[str, Any]:
+def _form(ctx: ProxyContext, body: bytes | None) -> dict[str, Any]:
     """ngx's decoded body arguments of a url-encoded body (``{}`` for other bodies)."""
     content_type = (ctx.request.headers.get("content-type") or "").lower()
     if body is None or "application/x-www-form-urlencoded" not in content_type:
@@ -33,7 +36,7 @@ def _form(ctx: Any, body: bytes | None) -> dict[str, Any]:
     return querystring_table(body.decode("utf-8", "replace"))
 
 
-def runscope_message(ctx: Any, now: float, log_body: bool) -> dict[str, Any]:
+def runscope_message(ctx: ProxyContext, now: float, log_body: bool) -> dict[str, Any]:
     """Kong 0.x's runscope serializer for a finished request."""
     request = ctx.request
     request_body, response_body = captured(ctx, _KEY)
