@@ -27,13 +27,17 @@ PluginRow = tuple[LoadedPlugin, PluginConfig]
 # Each phase runs in two halves: ``start_*`` calls the hooks one after the other and
 # returns None when all of them answered synchronously (the common case: no coroutine,
 # no Deferred); at the first hook that returns an awaitable it hands the rest of the
-# loop to a coroutine and returns its Deferred. ``run_*`` await both (the same result).
+# loop to a coroutine and returns its Deferred; that coroutine, once the hook is done,
+# runs the rest of the loop the same way. ``run_*`` await both (the same result).
 
 
 def start_rewrite(ctx: ProxyContext) -> Deferred[None] | None:
     """The global plugins' ``rewrite`` hooks (before routing); a Deferred if one waits."""
+    return _rewrite(ctx, ctx.snapshot.rewrite_plugins)
+
+
+def _rewrite(ctx: ProxyContext, plugins: Any) -> Deferred[None] | None:
     scheme = ctx.request.scheme
-    plugins = ctx.snapshot.rewrite_plugins
     for index, (plugin, row) in enumerate(plugins):
         if scheme in row["protocols"]:
             result = plugin.handler.rewrite(ctx, row["config"])
@@ -43,13 +47,11 @@ def start_rewrite(ctx: ProxyContext) -> Deferred[None] | None:
 
 
 async def _finish_rewrite(ctx: ProxyContext, waiting: Any, rest: Any) -> None:
+    """The rest of the ``rewrite`` loop once a hook returned ``waiting``."""
     await waiting
-    scheme = ctx.request.scheme
-    for plugin, row in rest:
-        if scheme in row["protocols"]:
-            result = plugin.handler.rewrite(ctx, row["config"])
-            if result is not None and isawaitable(result):
-                await result
+    more = _rewrite(ctx, rest)
+    if more is not None:
+        await more
 
 
 async def run_rewrite(ctx: ProxyContext) -> None:
@@ -66,13 +68,17 @@ def start_access(ctx: ProxyContext) -> Deferred[None] | None:
     the first answer is raised once the chain is walked (here, or by the Deferred
     returned when a hook waits).
     """
-    scheme = ctx.request.scheme
     route, service = ctx.route, ctx.service
     chain = ctx.snapshot.plugin_chain(
         route["id"] if route else None, service["id"] if service else None
     )
+    return _access(ctx, chain, None)
+
+
+def _access(ctx: ProxyContext, chain: Any, pending_exit: ProxyExit | None) -> Deferred[None] | None:
+    """:func:`start_access` over ``chain``, with the answer already given (if any)."""
+    scheme = ctx.request.scheme
     collected = ctx.plugins
-    pending_exit: ProxyExit | None = None
     for index, entry in enumerate(chain):
         consumer = ctx.consumer
         row = entry.default if consumer is None else entry.resolve(consumer["id"])
@@ -101,7 +107,7 @@ def start_access(ctx: ProxyContext) -> Deferred[None] | None:
 
 
 async def _finish_access(ctx: ProxyContext, name: str, waiting: Any, rest: Any) -> None:
-    """The rest of :func:`start_access` once a hook returned ``waiting``."""
+    """The rest of the ``access`` loop once a hook returned ``waiting``."""
     pending_exit: ProxyExit | None = None
     try:
         await waiting
@@ -110,28 +116,9 @@ async def _finish_access(ctx: ProxyContext, name: str, waiting: Any, rest: Any) 
     except Exception:
         log.failure("plugin {name} failed in access", name=name)
         pending_exit = ProxyExit(500, "An unexpected error occurred")
-    scheme = ctx.request.scheme
-    collected = ctx.plugins
-    for entry in rest:
-        consumer = ctx.consumer
-        row = entry.default if consumer is None else entry.resolve(consumer["id"])
-        if row is None or scheme not in row["protocols"]:
-            continue
-        plugin = entry.plugin
-        collected.append((plugin, row))
-        if pending_exit is not None or "access" not in plugin.phases:
-            continue
-        try:
-            result = plugin.handler.access(ctx, row["config"])
-            if result is not None and isawaitable(result):
-                await result
-        except ProxyExit as exc:
-            pending_exit = exc
-        except Exception:
-            log.failure("plugin {name} failed in access", name=plugin.name)
-            pending_exit = ProxyExit(500, "An unexpected error occurred")
-    if pending_exit is not None:
-        raise pending_exit
+    more = _access(ctx, rest, pending_exit)
+    if more is not None:
+        await more
 
 
 async def run_access(ctx: ProxyContext) -> None:
@@ -144,7 +131,10 @@ async def run_access(ctx: ProxyContext) -> None:
 def start_phase(ctx: ProxyContext, phase: str) -> Deferred[None] | None:
     """Run ``header_filter`` or ``log`` of the plugins collected for this request
     (a failing hook is logged); a Deferred if one of them waits."""
-    plugins = ctx.plugins
+    return _phase(ctx, phase, ctx.plugins)
+
+
+def _phase(ctx: ProxyContext, phase: str, plugins: list[PluginRow]) -> Deferred[None] | None:
     for index, (plugin, row) in enumerate(plugins):
         if phase in plugin.phases:
             try:
@@ -162,18 +152,14 @@ def start_phase(ctx: ProxyContext, phase: str) -> Deferred[None] | None:
 async def _finish_phase(
     ctx: ProxyContext, phase: str, name: str, waiting: Any, rest: list[PluginRow]
 ) -> None:
+    """The rest of ``phase``'s loop once a hook returned ``waiting``."""
     try:
         await waiting
     except Exception:
         log.failure("plugin {name} failed in {phase}", name=name, phase=phase)
-    for plugin, row in rest:
-        if phase in plugin.phases:
-            try:
-                result = getattr(plugin.handler, phase)(ctx, row["config"])
-                if result is not None and isawaitable(result):
-                    await result
-            except Exception:
-                log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
+    more = _phase(ctx, phase, rest)
+    if more is not None:
+        await more
 
 
 async def run_phase(ctx: ProxyContext, phase: str) -> None:
