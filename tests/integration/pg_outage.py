@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from twisted.internet import reactor
+from twisted.internet import reactor, task
 
 from kongtx.config import load_config
 from kongtx.plugins.base import load_plugins
@@ -24,6 +24,16 @@ class OutageNode:
     def __init__(self, gw: RunningGateway, forwarder: Forwarder) -> None:
         self.gw = gw
         self.forwarder = forwarder
+
+    async def admin_back(self) -> Any:
+        """Poll ``GET /services`` until the Admin API answers 200 again (at most 10 s);
+        the last answer."""
+        for _ in range(200):
+            back = await self.gw.request("GET", self.gw.admin_url + "/services")
+            if back.status == 200:
+                break
+            await task.deferLater(reactor, 0.05, lambda: None)
+        return back
 
 
 async def bootstrap(settings: dict[str, str], plugins: str = "off") -> None:

@@ -29,11 +29,7 @@ async def test_outage_logs_state_changes_without_tracebacks(tmp_path):
                 assert (await gw.request("GET", gw.admin_url + "/services")).status == 503
                 await task.deferLater(reactor, 0.3, lambda: None)
             forwarder.restore()
-            for _ in range(200):
-                back = await gw.request("GET", gw.admin_url + "/services")
-                if back.status == 200:
-                    break
-                await task.deferLater(reactor, 0.05, lambda: None)
+            back = await outage.admin_back()
             assert back.status == 200, back
             await task.deferLater(reactor, 1.5, lambda: None)
     finally:
