@@ -26,6 +26,14 @@ async def _key_auth_route(gw: RunningGateway, upstream_port: int) -> None:
     assert (await gw.admin("POST", "/consumers", {"username": "alice"})).status == 201
 
 
+async def _add_key(gw: RunningGateway, key: str) -> None:
+    """Give alice the key-auth credential ``key``."""
+    reply = await gw.request(
+        "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": key}
+    )
+    assert reply.status == 201, reply
+
+
 async def _with_key(gw: RunningGateway, key: str) -> int:
     return (await gw.proxy("GET", "/k", headers={"apikey": key})).status
 
@@ -56,10 +64,7 @@ async def test_key_created_after_a_cached_miss_works_at_once(tmp_path: Any) -> N
             True,
             None,
         )
-        reply = await gw.request(
-            "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": "late"}
-        )
-        assert reply.status == 201
+        await _add_key(gw, "late")
         assert await _with_key(gw, "late") == 200
         assert gw.node.snapshots.version == version  # credentials do not touch the snapshot
         deleted = await gw.request("DELETE", gw.admin_url + "/key-auths/late")
@@ -78,10 +83,7 @@ async def test_two_nodes_follow_each_others_credentials_within_a_second(tmp_path
     try:
         async with postgres_nodes(tmp_path, "key-auth") as (node_a, node_b):
             await _key_auth_route(node_a, upstream.port)
-            reply = await node_a.request(
-                "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
-            )
-            assert reply.status == 201
+            await _add_key(node_a, "k1")
             await _until(node_b, "k1", 200, 5.0)  # the route reached B; k1 is now cached there
             assert node_b.node.entities.cache.peek(cache_key("keyauth_credentials", "k1"))[0]
 
@@ -90,10 +92,7 @@ async def test_two_nodes_follow_each_others_credentials_within_a_second(tmp_path
             assert await _until(node_b, "k1", 401, 1.0) < 1.0
 
             assert await _with_key(node_b, "k2") == 401  # a cached miss on B
-            created = await node_a.request(
-                "POST", node_a.admin_url + "/consumers/alice/key-auth", json_body={"key": "k2"}
-            )
-            assert created.status == 201
+            await _add_key(node_a, "k2")
             assert await _until(node_b, "k2", 200, 1.0) < 1.0
     finally:
         await upstream.stop()
@@ -111,10 +110,7 @@ async def test_miss_during_an_outage_fails_fast_then_recovers(tmp_path: Any) -> 
             gw, forwarder = outage.gw, outage.forwarder
             await _key_auth_route(gw, upstream.port)
             for key in ("warm", "cold"):
-                reply = await gw.request(
-                    "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": key}
-                )
-                assert reply.status == 201
+                await _add_key(gw, key)
             assert await _with_key(gw, "warm") == 200
 
             forwarder.cut()
@@ -148,10 +144,7 @@ async def test_expired_entries_are_resurrected_while_the_database_is_down(tmp_pa
             ) as outage:
                 gw = outage.gw
                 await _key_auth_route(gw, upstream.port)
-                reply = await gw.request(
-                    "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
-                )
-                assert reply.status == 201
+                await _add_key(gw, "k1")
                 assert await _with_key(gw, "k1") == 200
                 assert await _with_key(gw, "unknown") == 401
                 outage.forwarder.cut()
@@ -170,10 +163,7 @@ async def test_cache_admin_endpoints(tmp_path: Any) -> None:
     gw = await start_gateway(tmp_path, plugins="key-auth")
     try:
         await _key_auth_route(gw, upstream.port)
-        reply = await gw.request(
-            "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
-        )
-        assert reply.status == 201
+        await _add_key(gw, "k1")
         assert await _with_key(gw, "k1") == 200
         assert await _with_key(gw, "nope") == 401
         key = cache_key("keyauth_credentials", "k1")
@@ -210,10 +200,7 @@ async def test_warmup_entities_are_cached_at_start(tmp_path: Any) -> None:
         gw = await start_gateway(tmp_path, plugins="key-auth")
         try:
             await _key_auth_route(gw, upstream.port)
-            reply = await gw.request(
-                "POST", gw.admin_url + "/consumers/alice/key-auth", json_body={"key": "k1"}
-            )
-            assert reply.status == 201
+            await _add_key(gw, "k1")
         finally:
             await gw.stop()
         gw = await start_gateway(
