@@ -9,6 +9,21 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from typing import Iterable, Iterator
 
+#: Decoded field names by their wire bytes: ``(lower-case name, name)``. Names repeat
+#: from one message to the next, so most are decoded and lower-cased once per process.
+_NAMES: dict[bytes, tuple[str, str]] = {}
+#: Bound on :data:`_NAMES` (a client sending made-up names must not grow it for ever).
+_NAMES_LIMIT = 512
+
+
+def _decode_name(name: bytes) -> tuple[str, str]:
+    """``(lower-case name, name)`` for a wire name, remembered while the cache has room."""
+    text = name.decode("latin-1")
+    pair = (text.lower(), text)
+    if len(_NAMES) < _NAMES_LIMIT:
+        _NAMES[name] = pair
+    return pair
+
 
 class Headers:
     """Ordered HTTP header fields with case-insensitive lookup.
@@ -27,18 +42,23 @@ class Headers:
     def from_raw(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
         """Build from parser output (latin-1 bytes pairs), without per-field checks."""
         headers = cls.__new__(cls)
-        headers._fields = [
-            (n.lower(), n, value.decode("latin-1"))
-            for n, value in [(name.decode("latin-1"), value) for name, value in raw]
-        ]
+        fields: list[tuple[str, str, str]] = []
+        append = fields.append
+        known = _NAMES.get
+        for name, value in raw:
+            pair = known(name)
+            if pair is None:
+                pair = _decode_name(name)
+            append((pair[0], pair[1], value.decode("latin-1")))
+        headers._fields = fields
         return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """Return the first value of ``name``, or ``default``."""
         key = name.lower()
-        for lname, _, value in self._fields:
-            if lname == key:
-                return value
+        for field in self._fields:
+            if field[0] == key:
+                return field[2]
         return default
 
     def get_all(self, name: str) -> list[str]:
@@ -72,14 +92,15 @@ class Headers:
         """Replace every field named ``name`` with one field, kept at the first one's place."""
         key = name.lower()
         fields = self._fields
-        for index, (lname, _, _) in enumerate(fields):
-            if lname == key:
+        index = 0
+        for field in fields:
+            if field[0] == key:
                 fields[index] = (key, name, value)
-                if len(fields) > index + 1:
-                    self._fields = fields[: index + 1] + [
-                        f for f in fields[index + 1 :] if f[0] != key
-                    ]
+                index += 1
+                if index < len(fields):
+                    self._fields = fields[:index] + [f for f in fields[index:] if f[0] != key]
                 return
+            index += 1
         fields.append((key, name, value))
 
     def take(self, names: AbstractSet[str]) -> dict[str, list[str]]:
@@ -130,6 +151,10 @@ class Headers:
         for _, name, value in self._fields:
             size += len(name) + len(value)
         return size
+
+    def entries(self) -> list[tuple[str, str, str]]:
+        """The fields as ``(lower-case name, name, value)`` triples, in order (read only)."""
+        return self._fields
 
     def raw(self) -> list[tuple[bytes, bytes]]:
         """Return the fields as latin-1 ``bytes`` pairs, for the wire."""

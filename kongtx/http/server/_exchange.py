@@ -30,6 +30,16 @@ from kongtx.http.server._wire import CHUNKED_END, CONTINUE, CRLF, status_line
 
 log = Logger()
 
+# The response fields write_head looks at, by lower-case name.
+_LENGTH, _TE, _CONNECTION, _DATE, _SERVER = "length", "te", "connection", "date", "server"
+_SPECIAL = {
+    "content-length": _LENGTH,
+    "transfer-encoding": _TE,
+    "connection": _CONNECTION,
+    "date": _DATE,
+    "server": _SERVER,
+}
+
 
 class ClientTransport(Protocol):
     """What an exchange writes to: the client connection's transport (``ITransport``
@@ -175,20 +185,21 @@ class Exchange:
         parts = [status_line(status, reason)]
         append = parts.append
         http10 = request.version == "1.0"
-        for name, value in headers.items():
-            size = len(name)
-            if size == 14 and name.lower() == "content-length":
-                cl = value
-            elif size == 17 and name.lower() == "transfer-encoding":
-                if http10:
-                    continue  # no chunked coding for HTTP/1.0: the close ends the body
-                te = value
-            elif size == 10 and name.lower() == "connection":
-                conn_close = conn_close or "close" in value.lower()
-            elif size == 4 and name.lower() == "date":
-                has_date = True
-            elif size == 6 and name.lower() == "server":
-                has_server = True
+        for lname, name, value in headers.entries():
+            kind = _SPECIAL.get(lname)
+            if kind is not None:
+                if kind is _LENGTH:
+                    cl = value
+                elif kind is _TE:
+                    if http10:
+                        continue  # no chunked coding for HTTP/1.0: the close ends the body
+                    te = value
+                elif kind is _CONNECTION:
+                    conn_close = conn_close or "close" in value.lower()
+                elif kind is _DATE:
+                    has_date = True
+                else:
+                    has_server = True
             append(f"{name}: {value}\r\n")
         if not has_date:
             append(proto.date_line())
