@@ -137,10 +137,12 @@ class StreamBody:
         if self._consumer is not None:
             raise RuntimeError("body already started")
         self._consumer = consumer
-        buffered, self._buffer = self._buffer, []
-        self.buffered_size = 0
-        for chunk in buffered:
-            consumer.write(chunk)
+        buffered = self._buffer
+        if buffered:
+            self._buffer = []
+            self.buffered_size = 0
+            for chunk in buffered:
+                consumer.write(chunk)
         if self._done:
             if self._failure is not None:
                 consumer.fail(self._failure)

@@ -137,6 +137,8 @@ class UpstreamConnection(TwistedProtocol):
     def __init__(self, owner: ConnectionOwner, key: tuple[object, ...], tls: bool) -> None:
         self._owner = owner
         self._reactor = owner.reactor
+        self._max_head_size = owner.max_head_size
+        self._max_headers = owner.max_headers
         self.key = key
         self._tls = tls
         self._parser: ResponseParser = new_response_parser(self)
@@ -341,7 +343,7 @@ class UpstreamConnection(TwistedProtocol):
         if state is AWAITING_RESPONSE:
             # llhttp keeps an unfinished header line to itself: bound what it may hold.
             self._head_bytes += len(data)
-            if self._head_bytes > self._owner.max_head_size + READ_SLACK:
+            if self._head_bytes > self._max_head_size + READ_SLACK:
                 self._protocol_error(HeadTooLarge("upstream sent too big header"))
                 return
         try:
@@ -381,11 +383,11 @@ class UpstreamConnection(TwistedProtocol):
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        owner = self._owner
-        if self._head_size > owner.max_head_size or len(self._raw) >= owner.max_headers:
+        raw = self._raw
+        size = self._head_size = self._head_size + len(name) + len(value) + 4
+        if size > self._max_head_size or len(raw) >= self._max_headers:
             raise HeadTooLarge("upstream sent too big header")
-        self._raw.append((name, value))
+        raw.append((name, value))
         # Note the framing fields on the way (cheaper than a lookup afterwards).
         size = len(name)
         if size == 14:

@@ -9,6 +9,8 @@ from twisted.internet.interfaces import IReactorTime
 
 #: ``"HTTP/1.1 200 OK\r\n"`` per known status code, built once at import.
 STATUS_LINES: dict[int, str] = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
+#: The standard reason phrase per known status code.
+PHRASES: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CHUNKED_END = b"0\r\n\r\n"
@@ -27,7 +29,8 @@ UNEXPECTED = "An unexpected error occurred"
 
 def status_line(status: int, reason: str | None) -> str:
     """Return the status line (with CRLF) for ``status``, honouring a custom ``reason``."""
-    if reason is None:
+    if reason is None or PHRASES.get(status) == reason:
+        # The standard line (a relayed upstream reason usually is the standard one).
         line = STATUS_LINES.get(status)
         if line is not None:
             return line

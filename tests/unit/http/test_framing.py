@@ -152,3 +152,14 @@ def test_check_head_rejects(
     with pytest.raises(Reject) as info:
         check_head(raw, version, upgrade, method, limit)
     assert info.value.status == status
+
+
+def test_status_line_uses_the_standard_line_for_the_standard_reason() -> None:
+    from kongtx.http.server._wire import STATUS_LINES, status_line
+
+    assert status_line(200, "OK") is STATUS_LINES[200]
+    assert status_line(200, None) is STATUS_LINES[200]
+    assert status_line(200, "Fine") == "HTTP/1.1 200 Fine\r\n"
+    assert status_line(200, "") == "HTTP/1.1 200 \r\n"
+    assert status_line(599, None) == "HTTP/1.1 599 \r\n"
+    assert status_line(599, "Odd") == "HTTP/1.1 599 Odd\r\n"
