@@ -297,7 +297,13 @@ def main() -> None:
         )
         print("last response head:")
         print(answer.split(b"\r\n\r\n")[0].decode("latin-1").split("HTTP/1.1 200", 2)[-1][:600])
-        await node.stopService()
+        sys.stdout.flush()
+        # The figures are out: don't let a slow shutdown (the store's thread, a log
+        # batch to the in-memory collector) keep the process alive.
+        stopped = node.stopService()
+        stopped.addTimeout(5, reactor)
+        stopped.addErrback(lambda _: None)
+        await stopped
 
     from twisted.internet.task import react
 

@@ -13,7 +13,7 @@ import random
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -23,6 +23,7 @@ from kongtx.cache import Entities, EntityCache
 from kongtx.config import Config
 from kongtx.errors import ProxyExit, UpstreamFailure
 from kongtx.http.body import StreamBody, spool_body
+from kongtx.http.client import UpstreamResponse
 from kongtx.http.gateway_io import GatewayRequest, ResponseWriter
 from kongtx.http.headers import Headers
 from kongtx.proxy import header_rewrite, phases, responses
@@ -120,7 +121,12 @@ class Gateway:
 
     # -- entry point -------------------------------------------------------------
     def handle(self, request: GatewayRequest, writer: ResponseWriter) -> Deferred[None]:
-        """Serve one request; the Deferred fires after the log phase."""
+        """Serve one request; the Deferred fires after the log phase.
+
+        The request runs as plain calls while nothing waits (the common case: no
+        coroutine and no Deferred of its own until the upstream answers); each step
+        returns ``None`` when it is done, or a Deferred the next step is chained to.
+        """
         self.requests_total += 1
         if not header_rewrite.valid_host(request.headers.get("host")) or climbs_above_root(
             request.path
@@ -129,9 +135,24 @@ class Gateway:
             return succeed(None)
         ctx = ProxyContext(request, self._snapshot(), self.clock, _new_request_id(), self.entities)
         ctx.node_id = self.node_id
-        d = Deferred.fromCoroutine(self._serve(ctx, writer))
-        d.addErrback(self._crashed, ctx, writer)
-        return d
+        ctx.client_ip = header_rewrite.real_client_ip(
+            request.client_ip,
+            request.headers,
+            self.trusted,
+            self.real_ip_header,
+            self.real_ip_recursive,
+        )
+        try:
+            answered = self._answer(ctx, writer)
+            if answered is None:
+                logged = self._log(None, ctx)
+                if logged is None:
+                    return succeed(None)
+            else:
+                logged = answered.addCallback(self._log, ctx)
+        except Exception:
+            logged = fail()
+        return logged.addErrback(self._crashed, ctx, writer)
 
     def reject(self, request: GatewayRequest, writer: ResponseWriter, status: int) -> None:
         """Answer a request the front-end refused (e.g. 413) with Kong's nginx-level error page."""
@@ -161,41 +182,59 @@ class Gateway:
         else:
             writer.abort()
 
-    async def _serve(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
-        request = ctx.request
-        ctx.client_ip = header_rewrite.real_client_ip(
-            request.client_ip,
-            request.headers,
-            self.trusted,
-            self.real_ip_header,
-            self.real_ip_recursive,
-        )
+    def _answer(self, ctx: ProxyContext, writer: ResponseWriter) -> Deferred[Any] | None:
+        """Rewrite, route and access, then proxy, or answer the exit a plugin or Kong raised."""
         try:
-            await self._rewrite_and_access(ctx)
-        except ProxyExit as exc:
-            await self._respond_exit(ctx, writer, exc)
+            waiting = phases.start_rewrite(ctx)
+            if waiting is None:
+                waiting = self._route_and_access(ctx)
+            else:
+                waiting.addCallback(lambda _: self._route_and_access(ctx))
         except Exception:
+            return self._respond_failure(Failure(), ctx, writer)
+        if waiting is None:
+            return self._proxy(ctx, writer)
+        return waiting.addCallbacks(
+            lambda _: self._proxy(ctx, writer),
+            self._respond_failure,
+            errbackArgs=(ctx, writer),
+        )
+
+    def _respond_failure(
+        self, failure: Failure, ctx: ProxyContext, writer: ResponseWriter
+    ) -> Deferred[None]:
+        """Answer what rewrite or access raised: a ``ProxyExit`` as is, anything else as 500."""
+        exc = failure.value
+        if not isinstance(exc, ProxyExit):
+            request = ctx.request
             log.failure(
-                "plugin error in {method} {target}", method=request.method, target=request.target
+                "plugin error in {method} {target}",
+                failure,
+                method=request.method,
+                target=request.target,
             )
-            await self._respond_exit(ctx, writer, ProxyExit(500, "An unexpected error occurred"))
-        else:
-            await self._proxy(ctx, writer)
+            exc = ProxyExit(500, "An unexpected error occurred")
+        return self._respond_exit(ctx, writer, exc)
+
+    def _log(self, _: object, ctx: ProxyContext) -> Deferred[None] | None:
+        """The log phase (when a plugin logs), then the node's access log."""
         if ctx.snapshot.log_phase:
             waiting = phases.start_phase(ctx, "log")
             if waiting is not None:
-                await waiting
+                return waiting.addCallback(self._access_log, ctx)
+        self._access_log(None, ctx)
+        return None
+
+    def _access_log(self, _: object, ctx: ProxyContext) -> None:
         if self.access_log is not None:
             self.access_log(ctx)
 
     # -- phases ------------------------------------------------------------------
-    async def _rewrite_and_access(self, ctx: ProxyContext) -> None:
+    def _route_and_access(self, ctx: ProxyContext) -> Deferred[None] | None:
+        """Route the request, then run the access phase of the plugins it collects."""
         snapshot = ctx.snapshot
         request = ctx.request
         scheme = request.scheme
-        waiting = phases.start_rewrite(ctx)
-        if waiting is not None:
-            await waiting
         match = snapshot.router.match(
             request.method,
             request.headers.get("host"),
@@ -214,12 +253,17 @@ class Gateway:
         self._check_protocol(ctx, route)
         original_host = request.headers.get("host")
         waiting = phases.start_access(ctx)
-        if waiting is not None:
-            await waiting
+        if waiting is None:
+            self._after_access(None, ctx, original_host)
+            return None
+        return waiting.addCallback(self._after_access, ctx, original_host)
+
+    @staticmethod
+    def _after_access(_: object, ctx: ProxyContext, original_host: str | None) -> None:
         if ctx.service is None:
             # Kong runs the access plugins first (request-termination may answer).
             raise ProxyExit(503, "no Service found with those values")
-        host = request.headers.get("host")
+        host = ctx.request.headers.get("host")
         if host != original_host:
             # A plugin replaced Host (kong.service.request.set_header): it wins over preserve_host.
             ctx.upstream_host = host
@@ -260,13 +304,15 @@ class Gateway:
         )
 
     # -- answering ---------------------------------------------------------------
-    async def _respond_exit(
+    def _respond_exit(
         self, ctx: ProxyContext, writer: ResponseWriter, exc: ProxyExit
-    ) -> None:
+    ) -> Deferred[None]:
         status, headers, body = responses.render_exit(
             exc, ctx.request.headers, ctx.request_id, self.error_templates
         )
-        await self._respond_generated(ctx, writer, status, headers, body, source="exit")
+        return Deferred.fromCoroutine(
+            self._respond_generated(ctx, writer, status, headers, body, source="exit")
+        )
 
     async def _respond_generated(
         self,
@@ -371,54 +417,100 @@ class Gateway:
         headers.extend(added)
         return headers, target
 
-    async def _proxy(self, ctx: ProxyContext, writer: ResponseWriter) -> None:
+    def _proxy(self, ctx: ProxyContext, writer: ResponseWriter) -> Deferred[None]:
         headers, target = self._prepare_upstream(ctx)
         body = ctx.request.body
         assert ctx.route is not None
         if isinstance(body, StreamBody) and ctx.route.get("request_buffering", True):
-            # nginx's proxy_request_buffering: read the whole body first (spooled to
-            # disk past 1 MiB), so the upstream never waits on a slow client and
-            # the request can be retried on another target.
-            try:
-                ctx.request.body = await spool_body(body, self.clock)
-            except Exception:
-                status, err_headers, data = responses.render_nginx_error(
-                    400,
-                    ctx.request.headers,
-                    ctx.request_id,
-                    self.error_default_type,
-                    self.error_templates,
-                )
-                await self._respond_generated(ctx, writer, status, err_headers, data)
-                return
-        ctx.upstream_started = self.clock.seconds()
-        ctx.proxy_latency = int((ctx.upstream_started - ctx.started_at) * 1000)
-        websocket = headers.get("upgrade") == "websocket"
+            return Deferred.fromCoroutine(
+                self._spool_and_forward(ctx, writer, body, headers, target)
+            )
+        return self._forward(ctx, writer, headers, target)
+
+    async def _spool_and_forward(
+        self,
+        ctx: ProxyContext,
+        writer: ResponseWriter,
+        body: StreamBody,
+        headers: Headers,
+        target: str,
+    ) -> None:
+        """nginx's proxy_request_buffering: read the whole body first (spooled to disk
+        past 1 MiB), so the upstream never waits on a slow client and the request can be
+        retried on another target."""
         try:
-            response = await self.forwarder.forward(ctx, target, headers)
-            if response.status == 101 and not websocket:
-                _refuse_switch(response)
-        except ProxyExit as exc:
-            # A plugin's body wrapper (e.g. request-size-limiting) ended the request.
-            await self._respond_exit(ctx, writer, exc)
-            return
-        except UpstreamFailure as failure:
-            status, err_headers, page = responses.render_nginx_error(
-                failure.status,
+            ctx.request.body = await spool_body(body, self.clock)
+        except Exception:
+            status, err_headers, data = responses.render_nginx_error(
+                400,
                 ctx.request.headers,
                 ctx.request_id,
                 self.error_default_type,
                 self.error_templates,
             )
-            if failure.message is not None:
-                status, err_headers, page = responses.render_exit(
-                    ProxyExit(failure.status, failure.message),
-                    ctx.request.headers,
-                    ctx.request_id,
-                    self.error_templates,
-                )
-            await self._respond_generated(ctx, writer, status, err_headers, page)
+            await self._respond_generated(ctx, writer, status, err_headers, data)
             return
+        await self._forward(ctx, writer, headers, target)
+
+    def _forward(
+        self, ctx: ProxyContext, writer: ResponseWriter, headers: Headers, target: str
+    ) -> Deferred[None]:
+        ctx.upstream_started = self.clock.seconds()
+        ctx.proxy_latency = int((ctx.upstream_started - ctx.started_at) * 1000)
+        websocket = headers.get("upgrade") == "websocket"
+        return self.forwarder.forward(ctx, target, headers).addCallbacks(
+            self._relay,
+            self._forward_failed,
+            callbackArgs=(ctx, writer, websocket),
+            errbackArgs=(ctx, writer),
+        )
+
+    def _forward_failed(
+        self, failure: Failure, ctx: ProxyContext, writer: ResponseWriter
+    ) -> Deferred[None] | Failure:
+        """Answer a forward that ended without a response (anything else is a crash)."""
+        exc = failure.value
+        if isinstance(exc, ProxyExit):
+            # A plugin's body wrapper (e.g. request-size-limiting) ended the request.
+            return self._respond_exit(ctx, writer, exc)
+        if not isinstance(exc, UpstreamFailure):
+            return failure
+        return self._upstream_failed(ctx, writer, exc)
+
+    def _upstream_failed(
+        self, ctx: ProxyContext, writer: ResponseWriter, exc: UpstreamFailure
+    ) -> Deferred[None]:
+        """nginx's error page for a failed upstream (or Kong's message when it has one)."""
+        status, err_headers, page = responses.render_nginx_error(
+            exc.status,
+            ctx.request.headers,
+            ctx.request_id,
+            self.error_default_type,
+            self.error_templates,
+        )
+        if exc.message is not None:
+            status, err_headers, page = responses.render_exit(
+                ProxyExit(exc.status, exc.message),
+                ctx.request.headers,
+                ctx.request_id,
+                self.error_templates,
+            )
+        return Deferred.fromCoroutine(
+            self._respond_generated(ctx, writer, status, err_headers, page)
+        )
+
+    def _relay(
+        self,
+        response: UpstreamResponse,
+        ctx: ProxyContext,
+        writer: ResponseWriter,
+        websocket: bool,
+    ) -> Deferred[None] | None:
+        """The upstream answered: Kong's response headers, header_filter, then the body."""
+        if response.status == 101 and not websocket:
+            _refuse_switch(response)
+            return self._upstream_failed(ctx, writer, UpstreamFailure(502))
+        assert ctx.upstream_started is not None
         ctx.upstream_latency = int((self.clock.seconds() - ctx.upstream_started) * 1000)
         ctx.upstream_status = str(response.status)
         ctx.response_status = response.status
@@ -429,9 +521,9 @@ class Gateway:
         )
         self._add_response_headers(ctx, response.headers)
         waiting = phases.start_phase(ctx, "header_filter")
-        if waiting is not None:
-            await waiting
-        await send_response(ctx, writer, response)
+        if waiting is None:
+            return send_response(ctx, writer, response)
+        return waiting.addCallback(lambda _: send_response(ctx, writer, response))
 
     def _add_response_headers(self, ctx: ProxyContext, headers: Headers) -> None:
         """Kong's headers on a proxied response (upstream copies of them were taken out)."""
@@ -468,12 +560,12 @@ def _asks_websocket(upgrade: list[str] | None) -> bool:
     return upgrade[0].strip().lower() == "websocket"
 
 
-def _refuse_switch(response: Any) -> None:
-    """A ``101`` to a request that asked for no upgrade the gateway forwarded: never splice it."""
+def _refuse_switch(response: UpstreamResponse) -> None:
+    """A ``101`` to a request that asked for no upgrade the gateway forwarded: never splice
+    it (the caller answers 502)."""
     if response.upgraded is not None:
         response.upgraded.close()
     log.warn("upstream switched protocols without a forwarded WebSocket upgrade: 502")
-    raise UpstreamFailure(502)
 
 
 __all__ = ["Gateway", "HeaderSettings"]

@@ -9,6 +9,7 @@ from twisted.python.failure import Failure
 from kongtx.http.body import read_body
 from kongtx.http.client import UpstreamResponse
 from kongtx.http.gateway_io import ResponseWriter
+from kongtx.http.headers import Headers
 from kongtx.http.splice import splice
 from kongtx.proxy.context import ProxyContext
 from kongtx.proxy.phases import (
@@ -60,33 +61,24 @@ class _Relay:
             self.done.callback(None)
 
 
-async def send_response(
+def send_response(
     ctx: ProxyContext, writer: ResponseWriter, response: UpstreamResponse
-) -> None:
-    """Write ``response`` (status and headers possibly changed by header_filter) to the client."""
+) -> Deferred[None] | None:
+    """Write ``response`` (status and headers possibly changed by header_filter) to the client.
+
+    :returns: ``None`` once the body streams to the client, or a Deferred: when the log
+        phase must wait for the last byte, or for a spliced upgrade or a whole body
+        that ``body_filter`` hooks change.
+    """
     headers = ctx.response_headers
     assert headers is not None
     status = ctx.response_status
     if status == 101 and response.upgraded is not None:
         writer.write_head(101, headers, response.reason)
-        await splice(writer.upgrade(), response.upgraded)
-        return
+        return splice(writer.upgrade(), response.upgraded)
     filters = body_filters(ctx)
     if filters and wants_whole_body(ctx, filters):
-        try:
-            data = await read_body(response.body)
-        except Exception:
-            writer.abort()
-            return
-        data = await filter_whole_body(ctx, data)
-        if ctx.request.method != "HEAD":
-            headers.set("Content-Length", str(len(data)))
-        writer.write_head(ctx.response_status, headers, response.reason)
-        if data and ctx.request.method != "HEAD":
-            writer.write(data)
-        ctx.response_size = len(data)
-        writer.finish()
-        return
+        return Deferred.fromCoroutine(_send_filtered_whole(ctx, writer, response, headers))
     writer.write_head(status, headers, response.reason)
     body = response.body
     relay = _Relay(writer, ctx, filters)
@@ -95,4 +87,24 @@ async def send_response(
     body.start(relay)
     if ctx.snapshot.log_phase:
         # Only log hooks need to run after the last byte: otherwise don't wait for it.
-        await relay.done
+        return relay.done
+    return None
+
+
+async def _send_filtered_whole(
+    ctx: ProxyContext, writer: ResponseWriter, response: UpstreamResponse, headers: Headers
+) -> None:
+    """The whole body through the ``body_filter`` hooks, then the response with its new length."""
+    try:
+        data = await read_body(response.body)
+    except Exception:
+        writer.abort()
+        return
+    data = await filter_whole_body(ctx, data)
+    if ctx.request.method != "HEAD":
+        headers.set("Content-Length", str(len(data)))
+    writer.write_head(ctx.response_status, headers, response.reason)
+    if data and ctx.request.method != "HEAD":
+        writer.write(data)
+    ctx.response_size = len(data)
+    writer.finish()

@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from kongtx.errors import UpstreamFailure
 from kongtx.http.body import BufferedBody, FileBody
@@ -160,136 +162,33 @@ class UpstreamForwarder:
         self.dns = dns
         self._rr: dict[str, tuple[Any, list[int]]] = {}
 
-    async def forward(self, ctx: ProxyContext, target: str, headers: Headers) -> UpstreamResponse:
-        """Forward with retries; return the upstream response or raise :class:`UpstreamFailure`."""
-        service = ctx.service
-        assert service is not None
-        request = ctx.request
-        body = request.body
-        replayable = body is None or isinstance(body, (BufferedBody, FileBody))
-        upstream = ctx.snapshot.upstreams_by_name.get(service["host"])
-        balancer = (
-            self.balancers.get(service["host"])
-            if (upstream is not None and self.balancers)
-            else None
-        )
-        hash_value = None
-        if balancer is not None:
-            assert upstream is not None
-            hash_value = hash_input(upstream, _HashView(ctx))
-            if hash_value is None and upstream.get("hash_on") == "cookie":
-                # Kong: no cookie yet -> make one up, hash on it and hand it to the client.
-                hash_value = str(uuid.uuid4())
-                ctx.shared["balancer_set_cookie"] = hash_cookie_header(upstream, hash_value)
-        plan = ctx.snapshot.service_plan(service)
-        tries = plan.tries
-        tls = plan.tls
-        preserve_host = ctx.route.get("preserve_host") if ctx.route else False
-        client_host = request.headers.get("host")
-        excluded: set[Any] = set()
-        last_status = 502
-        for attempt in range(tries):
-            if balancer is not None:
-                try:
-                    address = balancer.select(hash_value, excluded)
-                except NoHealthyTarget:
-                    if attempt == 0:
-                        raise UpstreamFailure(
-                            503, "failure to get a peer from the ring-balancer"
-                        ) from None
-                    break
-                balancer.acquire(address)
-                ip, port, hostname = address.ip, address.port, address.hostname or address.ip
-                if upstream is not None and upstream.get("host_header"):
-                    hostname = upstream["host_header"]
-            elif plan.fixed_ip is not None:
-                address = None
-                ip, port, hostname = plan.fixed_ip, plan.port, service["host"]
-            else:
-                address = None
-                ip, port = await self._resolve(service["host"], plan.port)
-                hostname = service["host"]
-            headers.set(
-                "Host",
-                header_rewrite.upstream_host(
-                    ctx.upstream_host,
-                    client_host if preserve_host else None,
-                    plan.host_header if balancer is None else None,
-                    service,
-                    hostname,
-                    port,
-                ),
-            )
-            up_address = plan.address if balancer is None else None
-            if up_address is None:
-                creator = plan.tls_creator(hostname) if tls else None
-                up_address = UpstreamAddress(
-                    ip, port, tls=tls, server_name=hostname if tls else None, tls_creator=creator
-                )
-            started = ctx.clock.seconds()
-            try_record: dict[str, Any] = {
-                "ip": ip,
-                "port": port,
-                "balancer_start": int(started * 1000),
-                "balancer_latency": 0,
-            }
-            ctx.tries.append(try_record)
-            try:
-                response = await self.pool.request(
-                    UpstreamRequest(request.method, target, headers, body),
-                    up_address,
-                    connect_timeout=plan.connect_timeout,
-                    write_timeout=plan.write_timeout,
-                    read_timeout=plan.read_timeout,
-                )
-            except UpstreamError as err:
-                may_retry = self._failed_try(err, balancer, address, try_record, excluded)
-                last_status = try_record["code"]
-                if not may_retry or (
-                    err.request_sent
-                    and (not replayable or request.method not in header_rewrite.IDEMPOTENT)
-                ):
-                    break
-                continue
-            except BaseException:
-                # Not the upstream's fault (e.g. a plugin's body wrapper ended the request).
-                if balancer is not None and address is not None:
-                    balancer.release(address)
-                raise
-            if balancer is not None and address is not None:
-                # Connections are counted until the response head (least-connections, latency).
-                balancer.release(address, ctx.clock.seconds() - started)
-                balancer.report(address, status=response.status)
-            return response
-        raise UpstreamFailure(last_status)
+    def forward(
+        self, ctx: ProxyContext, target: str, headers: Headers
+    ) -> Deferred[UpstreamResponse]:
+        """Forward with retries; fire with the upstream response or fail with
+        :class:`UpstreamFailure`."""
+        try:
+            return _Forwarding(self, ctx, target, headers).next_try()
+        except Exception:
+            return fail()
 
-    @staticmethod
-    def _failed_try(
-        err: UpstreamError,
-        balancer: Any,
-        address: Any,
-        try_record: dict[str, Any],
-        excluded: set[Any],
-    ) -> bool:
-        """Record a failed try (log entry, passive health); return whether another may follow."""
-        timeout = isinstance(err, UpstreamTimeout)
-        try_record["state"] = "failed"
-        try_record["code"] = 504 if timeout else 502
-        if balancer is not None and address is not None:
-            balancer.release(address)
-            balancer.report(address, tcp_failure=not timeout, timeout=timeout)
-            excluded.add(address)
-        return not isinstance(err, UpstreamProtocolError)
-
-    async def _resolve(self, host: str, port: int) -> tuple[str, int]:
+    def _resolve(self, host: str, port: int) -> tuple[str, int] | Deferred[tuple[str, int]]:
+        """The address to connect to: at once when ``host`` is an IP or cached, else a Deferred."""
         if is_ip(host):
             return host.strip("[]"), port
         addresses = self.dns.cached(host, port) if self.dns is not None else None
-        if not addresses:
-            try:
-                addresses = await self.dns.resolve(host, port)
-            except DNSError:
-                raise UpstreamFailure(503, "name resolution failed") from None
+        if addresses:
+            return self._chosen(host, port, addresses)
+        return Deferred.fromCoroutine(self._lookup(host, port))
+
+    async def _lookup(self, host: str, port: int) -> tuple[str, int]:
+        try:
+            addresses = await self.dns.resolve(host, port)
+        except DNSError:
+            raise UpstreamFailure(503, "name resolution failed") from None
+        return self._chosen(host, port, addresses)
+
+    def _chosen(self, host: str, port: int, addresses: Any) -> tuple[str, int]:
         if not addresses:
             raise UpstreamFailure(503, "name resolution failed")
         chosen = self._pick(host, addresses)
@@ -314,3 +213,175 @@ class UpstreamForwarder:
                 best = index
         current[best] -= total
         return addresses[best]
+
+
+class _Forwarding:
+    """One request's tries at the service's targets, with Kong's retry rules.
+
+    Each try is plain calls up to the pool's Deferred (and the DNS lookup's, on a
+    cache miss); a failed try that may be retried chains the next one.
+    """
+
+    __slots__ = (
+        "forwarder",
+        "ctx",
+        "target",
+        "headers",
+        "replayable",
+        "upstream",
+        "balancer",
+        "hash_value",
+        "plan",
+        "preserve_host",
+        "client_host",
+        "excluded",
+        "last_status",
+        "tries_left",
+    )
+
+    def __init__(
+        self, forwarder: UpstreamForwarder, ctx: ProxyContext, target: str, headers: Headers
+    ) -> None:
+        service = ctx.service
+        assert service is not None
+        self.forwarder = forwarder
+        self.ctx = ctx
+        self.target = target
+        self.headers = headers
+        body = ctx.request.body
+        self.replayable = body is None or isinstance(body, (BufferedBody, FileBody))
+        upstream = self.upstream = ctx.snapshot.upstreams_by_name.get(service["host"])
+        balancers = forwarder.balancers
+        balancer = self.balancer = (
+            balancers.get(service["host"]) if (upstream is not None and balancers) else None
+        )
+        self.hash_value = None
+        if balancer is not None:
+            assert upstream is not None
+            self.hash_value = hash_input(upstream, _HashView(ctx))
+            if self.hash_value is None and upstream.get("hash_on") == "cookie":
+                # Kong: no cookie yet -> make one up, hash on it and hand it to the client.
+                self.hash_value = str(uuid.uuid4())
+                ctx.shared["balancer_set_cookie"] = hash_cookie_header(upstream, self.hash_value)
+        self.plan = ctx.snapshot.service_plan(service)
+        self.tries_left = self.plan.tries
+        self.preserve_host = ctx.route.get("preserve_host") if ctx.route else False
+        self.client_host = ctx.request.headers.get("host")
+        self.excluded: set[Any] = set()
+        self.last_status = 502
+
+    def next_try(self) -> Deferred[UpstreamResponse]:
+        """Pick the next target and send the request to it."""
+        self.tries_left -= 1
+        balancer = self.balancer
+        if balancer is not None:
+            try:
+                address = balancer.select(self.hash_value, self.excluded)
+            except NoHealthyTarget:
+                if self.tries_left == self.plan.tries - 1:
+                    raise UpstreamFailure(
+                        503, "failure to get a peer from the ring-balancer"
+                    ) from None
+                raise UpstreamFailure(self.last_status) from None
+            balancer.acquire(address)
+            hostname = address.hostname or address.ip
+            upstream = self.upstream
+            if upstream is not None and upstream.get("host_header"):
+                hostname = upstream["host_header"]
+            return self._send(address, address.ip, address.port, hostname)
+        plan = self.plan
+        service = plan.service
+        if plan.fixed_ip is not None:
+            return self._send(None, plan.fixed_ip, plan.port, service["host"])
+        resolved = self.forwarder._resolve(service["host"], plan.port)
+        if isinstance(resolved, Deferred):
+            return resolved.addCallback(
+                lambda ip_port: self._send(None, ip_port[0], ip_port[1], service["host"])
+            )
+        return self._send(None, resolved[0], resolved[1], service["host"])
+
+    def _send(self, address: Any, ip: str, port: int, hostname: str) -> Deferred[UpstreamResponse]:
+        ctx = self.ctx
+        plan = self.plan
+        balanced = self.balancer is not None
+        headers = self.headers
+        headers.set(
+            "Host",
+            header_rewrite.upstream_host(
+                ctx.upstream_host,
+                self.client_host if self.preserve_host else None,
+                None if balanced else plan.host_header,
+                plan.service,
+                hostname,
+                port,
+            ),
+        )
+        up_address = None if balanced else plan.address
+        if up_address is None:
+            tls = plan.tls
+            creator = plan.tls_creator(hostname) if tls else None
+            up_address = UpstreamAddress(
+                ip, port, tls=tls, server_name=hostname if tls else None, tls_creator=creator
+            )
+        started = ctx.clock.seconds()
+        try_record: dict[str, Any] = {
+            "ip": ip,
+            "port": port,
+            "balancer_start": int(started * 1000),
+            "balancer_latency": 0,
+        }
+        ctx.tries.append(try_record)
+        request = ctx.request
+        return self.forwarder.pool.request(
+            UpstreamRequest(request.method, self.target, headers, request.body),
+            up_address,
+            connect_timeout=plan.connect_timeout,
+            write_timeout=plan.write_timeout,
+            read_timeout=plan.read_timeout,
+        ).addCallbacks(
+            self._answered,
+            self._failed,
+            callbackArgs=(address, started),
+            errbackArgs=(address, try_record),
+        )
+
+    def _answered(
+        self, response: UpstreamResponse, address: Any, started: float
+    ) -> UpstreamResponse:
+        balancer = self.balancer
+        if balancer is not None and address is not None:
+            # Connections are counted until the response head (least-connections, latency).
+            balancer.release(address, self.ctx.clock.seconds() - started)
+            balancer.report(address, status=response.status)
+        return response
+
+    def _failed(
+        self, failure: Failure, address: Any, try_record: dict[str, Any]
+    ) -> Deferred[UpstreamResponse] | Failure:
+        """Record a failed try (log entry, passive health), then try again if Kong would."""
+        err = failure.value
+        balancer = self.balancer
+        if not isinstance(err, UpstreamError):
+            # Not the upstream's fault (e.g. a plugin's body wrapper ended the request).
+            if balancer is not None and address is not None:
+                balancer.release(address)
+            return failure
+        timeout = isinstance(err, UpstreamTimeout)
+        try_record["state"] = "failed"
+        self.last_status = try_record["code"] = 504 if timeout else 502
+        if balancer is not None and address is not None:
+            balancer.release(address)
+            balancer.report(address, tcp_failure=not timeout, timeout=timeout)
+            self.excluded.add(address)
+        if (
+            self.tries_left <= 0
+            or isinstance(err, UpstreamProtocolError)
+            or (
+                err.request_sent
+                and (
+                    not self.replayable or self.ctx.request.method not in header_rewrite.IDEMPOTENT
+                )
+            )
+        ):
+            raise UpstreamFailure(self.last_status)
+        return self.next_try()
