@@ -53,6 +53,7 @@ from kongtx.http.headers import Headers
 from kongtx.http.parser import HttpParserCallbackError, HttpParserError, HttpParserUpgrade
 from kongtx.http.raw_channel import RawChannel
 from kongtx.http.tcp import no_delay
+from kongtx.http.turn_writes import flusher_for, turn_writer
 
 if TYPE_CHECKING:
     from kongtx.http.client._pool import PendingRequest
@@ -185,7 +186,9 @@ class UpstreamConnection(TwistedProtocol):
 
     # connection set-up ------------------------------------------------------
     def connectionMade(self) -> None:
-        transport = self.output = cast(UpstreamTransport, self.transport)
+        transport = self.output = cast(
+            UpstreamTransport, turn_writer(self.transport, flusher_for(self._reactor))
+        )
         no_delay(transport)  # request head and body go out in separate writes
         if not self._tls and self.connector is not None:
             self.connector.ready(self)

@@ -11,6 +11,7 @@ from kongtx.http.connstats import ConnectionStats
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.server import _wire
 from kongtx.http.server._protocol import HTTPServerProtocol, RequestHandler
+from kongtx.http.turn_writes import flusher_for
 
 
 class HTTPServerFactory(ServerFactory):
@@ -51,6 +52,8 @@ class HTTPServerFactory(ServerFactory):
     ) -> None:
         self.handler = handler
         self.reactor = reactor
+        #: Sends the connections' writes once per reactor turn (:mod:`kongtx.http.turn_writes`).
+        self.flusher = flusher_for(reactor)
         self.scheme = scheme
         self.max_header_size = max_header_size
         self.max_headers = max_headers

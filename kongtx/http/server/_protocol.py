@@ -67,6 +67,7 @@ from kongtx.http.server._state import (
     UPGRADING,
 )
 from kongtx.http.tcp import no_delay
+from kongtx.http.turn_writes import turn_writer
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -185,7 +186,9 @@ class HTTPServerProtocol(Protocol):
 
     # -- Twisted -------------------------------------------------------------
     def connectionMade(self) -> None:
-        transport = self.output = cast(ServerTransport, self.transport)
+        transport = self.output = cast(
+            ServerTransport, turn_writer(self.transport, self._factory.flusher)
+        )
         peer = transport.getPeer()
         host = transport.getHost()
         self._client_ip = getattr(peer, "host", "")
@@ -550,7 +553,7 @@ class HTTPServerProtocol(Protocol):
         buffered = self._upgrade_buf
         self._upgrade_buf = []
         lost = self.state is CLOSED
-        channel = RawChannel(self.transport, buffered, closed=lost, held=True)
+        channel = RawChannel(self.output, buffered, closed=lost, held=True)
         self._channel = channel
         if self.state < CLOSING:
             self.state = UPGRADED
