@@ -22,7 +22,6 @@ from typing import Any, Iterable
 from twisted.internet import tcp
 from twisted.internet.interfaces import IReactorTime
 
-
 #: Bytes held per connection before they are sent without waiting for the turn's end.
 HOLD_LIMIT = 65536
 
@@ -93,6 +92,7 @@ class TurnWriter:
         if held is None:
             return
         self._held = None
+        self._held_size = 0
         data = held[0] if len(held) == 1 else b"".join(held)
         transport = self.transport
         if (
@@ -120,6 +120,7 @@ class TurnWriter:
     def abortConnection(self) -> None:
         """Close now; what is held is dropped."""
         self._held = None
+        self._held_size = 0
         self.transport.abortConnection()
 
     def __getattr__(self, name: str) -> Any:

@@ -235,9 +235,10 @@ class Gateway:
         snapshot = ctx.snapshot
         request = ctx.request
         scheme = request.scheme
+        original_host = request.headers.get("host")
         match = snapshot.router.match(
             request.method,
-            request.headers.get("host"),
+            original_host,
             request.path,
             request.headers,
             scheme,
@@ -251,7 +252,6 @@ class Gateway:
         route = ctx.route = match.route
         ctx.service = match.service
         self._check_protocol(ctx, route)
-        original_host = request.headers.get("host")
         waiting = phases.start_access(ctx)
         if waiting is None:
             self._after_access(None, ctx, original_host)

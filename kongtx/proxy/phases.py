@@ -28,7 +28,7 @@ PluginRow = tuple[LoadedPlugin, PluginConfig]
 # returns None when all of them answered synchronously (the common case: no coroutine,
 # no Deferred); at the first hook that returns an awaitable it hands the rest of the
 # loop to a coroutine and returns its Deferred; that coroutine, once the hook is done,
-# runs the rest of the loop the same way. ``run_*`` await both (the same result).
+# runs the rest of the loop the same way. ``run_phase`` awaits both (the same result).
 
 
 def start_rewrite(ctx: ProxyContext) -> Deferred[None] | None:
@@ -52,13 +52,6 @@ async def _finish_rewrite(ctx: ProxyContext, waiting: Any, rest: Any) -> None:
     more = _rewrite(ctx, rest)
     if more is not None:
         await more
-
-
-async def run_rewrite(ctx: ProxyContext) -> None:
-    """:func:`start_rewrite`, awaited."""
-    waiting = start_rewrite(ctx)
-    if waiting is not None:
-        await waiting
 
 
 def start_access(ctx: ProxyContext) -> Deferred[None] | None:
@@ -119,13 +112,6 @@ async def _finish_access(ctx: ProxyContext, name: str, waiting: Any, rest: Any) 
     more = _access(ctx, rest, pending_exit)
     if more is not None:
         await more
-
-
-async def run_access(ctx: ProxyContext) -> None:
-    """:func:`start_access`, awaited."""
-    waiting = start_access(ctx)
-    if waiting is not None:
-        await waiting
 
 
 def start_phase(ctx: ProxyContext, phase: str) -> Deferred[None] | None:
@@ -225,10 +211,8 @@ __all__ = [
     "body_filters",
     "filter_chunk",
     "filter_whole_body",
-    "run_access",
     "run_body_filter",
     "run_phase",
-    "run_rewrite",
     "start_access",
     "start_phase",
     "start_rewrite",
