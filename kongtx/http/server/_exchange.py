@@ -276,6 +276,9 @@ class Exchange:
                 )
             self.keep_alive = False
         self.done = True
+        # Disconnect callbacks are for an unfinished response only: dropping them now
+        # also breaks the exchange -> callback -> body -> relay -> exchange cycle.
+        self._callbacks = None
         if self._producer is not None:
             self.unregister_producer()
         self._proto.response_finished(self)
