@@ -10,6 +10,7 @@ a config (:meth:`LogPluginHandler.build_sink`).
 from __future__ import annotations
 
 import json
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional, Protocol
 
@@ -30,6 +31,28 @@ log = Logger()
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
+
+def _one_shot_encoder() -> Callable[[Any], str]:
+    """``_encode`` without the encoder object ``JSONEncoder.encode`` builds on every call:
+    the C encoder made once (same output; no circular-reference bookkeeping, a cyclic
+    entry fails with RecursionError instead of ValueError). ``_encode`` where there is
+    no C encoder (PyPy)."""
+    if c_make_encoder is None:
+        return _encode
+    iterencode = c_make_encoder(
+        None, str, encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+
+    def encode(value: Any) -> str:
+        if type(value) is str:
+            return encode_basestring_ascii(value)
+        return "".join(iterencode(value, 0))
+
+    return encode
+
+
+_fast_encode = _one_shot_encoder()
+
 #: Entry keys whose values are configuration rows, the same objects request after request
 #: (the snapshot's route and service, the entity cache's consumer): encoded once each.
 _ROW_KEYS = ("route", "service", "consumer")
@@ -47,7 +70,7 @@ def _fragment(row: Any) -> str:
     found = _FRAGMENTS.get(id(row))
     if found is not None and found[0] is row:
         return found[1]
-    text = _encode(row)
+    text = _fast_encode(row)
     if len(_FRAGMENTS) >= _FRAGMENTS_MAX:
         _FRAGMENTS.clear()
     _FRAGMENTS[id(row)] = (row, text)
@@ -60,21 +83,17 @@ def json_line(entry: Mapping[str, Any]) -> bytes:
     The route, service and consumer rows are spliced in from their cached encodings
     (a per-request ``json.dumps`` of them was about half of the entry's encoding).
     """
-    rows = [(key, entry[key]) for key in _ROW_KEYS if type(entry.get(key)) is dict]
-    if not rows:
-        return _encode(entry).encode()
-    rest = {
-        key: value
-        for key, value in entry.items()
-        if key not in _ROW_KEYS or type(value) is not dict
-    }
-    parts = [_encode(rest)[:-1]]
-    separator = "," if len(parts[0]) > 1 else ""
-    for key, row in rows:
-        parts.append(f'{separator}"{key}":{_fragment(row)}')
-        separator = ","
-    parts.append("}")
-    return "".join(parts).encode()
+    rest = dict(entry)
+    parts = []
+    for key in _ROW_KEYS:
+        row = rest.get(key)
+        if type(row) is dict:
+            del rest[key]
+            parts.append(f'"{key}":{_fragment(row)}')
+    if not parts:
+        return _fast_encode(entry).encode()
+    head = _fast_encode(rest)[:-1]
+    return "".join([head, "," if len(head) > 1 else "", ",".join(parts), "}"]).encode()
 
 
 class Transport(Protocol):

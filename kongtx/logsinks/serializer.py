@@ -46,8 +46,9 @@ def headers_table(headers: Headers | None, redact: frozenset[str] = frozenset())
     """``kong.request.get_headers()``: lower-case names, repeated names as lists."""
     if headers is None:
         return {}
-    table: dict[str, Any] = dict(headers.lower_items())
-    if len(table) == len(headers) and not (redact and not redact.isdisjoint(table)):
+    fields = headers.entries()
+    table: dict[str, Any] = {lname: value for lname, _, value in fields}
+    if len(table) == len(fields) and not (redact and not redact.isdisjoint(table)):
         return table  # no repeated name, nothing to redact: the common case, in one step
     return group_repeated(
         (name, "REDACTED" if name in redact else value) for name, value in headers.lower_items()
