@@ -48,6 +48,9 @@ class RowSource(Protocol):
 
 def then(result: Lookup, fn: Callable[[Any], T]) -> T | Deferred[T]:
     """``fn(result)`` now if ``result`` is a value, or when the Deferred ``result`` fires."""
+    kind = type(result)
+    if kind is dict or result is None or kind is tuple:
+        return fn(result)  # a cache hit: no isinstance through Deferred's ABC metaclass
     if isinstance(result, Deferred):
         return result.addCallback(fn)
     return fn(result)

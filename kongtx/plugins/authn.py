@@ -98,6 +98,35 @@ def set_consumer(
     headers = ctx.request.headers
     # Every client-supplied copy goes, in one pass; ours are appended.
     headers.take(_SET_BY_AUTH)
+    headers.extend(_consumer_headers(consumer, credential, identifier))
+
+
+#: The headers of recent (consumer, credential, identifier) triples by the rows' ids, with
+#: the rows (so an id is not reused while cached). Rows are never changed in place (a change
+#: makes a new row object), so the identities are the key.
+_HEADERS: dict[tuple[int, int, Any], tuple[Any, Any, list[tuple[str, str]]]] = {}
+_HEADERS_MAX = 1024
+
+
+def _consumer_headers(
+    consumer: dict[str, Any] | None, credential: dict[str, Any] | None, identifier: str | None
+) -> list[tuple[str, str]]:
+    """The headers :func:`set_consumer` adds for these rows (built on their first use only;
+    the list is shared: read it, never change it)."""
+    key = (id(consumer), id(credential), identifier)
+    found = _HEADERS.get(key)
+    if found is not None and found[0] is consumer and found[1] is credential:
+        return found[2]
+    added = _build_consumer_headers(consumer, credential, identifier)
+    if len(_HEADERS) >= _HEADERS_MAX:
+        _HEADERS.clear()
+    _HEADERS[key] = (consumer, credential, added)
+    return added
+
+
+def _build_consumer_headers(
+    consumer: dict[str, Any] | None, credential: dict[str, Any] | None, identifier: str | None
+) -> list[tuple[str, str]]:
     added: list[tuple[str, str]] = []
     if consumer is not None:
         for name, value in (
@@ -112,7 +141,7 @@ def set_consumer(
             added.append((CREDENTIAL_IDENTIFIER, header_value(str(identifier))))
     else:
         added.append((ANONYMOUS, "true"))
-    headers.extend(added)
+    return added
 
 
 def or_already_done(ctx: ProxyContext, anonymous: str | None) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from twisted.internet.defer import Deferred
 
@@ -63,17 +63,19 @@ def prepare(conf: dict[str, Any]) -> KeyAuthConfig:
     )
 
 
-@dataclass(frozen=True)
-class KeyFound:
-    """The key and the name it was sent under."""
+class KeyFound(NamedTuple):
+    """The key and the name it was sent under (a tuple: built on every request)."""
 
     key: str
     name: str
 
 
-def find_key(cfg: KeyAuthConfig, headers: Any, query: list[tuple[str, str]], body: Any) -> Any:
+def find_key(
+    cfg: KeyAuthConfig, headers: Any, query: Callable[[], list[tuple[str, str]]], body: Any
+) -> Any:
     """Kong's key search: a :class:`KeyFound`, ``None`` (no key) or :data:`NEED_BODY`.
 
+    :param query: returns the query string's pairs (called only when a key is looked for there).
     :param body: the parsed body (``get(name)``), ``None`` when unreadable, or
         :data:`NEED_BODY` when not read yet.
     :raises ProxyExit: 401 ``Duplicate API key found``.
@@ -85,7 +87,7 @@ def find_key(cfg: KeyAuthConfig, headers: Any, query: list[tuple[str, str]], bod
             if values:
                 value = authn.wire_text(values[0]) if len(values) == 1 else values
         if value is None and cfg.in_query:
-            found = [v for k, v in query if k == name]
+            found = [v for k, v in query() if k == name]
             if found:
                 value = found[0] if len(found) == 1 else found
         if value is None and cfg.in_body:
@@ -129,7 +131,7 @@ class KeyAuthHandler(PluginHandler):
             return None
         body: Any = NEED_BODY if cfg.in_body else None
         try:
-            found = find_key(cfg, ctx.request.headers, ctx.query_args(), body)
+            found = find_key(cfg, ctx.request.headers, ctx.query_args, body)
         except ProxyExit as exc:
             return authn.fail(ctx, anonymous, exc)
         if found is NEED_BODY or (cfg.in_body and cfg.hide_credentials and found is not None):
@@ -142,7 +144,7 @@ class KeyAuthHandler(PluginHandler):
         raw = await ctx.read_body()
         parsed = parse_body(ctx.request.headers.get("content-type"), raw)
         try:
-            found = find_key(cfg, ctx.request.headers, ctx.query_args(), parsed)
+            found = find_key(cfg, ctx.request.headers, ctx.query_args, parsed)
         except ProxyExit as exc:
             await _settled(authn.fail(ctx, anonymous, exc))
             return
@@ -186,8 +188,11 @@ async def _settled(result: Deferred[None] | None) -> None:
 
 
 def _same(stored: Any, given: str) -> bool:
-    if not isinstance(stored, str):
+    """Whether the stored key is ``given`` (a constant-time comparison)."""
+    if type(stored) is not str and not isinstance(stored, str):
         return False
+    if stored.isascii() and given.isascii():
+        return hmac.compare_digest(stored, given)  # ASCII text compares as is: no encoding
     return hmac.compare_digest(stored.encode("utf-8"), given.encode("utf-8"))
 
 
