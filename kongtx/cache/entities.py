@@ -94,7 +94,9 @@ class Entities:
     def row(self, entity: str, field: str, value: str) -> Lookup:
         """The row of ``entity`` whose unique ``field`` is ``value`` (a credential by its key:
         ``row("keyauth_credentials", "key", key)``); key ``<entity>:<value>:::::``, or None."""
-        self._learn(entity, field)
+        fields = self._fields.get(entity)
+        if fields is None or field not in fields:
+            self._learn(entity, field)
         source = self.source
         return self.cache.get(
             cache_key(entity, value),

@@ -94,14 +94,21 @@ def apply_hits(counters: MutableMapping[str, int], hits: Sequence[Hit], strict: 
 
     :param counters: counter values by key (missing = 0); changed in place.
     """
-    current = [counters.get(hit.key, 0) for hit in hits]
-    for index, hit in enumerate(hits):
-        if refuses(current[index], hit, strict):
+    get = counters.get
+    current = [get(hit.key, 0) for hit in hits]
+    index = 0
+    for hit in hits:
+        value = current[index]
+        # refuses(value, hit, strict), inlined: this runs for every counted request
+        if (value + hit.cost > hit.limit) if strict else (hit.cost > 0 and value >= hit.limit):
             return Outcome(index, tuple(current))
-    for index, hit in enumerate(hits):
+        index += 1
+    index = 0
+    for hit in hits:
         if hit.cost:
-            current[index] += hit.cost
-            counters[hit.key] = current[index]
+            value = current[index] = current[index] + hit.cost
+            counters[hit.key] = value
+        index += 1
     return Outcome(-1, tuple(current))
 
 

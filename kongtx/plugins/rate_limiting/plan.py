@@ -36,6 +36,12 @@ class RateLimitPlan:
         # Integral limits stay ints, so remaining counts print without a conversion.
         self.limits = [(p, _number(conf[p])) for p in PERIODS if conf.get(p) is not None]
         self._limit_texts = [format_number(limit) for _, limit in self.limits]
+        #: Per configured period: its limit header, its remaining header's name, its length.
+        self._limit_headers = [
+            (_LIMIT[p], text) for (p, _), text in zip(self.limits, self._limit_texts)
+        ]
+        self._remaining_names = [_REMAINING[p] for p, _ in self.limits]
+        self._lengths = [EXPIRATIONS[p] for p, _ in self.limits]
         #: Lower-case names of every header this plan sets (replaced in one pass).
         self.header_names = frozenset(
             [_LIMIT[p].lower() for p, _ in self.limits]
@@ -107,24 +113,33 @@ class RateLimitPlan:
         takes one off the period that blocked it (as Kong reports it).
         """
         out: list[tuple[str, str]] = []
-        best: tuple[float, int, str, Window] | None = None
         values = outcome.values
-        texts = self._limit_texts
-        for index, ((period, limit), w) in enumerate(zip(self.limits, windows)):
+        blocked = outcome.blocked
+        limit_headers = self._limit_headers
+        remaining_names = self._remaining_names
+        lengths = self._lengths
+        best = -1  # the period whose quota is the lowest (the longest one among equals)
+        best_remaining: float = 0
+        best_text = ""
+        for index, (_, limit) in enumerate(self.limits):
             remaining = limit - values[index]
-            if index == outcome.blocked:
+            if index == blocked:
                 remaining -= 1
             if remaining < 0:
                 remaining = 0
-            out.append((_LIMIT[period], texts[index]))
-            out.append((_REMAINING[period], format_number(remaining)))
-            length = EXPIRATIONS[period]
-            if best is None or remaining < best[0] or (remaining == best[0] and length > best[1]):
-                best = (remaining, length, texts[index], w)
-        assert best is not None
-        reset = best[3].reset(now)
-        out.append(("RateLimit-Limit", best[2]))
-        out.append(("RateLimit-Remaining", format_number(best[0])))
+            text = str(remaining) if type(remaining) is int else format_number(remaining)
+            out.append(limit_headers[index])
+            out.append((remaining_names[index], text))
+            if (
+                best < 0
+                or remaining < best_remaining
+                or (remaining == best_remaining and lengths[index] > lengths[best])
+            ):
+                best, best_remaining, best_text = index, remaining, text
+        assert best >= 0
+        reset = windows[best].reset(now)
+        out.append(("RateLimit-Limit", self._limit_texts[best]))
+        out.append(("RateLimit-Remaining", best_text))
         out.append(("RateLimit-Reset", str(reset)))
         return out, reset
 
