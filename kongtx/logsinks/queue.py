@@ -136,8 +136,9 @@ class BatchQueue(Generic[T]):
         waiting.append((entry, size))
         self._waiting_bytes += size
         if len(waiting) >= conf.max_batch_size:
-            self._due = True
-            self._pump()
+            if not self._due or self._can_send():  # else a full batch already waits its turn
+                self._due = True
+                self._pump()
         elif self._timer is None:
             self._timer = self.clock.callLater(conf.max_coalescing_delay, self._coalesced)
         return True

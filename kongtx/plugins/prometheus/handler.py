@@ -56,6 +56,28 @@ def server_counters(node: Any) -> dict[str, int]:
     return {"total_requests": node.gateway.requests_total}
 
 
+#: The service and route names of recent (service, route) rows, by the rows' ids, with the
+#: rows (so an id is not reused while cached; rows are never changed in place).
+_NAMES: dict[tuple[int, int], tuple[Any, Any, tuple[str, str]]] = {}
+_NAMES_MAX = 1024
+
+
+def _label_names(service: Any, route: Any) -> tuple[str, str]:
+    """The ``service`` and ``route`` labels of a request (its rows' names, else host / id)."""
+    key = (id(service), id(route))
+    found = _NAMES.get(key)
+    if found is not None and found[0] is service and found[1] is route:
+        return found[2]
+    names = (
+        (service.get("name") or service.get("host") or "") if service else "",
+        (route.get("name") or route.get("id") or "") if route else "",
+    )
+    if len(_NAMES) >= _NAMES_MAX:
+        _NAMES.clear()
+    _NAMES[key] = (service, route, names)
+    return names
+
+
 def _add_counts(into: dict[str, int], more: dict[str, int]) -> None:
     for key, value in more.items():
         into[key] = into.get(key, 0) + value
@@ -121,9 +143,7 @@ class PrometheusHandler(PluginHandler):
 
     # -- log phase -------------------------------------------------------------------
     def log(self, ctx: ProxyContext, conf: PluginConfig) -> None:
-        service, route = ctx.service, ctx.route
-        service_name = (service.get("name") or service.get("host") or "") if service else ""
-        route_name = (route.get("name") or route.get("id") or "") if route else ""
+        service_name, route_name = _label_names(ctx.service, ctx.route)
         consumer = ""
         if conf.get("per_consumer") and ctx.consumer is not None:
             consumer = ctx.consumer.get("username") or ""
