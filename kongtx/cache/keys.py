@@ -21,7 +21,9 @@ def cache_key(entity: str, *parts: Any) -> str:
     kongtx has no workspaces: the workspace part is empty.
     """
     if len(parts) == 1 and type(parts[0]) is str:
-        return f"{entity}:{parts[0]}:::::"  # one text part (a credential's key, an id): the hot case
+        return (
+            f"{entity}:{parts[0]}:::::"  # one text part (a credential's key, an id): the hot case
+        )
     if len(parts) > 5:
         raise ValueError("a cache key has at most five parts")
     values = [key_value(p) for p in parts] + [""] * (5 - len(parts))

@@ -10,8 +10,8 @@ a config (:meth:`LogPluginHandler.build_sink`).
 from __future__ import annotations
 
 import json
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from collections.abc import Iterable, Mapping
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, Callable, Optional, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred

@@ -96,19 +96,15 @@ def apply_hits(counters: MutableMapping[str, int], hits: Sequence[Hit], strict: 
     """
     get = counters.get
     current = [get(hit.key, 0) for hit in hits]
-    index = 0
-    for hit in hits:
+    for index, hit in enumerate(hits):
         value = current[index]
         # refuses(value, hit, strict), inlined: this runs for every counted request
         if (value + hit.cost > hit.limit) if strict else (hit.cost > 0 and value >= hit.limit):
             return Outcome(index, tuple(current))
-        index += 1
-    index = 0
-    for hit in hits:
+    for index, hit in enumerate(hits):
         if hit.cost:
             value = current[index] = current[index] + hit.cost
             counters[hit.key] = value
-        index += 1
     return Outcome(-1, tuple(current))
 
 

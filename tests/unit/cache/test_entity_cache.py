@@ -39,6 +39,8 @@ def test_cache_keys_are_kongs() -> None:
     assert cache_key("keyauth_credentials", "k") == "keyauth_credentials:k:::::"
     assert cache_key("acls", {"id": "c1"}) == "acls:c1:::::"
     assert cache_key("x", "a", None, 3) == "x:a::3:::"
+    assert cache_key("consumers", 7) == "consumers:7:::::"
+    assert cache_key("consumers", None) == "consumers::::::"
     with pytest.raises(ValueError):
         cache_key("x", 1, 2, 3, 4, 5, 6)
 
@@ -134,6 +136,9 @@ def test_invalidate_row_and_purge() -> None:
 def test_then_is_synchronous_for_values() -> None:
     """``then`` calls straight through on a value and chains on a Deferred."""
     assert then(2, lambda v: v + 1) == 3
+    assert then({"id": 1}, lambda v: v["id"]) == 1  # a row
+    assert then(None, lambda v: v is None) is True  # a cached miss
+    assert then(({"id": 1},), len) == 1  # a consumer's rows
     d: Deferred[int] = Deferred()
     out = then(d, lambda v: v + 1)
     d.callback(2)

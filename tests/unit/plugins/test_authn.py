@@ -123,3 +123,21 @@ def test_wire_text_round_trip() -> None:
     assert authn.wire_text("abc") == "abc"
     assert authn.wire_text("é".encode().decode("latin-1")) == "é"
     assert authn.wire_text("\xff") == "\xff"
+
+
+def test_set_consumer_headers_follow_a_changed_row() -> None:
+    """The headers built for a row are reused for that row only: a changed consumer (a new
+    row object) or another credential identifier gets its own."""
+    c = consumer("alice")
+    cred = {"id": new_id()}
+    first = make_ctx({"consumers": [c]})
+    authn.set_consumer(first, c, cred, cred["id"])
+    renamed = dict(c, username="bob")
+    second = make_ctx({"consumers": [renamed]})
+    authn.set_consumer(second, renamed, cred, "other-identifier")
+    again = make_ctx({"consumers": [c]})
+    authn.set_consumer(again, c, cred, cred["id"])
+    assert second.request.headers.get("x-consumer-username") == "bob"
+    assert second.request.headers.get("x-credential-identifier") == "other-identifier"
+    assert again.request.headers.get("x-consumer-username") == "alice"
+    assert list(again.request.headers.lower_items()) == list(first.request.headers.lower_items())
