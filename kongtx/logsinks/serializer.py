@@ -77,11 +77,14 @@ def _header_bytes(headers: Headers | None) -> int:
 
 def request_size(ctx: ProxyContext) -> int:
     """nginx's ``$request_length``: request line, headers and body."""
+    return _request_size(ctx, ctx.request.headers.get("content-length"))
+
+
+def _request_size(ctx: ProxyContext, content_length: str | None) -> int:
     request = ctx.request
     line = len(request.method) + len(request.target) + len(request.version) + 9
-    body = request.headers.get("content-length")
     try:
-        body_size = int(body) if body is not None else 0
+        body_size = int(content_length) if content_length is not None else 0
     except ValueError:
         body_size = 0
     return line + _header_bytes(request.headers) + body_size
@@ -94,11 +97,25 @@ def response_size(ctx: ProxyContext) -> int:
 
 def _host(ctx: ProxyContext) -> str:
     """nginx's ``$host``: the Host header without its port, lower-cased."""
-    host = ctx.request.headers.get("host") or ""
+    return _host_name(ctx.request.headers.get("host"))
+
+
+def _host_name(host: str | None) -> str:
+    """:func:`_host` of the Host header's (first) value."""
+    host = host or ""
     if host.startswith("["):
         end = host.find("]")
         return host[: end + 1].lower() if end > 0 else host.lower()
     return host.partition(":")[0].lower()
+
+
+def _first(table: dict[str, Any], name: str, headers: Headers) -> str | None:
+    """The first value of header ``name``: from the table when it holds one value (the
+    common case: no dict scan of the fields), else from the fields themselves."""
+    value = table.get(name)
+    if value is None or type(value) is str:
+        return value
+    return headers.get(name)
 
 
 def latencies(ctx: ProxyContext, now: float) -> dict[str, int]:
@@ -127,15 +144,17 @@ def serialize(ctx: ProxyContext, now: float | None = None) -> dict[str, Any]:
     target = request.target
     query = request.query
     port = ctx.server_port
+    headers = request.headers
+    table = headers_table(headers, REDACTED_HEADERS)
     entry: dict[str, Any] = {
         "request": {
             "id": ctx.request_id,
             "uri": target,
-            "url": f"{request.scheme}://{_host(ctx)}:{port}{target}",
+            "url": f"{request.scheme}://{_host_name(_first(table, 'host', headers))}:{port}{target}",
             "querystring": querystring_table(query),
             "method": request.method,
-            "headers": headers_table(request.headers, REDACTED_HEADERS),
-            "size": request_size(ctx),
+            "headers": table,
+            "size": _request_size(ctx, _first(table, "content-length", headers)),
         },
         "response": {
             "status": ctx.response_status,
