@@ -10,8 +10,9 @@ a config (:meth:`LogPluginHandler.build_sink`).
 from __future__ import annotations
 
 import json
+import json.encoder
 from collections.abc import Iterable, Mapping
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii
 from typing import Any, Callable, Optional, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -37,6 +38,8 @@ def _one_shot_encoder() -> Callable[[Any], str]:
     the C encoder made once (same output; no circular-reference bookkeeping, a cyclic
     entry fails with RecursionError instead of ValueError). ``_encode`` where there is
     no C encoder (PyPy)."""
+    # CPython's C encoder (None or absent where there is none: PyPy's json module has no such name)
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
     if c_make_encoder is None:
         return _encode
     iterencode = c_make_encoder(
