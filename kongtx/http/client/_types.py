@@ -160,22 +160,13 @@ class UpstreamResponse:
         return f"UpstreamResponse({self.status} {self.reason!r})"
 
 
-_CL_NAME = b"content-length:"
-_TE_NAME = b"transfer-encoding:"
-_HOST_NAME = b"host:"
-_NL_CL = b"\n" + _CL_NAME
-_NL_TE = b"\n" + _TE_NAME
-_NL_HOST = b"\n" + _HOST_NAME
+#: Request fields the client replaces with its own framing.
+_FRAMING_NAMES = frozenset(("content-length", "transfer-encoding"))
 _CHUNKED = b"Transfer-Encoding: chunked\r\n\r\n"
 _ZERO_LENGTH = b"Content-Length: 0\r\n\r\n"
 _END = b"\r\n"
 #: Methods whose empty body is still announced with ``Content-Length: 0``.
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
-
-
-def _has_field(lower_wire: bytes, name: bytes, nl_name: bytes) -> bool:
-    # Field names start the block or follow a "\n"; values cannot hold "\n".
-    return lower_wire.startswith(name) or nl_name in lower_wire
 
 
 def serialize_head(request: UpstreamRequest, host_header: bytes) -> tuple[bytes, bool]:
@@ -187,19 +178,18 @@ def serialize_head(request: UpstreamRequest, host_header: bytes) -> tuple[bytes,
     :returns: ``(head, chunked)``: the bytes up to and including the blank
         line, and whether the body must be sent chunked.
     """
-    headers = request.headers
-    wire = headers.to_wire()
-    lower = wire.lower()
-    if (_CL_NAME in lower or _TE_NAME in lower) and (
-        _has_field(lower, _CL_NAME, _NL_CL) or _has_field(lower, _TE_NAME, _NL_TE)
-    ):
-        headers = headers.copy()
-        headers.remove("content-length")
-        headers.remove("transfer-encoding")
-        wire = headers.to_wire()
-        lower = wire.lower()
+    lines: list[str] = []
+    append = lines.append
+    has_host = False
+    # One pass: drop the caller's framing fields, note whether Host is there.
+    for lname, name, value in request.headers.entries():
+        if lname in _FRAMING_NAMES:
+            continue
+        if lname == "host":
+            has_host = True
+        append(f"{name}: {value}\r\n")
     line = f"{request.method} {request.target} HTTP/1.1\r\n".encode("latin-1")
-    if _HOST_NAME not in lower or not _has_field(lower, _HOST_NAME, _NL_HOST):
+    if not has_host:
         line += host_header
     body = request.body
     chunked = False
@@ -210,4 +200,4 @@ def serialize_head(request: UpstreamRequest, host_header: bytes) -> tuple[bytes,
         chunked = True
     else:
         framing = b"Content-Length: %d\r\n\r\n" % body.length
-    return b"".join((line, wire, framing)), chunked
+    return b"".join((line, "".join(lines).encode("latin-1"), framing)), chunked

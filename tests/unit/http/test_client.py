@@ -150,6 +150,13 @@ def test_host_added_when_missing() -> None:
     assert b"\r\nHost: [::1]\r\n" in head
 
 
+def test_host_in_any_case_is_kept_and_not_added() -> None:
+    """A Host field in any case counts as the Host header; only field names are looked at."""
+    request = UpstreamRequest("GET", "/", Headers([("X-A", "host: v"), ("hOST", "h")]))
+    head, _ = serialize_head(request, ADDRESS.host_header)
+    assert head == b"GET / HTTP/1.1\r\nX-A: host: v\r\nhOST: h\r\n\r\n"
+
+
 # responses ------------------------------------------------------------------------
 
 
