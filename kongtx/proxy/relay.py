@@ -28,10 +28,13 @@ class _Relay:
 
     __slots__ = ("writer", "ctx", "done", "filters")
 
-    def __init__(self, writer: ResponseWriter, ctx: ProxyContext, filters: list[PluginRow]) -> None:
+    def __init__(
+        self, writer: ResponseWriter, ctx: ProxyContext, filters: list[PluginRow], waited: bool
+    ) -> None:
         self.writer = writer
         self.ctx = ctx
-        self.done: Deferred[None] = Deferred()
+        #: Fires after the last byte, when someone waits for it (the log phase).
+        self.done: Deferred[None] | None = Deferred() if waited else None
         self.filters = filters
 
     def write(self, data: bytes) -> None:
@@ -50,15 +53,18 @@ class _Relay:
                 self.writer.write(tail)
         self.writer.unregister_producer()
         self.writer.finish()
-        if not self.done.called:
-            self.done.callback(None)
+        self._done()
 
     def fail(self, reason: Failure) -> None:
         log.info("upstream response broke off: {reason}", reason=reason.getErrorMessage())
         self.writer.unregister_producer()
         self.writer.abort()
-        if not self.done.called:
-            self.done.callback(None)
+        self._done()
+
+    def _done(self) -> None:
+        done = self.done
+        if done is not None and not done.called:
+            done.callback(None)
 
 
 def send_response(
@@ -81,14 +87,12 @@ def send_response(
         return Deferred.fromCoroutine(_send_filtered_whole(ctx, writer, response, headers))
     writer.write_head(status, headers, response.reason)
     body = response.body
-    relay = _Relay(writer, ctx, filters)
+    # Only log hooks need to run after the last byte: otherwise don't wait for it.
+    relay = _Relay(writer, ctx, filters, waited=ctx.snapshot.log_phase)
     writer.register_producer(body)
     writer.on_disconnect(body.stopProducing)
     body.start(relay)
-    if ctx.snapshot.log_phase:
-        # Only log hooks need to run after the last byte: otherwise don't wait for it.
-        return relay.done
-    return None
+    return relay.done
 
 
 async def _send_filtered_whole(
