@@ -277,7 +277,7 @@ def main() -> None:
         started = time.process_time()
         for index in range(opts.n):
             one()
-            if index % 500 == 499:
+            if index % 100 == 99:
                 ok += b"".join(client.written).count(b"HTTP/1.1 200 ")
                 client.written.clear()
                 # Let the reactor run what requests scheduled (log batches, timers).
