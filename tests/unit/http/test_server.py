@@ -15,6 +15,7 @@ from twisted.python.failure import Failure
 from kongtx.http.gateway_io import GatewayRequest
 from kongtx.http.headers import Headers
 from kongtx.http.server import WAIT_BUFFER, HTTPServerFactory, HTTPServerProtocol
+from tests.support.runtime import refcount_cleanup
 
 #: Every test here runs with both parsers (httptools and the pure-Python one).
 pytestmark = pytest.mark.usefixtures("http_parser")
@@ -684,6 +685,7 @@ def test_content_length_mismatch_closes() -> None:
     assert transport.disconnecting
 
 
+@refcount_cleanup
 def test_a_finished_response_leaves_no_reference_cycle() -> None:
     """A proxied response registers its body's stopProducing with the exchange while the
     body's consumer holds the exchange: once the response is finished, refcounting alone
