@@ -492,8 +492,10 @@ class UpstreamConnection(TwistedProtocol):
         if ex is not None:
             ex.owner = None
         self._reading = False
-        self._cancel_write_timer()
-        self._release_writer()
+        if self._write_call is not None:
+            self._cancel_write_timer()
+        if self._writer is not None:
+            self._release_writer()
         if self._paused:
             self._paused = False
             self.output.resumeProducing()
