@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Protocol, TypeVar, Union
@@ -271,13 +271,17 @@ def _defined_hooks(cls: type) -> set[str]:
 class LoadedPlugin:
     """One loaded plugin: its handler, the phases it hooks, and its package."""
 
-    __slots__ = ("name", "handler", "priority", "phases", "module")
+    __slots__ = ("name", "handler", "priority", "phases", "hooks", "module")
 
     def __init__(self, handler: PluginHandler, module: ModuleType) -> None:
         self.name = handler.name
         self.handler = handler
         self.priority = handler.priority
         self.phases = frozenset(_defined_hooks(type(handler)))
+        #: The handler's bound hook methods by phase (only the phases it defines).
+        self.hooks: dict[str, Callable[..., Any]] = {
+            phase: getattr(handler, phase) for phase in self.phases
+        }
         self.module = module
 
 

@@ -79,10 +79,13 @@ def _access(ctx: ProxyContext, chain: Any, pending_exit: ProxyExit | None) -> De
             continue
         plugin = entry.plugin
         collected.append((plugin, row))
-        if pending_exit is not None or "access" not in plugin.phases:
+        if pending_exit is not None:
+            continue
+        hook = plugin.hooks.get("access")
+        if hook is None:
             continue
         try:
-            result = plugin.handler.access(ctx, row["config"])
+            result = hook(ctx, row["config"])
         except ProxyExit as exc:
             pending_exit = exc
             continue
@@ -121,17 +124,21 @@ def start_phase(ctx: ProxyContext, phase: str) -> Deferred[None] | None:
 
 
 def _phase(ctx: ProxyContext, phase: str, plugins: list[PluginRow]) -> Deferred[None] | None:
-    for index, (plugin, row) in enumerate(plugins):
-        if phase in plugin.phases:
-            try:
-                result = getattr(plugin.handler, phase)(ctx, row["config"])
-            except Exception:
-                log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
-                continue
-            if result is not None and isawaitable(result):
-                return Deferred.fromCoroutine(
-                    _finish_phase(ctx, phase, plugin.name, result, plugins[index + 1 :])
-                )
+    index = 0
+    for plugin, row in plugins:
+        index += 1
+        hook = plugin.hooks.get(phase)
+        if hook is None:
+            continue
+        try:
+            result = hook(ctx, row["config"])
+        except Exception:
+            log.failure("plugin {name} failed in {phase}", name=plugin.name, phase=phase)
+            continue
+        if result is not None and isawaitable(result):
+            return Deferred.fromCoroutine(
+                _finish_phase(ctx, phase, plugin.name, result, plugins[index:])
+            )
     return None
 
 
