@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional, Protocol
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
+from kongtx.cache.row_memo import RowMemo
 from kongtx.logsinks.custom_fields import CustomFields
 from kongtx.logsinks.queue import BatchQueue
 from kongtx.logsinks.serializer import serialize
@@ -59,25 +60,13 @@ _fast_encode = _one_shot_encoder()
 #: Entry keys whose values are configuration rows, the same objects request after request
 #: (the snapshot's route and service, the entity cache's consumer): encoded once each.
 _ROW_KEYS = ("route", "service", "consumer")
-#: Encoded rows by ``id(row)``, with the row itself (so its id is not reused while cached).
-_FRAGMENTS: dict[int, tuple[Any, str]] = {}
-_FRAGMENTS_MAX = 1024
+#: Encoded configuration rows (the route, service and consumer of log entries).
+_FRAGMENTS: RowMemo[str] = RowMemo()
 
 
 def _fragment(row: Any) -> str:
-    """The JSON of a configuration row, encoded on its first use only.
-
-    Rows are never changed in place (a change makes a new row object; custom fields
-    copy what they change), so the object identity is the cache key.
-    """
-    found = _FRAGMENTS.get(id(row))
-    if found is not None and found[0] is row:
-        return found[1]
-    text = _fast_encode(row)
-    if len(_FRAGMENTS) >= _FRAGMENTS_MAX:
-        _FRAGMENTS.clear()
-    _FRAGMENTS[id(row)] = (row, text)
-    return text
+    """The JSON of a configuration row, encoded on its first use only."""
+    return _FRAGMENTS.get(row, None, None, lambda: _fast_encode(row))
 
 
 def json_line(entry: Mapping[str, Any]) -> bytes:

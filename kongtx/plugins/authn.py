@@ -20,6 +20,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from kongtx.cache import then
+from kongtx.cache.row_memo import RowMemo
 from kongtx.errors import ProxyExit
 from kongtx.plugins.base import ProxyContext
 
@@ -101,11 +102,8 @@ def set_consumer(
     headers.extend(_consumer_headers(consumer, credential, identifier))
 
 
-#: The headers of recent (consumer, credential, identifier) triples by the rows' ids, with
-#: the rows (so an id is not reused while cached). Rows are never changed in place (a change
-#: makes a new row object), so the identities are the key.
-_HEADERS: dict[tuple[int, int, Any], tuple[Any, Any, list[tuple[str, str]]]] = {}
-_HEADERS_MAX = 1024
+#: The headers set_consumer adds, by (consumer, credential) rows and identifier.
+_HEADERS: RowMemo[list[tuple[str, str]]] = RowMemo()
 
 
 def _consumer_headers(
@@ -113,15 +111,12 @@ def _consumer_headers(
 ) -> list[tuple[str, str]]:
     """The headers :func:`set_consumer` adds for these rows (built on their first use only;
     the list is shared: read it, never change it)."""
-    key = (id(consumer), id(credential), identifier)
-    found = _HEADERS.get(key)
-    if found is not None and found[0] is consumer and found[1] is credential:
-        return found[2]
-    added = _build_consumer_headers(consumer, credential, identifier)
-    if len(_HEADERS) >= _HEADERS_MAX:
-        _HEADERS.clear()
-    _HEADERS[key] = (consumer, credential, added)
-    return added
+    return _HEADERS.get(
+        consumer,
+        credential,
+        identifier,
+        lambda: _build_consumer_headers(consumer, credential, identifier),
+    )
 
 
 def _build_consumer_headers(

@@ -277,11 +277,11 @@ class LoadedPlugin:
         self.name = handler.name
         self.handler = handler
         self.priority = handler.priority
-        self.phases = frozenset(_defined_hooks(type(handler)))
         #: The handler's bound hook methods by phase (only the phases it defines).
         self.hooks: dict[str, Callable[..., Any]] = {
-            phase: getattr(handler, phase) for phase in self.phases
+            phase: getattr(handler, phase) for phase in _defined_hooks(type(handler))
         }
+        self.phases = frozenset(self.hooks)
         self.module = module
 
 

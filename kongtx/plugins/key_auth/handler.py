@@ -189,7 +189,7 @@ async def _settled(result: Deferred[None] | None) -> None:
 
 def _same(stored: Any, given: str) -> bool:
     """Whether the stored key is ``given`` (a constant-time comparison)."""
-    if type(stored) is not str and not isinstance(stored, str):
+    if not isinstance(stored, str):
         return False
     if stored.isascii() and given.isascii():
         return hmac.compare_digest(stored, given)  # ASCII text compares as is: no encoding

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 import kongtx
 from kongtx.admin.request import AdminRequest, Response
+from kongtx.cache.row_memo import RowMemo
 from kongtx.logsinks.serializer import (
     DEFAULT_WORKSPACE_NAME,
     latencies,
@@ -56,26 +57,21 @@ def server_counters(node: Any) -> dict[str, int]:
     return {"total_requests": node.gateway.requests_total}
 
 
-#: The service and route names of recent (service, route) rows, by the rows' ids, with the
-#: rows (so an id is not reused while cached; rows are never changed in place).
-_NAMES: dict[tuple[int, int], tuple[Any, Any, tuple[str, str]]] = {}
-_NAMES_MAX = 1024
+#: The ``service`` and ``route`` labels by their rows.
+_NAMES: RowMemo[tuple[str, str]] = RowMemo()
 
 
 def _label_names(service: Any, route: Any) -> tuple[str, str]:
     """The ``service`` and ``route`` labels of a request (its rows' names, else host / id)."""
-    key = (id(service), id(route))
-    found = _NAMES.get(key)
-    if found is not None and found[0] is service and found[1] is route:
-        return found[2]
-    names = (
-        (service.get("name") or service.get("host") or "") if service else "",
-        (route.get("name") or route.get("id") or "") if route else "",
+    return _NAMES.get(
+        service,
+        route,
+        None,
+        lambda: (
+            (service.get("name") or service.get("host") or "") if service else "",
+            (route.get("name") or route.get("id") or "") if route else "",
+        ),
     )
-    if len(_NAMES) >= _NAMES_MAX:
-        _NAMES.clear()
-    _NAMES[key] = (service, route, names)
-    return names
 
 
 def _add_counts(into: dict[str, int], more: dict[str, int]) -> None:
